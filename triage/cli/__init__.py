@@ -1,0 +1,52 @@
+"""The `triage` command line: parse options, call the library, map expected errors to one-line messages.
+
+Each command group lives in its own module here and registers itself on :data:`app`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import NoReturn
+
+import typer
+
+from ..errors import TriageError
+
+app = typer.Typer(
+    name="triage",
+    help="Find what is broken in Cloud Run logs: rules, clusters, priorities, drafts and issues.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+def fatal(message: str, code: int = 2, hint: str | None = None) -> NoReturn:
+    """Print one `Error: …` line (plus an optional hint line) on stderr and exit."""
+    typer.echo(f"Error: {message}", err=True)
+    if hint:
+        typer.echo(f"Hint: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def fail_from(err: TriageError) -> NoReturn:
+    fatal(str(err), err.exit_code, err.hint)
+
+
+def _register() -> None:
+    """Import every ``*_cmd`` module of this package; each adds its commands to :data:`app`."""
+    for module in sorted(pkgutil.iter_modules(__path__)):
+        if module.name.endswith("_cmd"):
+            importlib.import_module(f"{__name__}.{module.name}")
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        sys.exit(130)
