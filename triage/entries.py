@@ -1,0 +1,229 @@
+"""Normalize a LogEntry mapping (camelCase or the client library's snake_case) into an :class:`Entry`.
+
+Message: ``textPayload``, else ``jsonPayload.message``, else ``jsonPayload.textPayload``, the payload's
+``error`` value, ``protoPayload.status.message``, a request summary, else a compact rendering of the
+payload. Severity: the entry's own; for DEFAULT or absent it is inferred from the text (loguru
+``| ERROR |``, stdlib ``- WARNING -``, gunicorn ``[ERROR]``, uvicorn ``ERROR:``, a Python traceback).
+An ``error`` object on an INFO line does not make it an error: only severity decides.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping
+from urllib.parse import unquote
+
+import orjson
+
+from .model import Entry, Severity
+
+EMPTY_MESSAGE = "(empty message)"
+
+_SNAKE_KEYS = {
+    "text_payload": "textPayload",
+    "json_payload": "jsonPayload",
+    "proto_payload": "protoPayload",
+    "log_name": "logName",
+    "insert_id": "insertId",
+    "http_request": "httpRequest",
+    "span_id": "spanId",
+    "receive_timestamp": "receiveTimestamp",
+}
+_SNAKE_HTTP_KEYS = {"request_method": "requestMethod", "request_url": "requestUrl"}
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_LOGURU_MARKUP = re.compile(
+    r"</?(?:red|green|yellow|blue|magenta|cyan|white|black|level|bold|b|dim|d|normal|n|italic|i|"
+    r"underline|u|strike|s|reverse|r|blink|hide|h|light-[a-z]+|fg [^>]+|bg [^>]+|e)>"
+)
+_LEVEL_IN_TEXT = re.compile(
+    r"\|\s*(?P<a>TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\s*\|"  # loguru
+    r"| - (?P<b>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) - "  # stdlib logging
+    r"|\[(?P<c>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\]"  # gunicorn
+    r"|^(?P<d>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s"  # uvicorn
+    r"|\blevel=(?P<e>debug|info|warn|warning|error|critical|fatal)\b"  # logfmt
+)
+_TRACEBACK_HINT = re.compile(
+    r"^Traceback \(most recent call last\)|^\s+File \"[^\"]+\", line \d+|^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):"
+)
+_INFER_SCAN_CHARS = 300
+
+
+def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
+    """Build an Entry from one LogEntry mapping."""
+    if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
+        data = _camel(data)
+    payload = data.get("jsonPayload")
+    if not isinstance(payload, Mapping):
+        payload = None
+    http = data.get("httpRequest") if isinstance(data.get("httpRequest"), Mapping) else None
+    message = clean_text(_message(data, payload, http))
+    severity, inferred = _severity(data, payload, message)
+    resource = data.get("resource")
+    resource_labels = resource.get("labels", {}) if isinstance(resource, Mapping) else {}
+    labels = data.get("labels") if isinstance(data.get("labels"), Mapping) else {}
+    return Entry(
+        timestamp=parse_timestamp(data.get("timestamp")),
+        severity=severity,
+        message=message or EMPTY_MESSAGE,
+        service=resource_labels.get("service_name") or resource_labels.get("configuration_name"),
+        revision=resource_labels.get("revision_name"),
+        instance=labels.get("instanceId"),
+        log_name=_short_log_name(data.get("logName")),
+        trace=data.get("trace"),
+        http_status=_int(http.get("status")) if http else None,
+        latency_s=parse_latency(http.get("latency")) if http else None,
+        severity_inferred=inferred,
+        location=location,
+        insert_id=data.get("insertId"),
+        raw=data,
+    )
+
+
+def _camel(data: Mapping[str, Any]) -> dict:
+    """Rename the client library's snake_case keys; a bare ``payload`` becomes text or JSON payload."""
+    out = {_SNAKE_KEYS.get(k, k): v for k, v in data.items()}
+    if "payload" in out and "textPayload" not in out and "jsonPayload" not in out:
+        payload = out.pop("payload")
+        if isinstance(payload, str):
+            out["textPayload"] = payload
+        elif isinstance(payload, Mapping):
+            out["protoPayload" if "@type" in payload else "jsonPayload"] = payload
+    http = out.get("httpRequest")
+    if isinstance(http, Mapping):
+        out["httpRequest"] = {_SNAKE_HTTP_KEYS.get(k, k): v for k, v in http.items()}
+    return out
+
+
+def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | None) -> str:
+    text = data.get("textPayload")
+    if isinstance(text, str) and text.strip():
+        return text
+    if payload is not None:
+        for key in ("message", "textPayload", "msg"):
+            value = payload.get(key)
+            if isinstance(value, str) and value.strip():
+                return _with_traceback(value, payload)
+        error = payload.get("error")
+        if isinstance(error, Mapping) and (error.get("value") or error.get("type")):
+            return _with_traceback(": ".join(str(error[k]) for k in ("type", "value") if error.get(k)), payload)
+    proto = data.get("protoPayload")
+    if isinstance(proto, Mapping):
+        status = proto.get("status")
+        if isinstance(status, Mapping) and status.get("message"):
+            return str(status["message"])
+        method = proto.get("methodName")
+        if method:
+            return f"{method} {proto.get('resourceName', '')}".strip()
+    if http:
+        return _request_summary(http)
+    if payload:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()[:2000]
+    return ""
+
+
+def _with_traceback(message: str, payload: Mapping) -> str:
+    """Append the structured error's traceback so that clustering can use its frames."""
+    error = payload.get("error")
+    if isinstance(error, Mapping):
+        tb = error.get("traceback")
+        if isinstance(tb, str) and tb.strip() and tb.strip() not in message:
+            return f"{message}\n{tb.rstrip()}"
+    return message
+
+
+def _request_summary(http: Mapping) -> str:
+    parts = [str(http.get("requestMethod", "")), str(http.get("requestUrl", "")), str(http.get("status", ""))]
+    latency = http.get("latency")
+    summary = " ".join(p for p in parts if p)
+    return f"{summary} in {latency}" if latency else summary
+
+
+def clean_text(text: str) -> str:
+    """Strip ANSI escape codes and leaked loguru colour markup."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "<" in text and ">" in text:
+        text = _LOGURU_MARKUP.sub("", text)
+    return text.strip("\r\n")
+
+
+def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) -> tuple[Severity, bool]:
+    declared = _declared_severity(data.get("severity"))
+    if declared is None and payload is not None:
+        declared = _declared_severity(payload.get("severity") or payload.get("level"))
+    if declared is not None and declared is not Severity.DEFAULT:
+        return declared, False
+    inferred = infer_severity(message)
+    return (inferred, True) if inferred is not None else (Severity.DEFAULT, False)
+
+
+def _declared_severity(value: Any) -> Severity | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        try:
+            return Severity(value)
+        except ValueError:
+            return None
+    try:
+        return Severity.parse(str(value))
+    except ValueError:
+        return None
+
+
+def infer_severity(message: str) -> Severity | None:
+    """The level a DEFAULT entry's text announces, or None when it says nothing."""
+    head = message[:_INFER_SCAN_CHARS]
+    match = _LEVEL_IN_TEXT.search(head)
+    if match:
+        level = next(g for g in match.groups() if g).upper()
+        return Severity.INFO if level == "SUCCESS" else Severity.parse(level)
+    if _TRACEBACK_HINT.search(head) or "Traceback (most recent call last)" in message:
+        return Severity.ERROR
+    return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC."""
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        ts = value
+    else:
+        text = str(value).strip().replace(",", ".")
+        try:
+            ts = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+
+
+def parse_latency(value: Any) -> float | None:
+    """``"0.123s"`` or ``{"seconds": 1, "nanos": 5}`` → seconds."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+    text = str(value).strip().rstrip("s")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _short_log_name(value: Any) -> str | None:
+    """``projects/p/logs/run.googleapis.com%2Fstderr`` → ``run.googleapis.com/stderr``."""
+    if not value:
+        return None
+    name = str(value)
+    _, _, tail = name.partition("/logs/")
+    return unquote(tail or name)

@@ -1,0 +1,129 @@
+"""The scan: sources → entries → stitching → window and scope → rules → clustering → ranked ScanResult."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Iterator
+
+from . import clustering
+from .entries import to_entry
+from .grouping import Accumulator, rank
+from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
+from .rules import RuleSet
+from .sources import Record
+from .stitch import stitch
+
+PROBLEMS_KEPT = 5
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What to scan and how to scope it."""
+
+    sources: tuple[str, ...]
+    window: Window = Window(None, None)
+    services: tuple[str, ...] = ()
+    min_severity: Severity = Severity.WARNING
+
+
+@dataclass
+class _Counters:
+    read: int = 0
+    skipped: int = 0
+    in_window: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def skip(self, problem: Problem) -> None:
+        self.skipped += 1
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+
+def scan(
+    options: ScanOptions,
+    rules: RuleSet,
+    open_source: Callable[[str], Iterator[Record | Problem]],
+    *,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> ScanResult:
+    """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value."""
+    counters = _Counters()
+    by_rule: dict[tuple, Accumulator] = defaultdict(Accumulator)
+    hits: dict[tuple, tuple] = {}
+    by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
+    services = set(options.services)
+    for spec in options.sources:
+        records = _entries(open_source(spec), counters, on_problem)
+        for entry in stitch(records):
+            if not options.window.contains(entry.timestamp):
+                continue
+            if services and entry.service not in services:
+                continue
+            counters.in_window += 1
+            if entry.severity < options.min_severity:
+                continue
+            hit = rules.match(entry)
+            if hit is not None:
+                key = (hit.rule.id, tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint))
+                by_rule[key].add(entry)
+                hits.setdefault(key, (hit.rule, {n: hit.captures.get(n, "") for n in hit.rule.fingerprint}))
+            else:
+                by_signature[clustering.signature(entry.message)].add(entry)
+    clusters = _rule_clusters(by_rule, hits) + _mined_clusters(by_signature)
+    return ScanResult(
+        window=options.window,
+        sources=options.sources,
+        entries_read=counters.read,
+        entries_skipped=counters.skipped,
+        skipped_examples=tuple(counters.problems),
+        entries_in_window=counters.in_window,
+        clusters=rank(clusters),
+        scanned_at=datetime.now(timezone.utc),
+        warnings=tuple(rules.timeouts),
+    )
+
+
+def _entries(
+    records: Iterable[Record | Problem], counters: _Counters, on_problem: Callable[[Problem], None] | None
+) -> Iterator[Entry]:
+    for record in records:
+        if isinstance(record, Problem):
+            counters.skip(record)
+            if on_problem is not None:
+                on_problem(record)
+            continue
+        counters.read += 1
+        yield to_entry(record.data, record.location)
+
+
+def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) -> list[Cluster]:
+    clusters = []
+    for key, acc in by_rule.items():
+        rule, captures = hits[key]
+        fields = [f"{name}={value}" for name, value in captures.items()]
+        fingerprint = clustering.fingerprint("rule", rule.id, *fields)
+        title = rule.title + (f" ({', '.join(fields)})" if fields else "")
+        template = clustering.mask(acc.newest_message().splitlines()[0])
+        clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
+    return clusters
+
+
+def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
+    templates = clustering.mine({sig: acc.count for sig, acc in by_signature.items()})
+    merged: dict[str, tuple[clustering.Template, Accumulator]] = {}
+    for sig in sorted(by_signature):
+        template = templates[sig]
+        if template.fingerprint in merged:
+            merged[template.fingerprint][1].merge(by_signature[sig])
+        else:
+            acc = Accumulator()
+            acc.merge(by_signature[sig])
+            merged[template.fingerprint] = (template, acc)
+    return [acc.to_cluster(fp, _title(template.text), template.text) for fp, (template, acc) in merged.items()]
+
+
+def _title(template: str, width: int = 100) -> str:
+    first = template.strip().splitlines()[0] if template.strip() else template
+    return first if len(first) <= width else first[: width - 1] + "…"

@@ -1,0 +1,206 @@
+"""Incremental readers for JSON arrays and NDJSON that never hold the whole input in memory.
+
+Arrays printed one element per indented block (``gcloud --format=json``, ``json.dumps(indent=…)``) are
+split on their closing lines and each element parsed with orjson; any other layout falls back to the
+stdlib's incremental ``raw_decode``. A raw newline can never occur inside a JSON string, so a line that
+holds only the element's closing brace at the element's indentation is always structural.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import IO, Iterator
+
+import orjson
+
+from ..model import Problem
+from . import Record, RecordStream
+
+CHUNK_CHARS = 1 << 20
+_WS = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
+
+
+def _bad_value(name: str, line: int, value: object) -> Problem:
+    return Problem(f"{name}:{line}", f"expected a JSON object, found {type(value).__name__}")
+
+
+class _Buffer:
+    """A text buffer over a stream that tracks the line number of its start."""
+
+    def __init__(self, stream: IO[str], text: str = "", line: int = 1):
+        self.stream = stream
+        self.text = text
+        self.pos = 0
+        self.line = line  # line number at self.pos
+        self.eof = False
+
+    def more(self) -> bool:
+        """Append the next chunk, dropping what was consumed; False at end of input."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(CHUNK_CHARS)
+        if not chunk:
+            self.eof = True
+            return False
+        self.text = self.text[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def advance(self, to: int) -> None:
+        self.line += self.text.count("\n", self.pos, to)
+        self.pos = to
+
+    def skip_ws(self) -> bool:
+        """Move past white space; False when the input ends first."""
+        while True:
+            end = _WS.match(self.text, self.pos).end()
+            self.advance(end)
+            if end < len(self.text):
+                return True
+            if not self.more():
+                return False
+
+
+def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1) -> RecordStream:
+    """Yield the objects of a JSON array whose ``[`` is the first non-blank character of ``prefix+stream``."""
+    buf = _Buffer(stream, prefix, line)
+    buf.skip_ws()
+    buf.advance(buf.pos + 1)  # the "["
+    if not buf.skip_ws():
+        yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+        return
+    if buf.text[buf.pos] == "]":
+        return
+    indent = _element_indent(buf)
+    if indent is not None:
+        yield from _read_indented(buf, name, indent)
+    else:
+        yield from _read_compact(buf, name)
+
+
+def _element_indent(buf: _Buffer) -> str | None:
+    """The indentation of the first element when it opens on a line of its own, else None."""
+    start = buf.text.rfind("\n", 0, buf.pos)
+    if start < 0 or buf.text[buf.pos] != "{":
+        return None
+    indent = buf.text[start + 1 : buf.pos]
+    return indent if indent.strip(" \t") == "" else None
+
+
+def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
+    closer = "\n" + indent + "}"
+    while True:
+        if not buf.skip_ws():
+            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+            return
+        head = buf.text[buf.pos]
+        if head == "]":
+            return
+        if head == ",":
+            buf.advance(buf.pos + 1)
+            continue
+        end = buf.text.find(closer, buf.pos)
+        while end < 0:
+            if not buf.more():
+                yield Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete")
+                return
+            end = buf.text.find(closer, buf.pos)
+        end += len(closer)
+        start_line = buf.line
+        try:
+            value = orjson.loads(buf.text[buf.pos : end])
+        except orjson.JSONDecodeError as err:
+            yield Problem(f"{name}:{start_line}", f"malformed JSON entry ({err.args[0].split(':')[0]})")
+            buf.advance(end)
+            continue
+        buf.advance(end)
+        if isinstance(value, dict):
+            yield Record(f"{name}:{start_line}", value)
+        else:
+            yield _bad_value(name, start_line, value)
+
+
+def _read_compact(buf: _Buffer, name: str) -> RecordStream:
+    while True:
+        if not buf.skip_ws():
+            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+            return
+        head = buf.text[buf.pos]
+        if head == "]":
+            return
+        if head == ",":
+            buf.advance(buf.pos + 1)
+            continue
+        start_line = buf.line
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(buf.text, buf.pos)
+                break
+            except json.JSONDecodeError as err:
+                if not buf.more():  # an error at the end of all input: nothing more will fix it
+                    yield Problem(f"{name}:{start_line}", f"malformed or truncated JSON entry ({err.msg}); the rest of the file was not read")
+                    return
+        buf.advance(end)
+        if isinstance(value, dict):
+            yield Record(f"{name}:{start_line}", value)
+        else:
+            yield _bad_value(name, start_line, value)
+
+
+def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> RecordStream:
+    """Yield one record per non-blank line; bad lines become problems."""
+    for number, raw in enumerate(lines, first_line):
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            reason = "undecodable bytes" if not _is_utf8(raw) else "malformed JSON line"
+            yield Problem(f"{name}:{number}", reason)
+            continue
+        if isinstance(value, dict):
+            yield Record(f"{name}:{number}", value)
+        else:
+            yield _bad_value(name, number, value)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_wrapped(stream: IO[str], name: str, prefix: str) -> RecordStream:
+    """Yield the entries of an object that wraps the entry list (``{"entries": [...]}``), streaming the list.
+
+    The first member whose value is an array is taken as the entry list; other members are skipped.
+    """
+    buf = _Buffer(stream, prefix)
+    buf.skip_ws()
+    buf.advance(buf.pos + 1)  # the "{"
+    while True:
+        if not buf.skip_ws():
+            break
+        head = buf.text[buf.pos]
+        if head in ",:":
+            buf.advance(buf.pos + 1)
+            continue
+        if head == "}":
+            break
+        if head == "[":
+            rest = buf.text[buf.pos :]
+            yield from read_array(buf.stream, name, rest, buf.line)
+            return
+        try:
+            _, end = _DECODER.raw_decode(buf.text, buf.pos)
+        except json.JSONDecodeError:
+            if buf.more():
+                continue
+            yield Problem(f"{name}:{buf.line}", "malformed or truncated JSON object")
+            return
+        buf.advance(end)
+    yield Problem(f"{name}:1", "JSON object holds no list of log entries")

@@ -1,0 +1,56 @@
+"""Parse ``--since``, ``--from``, ``--until`` and ``--now`` into a :class:`Window`."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from .entries import parse_timestamp
+from .errors import UsageError
+from .model import Window
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` → timedelta."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"invalid duration {text!r}: use a number and a unit, e.g. 90s, 30m, 1h, 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """ISO-8601 with any offset (``Z``, ``+02:00``; naive means UTC) → aware UTC datetime."""
+    ts = parse_timestamp(text)
+    if ts is None:
+        raise UsageError(f"{option}: invalid time {text!r}: use ISO-8601, e.g. 2026-11-28T03:00:00Z")
+    return ts
+
+
+def build_window(
+    since: str | None = None, start: str | None = None, end: str | None = None, now: str | None = None
+) -> Window:
+    """The scan window; with no option at all it is open on both sides (a file is read whole)."""
+    if since and start:
+        raise UsageError("--since and --from both set the window start: use one")
+    anchor = parse_time(now, "--now") if now else datetime.now(timezone.utc)
+    until = parse_time(end, "--until") if end else None
+    if since:
+        lower = (until or anchor) - parse_duration(since)
+        until = until or anchor
+    else:
+        lower = parse_time(start, "--from") if start else None
+        if lower is not None and until is None and now:
+            until = anchor
+    if lower and until and lower > until:
+        raise UsageError(f"the window starts after it ends ({format_time(lower)} > {format_time(until)})")
+    return Window(lower, until)
+
+
+def format_time(ts: datetime | None) -> str:
+    """UTC ISO-8601 with ``Z`` (seconds precision), or ``-``."""
+    if ts is None:
+        return "-"
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
