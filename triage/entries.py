@@ -10,6 +10,7 @@ An ``error`` object on an INFO line does not make it an error: only severity dec
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import unquote
@@ -48,6 +49,12 @@ _TRACEBACK_HINT = re.compile(
     r"^Traceback \(most recent call last\)|^\s+File \"[^\"]+\", line \d+|^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):"
 )
 _INFER_SCAN_CHARS = 300
+_LOG_PREFIX = re.compile(
+    r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
+    r"|^(?:\S+ \S+|<TS>) - [\w.]+ - [A-Z]+ - "  # stdlib: time - logger - LEVEL -
+    r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
+    r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+"  # uvicorn
+)
 
 
 def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
@@ -55,14 +62,14 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
     if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
         data = _camel(data)
     payload = data.get("jsonPayload")
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, dict):
         payload = None
-    http = data.get("httpRequest") if isinstance(data.get("httpRequest"), Mapping) else None
+    http = data.get("httpRequest") if isinstance(data.get("httpRequest"), dict) else None
     message = clean_text(_message(data, payload, http))
     severity, inferred = _severity(data, payload, message)
     resource = data.get("resource")
-    resource_labels = resource.get("labels", {}) if isinstance(resource, Mapping) else {}
-    labels = data.get("labels") if isinstance(data.get("labels"), Mapping) else {}
+    resource_labels = resource.get("labels", {}) if isinstance(resource, dict) else {}
+    labels = data.get("labels") if isinstance(data.get("labels"), dict) else {}
     return Entry(
         timestamp=parse_timestamp(data.get("timestamp")),
         severity=severity,
@@ -88,10 +95,10 @@ def _camel(data: Mapping[str, Any]) -> dict:
         payload = out.pop("payload")
         if isinstance(payload, str):
             out["textPayload"] = payload
-        elif isinstance(payload, Mapping):
+        elif isinstance(payload, dict):
             out["protoPayload" if "@type" in payload else "jsonPayload"] = payload
     http = out.get("httpRequest")
-    if isinstance(http, Mapping):
+    if isinstance(http, dict):
         out["httpRequest"] = {_SNAKE_HTTP_KEYS.get(k, k): v for k, v in http.items()}
     return out
 
@@ -106,12 +113,12 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
             if isinstance(value, str) and value.strip():
                 return _with_traceback(value, payload)
         error = payload.get("error")
-        if isinstance(error, Mapping) and (error.get("value") or error.get("type")):
+        if isinstance(error, dict) and (error.get("value") or error.get("type")):
             return _with_traceback(": ".join(str(error[k]) for k in ("type", "value") if error.get(k)), payload)
     proto = data.get("protoPayload")
-    if isinstance(proto, Mapping):
+    if isinstance(proto, dict):
         status = proto.get("status")
-        if isinstance(status, Mapping) and status.get("message"):
+        if isinstance(status, dict) and status.get("message"):
             return str(status["message"])
         method = proto.get("methodName")
         if method:
@@ -126,7 +133,7 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
 def _with_traceback(message: str, payload: Mapping) -> str:
     """Append the structured error's traceback so that clustering can use its frames."""
     error = payload.get("error")
-    if isinstance(error, Mapping):
+    if isinstance(error, dict):
         tb = error.get("traceback")
         if isinstance(tb, str) and tb.strip() and tb.strip() not in message:
             return f"{message}\n{tb.rstrip()}"
@@ -185,6 +192,11 @@ def infer_severity(message: str) -> Severity | None:
     return None
 
 
+def strip_log_prefix(text: str) -> str:
+    """The message without a leading logging-framework prefix (time, level, logger): for titles."""
+    return _LOG_PREFIX.sub("", text, count=1)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC."""
     if not value:
@@ -204,7 +216,7 @@ def parse_latency(value: Any) -> float | None:
     """``"0.123s"`` or ``{"seconds": 1, "nanos": 5}`` → seconds."""
     if value is None:
         return None
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
     text = str(value).strip().rstrip("s")
     try:
@@ -220,6 +232,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
+@lru_cache(maxsize=256)
 def _short_log_name(value: Any) -> str | None:
     """``projects/p/logs/run.googleapis.com%2Fstderr`` → ``run.googleapis.com/stderr``."""
     if not value:

@@ -80,7 +80,7 @@ def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
         span = "all entries"
     else:
         span = f"{format_time(start) if start else 'start'} → {format_time(end) if end else 'now'}"
-    return f"Window {span} (times in UTC; local time is {local})"
+    return f"Window {span} (UTC; local {local})"
 
 
 def render_table(result: ScanResult, width: int | None = None, color: bool = False) -> str:

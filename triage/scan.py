@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from . import clustering
-from .entries import to_entry
+from .entries import strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .rules import RuleSet
-from .sources import Record
+from .sources import Record, Truncated
 from .stitch import stitch
 
 PROBLEMS_KEPT = 5
@@ -34,6 +35,7 @@ class _Counters:
     skipped: int = 0
     in_window: int = 0
     problems: list[Problem] = field(default_factory=list)
+    truncations: list[str] = field(default_factory=list)
 
     def skip(self, problem: Problem) -> None:
         self.skipped += 1
@@ -44,7 +46,7 @@ class _Counters:
 def scan(
     options: ScanOptions,
     rules: RuleSet,
-    open_source: Callable[[str], Iterator[Record | Problem]],
+    open_source: Callable[[str], Iterator[Record | Problem | Truncated]],
     *,
     on_problem: Callable[[Problem], None] | None = None,
 ) -> ScanResult:
@@ -80,19 +82,23 @@ def scan(
         skipped_examples=tuple(counters.problems),
         entries_in_window=counters.in_window,
         clusters=rank(clusters),
+        truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
-        warnings=tuple(rules.timeouts),
+        warnings=tuple(rules.timeouts) + tuple(counters.truncations),
     )
 
 
 def _entries(
-    records: Iterable[Record | Problem], counters: _Counters, on_problem: Callable[[Problem], None] | None
+    records: Iterable[Record | Problem | Truncated], counters: _Counters, on_problem: Callable[[Problem], None] | None
 ) -> Iterator[Entry]:
     for record in records:
         if isinstance(record, Problem):
             counters.skip(record)
             if on_problem is not None:
                 on_problem(record)
+            continue
+        if isinstance(record, Truncated):
+            counters.truncations.append(f"{record.location}: {record.reason}")
             continue
         counters.read += 1
         yield to_entry(record.data, record.location)
@@ -103,11 +109,16 @@ def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) 
     for key, acc in by_rule.items():
         rule, captures = hits[key]
         fields = [f"{name}={value}" for name, value in captures.items()]
-        fingerprint = clustering.fingerprint("rule", rule.id, *fields)
+        fingerprint = _rule_fingerprint(rule.id, fields)
         title = rule.title + (f" ({', '.join(fields)})" if fields else "")
         template = clustering.mask(acc.newest_message().splitlines()[0])
         clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
     return clusters
+
+
+def _rule_fingerprint(rule_id: str, fields: list[str]) -> str:
+    digest = hashlib.sha256("\x1f".join([str(clustering.RECIPE_VERSION), "rule", rule_id, *fields]).encode())
+    return digest.hexdigest()[:20]
 
 
 def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
@@ -125,5 +136,6 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
 
 
 def _title(template: str, width: int = 100) -> str:
-    first = template.strip().splitlines()[0] if template.strip() else template
+    """The template's first line without its logging prefix, cut to ``width``."""
+    first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
     return first if len(first) <= width else first[: width - 1] + "…"

@@ -6,6 +6,7 @@ Each command group lives in its own module here and registers itself on :data:`a
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from typing import NoReturn
@@ -19,6 +20,7 @@ app = typer.Typer(
     help="Find what is broken in Cloud Run logs: rules, clusters, priorities, drafts and issues.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
@@ -44,9 +46,15 @@ def _register() -> None:
 
 
 def main() -> None:
+    """Console entry point: never shows a traceback unless TRIAGE_DEBUG is set."""
     _register()
     try:
         app()
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Exception as err:  # a bug: one line, with the way to get the details
+        if os.environ.get("TRIAGE_DEBUG"):
+            raise
+        typer.echo(f"Error: internal error ({type(err).__name__}); rerun with TRIAGE_DEBUG=1 for details", err=True)
+        sys.exit(70)

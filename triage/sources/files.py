@@ -64,7 +64,7 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
         yield Problem(f"{name}:1", "binary data, not a log export")
         return
     first = head.lstrip()[:1]
-    if first == b"[":
+    if first == b"[" and head.lstrip()[1:].lstrip()[:1] in (b"{", b"]", b""):
         yield from read_array(_text(stream), name)
     elif first == b"{":
         yield from _read_object_stream(stream, name)

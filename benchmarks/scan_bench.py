@@ -1,0 +1,99 @@
+"""Throughput and memory of `triage scan` next to the bare JSON-parse floor of the same file.
+
+    python benchmarks/scan_bench.py                 # 50k, 200k and 400k entries, JSON array and NDJSON
+    python benchmarks/scan_bench.py --n 200000 --format json
+
+For each size it writes a generated export to benchmarks/out/, then runs, each in a fresh process:
+- floor: ``orjson.loads`` of every entry (whole array, or line by line for NDJSON), nothing else;
+- scan: the full ``triage scan --format json`` pipeline (default rules, clustering, report);
+and prints entries/s, the scan/floor ratio and peak RSS (ru_maxrss). It also times ``triage --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+ROOT = HERE.parent
+
+_FLOOR = """
+import orjson, resource, sys, time
+path, fmt = sys.argv[1], sys.argv[2]
+t = time.perf_counter()
+with open(path, "rb") as f:
+    if fmt == "json":
+        n = len(orjson.loads(f.read()))
+    else:
+        n = sum(1 for line in f if orjson.loads(line) is not None)
+print(n, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+_SCAN = """
+import resource, sys, time, io, contextlib
+from typer.testing import CliRunner
+from triage.cli import app, _register
+_register()
+t = time.perf_counter()
+result = CliRunner().invoke(app, ["scan", "--source", sys.argv[1], "--format", "json", "--no-state"])
+elapsed = time.perf_counter() - t
+assert result.exit_code == 0, result.output[-2000:]
+print(0, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _run(code: str, *args: str) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True).stdout
+    _, seconds, rss_kib = out.split()
+    return float(seconds), int(rss_kib) / 1024
+
+
+def _generate(n: int, fmt: str) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"gen_{n}.{fmt}"
+    if not path.exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "generate.py"), "--n", str(n), "--format", fmt, "--out", str(path)], check=True
+        )
+    return path
+
+
+def _help_seconds() -> float:
+    exe = Path(sys.executable).with_name("triage")
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([str(exe), "--help"], capture_output=True, check=True)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, action="append", help="entries (repeatable); default 50k, 200k, 400k")
+    parser.add_argument("--format", choices=("json", "ndjson"), action="append")
+    args = parser.parse_args()
+    sizes = args.n or [50_000, 200_000, 400_000]
+    formats = args.format or ["json", "ndjson"]
+    print(f"{'format':7} {'entries':>8} {'MB':>6} {'floor s':>8} {'scan s':>7} {'ratio':>6} {'entries/s':>10} {'floor RSS':>10} {'scan RSS':>9}")
+    for fmt in formats:
+        for n in sizes:
+            path = _generate(n, fmt)
+            floor_s, floor_rss = _run(_FLOOR, str(path), fmt)
+            scan_s, scan_rss = _run(_SCAN, str(path))
+            size_mb = path.stat().st_size / 1e6
+            print(
+                f"{fmt:7} {n:>8} {size_mb:>6.0f} {floor_s:>8.2f} {scan_s:>7.2f} {scan_s / floor_s:>6.2f} "
+                f"{n / scan_s:>10,.0f} {floor_rss:>8.0f}MB {scan_rss:>7.0f}MB"
+            )
+    print(f"triage --help: {_help_seconds():.3f} s (best of 3)")
+    print(json.dumps({"python": sys.version.split()[0]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Masking, signatures, order-free mining and stable fingerprints (synthetic messages only)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from triage.clustering import RECIPE_VERSION, Template, group_messages, mask, mine, signature
+
+DEV_EXPORTS = Path(__file__).resolve().parents[2] / "shared" / "netra" / "dev"
+
+
+@pytest.mark.parametrize(
+    ("message", "masked"),
+    [
+        ("connect to 10.0.3.7:6379 failed", "connect to <IP> failed"),
+        ("listening on [fe80::1ff:fe23:4567:890a]", "listening on [<IP>]"),
+        ("job 3f2b9c1e-8d4a-4b6f-9e2d-1a2b3c4d5e6f done", "job <UUID> done"),
+        ("object at 0x7f3a2c1b9e80 freed", "object at <HEX> freed"),
+        ("commit 9fceb02d0ae598e95dc970b74767f19372d61af8 deployed", "commit <HEX> deployed"),
+        ("request took 2.1s (budget 5083ms)", "request took <DURATION> (budget <DURATION>)"),
+        ("retry 3 of 5", "retry <NUM> of <NUM>"),
+        ("at 2025-01-02T03:04:05.678Z the cache expired", "at <TS> the cache expired"),
+        ("[2024-05-06 07:08:09 +0000] [7] [ERROR] Worker (pid:8) exited with code 3",
+         "[<TS>] [<NUM>] [ERROR] Worker (pid:<NUM>) exited with code <NUM>"),
+        ("login at Tue Mar 5 11:12:13 2024 refused", "login at <TS> <NUM> refused"),
+        ("session for demo-user-042 expired", "session for <ID> expired"),
+        ("closing req_8f3k2j9 and ws_1700000000_ab12cd", "closing <ID> and <ID>"),
+        ('File "app/jobs.py", line 42, in run', 'File "app/jobs.py", line <NUM>, in run'),
+        ("raised at jobs.py:42", "raised at jobs.py:<NUM>"),
+        ("mail to ops7@example.org bounced", "mail to <EMAIL> bounced"),
+        ("payload 'this value is long enough to be free text data' rejected", "payload '<STR>' rejected"),
+    ],
+)
+def test_mask_replaces_variable_parts(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "AttributeError: 'coroutine' object has no attribute 'get'",
+        "redis.exceptions.ConnectionError: cannot reach redis.staging.internal",
+        "ModuleNotFoundError: No module named 'auth_service'",
+        "codec utf8 failed over ipv6",
+    ],
+)
+def test_mask_keeps_the_words_that_tell_failures_apart(message: str) -> None:
+    assert mask(message) == message
+
+
+def _traceback(exception: str, line: int, *, app_file: str = "/srv/app/billing/charge.py") -> str:
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "{app_file}", line {line}, in charge\n'
+        "    client.post(payload)\n"
+        '  File "/usr/local/lib/python3.11/site-packages/httpx/_client.py", line 1145, in post\n'
+        "    return self.request(...)\n"
+        f"{exception}\n"
+    )
+
+
+def test_traceback_signature_uses_exception_type_and_in_app_frames_only() -> None:
+    first = signature(_traceback("httpx.ReadTimeout: timed out after 30s", 17))
+    second = signature(_traceback("httpx.ReadTimeout: peer 10.1.2.3 stalled", 99))
+    assert first == second
+    assert "httpx.ReadTimeout" in first and "billing/charge.py:charge" in first
+    assert "_client.py" not in first
+    assert signature(_traceback("KeyError: 'amount'", 17)) != first
+    assert signature(_traceback("httpx.ReadTimeout: x", 17, app_file="/srv/app/billing/refund.py")) != first
+
+
+def test_chained_traceback_signature_follows_the_final_exception() -> None:
+    chained = (
+        _traceback("KeyError: 'amount'", 5)
+        + "\nDuring handling of the above exception, another exception occurred:\n\n"
+        + _traceback("ValueError: bad charge", 9)
+    )
+    assert signature(chained) == signature(_traceback("ValueError: other text", 12))
+
+
+def test_traceback_template_reads_as_exception_and_frames() -> None:
+    (template,) = mine({signature(_traceback("KeyError: 'amount'", 3)): 1}).values()
+    assert template.text == "KeyError in billing/charge.py:charge"
+
+
+def test_plain_signature_is_the_masked_first_line() -> None:
+    assert signature("disk 3 full\nsecond line 4") == "disk <NUM> full"
+
+
+USERS = ["alice", "bob", "carol", "dave"]
+MESSAGES = (
+    [f"[2024-05-06 07:08:{s:02d} +0000] [7] [ERROR] Worker (pid:{s + 10}) exited with code 3" for s in range(5)]
+    + [f"WebSocket connection rejected for user {user}: token expired" for user in USERS]
+    + [f"cache miss for key session:{n}" for n in range(3)]
+    + ["database connection pool exhausted", "database connection pool exhausted"]
+    + [f"payment provider returned HTTP {code}" for code in (502, 503)]
+)
+
+
+def test_order_independence() -> None:
+    keys = dict(zip(MESSAGES, group_messages(MESSAGES)))
+    shuffled = MESSAGES[:]
+    for seed in range(5):
+        random.Random(seed).shuffle(shuffled)
+        assert dict(zip(shuffled, group_messages(shuffled))) == keys
+
+
+def test_recurring_failures_collapse_and_different_ones_stay_apart() -> None:
+    keys = group_messages(MESSAGES)
+    assert len(set(keys[0:5])) == 1  # pids differ
+    assert len(set(keys[5:9])) == 1  # users differ
+    assert len(set(keys)) == 5
+
+
+def test_group_messages_contract() -> None:
+    keys = group_messages(MESSAGES)
+    assert len(keys) == len(MESSAGES)
+    assert group_messages(list(reversed(MESSAGES))) == list(reversed(keys))
+    assert keys[12] == keys[13]
+    assert group_messages([]) == []
+
+
+def test_fingerprint_is_stable_across_calls_and_pinned() -> None:
+    counts = Counter(signature(message) for message in MESSAGES)
+    first, second = mine(counts), mine(dict(counts))
+    assert first == second
+    template = first[signature(MESSAGES[0])]
+    assert template == Template(
+        text="[<TS>] [<NUM>] [ERROR] Worker (pid:<NUM>) exited with code <NUM>",
+        fingerprint="716f59962711b1e64231",
+    ), f"recipe changed: bump RECIPE_VERSION (now {RECIPE_VERSION}) and update this value"
+
+
+def test_mined_template_shows_the_varying_word_as_wildcard() -> None:
+    templates = mine(Counter(signature(message) for message in MESSAGES[5:9]))
+    assert {t.text for t in templates.values()} == {"WebSocket connection rejected for user <*> token expired"}
+
+
+def _dev_messages() -> list[str]:
+    messages = []
+    for path in sorted(DEV_EXPORTS.glob("*.json")):
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(entries, dict):
+            entries = next((value for value in entries.values() if isinstance(value, list)), [])
+        for entry in entries:
+            if isinstance(entry, dict):
+                message = entry.get("textPayload") or (entry.get("jsonPayload") or {}).get("message")
+                if isinstance(message, str) and message.strip():
+                    messages.append(message)
+    return messages
+
+
+@pytest.mark.skipif(not DEV_EXPORTS.is_dir(), reason="dev exports (../shared) absent")
+def test_dev_exports_collapse_recurring_failures() -> None:
+    messages = _dev_messages()
+    keys = dict(zip(messages, group_messages(messages)))
+    rejected = {keys[m] for m in messages if m.endswith("connection rejected (403 Forbidden)")}
+    invalid = {keys[m] for m in messages if m.startswith("WebSocket connection rejected") and "Invalid" in m}
+    missing = {keys[m] for m in messages if m.startswith("WebSocket connection rejected") and "No JWT" in m}
+    assert len(rejected) == len(invalid) == len(missing) == 1
+    assert len(rejected | invalid | missing) == 3
+    workers = [f"[2024-02-03 10:11:12 +0000] [21] [ERROR] Worker (pid:{pid}) exited with code 3" for pid in (22, 23)]
+    assert len(set(group_messages(messages + workers)[-2:])) == 1

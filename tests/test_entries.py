@@ -1,0 +1,154 @@
+"""LogEntry → Entry: message fallbacks, severity (declared and inferred), fields, snake_case dumps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from triage.entries import EMPTY_MESSAGE, clean_text, infer_severity, parse_latency, parse_timestamp, strip_log_prefix, to_entry
+from triage.model import Severity
+
+CLOUD_RUN = {
+    "insertId": "abc123",
+    "labels": {"instanceId": "00bf4a"},
+    "logName": "projects/acme/logs/run.googleapis.com%2Fstderr",
+    "resource": {
+        "type": "cloud_run_revision",
+        "labels": {"service_name": "api", "revision_name": "api-00042-xyz", "configuration_name": "api"},
+    },
+    "timestamp": "2026-11-28T01:02:03.123456789Z",
+    "trace": "projects/acme/traces/t1",
+}
+
+
+def test_cloud_run_fields():
+    entry = to_entry({**CLOUD_RUN, "severity": "ERROR", "textPayload": "boom"}, "f.json:3")
+    assert entry.message == "boom"
+    assert entry.severity is Severity.ERROR and not entry.severity_inferred
+    assert (entry.service, entry.revision, entry.instance) == ("api", "api-00042-xyz", "00bf4a")
+    assert entry.log_name == "run.googleapis.com/stderr"
+    assert entry.timestamp == datetime(2026, 11, 28, 1, 2, 3, 123456, tzinfo=timezone.utc)
+    assert (entry.trace, entry.insert_id, entry.location) == ("projects/acme/traces/t1", "abc123", "f.json:3")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-11-28 01:02:03.123 | ERROR    | app.db:connect:42 | failed", Severity.ERROR),
+        ("2026-11-28 01:02:03.123 | SUCCESS  | app:run:1 | ok", Severity.INFO),
+        ("2026-11-28 01:02:03,123 - app.cache - WARNING - slow", Severity.WARNING),
+        ("[2026-11-28 01:42:06 +0000] [12] [ERROR] Worker (pid:13) exited with code 3", Severity.ERROR),
+        ("ERROR:    Exception in ASGI application", Severity.ERROR),
+        ('INFO:     203.0.113.9:0 - "GET /health HTTP/1.1" 200 OK', Severity.INFO),
+        ("Traceback (most recent call last):\n  File \"/app/x.py\", line 1", Severity.ERROR),
+        ("ModuleNotFoundError: No module named 'foo'", Severity.ERROR),
+        ("During handling of the above exception, another exception occurred:", None),
+        ("just words", None),
+    ],
+)
+def test_inferred_severity(text, expected):
+    assert infer_severity(text) == expected
+
+
+def test_default_severity_is_inferred_from_text():
+    entry = to_entry({**CLOUD_RUN, "textPayload": "2026-11-28 01:02:03.123 | ERROR | m:f:1 | x"})
+    assert entry.severity is Severity.ERROR and entry.severity_inferred
+    entry = to_entry({**CLOUD_RUN, "severity": "DEFAULT", "textPayload": "plain"})
+    assert entry.severity is Severity.DEFAULT and not entry.severity_inferred
+
+
+def test_json_payload_message_severity_and_traceback():
+    payload = {
+        "severity": "ERROR",
+        "message": "Request failed",
+        "labels": {"module": "api", "function": "handle", "line": 10},
+        "error": {"type": "KeyError", "value": "'id'", "traceback": 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle\nKeyError: \'id\''},
+    }
+    entry = to_entry({**CLOUD_RUN, "jsonPayload": payload})
+    assert entry.severity is Severity.ERROR
+    assert entry.message.startswith("Request failed\nTraceback (most recent call last):")
+
+
+def test_missing_field_error_object_on_info_is_not_an_error():
+    entry = to_entry({**CLOUD_RUN, "severity": "INFO", "jsonPayload": {"message": "user loaded", "error": {"message": "Missing field"}}})
+    assert entry.severity is Severity.INFO and entry.message == "user loaded"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"jsonPayload": {"message": "", "textPayload": "inner text"}}, "inner text"),
+        ({"jsonPayload": {"message": "", "error": {"type": "ValueError", "value": "bad"}}}, "ValueError: bad"),
+        ({"protoPayload": {"status": {"message": "Permission denied"}}}, "Permission denied"),
+        ({"httpRequest": {"requestMethod": "GET", "requestUrl": "https://x/a", "status": 503, "latency": "0.5s"}}, "GET https://x/a 503 in 0.5s"),
+        ({"jsonPayload": {"b": 1, "a": "x"}}, '{"a":"x","b":1}'),
+        ({"textPayload": ""}, EMPTY_MESSAGE),
+        ({}, EMPTY_MESSAGE),
+    ],
+)
+def test_message_fallbacks_never_empty(data, message):
+    assert to_entry(data).message == message
+
+
+def test_http_request_fields():
+    entry = to_entry({**CLOUD_RUN, "severity": "ERROR", "httpRequest": {"status": 503, "latency": "12.5s"}})
+    assert (entry.http_status, entry.latency_s) == (503, 12.5)
+
+
+def test_snake_case_client_dump():
+    entry = to_entry({
+        "log_name": "projects/acme/logs/run.googleapis.com%2Fstdout",
+        "insert_id": "i1",
+        "severity": "WARNING",
+        "text_payload": "careful",
+        "http_request": {"request_method": "POST", "status": 500},
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+        "timestamp": "2026-11-28T01:00:00+00:00",
+    })
+    assert (entry.message, entry.severity, entry.service, entry.http_status, entry.insert_id) == ("careful", Severity.WARNING, "api", 500, "i1")
+
+
+def test_client_dump_bare_payload():
+    assert to_entry({"payload": "text here", "insert_id": "1"}).message == "text here"
+    assert to_entry({"payload": {"message": "json here"}, "insert_id": "1"}).message == "json here"
+
+
+def test_ansi_and_loguru_markup_are_stripped_but_html_kept():
+    assert clean_text("\x1b[31mred\x1b[0m <red>alert</red> <level>x</level>") == "red alert x"
+    assert clean_text("<div>kept</div>") == "<div>kept</div>"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-11-28T01:00:00Z", datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),
+        ("2026-11-28T03:00:00+02:00", datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),
+        ("2026-11-28 01:00:00,250", datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
+        ("not a time", None),
+        (None, None),
+    ],
+)
+def test_parse_timestamp(text, expected):
+    assert parse_timestamp(text) == expected
+
+
+def test_parse_latency():
+    assert parse_latency("0.123s") == 0.123
+    assert parse_latency({"seconds": 2, "nanos": 500000000}) == 2.5
+    assert parse_latency("n/a") is None
+
+
+@pytest.mark.parametrize(
+    "text, body",
+    [
+        ("2026-11-28 01:02:03.123 | ERROR    | app.db:connect:42 | failed", "failed"),
+        ("<TS> | CRITICAL | api.startup:wait_for:<NUM> | RACE CONDITION", "RACE CONDITION"),
+        ("<TS> - api.config - WARNING - Config value sanitized", "Config value sanitized"),
+        ("[<TS>] [<NUM>] [ERROR] Shutting down: Master", "Shutting down: Master"),
+        ("ERROR:    Exception in ASGI application", "Exception in ASGI application"),
+        ("plain | text", "plain | text"),
+    ],
+)
+def test_strip_log_prefix(text, body):
+    assert strip_log_prefix(text) == body

@@ -1,0 +1,129 @@
+"""Accumulating events into clusters (order-free), ranking, and the four report formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+from triage.grouping import SAMPLES_KEPT, Accumulator, rank
+from triage.model import Cluster, Entry, Problem, Rule, ScanResult, Severity, Window
+from triage.report import render, render_csv, render_json, render_markdown, render_table
+
+T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+
+
+def entry(i: int, **kw) -> Entry:
+    values = dict(timestamp=T0 + timedelta(seconds=i), severity=Severity.ERROR, message=f"boom {i}",
+                  service="api" if i % 3 else "web", instance=f"i{i % 2}", revision="api-001")
+    values.update(kw)
+    return Entry(**values)
+
+
+def cluster_of(entries) -> Cluster:
+    acc = Accumulator()
+    for e in entries:
+        acc.add(e)
+    return acc.to_cluster("f" * 20, "Boom", "boom <NUM>")
+
+
+def test_accumulator_totals():
+    c = cluster_of([entry(i) for i in range(30)] + [entry(99, severity=Severity.CRITICAL)])
+    assert c.count == 31
+    assert (c.first_seen, c.last_seen) == (T0, T0 + timedelta(seconds=99))
+    assert c.severity is Severity.CRITICAL
+    assert c.services == {"api": 20, "web": 11}
+    assert len(c.samples) == SAMPLES_KEPT
+    assert [s.message for s in c.samples[:3]] == ["boom 99", "boom 29", "boom 28"]  # newest first
+    assert len(c.occurrences) == 31 and c.occurrences[0].timestamp == T0
+
+
+def test_accumulator_is_order_independent():
+    entries = [entry(i % 40, message=f"boom {i}") for i in range(120)]
+    shuffled = entries[:]
+    random.Random(7).shuffle(shuffled)
+    assert cluster_of(entries) == cluster_of(shuffled)
+
+
+def test_merge_equals_adding_everything():
+    entries = [entry(i) for i in range(25)]
+    a, b = Accumulator(), Accumulator()
+    for e in entries[:10]:
+        a.add(e)
+    for e in entries[10:]:
+        b.add(e)
+    a.merge(b)
+    assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == cluster_of(entries)
+
+
+def _rule(priority: str) -> Rule:
+    return Rule(id=f"r-{priority}", title="t", priority=priority, category="c", match={})
+
+
+def test_rank_priority_then_count():
+    base = cluster_of([entry(1)])
+    clusters = [
+        base.__class__(**{**_fields(base), "fingerprint": "a", "count": 50}),
+        base.__class__(**{**_fields(base), "fingerprint": "b", "count": 2, "rule": _rule("P1")}),
+        base.__class__(**{**_fields(base), "fingerprint": "c", "count": 9, "rule": _rule("P0")}),
+        base.__class__(**{**_fields(base), "fingerprint": "d", "count": 7, "rule": _rule("P1")}),
+    ]
+    assert [c.fingerprint for c in rank(clusters)] == ["c", "d", "b", "a"]
+
+
+def _fields(c: Cluster) -> dict:
+    return {name: getattr(c, name) for name in c.__dataclass_fields__}
+
+
+def result() -> ScanResult:
+    matched = cluster_of([entry(i, message=f"'Foo' object has no attribute 'bar' [{i}]") for i in range(3)])
+    matched = Cluster(**{**_fields(matched), "fingerprint": "0123456789abcdef0123", "rule": _rule("P1"),
+                         "title": "Missing attribute (class=Foo, attribute=bar)", "captures": {"class": "Foo"}})
+    return ScanResult(
+        window=Window(T0, T0 + timedelta(hours=1)),
+        sources=("a.json",),
+        entries_read=10,
+        entries_skipped=1,
+        skipped_examples=(Problem("a.json:7", "malformed JSON line"),),
+        entries_in_window=9,
+        clusters=(matched,),
+    )
+
+
+def test_json_contract():
+    data = json.loads(render_json(result()))
+    assert data["schema"] == 1
+    assert data["window"] == {"from": "2026-11-28T01:00:00Z", "until": "2026-11-28T02:00:00Z"}
+    assert data["entries_skipped"] == {"count": 1, "examples": [{"location": "a.json:7", "reason": "malformed JSON line"}]}
+    [c] = data["clusters"]
+    assert (c["rule"], c["priority"], c["count"], c["severity"]) == ("r-P1", "P1", 3, "ERROR")
+    assert c["first_seen"] == "2026-11-28T01:00:00Z" and c["last_seen"] == "2026-11-28T01:00:02Z"
+    assert c["services"] == {"api": 2, "web": 1}
+    assert c["samples"][0] == {"timestamp": "2026-11-28T01:00:02Z", "message": "'Foo' object has no attribute 'bar' [2]",
+                               "service": "api", "instance": "i0"}
+
+
+def test_table_is_plain_80_columns_and_does_not_interpret_markup():
+    text = render_table(result())
+    assert "\x1b[" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert text.splitlines()[1] == "10 entries read, 1 skipped, 9 in window → 1 clusters"
+    wide = render_table(result(), width=160).splitlines()
+    assert [line.split() for line in wide[4:6]] == [
+        ["P1", "3", "2026-11-28T01:00:00Z", "Missing", "attribute", "(class=Foo,", "attribute=bar)"],
+        ["2026-11-28T01:00:02Z", "0123456789", "·", "ERROR", "·", "api×2,", "web×1"],
+    ]
+    hostile = result()
+    hostile = ScanResult(**{**{k: getattr(hostile, k) for k in hostile.__dataclass_fields__},
+                            "clusters": (Cluster(**{**_fields(hostile.clusters[0]), "title": "[bold]x[/bold] [red]"}),)})
+    assert "[bold]x[/bold] [red]" in render_table(hostile, width=160)
+
+
+def test_markdown_and_csv():
+    md = render_markdown(result())
+    assert "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | Missing attribute (class=Foo, attribute=bar) | `0123456789` |" in md
+    rows = list(csv.DictReader(io.StringIO(render_csv(result()))))
+    assert rows[0]["priority"] == "P1" and rows[0]["services"] == "api:2;web:1" and rows[0]["count"] == "3"
+    assert render(result(), "csv") == render_csv(result())

@@ -1,0 +1,186 @@
+"""File readers: shape detection, streaming, and bad input skipped and counted with file:line."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pytest
+
+from triage.errors import SourceError
+from triage.model import Problem
+from triage.sources import Record
+from triage.sources import jsonstream
+from triage.sources.files import read_file
+
+ENTRY_A = {"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "boom A"}
+ENTRY_B = {"timestamp": "2026-11-28T01:00:01Z", "textPayload": "line with ] and }\n  {"}
+
+
+def records(path) -> list:
+    return list(read_file(str(path)))
+
+
+def payloads(items) -> list:
+    return [r.data.get("textPayload") or r.data.get("text_payload") for r in items if isinstance(r, Record)]
+
+
+def problems(items) -> list[Problem]:
+    return [p for p in items if isinstance(p, Problem)]
+
+
+@pytest.mark.parametrize("indent", [None, 2, 4])
+def test_json_array_in_any_layout(tmp_path, indent):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([ENTRY_A, ENTRY_B], indent=indent))
+    items = records(path)
+    assert payloads(items) == ["boom A", ENTRY_B["textPayload"]]
+    assert problems(items) == []
+
+
+def test_json_array_locations_are_line_numbers(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([ENTRY_A, ENTRY_B], indent=2))
+    first, second = records(path)
+    assert first.location == f"{path}:2"
+    assert second.location == f"{path}:7"
+
+
+def test_json_array_streams_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 64)
+    entries = [dict(ENTRY_A, textPayload=f"message {i} " + "x" * 50) for i in range(200)]
+    for indent in (None, 2):
+        path = tmp_path / f"big{indent}.json"
+        path.write_text(json.dumps(entries, indent=indent))
+        assert payloads(records(path)) == [e["textPayload"] for e in entries]
+
+
+def test_truncated_array_keeps_complete_entries(tmp_path):
+    path = tmp_path / "t.json"
+    text = json.dumps([ENTRY_A, ENTRY_A, ENTRY_B], indent=2)
+    path.write_text(text[: text.rindex("textPayload")])
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    [problem] = problems(items)
+    assert problem.location == f"{path}:12"
+    assert "truncated" in problem.reason
+
+
+def test_malformed_element_in_indented_array_is_skipped(tmp_path):
+    path = tmp_path / "m.json"
+    text = json.dumps([ENTRY_A, {"x": 1}, ENTRY_A], indent=2).replace('"x": 1', '"x": 1,,')
+    path.write_text(text)
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [p.location for p in problems(items)] == [f"{path}:7"]
+
+
+def test_ndjson_bad_lines_are_counted_with_line_numbers(tmp_path):
+    path = tmp_path / "n.ndjson"
+    lines = [json.dumps(ENTRY_A).encode(), b"{not json", b"", b"\xff\xfe garbage", b"[1, 2]", json.dumps(ENTRY_A).encode()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:2", "malformed JSON line"),
+        (f"{path}:4", "undecodable bytes"),
+        (f"{path}:5", "expected a JSON object, found list"),
+    ]
+
+
+def test_gzip_is_detected_by_content(tmp_path):
+    path = tmp_path / "logs.data"
+    path.write_bytes(gzip.compress((json.dumps(ENTRY_A) + "\n").encode()))
+    assert payloads(records(path)) == ["boom A"]
+
+
+def test_wrapped_client_dump_streams_its_entry_list(tmp_path):
+    path = tmp_path / "c.json"
+    dump = {"project": "p", "count": 2, "entries": [{"text_payload": "one"}, {"text_payload": "two"}]}
+    path.write_text(json.dumps(dump, indent=2))
+    assert payloads(records(path)) == ["one", "two"]
+
+
+def test_object_without_entry_list_is_a_problem(tmp_path):
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"a": {"b": 1}}, indent=2))
+    [problem] = records(path)
+    assert problem.reason == "JSON object holds no list of log entries"
+
+
+def test_gcloud_table_rows_and_continuations(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text(
+        "TIMESTAMP                    SEVERITY  TEXT_PAYLOAD\n"
+        "2026-11-28T01:00:02.000001Z  ERROR     Traceback (most recent call last):\n"
+        '                                         File "/app/main.py", line 3, in <module>\n'
+        "2026-11-28T01:00:01.000001Z  WARNING\n"
+        "2026-11-28T01:00:00.000001Z            2026-11-28 01:00:00.000 | INFO | x:y:1 | hello\n"
+    )
+    items = records(path)
+    assert [r.data for r in items] == [
+        {"timestamp": "2026-11-28T01:00:02.000001Z", "severity": "ERROR",
+         "textPayload": 'Traceback (most recent call last):\n  File "/app/main.py", line 3, in <module>'},
+        {"timestamp": "2026-11-28T01:00:01.000001Z", "severity": "WARNING"},
+        {"timestamp": "2026-11-28T01:00:00.000001Z", "textPayload": "2026-11-28 01:00:00.000 | INFO | x:y:1 | hello"},
+    ]
+    assert [r.location for r in items] == [f"{path}:2", f"{path}:4", f"{path}:5"]
+
+
+def test_gcloud_value_rows(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("2026-11-28T01:00:00Z\tERROR\tfirst line\nsecond line\n2026-11-28T01:00:01Z\t\tplain\n")
+    items = records(path)
+    assert [r.data for r in items] == [
+        {"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "first line\nsecond line"},
+        {"timestamp": "2026-11-28T01:00:01Z", "textPayload": "plain"},
+    ]
+
+
+def test_plain_lines_join_indented_continuations_and_read_times(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_bytes(
+        b"[2026-11-28 01:00:00 +0000] [12] [ERROR] Worker (pid:13) exited with code 3\n"
+        b"Traceback (most recent call last):\n"
+        b'  File "/app/x.py", line 1, in <module>\n'
+        b"\xff\xfe\n"
+        b"2026-11-28 01:00:01.123 | WARNING | a:b:2 | slow\n"
+    )
+    items = records(path)
+    assert [r.data for r in items if isinstance(r, Record)] == [
+        {"textPayload": "[2026-11-28 01:00:00 +0000] [12] [ERROR] Worker (pid:13) exited with code 3",
+         "timestamp": "2026-11-28 01:00:00 +0000"},
+        {"textPayload": 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in <module>'},
+        {"textPayload": "2026-11-28 01:00:01.123 | WARNING | a:b:2 | slow", "timestamp": "2026-11-28 01:00:01.123"},
+    ]
+    assert [p.location for p in problems(items)] == [f"{path}:4"]
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [(b"", "empty file"), (b"  \n\n", "empty file"), (b"\x00\x01\x02binary\x00", "binary data, not a log export")],
+)
+def test_unreadable_files_are_one_problem(tmp_path, content, reason):
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    assert records(path) == [Problem(f"{path}:1", reason)]
+
+
+def test_empty_array_has_no_entries_and_no_problems(tmp_path):
+    path = tmp_path / "e.json"
+    path.write_text("[]\n")
+    assert records(path) == []
+
+
+def test_missing_file_and_directory_raise_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        records(tmp_path / "nope.json")
+    with pytest.raises(SourceError, match="is a directory"):
+        records(tmp_path)
+
+
+def test_stdin(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((json.dumps(ENTRY_A) + "\n").encode())))
+    [record] = list(read_file("-"))
+    assert record.location == "<stdin>:1"

@@ -1,0 +1,63 @@
+"""Window options: durations, ISO times with offsets, anchoring, and clear errors."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from triage.errors import UsageError
+from triage.model import Window
+from triage.window import build_window, format_time, parse_duration
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    "text, seconds", [("90s", 90), ("30m", 1800), ("1h", 3600), ("2d", 172800), ("1.5h", 5400), ("1w", 604800)]
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1 hour"])
+def test_bad_durations(text):
+    with pytest.raises(UsageError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_since_is_relative_to_now():
+    window = build_window(since="1h", now="2026-11-28T03:00:00+01:00")
+    assert window == Window(datetime(2026, 11, 28, 1, tzinfo=UTC), datetime(2026, 11, 28, 2, tzinfo=UTC))
+
+
+def test_since_before_until():
+    window = build_window(since="30m", end="2026-11-28T02:00:00Z")
+    assert window.start == datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
+
+
+def test_from_until_with_offsets():
+    window = build_window(start="2026-11-28T01:00:00-05:00", end="2026-11-28T07:00:00+00:00")
+    assert window == Window(datetime(2026, 11, 28, 6, tzinfo=UTC), datetime(2026, 11, 28, 7, tzinfo=UTC))
+
+
+def test_no_options_reads_everything():
+    assert build_window() == Window(None, None)
+
+
+def test_errors():
+    with pytest.raises(UsageError, match="--since and --from"):
+        build_window(since="1h", start="2026-11-28T00:00:00Z")
+    with pytest.raises(UsageError, match="--from: invalid time 'yesterday'"):
+        build_window(start="yesterday")
+    with pytest.raises(UsageError, match="starts after it ends"):
+        build_window(start="2026-11-28T02:00:00Z", end="2026-11-28T01:00:00Z")
+
+
+def test_window_contains_and_format():
+    window = Window(datetime(2026, 11, 28, 1, tzinfo=UTC), datetime(2026, 11, 28, 2, tzinfo=UTC))
+    assert window.contains(datetime(2026, 11, 28, 1, tzinfo=UTC))
+    assert not window.contains(datetime(2026, 11, 28, 2, 0, 1, tzinfo=UTC))
+    assert not window.contains(None)
+    assert Window(None, None).contains(None)
+    assert format_time(datetime(2026, 11, 28, 3, 4, 5, 999, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-28T01:04:05Z"

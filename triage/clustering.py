@@ -1,0 +1,276 @@
+"""Group unmatched messages into recurring failures with stable fingerprints.
+
+Three steps, each a pure function of its input:
+
+1. :func:`mask` replaces the variable parts of a message with readable placeholders (``<IP>``,
+   ``<NUM>``, ``<UUID>``, ``<HEX>``, ``<TS>``, ``<DURATION>``, ``<ID>``, ``<EMAIL>``, ``<STR>``).
+   Only tokens holding a digit (or ``@``) are touched, so words — class, attribute, module,
+   exception and host names — survive and keep different failures apart.
+2. :func:`signature` is the pre-mining key of one message: for a Python traceback, the final
+   exception type plus the innermost in-app frames (file and function; never the exception
+   message or line numbers, as Error Reporting and Sentry do); otherwise the masked first line.
+3. :func:`mine` maps the distinct signatures of a scan to :class:`Template` objects. A signature's
+   *shape* is its token list where placeholders, tokens with digits, paths, booleans/nulls and
+   empty brackets are ``<*>`` and a run of ``<*>`` counts as one (so value lists of any length
+   match). Shapes of equal length that differ at a single position merge when at least
+   ``_MIN_VARIANTS`` distinct tokens appear there and ``_MIN_CONSTANTS`` tokens stay constant
+   (union-find over "shape with one hole" keys): a position seen with many values is a
+   variable (user names), one with two values stays a word (opened/closed). The partition is
+   a function of the *set* of signatures only, never of their order.
+
+Fingerprints hash ``RECIPE_VERSION``, the kind and the generalised shape (not the display text),
+so they are identical across runs and machines. Limit: mining only generalises a word position
+it sees vary ``_MIN_VARIANTS`` times; a window holding one or two variants of a message whose
+variable part is a plain word (say a user name) keeps that word, hence another fingerprint than
+a window holding many. Masking does most of the work so this stays rare. Bump ``RECIPE_VERSION``
+whenever the recipe changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Mapping
+
+RECIPE_VERSION = 1
+
+WILDCARD = "<*>"
+TRACEBACK_MARKER = "Traceback (most recent call last):"
+_TRACEBACK_KIND = "traceback"
+_MESSAGE_KIND = "message"
+_TRACEBACK_PREFIX = "\u27e6traceback\u27e7 "  # cannot start a real single-line message in practice
+_TOP_FRAMES = 3
+_MAX_LINE = 2000  # a signature looks at most this far into the first line
+_MIN_VARIANTS = 3  # distinct tokens seen at one position before it counts as a variable
+_MIN_CONSTANTS = 3  # constant tokens two signatures must share to merge
+_PUNCTUATION = "()[]{}<>:;,.=\"'/-_#|@"
+
+_TOKEN_CLASS = re.compile(
+    "|".join(
+        f"(?P<{name}{index}>{pattern})"
+        for index, (name, pattern) in enumerate(
+            (
+                ("UUID", r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+                ("IP", r"(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?"),
+                ("TS", r"\d{4}-\d{2}-\d{2}(?:T\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?"),
+                ("TS", r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|[+-]\d{4}"),
+                ("IP", r"(?=[0-9a-f:]*::|(?:[0-9a-f]{1,4}:){7})(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}"),
+                ("HEX", r"0x[0-9a-f]+|(?=[0-9a-f]*[a-f])[0-9a-f]{8,}"),
+                ("DURATION", r"[-+]?\d+(?:\.\d+)?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hours)"),
+                ("NUM", r"[-+]?\d+(?:[.,]\d+)*%?"),
+                ("EMAIL", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+            )
+        )
+    ),
+    re.I,
+)
+_WORD_WITH_VERSION = re.compile(r"[A-Za-z]{2,}\d{1,3}")  # ipv6, utf8, sha256, eth0: names, not data
+_PIECE_SEPARATORS = re.compile(r"([=:/,@#|()\[\]{}])")
+_TOKEN_EDGES = re.compile(r"^([(\[{<\"'`]*)(.*?)([)\]}>\"'`,;:.!?]*)$", re.S)
+_DATA_CHAR = re.compile(r"[\d@]")
+_SYSLOG_DATE = re.compile(
+    r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* )?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* <NUM> <TS>", re.I
+)
+_TIMESTAMP_RUN = re.compile(r"<TS>(?: <TS>)+")
+_QUOTED_DATA = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]{41,})(?P=q)""")
+_HAS_DIGIT = re.compile(r"\d")
+_VALUE = re.compile(r"<[A-Z]+>|(?<![^=:(\[{\s])(?:true|false|null|none|nil)(?![^\s,;)\]}])", re.I)
+_EMPTY_BRACKETS = re.compile(r"(\(|\[|\{|\"|')(\)|\]|\}|\"|')")
+_PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
+_EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
+_LIBRARY_PATH = re.compile(r"site-packages|dist-packages|[/\\]lib[/\\]python\d|^<frozen |^<")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A mined template: readable text with placeholders and its stable fingerprint."""
+
+    text: str
+    fingerprint: str
+
+
+def mask(message: str) -> str:
+    """Replace the variable parts of ``message`` (numbers, ids, addresses, times…) with placeholders.
+
+    Words without digits are kept (class, attribute, module and host names tell failures apart),
+    except quoted free text, which becomes ``<STR>``. Runs of spaces within a line become one space.
+    """
+    if "'" in message or '"' in message:
+        message = _QUOTED_DATA.sub(lambda match: f"{match['q']}<STR>{match['q']}", message)
+    return "\n".join(_mask_line(line) for line in message.split("\n"))
+
+
+def _mask_line(line: str) -> str:
+    masked = " ".join(map(_mask_word, line.split()))
+    if "<TS>" in masked:
+        masked = _TIMESTAMP_RUN.sub("<TS>", _SYSLOG_DATE.sub("<TS>", masked))
+    return masked
+
+
+@lru_cache(maxsize=16384)
+def _mask_word(word: str) -> str:
+    if not _DATA_CHAR.search(word):
+        return word
+    head, core, tail = _TOKEN_EDGES.match(word).groups()  # type: ignore[union-attr]
+    return head + _mask_core(core) + tail
+
+
+@lru_cache(maxsize=8192)
+def _mask_core(core: str) -> str:
+    found = _TOKEN_CLASS.fullmatch(core)
+    if found:
+        return f"<{found.lastgroup.rstrip('0123456789')}>"  # type: ignore[union-attr]
+    if _PIECE_SEPARATORS.search(core):
+        pieces = _PIECE_SEPARATORS.split(core)
+        return "".join(_mask_core(piece) if _HAS_DIGIT.search(piece) else piece for piece in pieces)
+    if _WORD_WITH_VERSION.fullmatch(core):
+        return core
+    return "<ID>"
+
+
+def signature(message: str) -> str:
+    """The pre-mining grouping key of one message (see the module docstring)."""
+    if TRACEBACK_MARKER in message:
+        key = _traceback_key(message)
+        if key:
+            return _TRACEBACK_PREFIX + key
+    first_line = message.strip().split("\n", 1)[0][:_MAX_LINE]
+    return mask(first_line)
+
+
+def mine(signatures: Mapping[str, int]) -> dict[str, Template]:
+    """Map each signature to its template; the result depends only on the set of signatures."""
+    templates: dict[str, Template] = {}
+    shapes: dict[tuple[str, ...], list[list[str]]] = defaultdict(list)
+    sigs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for sig in signatures:
+        if sig.startswith(_TRACEBACK_PREFIX):
+            key = sig[len(_TRACEBACK_PREFIX) :]
+            templates[sig] = _template(_TRACEBACK_KIND, key, key)
+            continue
+        shape, shown = _shape(sig)
+        shapes[shape].append(shown)
+        sigs_of[shape].append(sig)
+    for group in _merge(shapes):
+        key = _generalise(group)
+        shown = [_common(token, [shown[i] for shape in group for shown in shapes[shape]]) for i, token in enumerate(key)]
+        template = _template(_MESSAGE_KIND, " ".join(key), " ".join(shown))
+        for shape in group:
+            for sig in sigs_of[shape]:
+                templates[sig] = template
+    return templates
+
+
+def group_messages(messages: list[str]) -> list[str]:
+    """One group key per message, in order, using the scan's algorithm with default settings."""
+    signature_of = {message: signature(message) for message in dict.fromkeys(messages)}
+    counts: dict[str, int] = defaultdict(int)
+    for message in messages:
+        counts[signature_of[message]] += 1
+    templates = mine(counts)
+    return [templates[signature_of[message]].fingerprint for message in messages]
+
+
+def _template(kind: str, key: str, text: str) -> Template:
+    digest = hashlib.sha256(f"{RECIPE_VERSION}\x1f{kind}\x1f{key}".encode()).hexdigest()
+    return Template(text=text, fingerprint=digest[:20])
+
+
+def _common(matched: str, shown: list[str]) -> str:
+    """The masked text all signatures show at one position, else the generalised token."""
+    return shown[0] if all(token == shown[0] for token in shown) else matched
+
+
+def _traceback_key(message: str) -> str:
+    """``ExcType in file:func < file:func`` from the last traceback of a (chained) message."""
+    last = message[message.rfind(TRACEBACK_MARKER) :]
+    frames = [(match["file"], match["func"]) for match in _FRAME.finditer(last)]
+    exception = ""
+    for line in last.splitlines()[1:]:
+        found = _EXCEPTION_LINE.match(line)
+        if found and not line.startswith(" "):
+            exception = found["type"]
+    if not exception:
+        return ""
+    in_app = [frame for frame in frames if not _LIBRARY_PATH.search(frame[0])] or frames
+    top = reversed(in_app[-_TOP_FRAMES:])
+    where = " < ".join(f"{_short_path(path)}:{func}" for path, func in top)
+    return f"{exception} in {where}" if where else exception
+
+
+def _short_path(path: str) -> str:
+    return "/".join(path.replace("\\", "/").split("/")[-2:])
+
+
+def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
+    """The matching tokens of a signature (variables as ``<*>``) and the masked text of each.
+
+    Variables: placeholders, tokens holding digits, paths, booleans/nulls (also as ``key=value``
+    or ``key:value``) and empty brackets, which stand for an empty value. A run of variables
+    counts as one token, so variable-length lists of values do not change the shape.
+    """
+    shape: list[str] = []
+    shown: list[str] = []
+    for token in sig.split():
+        matched = _EMPTY_BRACKETS.sub(r"\1<*>\2", token)
+        if _is_variable(matched):
+            if shape and shape[-1] == WILDCARD:
+                shown[-1] += " " + token
+                continue
+            matched = WILDCARD
+        else:
+            matched = _VALUE.sub(WILDCARD, matched)
+        shape.append(matched)
+        shown.append(token)
+    return tuple(shape), shown
+
+
+def _is_variable(token: str) -> bool:
+    if token.count("/") >= 2 or _HAS_DIGIT.search(token):
+        return True
+    if "<" not in token:
+        return False
+    residue, placeholders = _PLACEHOLDER.subn("", token)
+    return not residue or (placeholders > 1 and not residue.strip(_PUNCTUATION))
+
+
+def _merge(shapes: Iterable[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
+    """Group shapes of equal length that differ at a single position (union-find, order-free)."""
+    parent: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def find(shape: tuple[str, ...]) -> tuple[str, ...]:
+        while parent[shape] != shape:
+            parent[shape] = parent[parent[shape]]
+            shape = parent[shape]
+        return shape
+
+    holes: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for shape in shapes:
+        parent[shape] = shape
+        for position, token in enumerate(shape):
+            if token != WILDCARD:
+                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)
+    for key, members in holes.items():
+        if _mergeable(key, members):
+            for other in members[1:]:
+                parent[find(other)] = find(members[0])
+    groups: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for shape in parent:
+        groups[find(shape)].append(shape)
+    return list(groups.values())
+
+
+def _mergeable(key: tuple[str, ...], members: list[tuple[str, ...]]) -> bool:
+    constants = sum(token != WILDCARD for token in key)
+    return len(members) >= _MIN_VARIANTS and constants >= _MIN_CONSTANTS
+
+
+def _generalise(group: list[tuple[str, ...]]) -> list[str]:
+    first = min(group)
+    if len(group) == 1:
+        return list(first)
+    return [token if all(shape[i] == token for shape in group) else WILDCARD for i, token in enumerate(first)]
