@@ -175,9 +175,13 @@ def group_messages(messages: list[str]) -> list[str]:
     return [templates[signature_of[message]].fingerprint for message in messages]
 
 
+def fingerprint(kind: str, *parts: str) -> str:
+    """The stable fingerprint recipe: a hash of ``RECIPE_VERSION``, the kind and the key parts."""
+    return hashlib.sha256("\x1f".join((str(RECIPE_VERSION), kind, *parts)).encode()).hexdigest()[:20]
+
+
 def _template(kind: str, key: str, text: str) -> Template:
-    digest = hashlib.sha256(f"{RECIPE_VERSION}\x1f{kind}\x1f{key}".encode()).hexdigest()
-    return Template(text=text, fingerprint=digest[:20])
+    return Template(text=text, fingerprint=fingerprint(kind, key))
 
 
 def _common(matched: str, shown: list[str]) -> str:

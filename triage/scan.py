@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -109,16 +108,11 @@ def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) 
     for key, acc in by_rule.items():
         rule, captures = hits[key]
         fields = [f"{name}={value}" for name, value in captures.items()]
-        fingerprint = _rule_fingerprint(rule.id, fields)
+        fingerprint = clustering.fingerprint("rule", rule.id, *fields)
         title = rule.title + (f" ({', '.join(fields)})" if fields else "")
         template = clustering.mask(acc.newest_message().splitlines()[0])
         clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
     return clusters
-
-
-def _rule_fingerprint(rule_id: str, fields: list[str]) -> str:
-    digest = hashlib.sha256("\x1f".join([str(clustering.RECIPE_VERSION), "rule", rule_id, *fields]).encode())
-    return digest.hexdigest()[:20]
 
 
 def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:

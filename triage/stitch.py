@@ -1,0 +1,308 @@
+"""Stitch Python tracebacks that arrive split over several entries back into one event.
+
+Used per source, on the raw entry stream, before the window/severity filter, rules and clustering.
+
+Rules
+-----
+* Entries are grouped by *stream*: (instance, log_name) when the entry has an instance, else
+  (service, log_name). Lines of one traceback are contiguous within their stream; other streams may
+  interleave freely.
+* Each line is classified: a header (``Traceback (most recent call last):``, possibly after a log prefix;
+  ``Exception Group Traceback …`` too), a frame (``  File "…", line N``, also loguru's ``> File``), an
+  indented line (code, ``^^^^`` markers, ``raise X from e``, nested group lines), a chain joiner
+  (``During handling of the above exception, another exception occurred:`` / ``The above exception was
+  the direct cause of the following exception:``), an exception line (``[module.]Name[: message]``) or
+  other. A multi-line entry is judged by its first and last lines, and whether any line is a header.
+* Consecutive candidate entries of a stream (any class but "other", or severity ERROR+) form a pending
+  *run*. A run ends at a non-candidate entry of the same stream, when an entry of any stream is more than
+  ``max_gap`` away in time from the run's last entry, after ``max_lines`` entries, or at the end.
+* A run is put in emit order, then parsed: an event starts at a header (or a header-bearing entry), a
+  frame (headerless traceback), a joiner, or an ERROR+ entry; while the traceback is open (last line a
+  header, frame or indented line) frames, indented lines, the exception line and a joiner continue it;
+  once closed (exception line or a complete block) only a joiner continues it; after a joiner the next
+  traceback start or ERROR+ entry continues it. Everything else passes through unchanged.
+* An event of two or more entries becomes one :class:`Entry` built from its first entry (in emit order)
+  with ``dataclasses.replace``: ``message`` is the members' messages joined with ``"\\n"`` in emit order;
+  ``severity`` is the highest of ERROR and the members' severities, ``severity_inferred`` is False only
+  when a member declared that severity itself; ``timestamp`` is the first member's (first non-None);
+  ``raw``, ``insert_id``, ``trace`` and the other fields are the first member's (``raw`` stays one
+  record, so consumers see one shape whatever was stitched).
+* Emit order of a run: its own timestamps decide when the first and last differ (descending → reversed).
+  With equal timestamps the structure decides (the order in which more lines form header-first
+  tracebacks); if that ties, the direction of the stream seen so far (``gcloud logging read`` prints
+  newest first, and ties come in reverse emit order); if nothing is known, file order.
+* Output keeps arrival order: a stitched event takes the place of its earliest-arriving member (so a
+  descending stream stays descending), every other entry keeps its own place, and entries of other
+  streams that arrive while a run is pending wait behind it.
+
+Limits
+------
+* Memory holds only the pending runs (at most ``max_lines`` entries each, one per active stream) and the
+  output queue behind the oldest one (past ``max_lines`` entries that run is stitched as it stands), so
+  any stream, even an endless one, is processed lazily. Each cut can split a traceback.
+* Tracebacks written concurrently by two processes on one instance (e.g. gunicorn workers) interleave
+  line by line and cannot be told apart; an unrelated line of the same stream inside a traceback splits it.
+* Only the first line of a multi-line exception message is recognised; later lines pass through.
+* A joiner with no traceback or ERROR+ entry within ``max_gap`` on its stream is left as it is.
+* Entries without timestamps are taken as simultaneous with their neighbours.
+* Only Python tracebacks are recognised (not Java/Go/Node stack traces), and the log line that
+  ``logger.exception`` writes before the traceback stays a separate entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+
+from .model import Entry, Severity
+
+MAX_GAP = timedelta(milliseconds=500)
+MAX_LINES = 2000
+
+
+class _Line(Enum):
+    HEADER = "header"
+    FRAME = "frame"
+    INDENTED = "indented"
+    JOINER = "joiner"
+    EXCEPTION = "exception"
+    OTHER = "other"
+
+
+class _State(Enum):
+    OPEN = "open"  # frames may follow
+    CLOSED = "closed"  # exception line seen: only a joiner continues
+    JOINED = "joined"  # a joiner seen: the next traceback continues
+
+
+_FRAME = re.compile(r"""^\s*>?\s*File ["'].*["'], line \d+""")
+_JOINER = re.compile(
+    r"^(?:During handling of the above exception, another exception occurred"
+    r"|The above exception was the direct cause of the following exception):\s*$"
+)
+_HEADER = re.compile(r"Traceback \(most recent call last\):\s*$")
+_HEADER_LINE = re.compile(r"^\S.*Traceback \(most recent call last\):[ \t]*\r?$", re.MULTILINE)
+_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::(?:\s.*)?)?$")
+_OPEN_ENDS = (_Line.HEADER, _Line.FRAME, _Line.INDENTED)
+
+
+def _kind(line: str) -> _Line:
+    if _FRAME.match(line):
+        return _Line.FRAME
+    if line[:1].isspace():
+        return _Line.INDENTED
+    if _JOINER.match(line):
+        return _Line.JOINER
+    if _HEADER.search(line):
+        return _Line.HEADER
+    if _EXCEPTION.match(line):
+        return _Line.EXCEPTION
+    return _Line.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    first: _Line
+    last: _Line
+    has_header: bool
+    error: bool
+
+    @property
+    def candidate(self) -> bool:
+        return self.error or self.has_header or self.first is not _Line.OTHER or self.last is not _Line.OTHER
+
+    @property
+    def starts(self) -> bool:
+        return self.has_header or self.error or self.first in (_Line.FRAME, _Line.JOINER)
+
+    def continues(self, state: _State) -> bool:
+        if state is _State.OPEN:
+            return self.first in (_Line.FRAME, _Line.INDENTED, _Line.EXCEPTION, _Line.JOINER)
+        if state is _State.CLOSED:
+            return self.first is _Line.JOINER
+        return self.starts
+
+    @property
+    def state_after(self) -> _State:
+        if self.last is _Line.JOINER:
+            return _State.JOINED
+        return _State.OPEN if self.last in _OPEN_ENDS else _State.CLOSED
+
+
+def _shape(entry: Entry) -> _Shape:
+    message = entry.message.rstrip("\r\n")
+    first = _kind(message.partition("\n")[0])
+    last = _kind(message.rpartition("\n")[2]) if "\n" in message else first
+    has_header = first is _Line.HEADER or ("\n" in message and bool(_HEADER_LINE.search(message)))
+    return _Shape(first, last, has_header, entry.severity >= Severity.ERROR)
+
+
+def _events(shapes: Sequence[_Shape]) -> list[list[int]]:
+    """Group the positions of ``shapes`` (given in emit order) into events; one-entry events pass through."""
+    events: list[list[int]] = []
+    state: _State | None = None
+    for position, shape in enumerate(shapes):
+        if state is not None and shape.continues(state):
+            events[-1].append(position)
+        else:
+            events.append([position])
+            if not shape.starts:
+                state = None
+                continue
+        state = shape.state_after
+    return events
+
+
+def _score(shapes: Sequence[_Shape]) -> int:
+    """Entries that end up in multi-entry events starting with a traceback header."""
+    return sum(len(event) for event in _events(shapes) if len(event) > 1 and shapes[event[0]].has_header)
+
+
+@dataclass(slots=True)
+class _Trend:
+    """Direction of the stream so far, from consecutive timestamps."""
+
+    ascending: int = 0
+    descending: int = 0
+    last: datetime | None = None
+
+    def observe(self, ts: datetime | None) -> None:
+        if ts is None:
+            return
+        if self.last is not None:
+            if ts > self.last:
+                self.ascending += 1
+            elif ts < self.last:
+                self.descending += 1
+        self.last = ts
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A place in the output queue, filled when its run is stitched."""
+
+    run: _Run
+    entries: list[Entry] = field(default_factory=list)
+    ready: bool = False
+
+
+@dataclass(slots=True)
+class _Run:
+    """Pending candidate entries of one stream, in arrival order, with their output slots."""
+
+    key: Hashable
+    entries: list[Entry] = field(default_factory=list)
+    shapes: list[_Shape] = field(default_factory=list)
+    slots: list[_Slot] = field(default_factory=list)
+    last_time: datetime | None = None
+
+    def add(self, entry: Entry, shape: _Shape) -> _Slot:
+        self.entries.append(entry)
+        self.shapes.append(shape)
+        self.slots.append(_Slot(self))
+        if entry.timestamp is not None:
+            self.last_time = entry.timestamp
+        return self.slots[-1]
+
+    def stale(self, ts: datetime | None, max_gap: timedelta) -> bool:
+        return ts is not None and self.last_time is not None and abs(ts - self.last_time) > max_gap
+
+    def fill(self, trend: _Trend) -> None:
+        """Stitch the run: each event goes to the slot of its earliest-arriving member."""
+        order = list(range(len(self.entries)))
+        if len(order) > 1 and _is_reversed(self, trend):
+            order.reverse()
+        for event in _events([self.shapes[i] for i in order]):
+            arrivals = [order[position] for position in event]
+            self.slots[min(arrivals)].entries.append(_merge([self.entries[i] for i in arrivals]))
+        for slot in self.slots:
+            slot.ready = True
+
+
+def _is_reversed(run: _Run, trend: _Trend) -> bool:
+    """True when the run arrived newest first."""
+    times = [entry.timestamp for entry in run.entries if entry.timestamp is not None]
+    if times and times[0] != times[-1]:
+        return times[-1] < times[0]
+    forward, backward = _score(run.shapes), _score(run.shapes[::-1])
+    if forward != backward:
+        return backward > forward
+    return trend.descending > trend.ascending
+
+
+def _merge(event: list[Entry]) -> Entry:
+    first = event[0]
+    if len(event) == 1:
+        return first
+    severity = max(Severity.ERROR, *(entry.severity for entry in event))
+    declared = any(not entry.severity_inferred and entry.severity == severity for entry in event)
+    return replace(
+        first,
+        timestamp=next((entry.timestamp for entry in event if entry.timestamp is not None), None),
+        message="\n".join(entry.message for entry in event),
+        severity=severity,
+        severity_inferred=not declared,
+    )
+
+
+def _stream_key(entry: Entry) -> Hashable:
+    if entry.instance:
+        return ("instance", entry.instance, entry.log_name)
+    return ("service", entry.service, entry.log_name)
+
+
+def stitch(
+    entries: Iterable[Entry], *, max_gap: timedelta = MAX_GAP, max_lines: int = MAX_LINES
+) -> Iterator[Entry]:
+    """Yield ``entries`` with split tracebacks and chained exceptions joined into single events (lazily).
+
+    Output keeps arrival order: an event takes the place of its earliest-arriving member, and entries that
+    arrive while a run is pending wait behind it (at most ``max_lines`` of them).
+    """
+    runs: dict[Hashable, _Run] = {}
+    queue: deque[Entry | _Slot] = deque()
+    trend = _Trend()
+
+    def finish(run: _Run) -> None:
+        run.fill(trend)
+        del runs[run.key]
+
+    for entry in entries:
+        trend.observe(entry.timestamp)
+        for run in [run for run in runs.values() if run.stale(entry.timestamp, max_gap)]:
+            finish(run)
+        key = _stream_key(entry)
+        shape = _shape(entry)
+        run = runs.get(key)
+        if run is not None and (not shape.candidate or len(run.entries) >= max_lines):
+            finish(run)
+            run = None
+        if not shape.candidate:
+            queue.append(entry)
+        else:
+            if run is None:
+                run = runs[key] = _Run(key)
+            queue.append(run.add(entry, shape))
+        if len(queue) > max_lines and isinstance(queue[0], _Slot) and not queue[0].ready:
+            finish(queue[0].run)
+        yield from _ready(queue)
+    for run in list(runs.values()):
+        finish(run)
+    yield from _ready(queue)
+
+
+def _ready(queue: deque[Entry | _Slot]) -> Iterator[Entry]:
+    """Pop and yield from the front of ``queue`` up to the first slot still pending."""
+    while queue:
+        head = queue.popleft()
+        if isinstance(head, Entry):
+            yield head
+        elif head.ready:
+            yield from head.entries
+        else:
+            queue.appendleft(head)
+            return
