@@ -13,7 +13,8 @@ import re
 from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Mapping
-from urllib.parse import unquote
+from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -49,9 +50,10 @@ _TRACEBACK_HINT = re.compile(
     r"^Traceback \(most recent call last\)|^\s+File \"[^\"]+\", line \d+|^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):"
 )
 _INFER_SCAN_CHARS = 300
+_STATUS_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
-    r"|^(?:\S+ \S+|<TS>) - [\w.]+ - [A-Z]+ - "  # stdlib: time - logger - LEVEL -
+    r"|^(?:\S+ \S+|<TS>) - (?:[\w.-]+ - )+[A-Z]+ - "  # stdlib: time - name(s) - LEVEL -
     r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
     r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+"  # uvicorn
 )
@@ -140,11 +142,14 @@ def _with_traceback(message: str, payload: Mapping) -> str:
     return message
 
 
-def _request_summary(http: Mapping) -> str:
-    parts = [str(http.get("requestMethod", "")), str(http.get("requestUrl", "")), str(http.get("status", ""))]
+def _request_summary(http: dict) -> str:
+    """``GET /api/threads → 404 Not Found (0.120s)``: the path without host or query, the status with its phrase."""
+    path = urlsplit(str(http.get("requestUrl", ""))).path or "/"
+    status = _int(http.get("status"))
+    phrase = _STATUS_PHRASES.get(status, "") if status else ""
+    summary = f"{http.get('requestMethod', '')} {path} → {status if status else '?'} {phrase}".strip()
     latency = http.get("latency")
-    summary = " ".join(p for p in parts if p)
-    return f"{summary} in {latency}" if latency else summary
+    return f"{summary} ({latency})" if latency else summary
 
 
 def clean_text(text: str) -> str:

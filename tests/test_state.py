@@ -1,0 +1,134 @@
+import dataclasses
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from triage.errors import TriageError
+from triage.model import ScanResult, Window
+from triage.state import SCHEMA_VERSION, StateStore, default_state_dir, require_latest, resolve_fingerprint, state_path
+from cluster_factory import T0, rule_cluster, scan_result, unmatched_cluster
+
+
+@pytest.fixture
+def store(tmp_path):
+    with StateStore.in_dir(tmp_path / "state") as opened:
+        yield opened
+
+
+def test_round_trip_is_exact(store):
+    result = scan_result()
+    scan_id = store.record_scan(result)
+    assert store.last_scan() == result
+    assert store.latest_scan() == (scan_id, result)
+    loaded = store.last_scan().clusters[0]
+    assert loaded.rule.five_whys == rule_cluster().rule.five_whys
+    assert loaded.occurrences == rule_cluster().occurrences
+
+
+def test_round_trip_keeps_open_windows_and_missing_times(store):
+    cluster = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
+    result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)
+    store.record_scan(result)
+    assert store.last_scan() == result
+
+
+def test_every_scan_is_kept_and_history_is_per_cluster(store):
+    first = store.record_scan(scan_result(rule_cluster(), scanned_at=T0))
+    second = store.record_scan(scan_result(scanned_at=T0 + timedelta(hours=1)))
+    assert [s.scan_id for s in store.scans()] == [first, second]
+    assert [s.scan_id for s in store.scans(since=T0 + timedelta(minutes=30))] == [second]
+    rows = store.cluster_history("a1b2")
+    assert [(r.scan_id, r.count, r.rule_id, r.priority) for r in rows] == [(first, 12, "redis-dns-test", "P0"), (second, 12, "redis-dns-test", "P0")]
+    assert rows[0].window == scan_result().window
+    assert {r.fingerprint for r in store.cluster_history()} == {"a1b2c3d4e5f60718293a", "ffee00112233445566aa"}
+    assert store.seen_before("ffee00112233445566aa", second) is False
+    assert store.seen_before("a1b2c3d4e5f60718293a", second) is True
+
+
+def test_last_scan_is_the_latest_recorded(store):
+    store.record_scan(scan_result(rule_cluster(), scanned_at=T0 + timedelta(hours=5)))
+    store.record_scan(scan_result(unmatched_cluster(), scanned_at=T0))
+    assert [c.fingerprint for c in store.last_scan().clusters] == ["a1b2c3d4e5f60718293a"]
+
+
+def test_empty_store(store):
+    assert store.last_scan() is None
+    with pytest.raises(TriageError, match="no scan recorded"):
+        require_latest(store)
+
+
+def test_prune_drops_old_scans_and_their_history(store):
+    store.record_scan(scan_result(scanned_at=T0))
+    kept = store.record_scan(scan_result(scanned_at=T0 + timedelta(days=40)))
+    store.link_issue("a1b2c3d4e5f60718293a", "acme/ops", 7, "https://github.com/acme/ops/issues/7", "open")
+    assert store.prune(timedelta(days=30), now=T0 + timedelta(days=41)) == 1
+    assert [s.scan_id for s in store.scans()] == [kept]
+    assert {r.scan_id for r in store.cluster_history()} == {kept}
+    assert store.linked_issue("a1b2c3d4e5f60718293a") is not None
+
+
+def test_issue_links_update_in_place(store):
+    assert store.linked_issue("a1b2") is None
+    store.link_issue("a1b2", "acme/ops", 7, "https://github.com/acme/ops/issues/7", "open")
+    store.link_issue("a1b2", "acme/ops", 7, "https://github.com/acme/ops/issues/7", "closed")
+    issue = store.linked_issue("a1b2")
+    assert (issue.repo, issue.number, issue.state) == ("acme/ops", 7, "closed")
+    with pytest.raises(ValueError):
+        store.link_issue("a1b2", "acme/ops", 7, "u", "merged")
+
+
+def test_schema_version_is_set_and_newer_schema_refused(tmp_path):
+    path = tmp_path / "state.db"
+    with StateStore(path):
+        pass
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(TriageError, match="newer than this triage"):
+        StateStore(path).open()
+
+
+def test_not_a_database_is_one_clear_error(tmp_path):
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(TriageError, match="cannot open the state store"):
+        StateStore(path).open()
+
+
+def test_two_connections_share_the_store(tmp_path):
+    with StateStore.in_dir(tmp_path) as writer, StateStore.in_dir(tmp_path) as reader:
+        writer.record_scan(scan_result())
+        assert reader.last_scan() == scan_result()
+
+
+def test_default_location_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert state_path() == tmp_path / "triage" / "state.db"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_state_dir().parts[-3:] == (".local", "state", "triage")
+
+
+def _result_with(*fingerprints: str) -> ScanResult:
+    return scan_result(*(unmatched_cluster(fp) for fp in fingerprints))
+
+
+def test_fingerprint_prefix_unique():
+    result = _result_with("abc123aaaa", "abd456bbbb")
+    assert resolve_fingerprint("abc", result).fingerprint == "abc123aaaa"
+    assert resolve_fingerprint("ABD4", result).fingerprint == "abd456bbbb"
+    assert resolve_fingerprint("abc123aaaa", result).fingerprint == "abc123aaaa"
+
+
+def test_fingerprint_prefix_ambiguous_lists_candidates():
+    with pytest.raises(TriageError) as err:
+        resolve_fingerprint("ab", _result_with("abc123aaaa", "abd456bbbb"))
+    assert str(err.value) == "fingerprint 'ab' is ambiguous: abc123aaaa, abd456bbbb"
+
+
+@pytest.mark.parametrize("prefix", ["zz", "", "abc123aaaaX"])
+def test_fingerprint_prefix_unknown(prefix):
+    with pytest.raises(TriageError):
+        resolve_fingerprint(prefix, _result_with("abc123aaaa"))

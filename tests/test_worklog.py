@@ -1,0 +1,170 @@
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import triage.cli.draft_cmd  # noqa: F401 - registers `draft`
+import triage.cli.scan_cmd  # noqa: F401 - registers `scan`
+import triage.cli.worklog_cmd  # noqa: F401 - registers `worklog`
+from triage.cli import app
+from triage.drafts import parse_marker, render_worklog_section
+from triage.errors import TriageError
+from triage.state import StateStore
+from triage.worklog import append_section, create_new
+from cluster_factory import T0, scan_result
+
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sample.ndjson"
+NOW = datetime(2026, 3, 14, 12, 30, tzinfo=timezone(timedelta(hours=1)))
+runner = CliRunner()
+
+
+def test_section_lists_window_counts_and_clusters():
+    section = render_worklog_section(scan_result(), NOW, drafts={"a1b2c3d4e5f60718293a": "drafts/a1b2c3d4e5f60718293a.md"})
+    assert section.startswith("\n## 2026-03-14 11:30 UTC (2026-03-14 12:30 UTC+01:00)\n")
+    assert "- Window: 2026-03-14T09:00:00Z → 2026-03-14T11:00:00Z\n" in section
+    assert "- Entries: 1500 read, 2 skipped, 1400 in window → 2 clusters\n" in section
+    assert "| `a1b2c3d4e5` | P0 | 12 | [Redis host name does not resolve (host=cache.internal, port=6379)](drafts/a1b2c3d4e5f60718293a.md) |" in section
+    assert "| `ffee001122` | P3* | 4 | Invoice &lt;NUM&gt;" in section
+
+
+def test_section_min_priority_counts_what_it_leaves_out():
+    section = render_worklog_section(scan_result(), NOW, floor="P1")
+    assert "ffee001122" not in section
+    assert section.endswith("1 more cluster below P1 not listed.\n")
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        "# Journal de garde — équipe ☕\n\nnotes…\n".encode(),
+        b"# Log\n\nno trailing newline",
+        b"# Log\r\n\r\nwindows line endings\r\n",
+        b"",
+    ],
+)
+def test_append_keeps_existing_bytes_exactly(tmp_path, old):
+    path = tmp_path / "WORKLOG.md"
+    path.write_bytes(old)
+    append_section(path, "\n## section ünïcode\n\n- item\n", "# Worklog\n")
+    new = path.read_bytes()
+    assert new.startswith(old)
+    added = new[len(old):]
+    if b"\r\n" in old:
+        assert added == "\r\n## section ünïcode\r\n\r\n- item\r\n".encode()
+    elif old and not old.endswith(b"\n"):
+        assert added == "\n\n## section ünïcode\n\n- item\n".encode()
+    else:
+        assert added == "\n## section ünïcode\n\n- item\n".encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["WORKLOG.md"]  # no temporary file left behind
+
+
+def test_append_creates_a_missing_file_with_a_heading(tmp_path):
+    path = tmp_path / "WORKLOG.md"
+    append_section(path, "\n## s\n", "# Worklog\n\nStarted.\n")
+    assert path.read_text(encoding="utf-8") == "# Worklog\n\nStarted.\n\n## s\n"
+
+
+def test_new_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "WORKLOG.md"
+    create_new(path, "# A\n")
+    with pytest.raises(TriageError, match="already exists"):
+        create_new(path, "# B\n")
+    assert path.read_text() == "# A\n"
+
+
+# --- CLI -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def state(tmp_path):
+    folder = tmp_path / "state"
+    with StateStore.in_dir(folder) as store:
+        store.record_scan(scan_result(scanned_at=T0))
+    return folder
+
+
+def test_cli_draft_to_stdout_by_prefix(state):
+    result = runner.invoke(app, ["draft", "a1b2", "--state-dir", str(state), "--project", "acme-prod"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# GCP-new | P0 | Redis host name does not resolve")
+    assert "?project=acme-prod" in result.stdout
+    assert parse_marker(result.stdout)["fingerprint"] == "a1b2c3d4e5f60718293a"
+
+
+def test_cli_draft_all_to_folder(state, tmp_path):
+    out = tmp_path / "drafts"
+    result = runner.invoke(app, ["draft", "--all", "--out", str(out), "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a1b2c3d4e5f60718293a.md", "ffee00112233445566aa.md", "index.md"]
+    assert "(a1b2c3d4e5f60718293a.md)" in (out / "index.md").read_text(encoding="utf-8")
+
+
+def test_cli_draft_min_priority_filters(state, tmp_path):
+    out = tmp_path / "drafts"
+    result = runner.invoke(app, ["draft", "--min-priority", "p1", "--out", str(out), "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a1b2c3d4e5f60718293a.md", "index.md"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["draft"], "Error: no cluster selected"),
+        (["draft", "zz"], "Error: no cluster of the last scan has a fingerprint starting with 'zz'"),
+        (["draft", "--all", "--min-priority", "P9"], "Error: unknown --min-priority 'P9'"),
+    ],
+)
+def test_cli_draft_errors_are_one_line(state, args, message):
+    result = runner.invoke(app, [*args, "--state-dir", str(state)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.output
+
+
+def test_cli_draft_without_any_scan(tmp_path):
+    result = runner.invoke(app, ["draft", "--all", "--state-dir", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: no scan recorded in {tmp_path / 'empty'}")
+
+
+def test_cli_worklog_new_then_attach_with_draft_links(state, tmp_path):
+    worklog = tmp_path / "WORKLOG.md"
+    assert runner.invoke(app, ["worklog", "new", str(worklog), "--title", "On-call week 11"]).exit_code == 0
+    before = worklog.read_bytes()
+    assert before.startswith(b"# On-call week 11\n")
+    again = runner.invoke(app, ["worklog", "new", str(worklog)])
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    drafts = tmp_path / "drafts"
+    assert runner.invoke(app, ["draft", "--all", "--out", str(drafts), "--state-dir", str(state)]).exit_code == 0
+    result = runner.invoke(app, ["worklog", "attach", str(worklog), "--drafts", str(drafts), "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    after = worklog.read_bytes()
+    assert after.startswith(before)
+    text = after.decode()
+    assert re.search(r"^## \d{4}-\d\d-\d\d \d\d:\d\d UTC \(", text, re.M)
+    assert "](drafts/a1b2c3d4e5f60718293a.md) |" in text
+
+
+def test_cli_scan_records_unless_no_state(tmp_path):
+    if not FIXTURE.exists():
+        pytest.skip("fixture missing")
+    state_dir = tmp_path / "state"
+    skipped = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--no-state", "--state-dir", str(state_dir), "-f", "json"])
+    assert skipped.exit_code == 0, skipped.output
+    assert not state_dir.exists()
+    recorded = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--state-dir", str(state_dir), "-f", "json"])
+    assert recorded.exit_code == 0, recorded.output
+    with StateStore.in_dir(state_dir) as store:
+        assert len(store.last_scan().clusters) > 0
+
+
+def test_cli_scan_warns_when_it_cannot_record(tmp_path):
+    if not FIXTURE.exists():
+        pytest.skip("fixture missing")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--state-dir", str(blocker / "sub"), "-f", "json"])
+    assert result.exit_code == 0
+    assert "Warning: scan not recorded: cannot open the state store" in result.stderr

@@ -1,0 +1,77 @@
+"""`triage worklog new|attach`: start a worklog, append a dated section about the last scan."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+from urllib.parse import quote
+
+import typer
+
+from . import app, fail_from, fatal
+from ..errors import TriageError
+from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP
+
+worklog_app = typer.Typer(help="Keep an on-call worklog: start one, append scan summaries.", no_args_is_help=True)
+app.add_typer(worklog_app, name="worklog")
+
+
+@worklog_app.command("new")
+def new(
+    path: Path = typer.Argument(..., help="The worklog file to create (never overwritten)."),
+    title: str = typer.Option("Worklog", "--title", help="The heading of the worklog."),
+    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+) -> None:
+    """Start a worklog from the template; refuse to overwrite an existing file."""
+    from ..drafts import Templates, render_worklog_new
+    from ..worklog import create_new
+
+    try:
+        create_new(path, render_worklog_new(title, datetime.now().astimezone(), Templates(templates)))
+    except TriageError as err:
+        fail_from(err)
+    typer.echo(f"Created {path}", err=True)
+
+
+@worklog_app.command("attach")
+def attach(
+    path: Path = typer.Argument(..., help="The worklog file (created with a heading if missing)."),
+    min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only list clusters at or above P0-P3."),
+    drafts: Optional[Path] = typer.Option(None, "--drafts", help="Folder of drafts written by `triage draft --out`: link them."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
+    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+) -> None:
+    """Append a dated section about the last recorded scan; existing bytes are never changed."""
+    from ..drafts import Templates, render_worklog_new, render_worklog_section
+    from ..model import PRIORITIES
+    from ..state import StateStore, require_latest
+    from ..worklog import append_section
+
+    floor = min_priority.upper() if min_priority else None
+    if floor is not None and floor not in PRIORITIES:
+        fatal(f"unknown --min-priority {min_priority!r}: use P0, P1, P2 or P3")
+    if drafts is not None and not drafts.is_dir():
+        fatal(f"--drafts {drafts}: not a directory")
+    now = datetime.now().astimezone()
+    try:
+        template_set = Templates(templates)
+        with StateStore.in_dir(state_dir) as store:
+            _, result = require_latest(store)
+        links = _draft_links(drafts, path, [c.fingerprint for c in result.clusters]) if drafts else {}
+        section = render_worklog_section(result, now, floor, links, template_set)
+        append_section(path, section, render_worklog_new("Worklog", now, template_set))
+    except TriageError as err:
+        fail_from(err)
+    typer.echo(f"Appended the scan of {len(result.clusters)} cluster(s) to {path}", err=True)
+
+
+def _draft_links(folder: Path, worklog: Path, fingerprints: list[str]) -> dict[str, str]:
+    """Fingerprint → link (relative to the worklog's folder) for every draft present in ``folder``."""
+    base = worklog.resolve().parent
+    return {
+        fp: quote(Path(os.path.relpath((folder / f"{fp}.md").resolve(), base)).as_posix())
+        for fp in fingerprints
+        if (folder / f"{fp}.md").is_file()
+    }

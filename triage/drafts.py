@@ -1,0 +1,339 @@
+"""Render five-whys issue drafts, worklog sections and scan reports from Jinja templates.
+
+Templates live in ``templates/`` (shipped in the wheel); ``--templates DIR`` overrides any of them by file
+name. A missing variable is an error (``StrictUndefined``), reported as one line naming the template.
+
+Log text is untrusted. Before rendering, secrets are redacted (:mod:`triage.redact`); in the templates it
+only ever goes through one of three filters: ``fence`` (a code block fenced longer than any backtick run it
+holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no comment can open). Inside code,
+``<!--`` and ``-->`` are broken with a zero-width joiner, so log text can never forge the hidden marker
+``<!-- triage:{json} -->`` that the issue filer finds its issues by (:data:`MARKER_RE`, :func:`parse_marker`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import jinja2
+
+from .errors import TriageError
+from .logs_link import logs_explorer_url, logs_query
+from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
+from .redact import redact, redact_cluster
+from .resources import data_dir
+from .window import format_time
+
+MAX_BODY = 65_536
+ZWJ = "\u200d"
+TITLE_LIMIT = 256  # GitHub's limit for issue titles
+MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
+STATUSES = ("new", "recurring", "regression")
+# (samples kept, characters per sample): tried in order until the body fits in MAX_BODY
+_SAMPLE_BUDGETS = ((10, 4000), (5, 2000), (3, 1000), (3, 300), (3, 100))
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    title: str  # plain text (GitHub shows titles as text)
+    body: str  # Markdown
+    fingerprint: str
+
+    def as_markdown(self) -> str:
+        """The draft as one Markdown file: the title as a heading, then the body."""
+        return f"# {escape_html(self.title)}\n\n{self.body}"
+
+
+@dataclass(frozen=True, slots=True)
+class DraftContext:
+    """What a draft needs besides its cluster."""
+
+    window: Window
+    status: str = "new"  # new | recurring | regression
+    project: str | None = None  # for the Logs Explorer link
+
+
+# --- templates --------------------------------------------------------------------------------------------
+
+
+class Templates:
+    """The template set: ``override_dir`` first (any subset of the file names), then the shipped ones."""
+
+    def __init__(self, override_dir: Path | None = None):
+        dirs = [data_dir("templates")]
+        if override_dir is not None:
+            if not override_dir.is_dir():
+                raise TriageError(f"--templates {override_dir}: not a directory")
+            dirs.insert(0, override_dir)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters.update(fence=fence, cell=escape_cell, text=escape_html, utc=format_time, pretty_json=pretty_json)
+
+    def render(self, name: str, **variables: Any) -> str:
+        try:
+            return self.env.get_template(name).render(**variables)
+        except jinja2.UndefinedError as err:
+            raise TriageError(f"template {name}: undefined variable ({err.message})") from None
+        except jinja2.TemplateSyntaxError as err:
+            raise TriageError(f"template {err.name or name} line {err.lineno}: {err.message}") from None
+        except jinja2.TemplateNotFound as err:
+            raise TriageError(f"template {err.name} not found") from None
+
+
+# --- escaping ---------------------------------------------------------------------------------------------
+
+
+def escape_html(text: str) -> str:
+    """Plain text for Markdown outside code: ``&``, ``<``, ``>`` escaped, one line."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
+def escape_cell(text: str) -> str:
+    """:func:`escape_html` plus ``|`` escaped, for a table cell."""
+    return escape_html(text).replace("|", "\\|")
+
+
+def neutralize_comments(text: str) -> str:
+    """Break ``<!--`` and ``-->`` with a zero-width joiner (for text shown inside code)."""
+    return text.replace("<!--", f"<!{ZWJ}--").replace("-->", f"--{ZWJ}>")
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON for a code block (``fence`` it: only code keeps ``<`` harmless)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def fence(text: str, info: str = "text") -> str:
+    """``text`` as a fenced code block whose fence is longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    bar = "`" * max(3, longest + 1)
+    return f"{bar}{info}\n{neutralize_comments(text)}\n{bar}"
+
+
+# --- priorities and status ---------------------------------------------------------------------------------
+
+
+def effective_priority(cluster: Cluster) -> tuple[str, bool]:
+    """The rule's priority, or one derived from the severity (ERROR and above P2, else P3); (priority, derived)."""
+    if cluster.priority:
+        return cluster.priority, False
+    return ("P2" if cluster.severity >= Severity.ERROR else "P3"), True
+
+
+def at_or_above(cluster: Cluster, floor: str) -> bool:
+    return PRIORITIES.index(effective_priority(cluster)[0]) <= PRIORITIES.index(floor)
+
+
+def cluster_status(store: Any, fingerprint: str, before_scan_id: int) -> str:
+    """``regression`` (its linked issue is closed), ``recurring`` (in an earlier scan) or ``new``.
+
+    ``store`` is a :class:`triage.state.StateStore`. History-aware status (issue 8) may replace this.
+    """
+    issue = store.linked_issue(fingerprint)
+    if issue is not None and issue.state == "closed":
+        return "regression"
+    return "recurring" if store.seen_before(fingerprint, before_scan_id) else "new"
+
+
+# --- issue drafts -----------------------------------------------------------------------------------------
+
+
+def marker(cluster: Cluster, window: Window) -> str:
+    """The hidden marker: fingerprint, counters and window as JSON in an HTML comment."""
+    data = {
+        "fingerprint": cluster.fingerprint,
+        "count": cluster.count,
+        "first_seen": _iso(cluster.first_seen),
+        "last_seen": _iso(cluster.last_seen),
+        "window": {"from": _iso(window.start), "until": _iso(window.end)},
+    }
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
+    return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
+
+
+def parse_marker(body: str) -> dict | None:
+    """The data of the last well-formed marker in ``body`` (one with a fingerprint), or None."""
+    for match in reversed(list(MARKER_RE.finditer(body))):
+        try:
+            data = json.loads(match.group(1))
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("fingerprint"), str):
+            return data
+    return None
+
+
+def render_issue(cluster: Cluster, context: DraftContext, templates: Templates | None = None) -> Draft:
+    """Title and body of the issue for ``cluster`` (secrets redacted, body under :data:`MAX_BODY`)."""
+    templates = templates or Templates()
+    if context.status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, not {context.status!r}")
+    safe = redact_cluster(cluster)
+    priority, derived = effective_priority(safe)
+    common = {
+        "status": context.status,
+        "priority": priority,
+        "priority_derived": derived,
+        "title": " ".join(safe.title.split()),
+        "fingerprint": safe.fingerprint,
+    }
+    title = " ".join(templates.render("issue_title.j2", **common).split())[:TITLE_LIMIT]
+    samples = sorted(safe.samples, key=_newest_first)
+    for kept, width in _SAMPLE_BUDGETS:
+        shown = [_sample_view(s, width) for s in samples[:kept]]
+        body = templates.render(
+            "issue_body.md.j2", **common, **_evidence(safe, context),
+            samples=shown, samples_note=_samples_note(len(samples), shown),
+            rule=safe.rule, rule_file=f"{Path(safe.rule.file).name}:{safe.rule.line}" if safe.rule else None,
+            marker=marker(safe, context.window),
+        )
+        if len(body) < MAX_BODY:
+            break
+    else:
+        raise TriageError(f"the draft for {cluster.fingerprint[:12]} exceeds {MAX_BODY} characters even with short samples")
+    if body.count("<!-- triage:") != 1:
+        raise TriageError("template issue_body.md.j2 must contain the hidden marker exactly once: {{ marker }}")
+    return Draft(title, body, cluster.fingerprint)
+
+
+def _evidence(cluster: Cluster, context: DraftContext) -> dict[str, Any]:
+    hours = _hours(cluster, context.window)
+    return {
+        "count": cluster.count,
+        "rate": f"{cluster.count / hours:.1f}/h" if hours else "n/a",
+        "rate_basis": "over the scan window" if context.window.start and context.window.end else "between first and last seen",
+        "severity": cluster.severity.name,
+        "first_seen": format_time(cluster.first_seen),
+        "last_seen": format_time(cluster.last_seen),
+        "window_from": format_time(context.window.start) if context.window.start else "open",
+        "window_until": format_time(context.window.end) if context.window.end else "open",
+        "services": list(cluster.services.items()),
+        "revisions": list(cluster.revisions.items()),
+        "captures": list(cluster.captures.items()),
+        "template": cluster.template,
+        "logs_url": logs_explorer_url(cluster, context.window, context.project),
+        "logs_query": logs_query(cluster),
+        "project": context.project,
+    }
+
+
+def _hours(cluster: Cluster, window: Window) -> float:
+    start, end = (window.start, window.end) if window.start and window.end else (cluster.first_seen, cluster.last_seen)
+    return (end - start).total_seconds() / 3600 if start and end and end > start else 0.0
+
+
+_NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _newest_first(sample: Sample) -> tuple:
+    return (-(sample.timestamp or _NO_TIME).timestamp(), sample.message)
+
+
+def _sample_view(sample: Sample, width: int) -> dict[str, Any]:
+    message = sample.message if len(sample.message) <= width else sample.message[:width] + " …[truncated]"
+    where = "/".join(part for part in (sample.service, sample.instance) if part) or "-"
+    return {"time": format_time(sample.timestamp), "where": where, "message": message, "cut": message != sample.message}
+
+
+def _samples_note(total: int, shown: list[dict[str, Any]]) -> str:
+    cut = any(s["cut"] for s in shown)
+    if len(shown) == total and not cut:
+        return ""
+    return f"{len(shown)} of {total} samples shown{', long ones cut' if cut else ''} (issue bodies stay under {MAX_BODY} characters)."
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- scan-level renderings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One cluster line of a worklog section or scan report."""
+
+    fingerprint: str
+    priority: str
+    priority_derived: bool
+    count: int
+    title: str
+    draft: str | None  # link target of its draft, if one was written
+
+
+def cluster_rows(result: ScanResult, floor: str | None = None, drafts: dict[str, str] | None = None) -> list[Row]:
+    rows = []
+    for cluster in result.clusters:
+        if floor is not None and not at_or_above(cluster, floor):
+            continue
+        priority, derived = effective_priority(cluster)
+        rows.append(Row(cluster.fingerprint, priority, derived, cluster.count, redact(cluster.title),
+                        (drafts or {}).get(cluster.fingerprint)))
+    return rows
+
+
+def scan_variables(result: ScanResult, rows: Iterable[Row], floor: str | None) -> dict[str, Any]:
+    rows = list(rows)
+    return {
+        "window_from": format_time(result.window.start) if result.window.start else "open",
+        "window_until": format_time(result.window.end) if result.window.end else "open",
+        "scanned_at": format_time(result.scanned_at),
+        "sources": [redact(s) for s in result.sources],
+        "entries_read": result.entries_read,
+        "entries_skipped": result.entries_skipped,
+        "entries_in_window": result.entries_in_window,
+        "truncated": result.truncated,
+        "cluster_count": len(result.clusters),
+        "rows": rows,
+        "omitted": len(result.clusters) - len(rows),
+        "min_priority": floor,
+    }
+
+
+def render_scan_report(result: ScanResult, drafts: dict[str, str] | None = None, templates: Templates | None = None) -> str:
+    """The scan as Markdown (the index of a drafts folder)."""
+    rows = cluster_rows(result, None, drafts)
+    return _one_newline((templates or Templates()).render("scan_report.md.j2", **scan_variables(result, rows, None)))
+
+
+def render_worklog_section(
+    result: ScanResult,
+    now: datetime,
+    floor: str | None = None,
+    drafts: dict[str, str] | None = None,
+    templates: Templates | None = None,
+) -> str:
+    """A dated worklog section; ``now`` must be timezone-aware (its offset is shown as local time)."""
+    rows = cluster_rows(result, floor, drafts)
+    return _one_newline((templates or Templates()).render(
+        "worklog_section.md.j2",
+        **scan_variables(result, rows, floor),
+        now_utc=now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        now_local=now.strftime("%Y-%m-%d %H:%M") + _offset(now),
+    ))
+
+
+def render_worklog_new(title: str, now: datetime, templates: Templates | None = None) -> str:
+    return _one_newline((templates or Templates()).render(
+        "worklog_new.md.j2", title=escape_html(title), date=now.strftime("%Y-%m-%d")
+    ))
+
+
+def _one_newline(text: str) -> str:
+    return text.rstrip("\n") + "\n"
+
+
+def _offset(now: datetime) -> str:
+    text = now.strftime("%z") or "+0000"
+    return f" UTC{text[:3]}:{text[3:]}"

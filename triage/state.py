@@ -1,0 +1,340 @@
+"""The state store: every scan, per-cluster history and linked issues, in one SQLite file.
+
+Location: ``$XDG_STATE_HOME/triage/state.db`` (default ``~/.local/state/triage/state.db``); a ``state_dir``
+overrides the folder. WAL mode and short transactions, so a ``scan`` recording while a ``draft`` reads is fine.
+Schema changes bump :data:`SCHEMA_VERSION` (kept in ``PRAGMA user_version``) and add a step to
+:data:`_MIGRATIONS`.
+
+Tables: ``scans`` (one row per scan, with the full :class:`ScanResult` as JSON for an exact round-trip),
+``scan_clusters`` (fingerprint, counts and first/last seen per scan: the history) and ``issues``
+(fingerprint → GitHub issue, written by the issue filer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Sequence
+
+from .errors import TriageError
+from .model import Cluster, ScanResult, Window
+from .serialize import scan_result_from_dict, scan_result_to_dict
+
+SCHEMA_VERSION = 1
+DB_NAME = "state.db"
+ISSUE_STATES = ("open", "closed")
+
+_MIGRATIONS: dict[int, str] = {
+    # version reached → SQL that gets there from the previous version
+    1: """
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        scanned_at TEXT NOT NULL,
+        window_from TEXT,
+        window_until TEXT,
+        sources TEXT NOT NULL,
+        entries_read INTEGER NOT NULL,
+        entries_skipped INTEGER NOT NULL,
+        entries_in_window INTEGER NOT NULL,
+        truncated INTEGER NOT NULL,
+        result TEXT NOT NULL
+    );
+    CREATE INDEX scans_by_time ON scans (scanned_at);
+    CREATE TABLE scan_clusters (
+        scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT,
+        priority TEXT,
+        severity TEXT NOT NULL,
+        title TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen TEXT,
+        last_seen TEXT
+    );
+    CREATE INDEX scan_clusters_by_scan ON scan_clusters (scan_id);
+    CREATE INDEX scan_clusters_by_fingerprint ON scan_clusters (fingerprint, scan_id);
+    CREATE TABLE issues (
+        fingerprint TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (fingerprint, repo)
+    );
+    """,
+}
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "triage"
+
+
+def state_path(state_dir: Path | None = None) -> Path:
+    """The database file inside ``state_dir`` (default: :func:`default_state_dir`)."""
+    return (state_dir or default_state_dir()) / DB_NAME
+
+
+def utc_text(ts: datetime | None) -> str | None:
+    """Fixed-width UTC text (sorts like the times it stands for)."""
+    return None if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _utc(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanInfo:
+    scan_id: int
+    scanned_at: datetime
+    window: Window
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    """One cluster in one stored scan (the unit of history)."""
+
+    scan_id: int
+    scanned_at: datetime
+    window: Window
+    fingerprint: str
+    rule_id: str | None
+    priority: str | None
+    severity: str
+    title: str
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIssue:
+    fingerprint: str
+    repo: str
+    number: int
+    url: str
+    state: str  # open | closed
+    updated_at: datetime
+
+
+class StateStore:
+    """The SQLite store. Use as a context manager, or call :meth:`open` and :meth:`close`."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+
+    @classmethod
+    def in_dir(cls, state_dir: Path | None = None) -> "StateStore":
+        return cls(state_path(state_dir))
+
+    def __enter__(self) -> "StateStore":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> "StateStore":
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (OSError, sqlite3.Error) as err:
+            self.close()
+            raise TriageError(f"cannot open the state store {self.path}: {err}") from None
+        except TriageError:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("StateStore is not open")
+        return self._db
+
+    def _migrate(self) -> None:
+        if self._version() == SCHEMA_VERSION:
+            return
+        with self._transaction():  # re-read under the write lock: another process may have migrated meanwhile
+            version = self._version()
+            if version > SCHEMA_VERSION:
+                raise TriageError(
+                    f"the state store {self.path} has schema {version}, newer than this triage ({SCHEMA_VERSION}):"
+                    " upgrade triage or use another --state-dir"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={target}")
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+    # --- scans --------------------------------------------------------------------------------------------
+
+    def record_scan(self, result: ScanResult) -> int:
+        """Store one scan (and its clusters' history rows); return its id."""
+        scanned_at = result.scanned_at or datetime.now(timezone.utc)
+        payload = json.dumps(scan_result_to_dict(result), ensure_ascii=False, default=str, separators=(",", ":"))
+        with self._transaction():
+            cursor = self.db.execute(
+                "INSERT INTO scans (scanned_at, window_from, window_until, sources, entries_read, entries_skipped,"
+                " entries_in_window, truncated, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    utc_text(scanned_at), utc_text(result.window.start), utc_text(result.window.end),
+                    json.dumps(list(result.sources)), result.entries_read, result.entries_skipped,
+                    result.entries_in_window, int(result.truncated), payload,
+                ),
+            )
+            scan_id = cursor.lastrowid
+            self.db.executemany(
+                "INSERT INTO scan_clusters (scan_id, fingerprint, rule_id, priority, severity, title, count,"
+                " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (scan_id, c.fingerprint, c.rule_id, c.priority, c.severity.name, c.title, c.count,
+                     utc_text(c.first_seen), utc_text(c.last_seen))
+                    for c in result.clusters
+                ],
+            )
+        return scan_id
+
+    def latest_scan(self) -> tuple[int, ScanResult] | None:
+        """The most recent scan (by time recorded) with its id, or None when nothing was recorded."""
+        row = self.db.execute("SELECT id, result FROM scans ORDER BY scanned_at DESC, id DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], self._decode(row[0], row[1]))
+
+    def last_scan(self) -> ScanResult | None:
+        latest = self.latest_scan()
+        return None if latest is None else latest[1]
+
+    def load_scan(self, scan_id: int) -> ScanResult:
+        row = self.db.execute("SELECT result FROM scans WHERE id = ?", (scan_id,)).fetchone()
+        if row is None:
+            raise TriageError(f"no scan {scan_id} in the state store {self.path}")
+        return self._decode(scan_id, row[0])
+
+    def _decode(self, scan_id: int, payload: str) -> ScanResult:
+        try:
+            return scan_result_from_dict(json.loads(payload))
+        except (ValueError, KeyError, TypeError) as err:
+            raise TriageError(f"scan {scan_id} in the state store {self.path} is unreadable ({err!r})") from None
+
+    def scans(self, since: datetime | None = None) -> list[ScanInfo]:
+        """Stored scans, oldest first, recorded at or after ``since``."""
+        rows = self.db.execute(
+            "SELECT id, scanned_at, window_from, window_until FROM scans WHERE scanned_at >= ? ORDER BY scanned_at, id",
+            (utc_text(since) or "",),
+        )
+        return [ScanInfo(r[0], _utc(r[1]), Window(_utc(r[2]), _utc(r[3]))) for r in rows]
+
+    def cluster_history(self, fingerprint_prefix: str | None = None, since: datetime | None = None) -> list[ClusterRow]:
+        """History rows, oldest scan first; ``fingerprint_prefix`` narrows to fingerprints starting with it."""
+        rows = self.db.execute(
+            "SELECT s.id, s.scanned_at, s.window_from, s.window_until, c.fingerprint, c.rule_id, c.priority,"
+            " c.severity, c.title, c.count, c.first_seen, c.last_seen"
+            " FROM scan_clusters c JOIN scans s ON s.id = c.scan_id"
+            " WHERE s.scanned_at >= ? AND substr(c.fingerprint, 1, ?) = ?"
+            " ORDER BY s.scanned_at, s.id, c.fingerprint",
+            (utc_text(since) or "", len(fingerprint_prefix or ""), fingerprint_prefix or ""),
+        )
+        return [
+            ClusterRow(r[0], _utc(r[1]), Window(_utc(r[2]), _utc(r[3])), r[4], r[5], r[6], r[7], r[8], r[9],
+                       _utc(r[10]), _utc(r[11]))
+            for r in rows
+        ]
+
+    def seen_before(self, fingerprint: str, before_scan_id: int) -> bool:
+        """True when ``fingerprint`` is in a scan recorded before ``before_scan_id``."""
+        row = self.db.execute(
+            "SELECT 1 FROM scan_clusters WHERE fingerprint = ? AND scan_id < ? LIMIT 1", (fingerprint, before_scan_id)
+        ).fetchone()
+        return row is not None
+
+    def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
+        """Delete scans recorded more than ``older_than`` ago (issues are kept); return how many."""
+        cutoff = utc_text((now or datetime.now(timezone.utc)) - older_than)
+        with self._transaction():
+            return self.db.execute("DELETE FROM scans WHERE scanned_at < ?", (cutoff,)).rowcount
+
+    # --- issues -------------------------------------------------------------------------------------------
+
+    def link_issue(self, fingerprint: str, repo: str, number: int, url: str, state: str) -> None:
+        """Record (or update) the GitHub issue that tracks ``fingerprint`` in ``repo``."""
+        if state not in ISSUE_STATES:
+            raise ValueError(f"issue state must be open or closed, not {state!r}")
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO issues (fingerprint, repo, number, url, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (fingerprint, repo) DO UPDATE SET number = excluded.number, url = excluded.url,"
+                " state = excluded.state, updated_at = excluded.updated_at",
+                (fingerprint, repo, number, url, state, utc_text(datetime.now(timezone.utc))),
+            )
+
+    def linked_issue(self, fingerprint: str, repo: str | None = None) -> LinkedIssue | None:
+        """The issue linked to ``fingerprint`` (in ``repo``, or the most recently updated one)."""
+        row = self.db.execute(
+            "SELECT fingerprint, repo, number, url, state, updated_at FROM issues"
+            " WHERE fingerprint = ? AND (? IS NULL OR repo = ?) ORDER BY updated_at DESC LIMIT 1",
+            (fingerprint, repo, repo),
+        ).fetchone()
+        return None if row is None else LinkedIssue(row[0], row[1], row[2], row[3], row[4], _utc(row[5]))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self.db.in_transaction:
+            return
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def resolve_fingerprint(prefix: str, result: ScanResult) -> Cluster:
+    """The cluster of ``result`` whose fingerprint starts with ``prefix`` (unique, like a git hash)."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        raise TriageError("empty fingerprint")
+    found = [c for c in result.clusters if c.fingerprint.lower().startswith(wanted)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise TriageError(f"no cluster of the last scan has a fingerprint starting with {prefix!r}")
+    raise TriageError(f"fingerprint {prefix!r} is ambiguous: {_candidates([c.fingerprint for c in found])}")
+
+
+def _candidates(fingerprints: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(fingerprints) - shown} more" if len(fingerprints) > shown else ""
+    return ", ".join(fp[:12] for fp in fingerprints[:shown]) + more
+
+
+def require_latest(store: StateStore) -> tuple[int, ScanResult]:
+    """The last recorded scan and its id; a one-line error when there is none."""
+    latest = store.latest_scan()
+    if latest is None:
+        raise TriageError(f"no scan recorded in {store.path.parent}", hint="run `triage scan` first (without --no-state)")
+    return latest
