@@ -1,0 +1,186 @@
+"""Status across scans, spikes against stored baselines, and `triage history` output."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from triage.cli import _register, app
+from triage.history import annotate, bucket_history, covered_hours, sparkline
+from triage.model import Cluster, Occurrence, ScanResult, Severity, Window
+from triage.state import StateStore
+
+DAY0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def at(hours: float) -> datetime:
+    return DAY0 + timedelta(hours=hours)
+
+
+def cluster(fp: str, count: int, end: datetime, *, severity: Severity = Severity.ERROR, instance: str = "i-1",
+            offset_s: float = 0.0) -> Cluster:
+    """``count`` events one minute apart, ending just before ``end``."""
+    times = [end - timedelta(minutes=count - k, seconds=-offset_s) for k in range(count)]
+    return Cluster(
+        fingerprint=fp, title=f"Failure {fp}", template=f"Failure {fp}", severity=severity, count=count,
+        first_seen=times[0], last_seen=times[-1], services={"api": count}, revisions={"api-001": count}, samples=(),
+        occurrences=tuple(Occurrence(t, instance, None, "api-001") for t in times),
+    )
+
+
+def scan_result(end: datetime, *clusters: Cluster, hours: float = 1.0) -> ScanResult:
+    return ScanResult(
+        window=Window(end - timedelta(hours=hours), end), sources=("test.json",), entries_read=100, entries_skipped=0,
+        skipped_examples=(), entries_in_window=100, clusters=clusters, scanned_at=end,
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with StateStore.in_dir(tmp_path) as opened:
+        yield opened
+
+
+def record(store: StateStore, result: ScanResult) -> tuple[int, dict]:
+    scan_id = store.record_scan(result)
+    return scan_id, annotate(store, result, scan_id)
+
+
+def test_new_then_recurring_then_regressed_after_its_issue_is_closed(store):
+    _, first = record(store, scan_result(at(1), cluster("aaa", 3, at(1))))
+    _, second = record(store, scan_result(at(2), cluster("aaa", 4, at(2))))
+    store.link_issue("aaa", "org/repo", 7, "https://github.com/org/repo/issues/7", "closed")
+    _, third = record(store, scan_result(at(3), cluster("aaa", 2, at(3))))
+    assert [ctx["aaa"].status for ctx in (first, second, third)] == ["new", "recurring", "regressed"]
+    assert first["aaa"].issue is None
+    assert third["aaa"].issue == "https://github.com/org/repo/issues/7"
+
+
+def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
+    record(store, scan_result(at(1), cluster("bbb", 3, at(1))))
+    record(store, scan_result(at(2), cluster("other", 1, at(2))))
+    # 30 h later: no scan in the last 24 h, so nothing says it was gone
+    _, back = record(store, scan_result(at(32), cluster("bbb", 3, at(32))))
+    assert back["bbb"].status == "recurring"
+    record(store, scan_result(at(50), cluster("other", 1, at(50))))
+    _, back_again = record(store, scan_result(at(60), cluster("bbb", 3, at(60))))  # absent at 50 h, seen at 32 h
+    assert back_again["bbb"].status == "regressed"
+
+
+def test_annotating_before_recording_sees_the_same_history(store):
+    record(store, scan_result(at(1), cluster("aaa", 3, at(1))))
+    result = scan_result(at(2), cluster("aaa", 4, at(2)), cluster("new", 1, at(2)))
+    before = annotate(store, result)
+    scan_id = store.record_scan(result)
+    assert annotate(store, result, scan_id) == before
+    assert before["new"].status == "new" and before["aaa"].status == "recurring"
+
+
+def test_spike_against_the_baseline_of_earlier_scans(store):
+    for hour in range(1, 11):  # ten one-hour scans with 2 events each: baseline 2/h
+        record(store, scan_result(at(hour), cluster("ccc", 2, at(hour)), cluster("steady", 5, at(hour))))
+    _, now = record(store, scan_result(at(11), cluster("ccc", 30, at(11)), cluster("steady", 6, at(11)),
+                                       cluster("fresh", 50, at(11))))
+    assert now["ccc"].spike and now["ccc"].rate == 30.0 and now["ccc"].baseline_rate == 2.0
+    assert not now["steady"].spike and now["steady"].baseline_rate == 5.0
+    assert not now["fresh"].spike and now["fresh"].baseline_rate is None and now["fresh"].rate == 50.0
+
+
+def test_incident_ids_reach_the_cluster_context(store):
+    root = cluster("root", 5, at(1))
+    symptom = cluster("symptom", 5, at(1), offset_s=0.5)
+    lone = cluster("lone", 5, at(1), instance="i-9")
+    _, ctx = record(store, scan_result(at(1), root, symptom, lone))
+    assert ctx["root"].incident is not None and ctx["root"].incident == ctx["symptom"].incident
+    assert ctx["root"].incident.startswith("inc-")
+    assert ctx["lone"].incident is None
+
+
+def test_covered_hours_of_open_windows():
+    first, last = at(1), at(3)
+    assert covered_hours(Window(at(0), at(2)), at(5), first, last) == 2.0
+    assert covered_hours(Window(None, None), at(5), first, last) == 2.0  # a whole file: first to last failure
+    assert covered_hours(Window(at(0), None), at(5), first, last) == 5.0  # --from: up to the scan time
+    assert covered_hours(Window(None, None), at(5), None, None) == 0.0
+
+
+def test_sparkline_scales_to_the_largest_bucket_and_marks_absence():
+    assert sparkline([0, 1, 2, 3, 4, 5, 6, 7, 8]) == " ▁▂▃▄▅▆▇█"
+    assert sparkline([0, 100, 1]) == " █▁"
+    assert sparkline([0, 0]) == "  "
+
+
+def test_bucket_history_sums_scans_per_hour(store):
+    record(store, scan_result(at(1.2), cluster("aaa", 3, at(1.2))))
+    record(store, scan_result(at(1.7), cluster("aaa", 4, at(1.7)), cluster("bbb", 1, at(1.7))))
+    record(store, scan_result(at(3.5), cluster("bbb", 2, at(3.5))))
+    history = bucket_history(store.cluster_history(None, at(0)), at(0), at(4))
+    assert history.bucket == "hour"
+    assert history.buckets == tuple(at(h) for h in range(5))
+    assert [(c.fingerprint, c.scans, c.total, c.counts) for c in history.clusters] == [
+        ("aaa", 2, 7, (0, 7, 0, 0, 0)),
+        ("bbb", 2, 3, (0, 1, 0, 2, 0)),
+    ]
+    assert bucket_history(store.cluster_history(None, at(0)), at(0), at(24 * 7)).bucket == "day"
+
+
+def _cli(*args: str):
+    _register()
+    return CliRunner().invoke(app, ["history", *args])
+
+
+def test_history_command_json_is_exact(tmp_path, store):
+    record(store, scan_result(at(1.2), cluster("aaa111", 3, at(1.2))))
+    record(store, scan_result(at(2.5), cluster("aaa111", 4, at(2.5)), cluster("bbb222", 1, at(2.5))))
+    result = _cli("--since", "3h", "--now", "2026-03-02T03:00:00Z", "--format", "json", "--state-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "since": "2026-03-02T00:00:00Z",
+        "until": "2026-03-02T03:00:00Z",
+        "bucket": "hour",
+        "buckets": ["2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z", "2026-03-02T02:00:00Z", "2026-03-02T03:00:00Z"],
+        "clusters": [
+            {"fingerprint": "aaa111", "title": "Failure aaa111", "rule": None, "severity": "ERROR", "scans": 2,
+             "total": 7, "first_seen": "2026-03-02T01:09:00Z", "last_seen": "2026-03-02T02:29:00Z",
+             "counts": [0, 3, 4, 0]},
+            {"fingerprint": "bbb222", "title": "Failure bbb222", "rule": None, "severity": "ERROR", "scans": 1,
+             "total": 1, "first_seen": "2026-03-02T02:29:00Z", "last_seen": "2026-03-02T02:29:00Z",
+             "counts": [0, 0, 1, 0]},
+        ],
+    }
+
+
+def test_history_command_table_csv_and_prefix(tmp_path, store):
+    record(store, scan_result(at(1.2), cluster("aaa111", 3, at(1.2))))
+    record(store, scan_result(at(2.5), cluster("aaa111", 6, at(2.5)), cluster("bbb222", 1, at(2.5))))
+    common = ["--since", "3h", "--now", "2026-03-02T03:00:00Z", "--state-dir", str(tmp_path)]
+    table = _cli("aaa", *common)
+    assert table.exit_code == 0, table.output
+    assert "aaa111" in table.stdout and "bbb222" not in table.stdout
+    assert " ▄█ " in table.stdout  # counts 0, 3, 6, 0
+    csv_out = _cli("bbb", *common, "--format", "csv")
+    assert csv_out.stdout.splitlines() == [
+        "fingerprint,bucket,count,title",
+        "bbb222,2026-03-02T00:00:00Z,0,Failure bbb222",
+        "bbb222,2026-03-02T01:00:00Z,0,Failure bbb222",
+        "bbb222,2026-03-02T02:00:00Z,1,Failure bbb222",
+        "bbb222,2026-03-02T03:00:00Z,0,Failure bbb222",
+    ]
+
+
+def test_history_command_errors_are_one_line(tmp_path):
+    missing = _cli("--state-dir", str(tmp_path / "none"))
+    assert missing.exit_code == 2 and "Error: no scan recorded in" in missing.output
+    assert "Traceback" not in missing.output
+    assert _cli("--format", "xml", "--state-dir", str(tmp_path)).exit_code == 2
+    assert "invalid duration" in _cli("--since", "soon", "--state-dir", str(tmp_path)).output
+
+
+def test_history_command_unknown_prefix(tmp_path, store):
+    record(store, scan_result(at(1), cluster("aaa111", 3, at(1))))
+    result = _cli("zzz", "--since", "2h", "--now", "2026-03-02T02:00:00Z", "--state-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "no recorded scan since 2h has a cluster with a fingerprint starting with 'zzz'" in result.output

@@ -1,0 +1,199 @@
+"""Incidents: precedence links, root choice, causal order, order independence, independent failures."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from triage.incidents import incident_for, incident_id, link_incidents, short_title, symptoms_of
+from triage.model import Cluster, Occurrence, Rule, Severity
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+def rule(rule_id: str, role: str | None) -> Rule:
+    return Rule(id=rule_id, title=rule_id, priority="P1", category="test", match={}, role=role)
+
+
+class Events:
+    """Collect occurrences per cluster name, then build clusters."""
+
+    def __init__(self) -> None:
+        self.occurrences: dict[str, list[Occurrence]] = defaultdict(list)
+
+    def add(self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str = "app-001") -> None:
+        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision))
+
+    def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
+        result = []
+        for name, occurrences in self.occurrences.items():
+            title, severity, role = kinds[name]
+            occurrences.sort(key=lambda o: o.timestamp)
+            result.append(
+                Cluster(
+                    fingerprint=f"fp-{name}",
+                    title=title,
+                    template=title,
+                    severity=severity,
+                    count=len(occurrences),
+                    first_seen=occurrences[0].timestamp,
+                    last_seen=occurrences[-1].timestamp,
+                    services={"api": len(occurrences)},
+                    revisions={"app-001": len(occurrences)},
+                    samples=(),
+                    rule=rule(name, role) if role else None,
+                    occurrences=tuple(occurrences),
+                )
+            )
+        return result
+
+
+KINDS = {
+    "sdk": ("Optional SDK not installed: No module named 'fancy_sdk'", Severity.WARNING, "cause"),
+    "config": ("Config value DATABASE_URL sanitized", Severity.WARNING, None),
+    "import": ("ModuleNotFoundError: No module named 'billing.core'", Severity.ERROR, "cause"),
+    "boot": ("Worker failed to boot", Severity.ERROR, "symptom"),
+    "exit": ("Container called exit(3)", Severity.ERROR, "symptom"),
+    "http503": ("Cloud Run 503 - malformed response", Severity.ERROR, "symptom"),
+    "redis": ("Redis connection refused", Severity.ERROR, "cause"),
+    "timeout": ("Request to upstream timed out", Severity.ERROR, None),
+    "slow": ("Slow request", Severity.WARNING, "symptom"),
+}
+
+
+def crash_loop(events: Events, instance: str, start: float, loops: int = 5) -> None:
+    """Every 2 s a worker boots: start-up warnings, the import error, boot failure; then exit and 503s."""
+    for loop in range(loops):
+        t = start + 2.0 * loop
+        events.add("sdk", t, instance)
+        events.add("config", t + 0.01, instance)
+        events.add("import", t + 0.05, instance)
+        events.add("boot", t + 0.10, instance)
+    end = start + 2.0 * loops
+    events.add("exit", end, instance)
+    events.add("http503", end + 0.5, instance)
+    events.add("http503", end + 0.6, instance)
+
+
+def cascade() -> list[Cluster]:
+    events = Events()
+    for number, instance in enumerate(["i-1", "i-2", "i-3"]):
+        crash_loop(events, instance, start=60.0 * number)
+    for number, instance in enumerate(["i-7", "i-8", "i-9"]):  # healthy instances log the warnings once
+        events.add("sdk", 300.0 + number, instance)
+        events.add("config", 300.01 + number, instance)
+    return events.clusters(KINDS)
+
+
+def test_cascade_root_is_the_import_error_not_the_startup_warnings():
+    (incident,) = link_incidents(cascade())
+    assert incident.root == "fp-import"
+    assert incident.clusters == ("fp-import", "fp-boot", "fp-exit", "fp-http503")
+    assert incident.instances == ("i-1", "i-2", "i-3")
+    assert incident.revisions == ("app-001",)
+    assert incident.first_seen == T0 + timedelta(seconds=0.05)
+    assert incident.last_seen == T0 + timedelta(seconds=130.6)
+    assert incident.summary == (
+        "ModuleNotFoundError: No module named 'b… (15) → Worker failed to boot (15) → "
+        "Container called exit(3) (3) → Cloud Run 503 - malformed response (6)"
+    )
+    assert incident.id == incident_id("fp-import", incident.first_seen)
+    assert incident.id.startswith("inc-") and len(incident.id) == 14
+
+
+def test_shuffled_input_gives_the_same_incidents():
+    clusters = cascade()
+    expected = link_incidents(clusters)
+    rng = random.Random(7)
+    for _ in range(5):
+        shuffled = [
+            Cluster(**{**{f: getattr(c, f) for f in Cluster.__slots__}, "occurrences": tuple(rng.sample(c.occurrences, len(c.occurrences)))})
+            for c in clusters
+        ]
+        rng.shuffle(shuffled)
+        assert link_incidents(shuffled) == expected
+
+
+def test_two_overlapping_independent_failures_stay_two_incidents():
+    events = Events()
+    crash_loop(events, "i-1", start=0.0)
+    crash_loop(events, "i-2", start=1.0)
+    for k in range(10):  # redis failures at the same times, on other instances
+        events.add("sdk", 0.1 + k, "i-5")  # the same start-up warning must not bridge the two
+        events.add("redis", 0.2 + k, "i-5")
+        events.add("timeout", 0.3 + k, "i-5")
+        events.add("slow", 0.4 + k, "i-5")
+    clusters = events.clusters(KINDS)
+    incidents = link_incidents(clusters)
+    assert [i.root for i in incidents] == ["fp-import", "fp-redis"]
+    assert incidents[1].clusters == ("fp-redis", "fp-timeout", "fp-slow")
+    assert incidents[1].instances == ("i-5",)
+
+
+def test_no_consistent_precedence_means_no_link():
+    events = Events()
+    for k in range(10):  # A and B on the same instance, B right after A only 3 times out of 10
+        events.add("redis", 100.0 * k, "i-1")
+        events.add("timeout", 100.0 * k + (1.0 if k < 3 else 50.0), "i-1")
+    assert link_incidents(events.clusters(KINDS)) == ()
+
+
+def test_share_threshold_is_inclusive_and_configurable():
+    events = Events()
+    for k in range(10):
+        events.add("redis", 100.0 * k, "i-1")
+        events.add("timeout", 100.0 * k + (1.0 if k < 6 else 50.0), "i-1")
+    clusters = events.clusters(KINDS)
+    assert [i.clusters for i in link_incidents(clusters)] == [("fp-redis", "fp-timeout")]
+    assert link_incidents(clusters, min_share=0.7) == ()
+    assert link_incidents(clusters, lag_s=0.5) == ()
+
+
+def test_trace_links_across_instances_and_missing_instances():
+    events = Events()
+    for k in range(4):
+        events.add("redis", 10.0 * k, f"i-{k}", trace=f"projects/p/traces/{k}")
+        events.add("http503", 10.0 * k + 0.3, None, trace=f"projects/p/traces/{k}")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-http503")
+    assert incident.instances == ("i-0", "i-1", "i-2", "i-3")
+
+
+def test_warning_symptom_after_an_error_joins_but_never_roots():
+    events = Events()
+    for k in range(5):
+        events.add("timeout", 10.0 * k, "i-1")
+        events.add("slow", 10.0 * k + 1, "i-1")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.root == "fp-timeout"
+    assert incident.clusters == ("fp-timeout", "fp-slow")
+
+
+def test_cause_role_comes_first_even_after_an_earlier_symptom():
+    events = Events()
+    for k in range(5):  # the request log is stamped at arrival, before the error; the rules say which is which
+        events.add("http503", 10.0 * k, "i-1")
+        events.add("redis", 10.0 * k + 0.2, "i-1")
+        events.add("timeout", 10.0 * k + 0.3, "i-1")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.root == "fp-redis"
+    assert incident.clusters == ("fp-redis", "fp-http503", "fp-timeout")
+
+
+def test_noise_never_links():
+    events = Events()
+    for k in range(5):
+        events.add("timeout", 10.0 * k, "i-1")
+        events.add("noise", 10.0 * k + 1, "i-1")
+    kinds = {**KINDS, "noise": ("Noisy error", Severity.ERROR, "noise")}
+    assert link_incidents(events.clusters(kinds)) == ()
+
+
+def test_helpers_for_drafts_and_reports():
+    clusters = cascade()
+    incidents = link_incidents(clusters)
+    assert incident_for("fp-boot", incidents) is incidents[0]
+    assert incident_for("fp-sdk", incidents) is None
+    assert [c.fingerprint for c in symptoms_of(incidents[0], clusters)] == ["fp-boot", "fp-exit", "fp-http503"]
+    assert short_title(clusters[0], width=10) == "Optional…"

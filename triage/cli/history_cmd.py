@@ -1,0 +1,43 @@
+"""`triage history`: per-cluster counts over the recorded scans, with a sparkline per cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, fail_from, fatal
+from ..errors import TriageError
+
+
+@app.command()
+def history(
+    fingerprint: Optional[str] = typer.Argument(None, help="Only clusters whose fingerprint starts with this."),
+    since: str = typer.Option("7d", "--since", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond."),
+    now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible output."),
+    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+) -> None:
+    """Show how often each failure appeared in the recorded scans."""
+    from datetime import datetime, timezone
+
+    from ..history import HISTORY_FORMATS, bucket_history, render_history
+    from ..state import StateStore, state_path
+    from ..window import parse_duration, parse_time
+
+    if fmt not in HISTORY_FORMATS:
+        fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
+    try:
+        until = parse_time(now, "--now") if now else datetime.now(timezone.utc)
+        start = until - parse_duration(since)
+        path = state_path(state_dir)
+        if not path.exists():
+            raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
+        with StateStore(path) as store:
+            rows = store.cluster_history(fingerprint.strip().lower() if fingerprint else None, start)
+    except TriageError as err:
+        fail_from(err)
+    if fingerprint and not rows:
+        fatal(f"no recorded scan since {since} has a cluster with a fingerprint starting with {fingerprint!r}")
+    typer.echo(render_history(bucket_history(rows, start, until), fmt), nl=False)

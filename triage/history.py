@@ -1,0 +1,305 @@
+"""What earlier scans say about this one: status, spikes, incidents, linked issues; and history buckets.
+
+Status of a cluster in a scan, against the scans recorded before it:
+
+- ``regressed``: its linked issue is closed; or it was seen in an earlier scan, then absent from
+  every scan of the 24 hours before this one (at least one such scan), and it is back;
+- ``recurring``: seen in an earlier scan;
+- ``new``: never seen before.
+
+Covered hours of a scan: its window; an open start (a whole file read) falls back to the first
+failure it saw, an open end to the scan time when the start was given, else to the last failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .incidents import Incident, incidents_by_cluster, link_incidents
+from .model import ScanResult, Window
+from .spikes import Baseline, detect_spikes
+from .state import ClusterRow, ScanInfo, StateStore
+
+QUIET_BEFORE_REGRESSION = timedelta(hours=24)
+DEFAULT_KEEP = timedelta(days=30)  # `--keep 30d`: scans older than this are pruned after each scan
+HOURLY_UP_TO = timedelta(hours=48)  # longer spans are bucketed by day
+SPARK_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterContext:
+    """A cluster of one scan seen against the earlier ones."""
+
+    status: str  # new | recurring | regressed
+    spike: bool
+    rate: float | None  # events per hour in this scan
+    baseline_rate: float | None  # events per hour over the earlier scans; None for a new cluster
+    incident: str | None  # incident id
+    issue: str | None  # linked issue URL
+
+
+def annotate(
+    store: StateStore, result: ScanResult, scan_id: int | None = None, *, incidents: Sequence[Incident] | None = None
+) -> dict[str, ClusterContext]:
+    """Context for every cluster of ``result``, keyed by fingerprint.
+
+    ``scan_id`` is the id under which ``result`` was recorded (None when it was not): only scans
+    recorded before it count as history. ``incidents`` defaults to :func:`link_incidents` of the scan.
+    """
+    at = result.scanned_at or datetime.now(timezone.utc)
+    earlier = _earlier_scans(store, at, scan_id)
+    fingerprints = [c.fingerprint for c in result.clusters]
+    seen = _counts_by_scan(store, fingerprints, {s.scan_id for s in earlier})
+    hours = _scan_hours(store, earlier)
+    quiet_since = at - QUIET_BEFORE_REGRESSION
+    recent = {s.scan_id for s in earlier if s.scanned_at >= quiet_since}
+    measured = sum(hours.values())
+    baselines = {}
+    for fp, counts in seen.items():
+        events = sum(n for scan, n in counts.items() if hours.get(scan, 0) > 0)
+        if events:
+            baselines[fp] = Baseline(events, measured)
+    firsts = [c.first_seen for c in result.clusters if c.first_seen]
+    lasts = [c.last_seen for c in result.clusters if c.last_seen]
+    window_hours = covered_hours(result.window, at, min(firsts, default=None), max(lasts, default=None))
+    spikes = detect_spikes({c.fingerprint: c.count for c in result.clusters}, window_hours, baselines)
+    incident_of = incidents_by_cluster(link_incidents(result.clusters) if incidents is None else incidents)
+    contexts = {}
+    for fp in fingerprints:
+        issue = store.linked_issue(fp)
+        scans_seen = seen.get(fp, {})
+        if (issue is not None and issue.state == "closed") or (scans_seen and recent and not recent & scans_seen.keys()):
+            status = "regressed"
+        else:
+            status = "recurring" if scans_seen else "new"
+        test = spikes[fp]
+        contexts[fp] = ClusterContext(
+            status, test.spike, test.rate, test.baseline_rate, incident_of.get(fp), issue.url if issue else None
+        )
+    return contexts
+
+
+def covered_hours(window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None) -> float:
+    """Hours a scan covers (see the module docstring); 0 when unknown."""
+    start = window.start or first
+    end = window.end or (scanned_at if window.start else last)
+    if start is None or end is None or end <= start:
+        return 0.0
+    return (end - start).total_seconds() / 3600
+
+
+def _earlier_scans(store: StateStore, at: datetime, scan_id: int | None) -> list[ScanInfo]:
+    scans = store.scans()
+    if scan_id is None:
+        return [s for s in scans if s.scanned_at <= at]
+    this = next((s for s in scans if s.scan_id == scan_id), None)
+    if this is None:
+        return [s for s in scans if s.scanned_at <= at]
+    return [s for s in scans if (s.scanned_at, s.scan_id) < (this.scanned_at, this.scan_id)]
+
+
+def _counts_by_scan(store: StateStore, fingerprints: Sequence[str], scan_ids: set[int]) -> dict[str, dict[int, int]]:
+    """fingerprint → {earlier scan id: count}, for the given fingerprints."""
+    rows = store.db.execute(
+        "SELECT fingerprint, scan_id, count FROM scan_clusters WHERE fingerprint IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(fingerprints)),),
+    )
+    seen: dict[str, dict[int, int]] = defaultdict(dict)
+    for fp, scan, count in rows:
+        if scan in scan_ids:
+            seen[fp][scan] = seen[fp].get(scan, 0) + count
+    return seen
+
+
+def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float]:
+    spans = {
+        scan: (first, last)
+        for scan, first, last in store.db.execute(
+            "SELECT scan_id, MIN(first_seen), MAX(last_seen) FROM scan_clusters GROUP BY scan_id"
+        )
+    }
+    hours = {}
+    for s in scans:
+        first, last = spans.get(s.scan_id, (None, None))
+        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, _parse(first), _parse(last))
+    return hours
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+# --- history buckets ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterHistory:
+    fingerprint: str
+    title: str
+    rule_id: str | None
+    severity: str
+    scans: int  # scans it appeared in
+    total: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    counts: tuple[int, ...]  # per bucket
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    since: datetime
+    until: datetime
+    bucket: str  # hour | day
+    buckets: tuple[datetime, ...]  # bucket starts, UTC
+    clusters: tuple[ClusterHistory, ...]  # most events first
+
+
+def bucket_history(rows: Sequence[ClusterRow], since: datetime, until: datetime) -> History:
+    """Per-cluster counts summed over the scans recorded in each hourly (spans up to 48 h) or daily bucket."""
+    bucket, freq = ("hour", "h") if until - since <= HOURLY_UP_TO else ("day", "D")
+    edges = pd.date_range(pd.Timestamp(since).floor(freq), pd.Timestamp(until).floor(freq), freq=freq)
+    starts = tuple(t.to_pydatetime() for t in edges)
+    rows = [r for r in rows if since <= r.scanned_at <= until]
+    if not rows:
+        return History(since, until, bucket, starts, ())
+    frame = pd.DataFrame(
+        {
+            "fingerprint": [r.fingerprint for r in rows],
+            "scan_id": [r.scan_id for r in rows],
+            "bucket": pd.DatetimeIndex([r.scanned_at for r in rows]).floor(freq),
+            "count": [r.count for r in rows],
+        }
+    )
+    table = frame.pivot_table(index="fingerprint", columns="bucket", values="count", aggfunc="sum", fill_value=0)
+    table = table.reindex(columns=edges, fill_value=0)
+    by_fp = frame.groupby("fingerprint")
+    scans, totals = by_fp["scan_id"].nunique(), by_fp["count"].sum()
+    latest = {r.fingerprint: r for r in rows}  # rows come oldest first: the newest title wins
+    firsts = _extreme(((r.fingerprint, r.first_seen) for r in rows), min)
+    lasts = _extreme(((r.fingerprint, r.last_seen) for r in rows), max)
+    clusters = [
+        ClusterHistory(
+            fingerprint=fp,
+            title=latest[fp].title,
+            rule_id=latest[fp].rule_id,
+            severity=latest[fp].severity,
+            scans=int(scans[fp]),
+            total=int(totals[fp]),
+            first_seen=firsts.get(fp),
+            last_seen=lasts.get(fp),
+            counts=tuple(int(n) for n in table.loc[fp]),
+        )
+        for fp in table.index
+    ]
+    clusters.sort(key=lambda c: (-c.total, c.fingerprint))
+    return History(since, until, bucket, starts, tuple(clusters))
+
+
+def _extreme(pairs: Iterable[tuple[str, datetime | None]], pick) -> dict[str, datetime]:
+    found: dict[str, datetime] = {}
+    for fp, ts in pairs:
+        if ts is not None:
+            found[fp] = pick(found[fp], ts) if fp in found else ts
+    return found
+
+
+def sparkline(counts: Sequence[int]) -> str:
+    """One character per bucket: a space for none, then ▁…█ scaled to the largest bucket."""
+    top = max(counts, default=0)
+    if top <= 0:
+        return " " * len(counts)
+    levels = len(SPARK_LEVELS)
+    return "".join(" " if n <= 0 else SPARK_LEVELS[min(levels, -(-n * levels // top)) - 1] for n in counts)
+
+
+# --- rendering ----------------------------------------------------------------------------------------------
+
+HISTORY_FORMATS = ("table", "json", "csv")
+
+
+def history_json_data(history: History) -> dict:
+    return {
+        "since": _iso(history.since),
+        "until": _iso(history.until),
+        "bucket": history.bucket,
+        "buckets": [_iso(t) for t in history.buckets],
+        "clusters": [
+            {
+                "fingerprint": c.fingerprint,
+                "title": c.title,
+                "rule": c.rule_id,
+                "severity": c.severity,
+                "scans": c.scans,
+                "total": c.total,
+                "first_seen": _iso(c.first_seen),
+                "last_seen": _iso(c.last_seen),
+                "counts": list(c.counts),
+            }
+            for c in history.clusters
+        ],
+    }
+
+
+def render_history(history: History, fmt: str, width: int = 100) -> str:
+    if fmt == "json":
+        import orjson
+
+        return orjson.dumps(history_json_data(history), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        return _history_csv(history)
+    return _history_table(history, width)
+
+
+def _history_csv(history: History) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("fingerprint", "bucket", "count", "title"))
+    for c in history.clusters:
+        for start, count in zip(history.buckets, c.counts):
+            writer.writerow((c.fingerprint, _iso(start), count, c.title))
+    return buffer.getvalue()
+
+
+def _history_table(history: History, width: int) -> str:
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from .window import format_time
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, no_color=True, highlight=False)
+    console.print(
+        f"History {format_time(history.since)} → {format_time(history.until)}, {len(history.buckets)} "
+        f"buckets of one {history.bucket}, {len(history.clusters)} clusters",
+        markup=False,
+    )
+    if not history.clusters:
+        console.print("No scans recorded in this span.", markup=False)
+        return buffer.getvalue()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("FINGERPRINT", no_wrap=True)
+    table.add_column("SCANS", justify="right", no_wrap=True)
+    table.add_column("TOTAL", justify="right", no_wrap=True)
+    table.add_column("TREND", no_wrap=True)
+    table.add_column("LAST SEEN", no_wrap=True)
+    table.add_column("FAILURE", overflow="fold")
+    for c in history.clusters:
+        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), sparkline(c.counts), format_time(c.last_seen), c.title)
+    console.print(table)
+    return buffer.getvalue()
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,280 @@
+"""Link the clusters of one scan into incidents: which failure probably caused the others.
+
+Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
+occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
+the same instance or in the same trace. Occurrences are sorted once by instance (and by trace) and
+time, then swept once per cluster with a vectorized running maximum: the cost is the number of
+occurrences times the number of clusters, never all pairs of occurrences.
+
+When both directions of a pair qualify (a crash loop repeats A, B, A, B…), the direction with the
+smaller mean gap wins (the import error 0.1 s before "worker failed to boot", not the boot failure
+1.9 s before the next import error). A link is kept only when the winning source is at ERROR or
+above: a warning that precedes an error (a missing optional SDK or a sanitized config value
+logged at every start) is context, never a cause, and so never joins failures together. A link
+from a ``role: symptom`` rule to a ``role: cause`` rule is turned around (a request log is stamped
+when the request arrives, before the error it ends with). Rules with ``role: noise`` never link.
+
+Each connected group of two or more clusters is an incident. Its root is the earliest cluster in
+causal order at ERROR or above, preferring rules with ``role: cause`` and avoiding
+``role: symptom``. Causal order is topological along the links; ties (and cycles) are broken by
+first seen, then fingerprint. The result depends only on the set of clusters, not their order.
+
+Limits: precedence is correlation. A failure that fires constantly on every instance precedes
+everything; two unrelated failures interleaved on the same instances within ``lag_s`` link; only
+the occurrences kept per cluster (the newest 5000) are compared; entries without an instance and
+a trace cannot link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .model import Cluster, Severity
+
+SHORT_TITLE = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A connected group of clusters with a probable root cause."""
+
+    id: str
+    root: str  # fingerprint of the probable root cause
+    clusters: tuple[str, ...]  # fingerprints in causal order
+    instances: tuple[str, ...]
+    revisions: tuple[str, ...]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    source: int
+    target: int
+    share: float
+    mean_gap: float
+
+
+def link_incidents(clusters: Sequence[Cluster], *, lag_s: float = 5.0, min_share: float = 0.6) -> tuple[Incident, ...]:
+    """The incidents among ``clusters``, ordered by first seen then id."""
+    ordered = sorted(clusters, key=lambda c: c.fingerprint)
+    links = _oriented_links(ordered, lag_s, min_share)
+    incidents = [_incident(ordered, members, links) for members in _components(len(ordered), links) if len(members) > 1]
+    return tuple(sorted(incidents, key=lambda i: (_time_key(i.first_seen), i.id)))
+
+
+def incident_for(fingerprint: str, incidents: Iterable[Incident]) -> Incident | None:
+    """The incident holding this cluster, if any."""
+    return next((incident for incident in incidents if fingerprint in incident.clusters), None)
+
+
+def symptoms_of(incident: Incident, clusters: Iterable[Cluster]) -> tuple[Cluster, ...]:
+    """The incident's clusters other than its root, in causal order."""
+    by_fp = {c.fingerprint: c for c in clusters}
+    return tuple(by_fp[fp] for fp in incident.clusters if fp != incident.root and fp in by_fp)
+
+
+def find_incident(key: str, incidents: Iterable[Incident]) -> Incident | None:
+    """The incident whose id starts with ``key`` (an ``inc-…`` id as printed, or a prefix of it)."""
+    matches = [incident for incident in incidents if incident.id.startswith(key)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
+    title = " ".join(cluster.title.split())
+    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+
+
+def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``hits[A, B]``: B occurrences with an A occurrence at most ``lag_s`` before them on the same
+    instance or trace; ``gap_sums[A, B]``: the sum of those (smallest) gaps; ``totals[B]``: B's
+    timestamped occurrences. Noise clusters take no part."""
+    size = len(clusters)
+    times: list[float] = []
+    owners: list[int] = []
+    instances: list[str | None] = []
+    traces: list[str | None] = []
+    for index, cluster in enumerate(clusters):
+        if _role(cluster) == "noise":
+            continue
+        for occurrence in cluster.occurrences:
+            if occurrence.timestamp is not None:
+                times.append(occurrence.timestamp.timestamp())
+                owners.append(index)
+                instances.append(occurrence.instance or None)
+                traces.append(occurrence.trace or None)
+    owner = np.array(owners, dtype=np.int64)
+    totals = np.bincount(owner, minlength=size)
+    hits = np.zeros((size, size), dtype=np.int64)
+    gap_sums = np.zeros((size, size))
+    if not times:
+        return hits, gap_sums, totals
+    t = np.array(times) - min(times)
+    layouts = [_Layout(t, owner, keys, lag_s) for keys in (instances, traces)]
+    for source in np.unique(owner):
+        gap = np.minimum.reduce([layout.gaps_from(source, len(t)) for layout in layouts])
+        linked = (gap <= lag_s) & (owner != source)
+        hits[source] = np.bincount(owner[linked], minlength=size)
+        gap_sums[source] = np.bincount(owner[linked], weights=gap[linked], minlength=size)
+    return hits, gap_sums, totals
+
+
+class _Layout:
+    """Occurrences sorted once by (instance or trace, time); each group is shifted far past the
+    previous one on one time axis, so a running maximum sweeps every group at once."""
+
+    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[str | None], lag_s: float) -> None:
+        group = pd.factorize(pd.Series(keys, dtype=object))[0]  # None → -1
+        self.rows = np.flatnonzero(group >= 0)
+        spacing = float(t.max()) + 2 * lag_s + 1
+        shifted = t[self.rows] + group[self.rows] * spacing
+        order = np.argsort(shifted, kind="stable")
+        self.rows, self.shifted = self.rows[order], shifted[order]
+        self.owner = owner[self.rows]
+        # for each row, the last row at the same instant: events at one instant precede each other
+        self.last_at_instant = np.searchsorted(self.shifted, self.shifted, side="right") - 1
+
+    def gaps_from(self, source: int, size: int) -> np.ndarray:
+        """Per occurrence: seconds since the latest ``source`` occurrence in its group (inf if none)."""
+        gap = np.full(size, np.inf)
+        if self.rows.size:
+            latest = np.maximum.accumulate(np.where(self.owner == source, self.shifted, -np.inf))
+            gap[self.rows] = self.shifted - latest[self.last_at_instant]
+        return gap
+
+
+def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
+    hits, gap_sums, totals = _precedence(clusters, lag_s)
+    qualified: dict[tuple[int, int], _Link] = {}
+    for source, target in zip(*np.nonzero(hits)):
+        share = hits[source, target] / totals[target]
+        if share >= min_share:
+            mean_gap = gap_sums[source, target] / hits[source, target]
+            qualified[(int(source), int(target))] = _Link(int(source), int(target), float(share), float(mean_gap))
+    links = []
+    for (source, target), link in sorted(qualified.items()):
+        reverse = qualified.get((target, source))
+        if reverse is not None and _strength(reverse, clusters) < _strength(link, clusters):
+            continue
+        if _role(clusters[source]) == "symptom" and _role(clusters[target]) == "cause":
+            link = _Link(target, source, link.share, link.mean_gap)  # the rule pack knows better than the clock
+        if clusters[link.source].severity >= Severity.ERROR:
+            links.append(link)
+    return links
+
+
+def _role(cluster: Cluster) -> str | None:
+    return cluster.rule.role if cluster.rule else None
+
+
+def _strength(link: _Link, clusters: Sequence[Cluster]) -> tuple:
+    """Smaller is the more plausible direction: shorter mean gap, higher share, earlier source."""
+    source = clusters[link.source]
+    return (link.mean_gap, -link.share, _time_key(source.first_seen), source.fingerprint)
+
+
+def _components(size: int, links: list[_Link]) -> list[list[int]]:
+    parent = list(range(size))
+
+    def find(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for link in links:
+        a, b = find(link.source), find(link.target)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for node in range(size):
+        groups[find(node)].append(node)
+    return list(groups.values())
+
+
+def _causal_order(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> list[int]:
+    """Topological along the links; ready nodes (and cycle breaks) by first seen, then fingerprint."""
+    inside = set(members)
+    successors: dict[int, list[int]] = defaultdict(list)
+    indegree = {node: 0 for node in members}
+    for link in links:
+        if link.source in inside:
+            successors[link.source].append(link.target)
+            indegree[link.target] += 1
+
+    def key(node: int) -> tuple:
+        return (_time_key(clusters[node].first_seen), clusters[node].fingerprint, node)
+
+    ready = [key(node) for node in members if indegree[node] == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    placed: set[int] = set()
+    while len(order) < len(members):
+        if not ready:  # a cycle: start from its earliest member
+            heapq.heappush(ready, min(key(node) for node in members if node not in placed))
+        node = heapq.heappop(ready)[-1]
+        if node in placed:
+            continue
+        placed.add(node)
+        order.append(node)
+        for target in successors[node]:
+            indegree[target] -= 1
+            if indegree[target] == 0 and target not in placed:
+                heapq.heappush(ready, key(target))
+    return order
+
+
+_ROLE_RANK = {"cause": 0, None: 1, "symptom": 2, "noise": 3}
+
+
+def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
+    def rank(position: int) -> tuple:
+        cluster = clusters[order[position]]
+        return (cluster.severity < Severity.ERROR, _ROLE_RANK.get(_role(cluster), 1), position)
+
+    return order[min(range(len(order)), key=rank)]
+
+
+def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
+    order = _causal_order(clusters, members, links)
+    root = clusters[_root(clusters, order)]
+    chain = [clusters[node] for node in order]
+    firsts = [c.first_seen for c in chain if c.first_seen is not None]
+    lasts = [c.last_seen for c in chain if c.last_seen is not None]
+    first_seen = min(firsts) if firsts else None
+    instances = {o.instance for c in chain for o in c.occurrences if o.instance}
+    revisions = {r for c in chain for r in c.revisions} | {o.revision for c in chain for o in c.occurrences if o.revision}
+    return Incident(
+        id=incident_id(root.fingerprint, first_seen),
+        root=root.fingerprint,
+        clusters=tuple(c.fingerprint for c in chain),
+        instances=tuple(sorted(instances)),
+        revisions=tuple(sorted(revisions)),
+        first_seen=first_seen,
+        last_seen=max(lasts) if lasts else None,
+        summary=" → ".join(f"{short_title(c)} ({c.count})" for c in chain),
+    )
+
+
+def incident_id(root: str, first_seen: datetime | None) -> str:
+    """``inc-`` and 10 hex digits of a hash of the root fingerprint and the incident's first time."""
+    stamp = first_seen.isoformat() if first_seen else "-"
+    return "inc-" + hashlib.sha256(f"{root}|{stamp}".encode()).hexdigest()[:10]
+
+
+def _time_key(ts: datetime | None) -> float:
+    return ts.timestamp() if ts is not None else float("inf")
+
+
+def incidents_by_cluster(incidents: Iterable[Incident]) -> Mapping[str, str]:
+    """fingerprint → incident id, for every cluster in an incident."""
+    return {fp: incident.id for incident in incidents for fp in incident.clusters}
