@@ -1,0 +1,333 @@
+"""`triage issue file` end to end: real PyGithub against the loopback fake, scans recorded in a temp state store."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import triage.github
+from fake_github import FakeGitHub
+from triage.drafts import parse_marker
+from triage.filing import events_since, linked_issues
+from triage.github import Pacing
+from triage.model import Cluster, Occurrence, Rule, Sample, ScanResult, Severity, Window
+from triage.state import StateStore
+
+TOKEN = "ghp_DISTINCTIVEsecret9f8e7d6c5b4a"
+REPO = "acme/shop"
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+DB_RULE = Rule(id="db-pool-exhausted", title="Database pool exhausted", priority="P1", category="database", match={"message": "pool"}, labels=("db",))
+
+
+def cluster(fingerprint: str, start: datetime, events: int, rule: Rule | None = DB_RULE, title: str = "Database pool exhausted") -> Cluster:
+    times = [start + timedelta(minutes=i) for i in range(events)]
+    return Cluster(
+        fingerprint=fingerprint,
+        title=title,
+        template="QueuePool limit of size <*> overflow <*> reached",
+        severity=Severity.ERROR,
+        count=events,
+        first_seen=times[0],
+        last_seen=times[-1],
+        services={"api": events},
+        revisions={"api-00042-abc": events},
+        samples=tuple(Sample(t, f"QueuePool limit reached, attempt {i}", "api", "inst-1") for i, t in reversed(list(enumerate(times)))),
+        rule=rule,
+        occurrences=tuple(Occurrence(t, "inst-1", None) for t in times),
+    )
+
+
+def record(state_dir, *clusters: Cluster) -> None:
+    start = min(c.first_seen for c in clusters)
+    end = max(c.last_seen for c in clusters) + timedelta(minutes=1)
+    result = ScanResult(Window(start, end), ("export.json",), 100, 0, (), 100, clusters, scanned_at=end)
+    with StateStore.in_dir(state_dir) as store:
+        store.record_scan(result)
+
+
+DB = "a1b2c3d4e5f6a7b8"
+WORKER = "f0e1d2c3b4a59687"
+
+
+@pytest.fixture
+def fake():
+    with FakeGitHub(repo=REPO, token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def slept(monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(triage.github, "DEFAULT_PACING", Pacing(0, 0, retry_backoff_s=0, sleep=waits.append, clock=lambda: 0.0))
+    return waits
+
+
+@pytest.fixture
+def run(cli, fake, slept, tmp_path, monkeypatch):
+    """``run(*args)`` → `triage issue file … --repo acme/shop --state-dir DIR`, against the fake."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+
+    def invoke(*args: str, repo: str | None = REPO):
+        options = ["--state-dir", str(tmp_path / "state")] + (["--repo", repo] if repo else [])
+        result = cli("issue", "file", *args, *options)
+        assert TOKEN not in result.stdout and TOKEN not in result.stderr
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def state(tmp_path):
+    return tmp_path / "state"
+
+
+def only_issue(fake: FakeGitHub, fingerprint: str):
+    found = [i for i in fake.issues.values() if (parse_marker(i.body) or {}).get("fingerprint") == fingerprint]
+    assert len(found) == 1, f"{len(found)} issues carry {fingerprint}"
+    return found[0]
+
+
+def test_creates_one_issue_per_cluster_with_labels_and_links(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    result = run("--all", "--label", "team-payments")
+    assert result.exit_code == 0, result.stderr
+    db, worker = only_issue(fake, DB), only_issue(fake, WORKER)
+    assert db.labels == ["triage", "P1", "database", "db", "team-payments"]
+    assert worker.labels == ["triage", "P2", "team-payments"]  # unmatched ERROR cluster: derived P2
+    assert db.title == "GCP-new | P1 | Database pool exhausted"
+    assert parse_marker(db.body)["count"] == 3
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ACTION", "FINGERPRINT", "ISSUE", "URL", "NOTE"]
+    assert lines[1].split() == ["created", DB[:12], f"#{db.number}", f"https://github.example/{REPO}/issues/{db.number}"]
+    with StateStore.in_dir(state) as store:
+        assert linked_issues(store, [DB, WORKER, "0000"]) == {DB: f"#{db.number}", WORKER: f"#{worker.number}"}
+        assert store.linked_issue(DB).url == f"https://github.example/{REPO}/issues/{db.number}"
+
+
+def test_rerun_of_the_same_scan_writes_nothing(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    writes = len(fake.writes)
+    result = run("--all")
+    assert result.exit_code == 0
+    assert len(fake.writes) == writes
+    assert result.stdout.splitlines()[1].split()[0] == "skipped"
+    assert "no event since its last update" in result.stdout
+
+
+def test_new_events_add_one_comment_and_refresh_the_body(run, fake, state):
+    record(state, cluster(DB, T0, 3))  # 12:00–12:02
+    run("--all")
+    record(state, cluster(DB, T0 + timedelta(minutes=1), 4))  # 12:01–12:04: two events are new
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    issue = only_issue(fake, DB)
+    assert len(issue.comments) == 1
+    comment = issue.comments[0]
+    assert comment.startswith("**Seen again:** 2 new event(s) since 2025-06-01T12:02:00Z, 5 in total.")
+    assert "2025-06-01T12:04:00Z QueuePool limit reached, attempt 3" in comment
+    assert "attempt 1" not in comment  # already reported
+    marker = parse_marker(issue.body)
+    assert (marker["count"], marker["first_seen"], marker["last_seen"]) == (5, "2025-06-01T12:00:00Z", "2025-06-01T12:04:00Z")
+    assert issue.body.count("<!-- triage:") == 1
+    assert result.stdout.splitlines()[1].split()[:3] == ["commented", DB[:12], f"#{issue.number}"]
+
+
+def test_closed_issue_that_recurs_is_reopened_as_regression(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.state, issue.closed_at = "closed", "2025-06-01T13:00:00Z"
+    record(state, cluster(DB, T0 + timedelta(hours=2), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.labels[-1]) == ("open", "regression")
+    assert issue.comments[0].startswith("**Recurred after this issue was closed:** 2 new event(s) since 2025-06-01T13:00:00Z")
+    assert len(fake.issues) == 1
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).state == "open"
+
+
+def test_closed_issue_without_new_events_stays_closed(run, fake, state):
+    fake.add_issue("old", f"<!-- triage:{json.dumps({'fingerprint': DB})} -->", state="closed", closed_at="2025-06-02T00:00:00Z")
+    record(state, cluster(DB, T0, 3))
+    result = run("--all")
+    assert result.exit_code == 0
+    assert fake.writes == []
+    assert "closed, no event since it was closed" in result.stdout
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).state == "closed"
+
+
+def test_502_after_create_then_rerun_keeps_exactly_one_issue(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    fake.fail("POST", r"/issues$", 502, message="Server Error", after=True)
+    first = run("--all")
+    assert first.exit_code == 2
+    assert first.stderr.startswith("Error: GitHub answered 502 while trying to create an issue: Server Error; GitHub may have created it anyway")
+    assert fake.writes == [("POST", f"/repos/{REPO}/issues")]  # not retried
+    second = run("--all")
+    assert second.exit_code == 0, second.stderr
+    issue = only_issue(fake, DB)
+    assert len(fake.issues) == 1 and issue.comments == []
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).number == issue.number  # the rerun links what the failed run created
+
+
+def test_failed_comment_is_not_repeated_by_the_rerun(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    record(state, cluster(DB, T0, 5))
+    fake.fail("POST", r"/comments$", 502, after=True)
+    assert run("--all").exit_code == 2
+    assert run("--all").exit_code == 0
+    assert len(only_issue(fake, DB).comments) == 1
+
+
+def test_waits_out_a_rate_limit_then_files(run, fake, state, slept):
+    record(state, cluster(DB, T0, 3))
+    fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "12"}, message="You have exceeded a secondary rate limit")
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert slept == [12.0]
+    assert result.stderr == "Note: GitHub rate limit: waiting 12 s before trying to create an issue again\n"
+    only_issue(fake, DB)
+
+
+def test_stops_clearly_when_the_rate_limit_outlasts_the_cap(run, fake, state, slept):
+    record(state, cluster(DB, T0, 3))
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3600"}  # the test clock says 0
+    fake.fail("POST", r"/issues$", 403, headers=reset, message="API rate limit exceeded for user ID 1.")
+    result = run("--all")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: GitHub rate limit reached while trying to create an issue: it asks to wait 3601 s,"
+        " beyond the 60 s cap; try again later\n"
+    )
+    assert slept == [] and fake.issues == {}
+
+
+def test_a_stop_halfway_reports_and_links_what_was_done(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2))
+    fake.fail("POST", r"/issues$", 500, skip=1)
+    result = run("--all")
+    assert result.exit_code == 2
+    assert "Error: GitHub answered 500 while trying to create an issue" in result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [["ACTION", "FINGERPRINT"], ["created", DB[:12]]]
+    with StateStore.in_dir(state) as store:
+        assert linked_issues(store, [DB, WORKER]) == {DB: "#1"}
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (401, "Bad credentials", "Error: GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN\n"),
+        (403, "Must have admin rights to Repository.", f"Error: GitHub denied the request to open repository {REPO} (403 Must have admin rights to Repository.): the token needs Issues read and write access to {REPO}\n"),
+        (404, "Not Found", f"Error: repository {REPO} not found (404), or the token cannot see it\n"),
+    ],
+)
+def test_auth_and_repo_errors_are_one_line(run, fake, state, status, message, expected):
+    record(state, cluster(DB, T0, 3))
+    fake.fail("GET", rf"^/repos/{REPO}$", status, message=message)
+    result = run("--all")
+    assert (result.exit_code, result.stderr, result.stdout) == (2, expected, "")
+
+
+def test_a_wrong_token_never_shows(run, fake, state, monkeypatch):
+    record(state, cluster(DB, T0, 3))
+    fake.token = "the-right-one"
+    result = run("--all", "--format", "json")
+    assert result.exit_code == 2
+    assert "401 Bad credentials" in result.stderr  # and run() asserted the token is absent
+
+
+def test_dry_run_writes_nothing_and_tells_what_would_happen(run, fake, state):
+    fake.add_issue("GCP-new | P1 | Database pool exhausted", f"<!-- triage:{json.dumps({'fingerprint': DB, 'count': 1, 'last_seen': '2025-06-01T11:00:00Z'})} -->")
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited"))
+    result = run("--all", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert fake.writes == []
+    rows = [line.split(None, 4) for line in result.stdout.splitlines()]
+    assert rows[1][:4] == ["would", "comment", DB[:12], "#1"]
+    assert rows[2][:4] == ["would", "create", WORKER[:12], "-"]
+    assert rows[2][4].startswith("GCP-new | P2 | Worker exited")
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB) is None
+
+
+def test_json_output(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    result = run(DB[:6], "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"fingerprint": DB, "action": "create", "dry_run": False, "number": 1, "url": f"https://github.example/{REPO}/issues/1",
+         "title": "GCP-new | P1 | Database pool exhausted", "note": ""}
+    ]
+
+
+def test_min_priority_selects_and_repo_comes_from_config(run, fake, state, tmp_path):
+    (tmp_path / "triage.toml").write_text(f'github_repo = "{REPO}"\n')
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited"))
+    result = run("--min-priority", "p1", repo=None)
+    assert result.exit_code == 0, result.stderr
+    assert [i.title for i in fake.issues.values()] == ["GCP-new | P1 | Database pool exhausted"]
+
+
+@pytest.mark.parametrize(
+    ("args", "repo", "env", "message"),
+    [
+        (("--all",), REPO, {"GITHUB_TOKEN": ""}, "Error: no GitHub token\nHint: set GITHUB_TOKEN or GH_TOKEN to a token that can write issues\n"),
+        (("--all",), "not-a-repo", {}, "Error: --repo 'not-a-repo' is not OWNER/REPO\n"),
+        (("--all",), None, {}, "Error: no repository given\nHint: pass --repo OWNER/REPO or set github_repo in triage.toml\n"),
+        ((), REPO, {}, "Error: no cluster selected\nHint: name fingerprints, or pass --all or --min-priority P1\n"),
+        (("--all", "--min-priority", "P9"), REPO, {}, "Error: unknown --min-priority 'P9': use P0, P1, P2 or P3\n"),
+        (("--all", "--format", "csv"), REPO, {}, "Error: unknown --format 'csv': use table or json\n"),
+    ],
+)
+def test_usage_errors(run, fake, state, monkeypatch, args, repo, env, message):
+    record(state, cluster(DB, T0, 3))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = run(*args, repo=repo)
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert fake.requests == []
+
+
+def test_gh_token_is_accepted(run, fake, state, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    monkeypatch.setenv("GH_TOKEN", TOKEN)
+    record(state, cluster(DB, T0, 3))
+    assert run("--all").exit_code == 0
+    only_issue(fake, DB)
+
+
+def test_bad_api_url_is_one_line(run, fake, state, monkeypatch):
+    record(state, cluster(DB, T0, 3))
+    monkeypatch.setenv("GITHUB_API_URL", "ghe.example/api/v3")
+    result = run("--all")
+    assert (result.exit_code, result.stderr) == (2, "Error: the GitHub API URL 'ghe.example/api/v3' is not an http(s) URL (check GITHUB_API_URL)\n")
+
+
+def test_api_url_with_trailing_slash(run, fake, state, monkeypatch):
+    record(state, cluster(DB, T0, 3))
+    monkeypatch.setenv("GITHUB_API_URL", fake.url + "/")
+    assert run("--all").exit_code == 0
+    only_issue(fake, DB)
+
+
+def test_no_scan_recorded(run, fake):
+    result = run("--all")
+    assert result.exit_code == 2 and result.stderr.startswith("Error: no scan recorded in ")
+
+
+def test_events_since_counts_only_later_occurrences():
+    c = cluster(DB, T0, 5)
+    assert events_since(c, None) == 5
+    assert events_since(c, T0 - timedelta(seconds=1)) == 5
+    assert events_since(c, T0 + timedelta(minutes=2)) == 2
+    assert events_since(c, T0 + timedelta(hours=1)) == 0

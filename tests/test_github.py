@@ -1,0 +1,143 @@
+"""The PyGithub adapter against the loopback fake: finding by marker, writes, retries, rate limits, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from fake_github import FakeGitHub
+from triage.github import GitHubError, GitHubTracker, Pacing, no_write_retry
+
+TOKEN = "ghp_adapterSECRET0123456789"
+
+
+def parse_marker(body: str) -> dict | None:
+    match = re.search(r"<!-- triage:(\{.*?\}) -->", body)
+    return json.loads(match[1]) if match else None
+
+
+def body_for(fingerprint: str) -> str:
+    return f"evidence\n<!-- triage:{json.dumps({'fingerprint': fingerprint})} -->\n"
+
+
+@pytest.fixture
+def fake():
+    with FakeGitHub(token=TOKEN) as server:
+        yield server
+
+
+def tracker(fake: FakeGitHub, slept: list | None = None, cap: float = 60.0, clock=lambda: 1_000.0) -> GitHubTracker:
+    sleep = (slept.append if slept is not None else _no_sleep)
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, rate_limit_cap_s=cap, sleep=sleep, clock=clock)
+    return GitHubTracker("acme/shop", TOKEN, base_url=fake.url, pacing=pacing, parse_marker=parse_marker)
+
+
+def _no_sleep(seconds: float) -> None:
+    raise AssertionError(f"unexpected sleep of {seconds} s")
+
+
+def test_finds_issue_by_exact_fingerprint_across_pages_and_states(fake):
+    fake.max_per_page = 2
+    fake.add_issue("prefix clash", body_for("abc123ff"))
+    fake.add_issue("a pull request", body_for("abc123"), pull_request=True)
+    fake.add_issue("closed one", body_for("abc123"), state="closed", closed_at="2025-05-01T10:00:00Z")
+    fake.add_issue("unlabelled", body_for("abc123"), labels=())
+    fake.add_issue("no marker", "just text")
+    found = tracker(fake).find_by_fingerprint("abc123")
+    assert (found.number, found.state, found.title) == (3, "closed", "closed one")
+    assert found.closed_at.isoformat() == "2025-05-01T10:00:00+00:00"
+    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 2  # four labelled issues, two per page
+
+
+def test_open_issue_wins_over_closed_duplicate(fake):
+    fake.add_issue("old", body_for("fp1"), state="closed", closed_at="2025-01-01T00:00:00Z")
+    fake.add_issue("current", body_for("fp1"))
+    assert tracker(fake).find_by_fingerprint("fp1").number == 2
+
+
+def test_create_comment_reopen_label_update(fake):
+    t = tracker(fake)
+    closed = fake.add_issue("closed", body_for("fp0"), state="closed", closed_at="2025-01-01T00:00:00Z")
+    created = t.create("Title", body_for("fp1"), ["P1", "triage", "db"])
+    assert (created.number, created.url) == (2, "https://github.example/acme/shop/issues/2")
+    assert fake.issues[2].labels == ["triage", "P1", "db"]
+    assert t.find_by_fingerprint("fp1").number == 2  # known without listing again
+    t.comment(2, "new events")
+    t.reopen(closed.number)
+    t.add_labels(closed.number, ["regression"])
+    t.update_body(closed.number, body_for("fp0") + "more")
+    assert fake.issues[2].comments == ["new events"]
+    assert (closed.state, closed.labels, closed.body.endswith("more")) == ("open", ["triage", "regression"], True)
+    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 1
+
+
+def test_post_is_not_retried_after_502_but_get_is(fake):
+    fake.fail("GET", r"/issues$", 502)
+    fake.fail("POST", r"/issues$", 502, after=True)
+    t = tracker(fake)
+    assert t.find_by_fingerprint("fp1") is None
+    with pytest.raises(GitHubError, match="502 while trying to create an issue.*run the command again"):
+        t.create("Title", body_for("fp1"), [])
+    assert fake.writes == [("POST", "/repos/acme/shop/issues")]
+    assert len(fake.issues) == 1  # GitHub did create it
+    assert tracker(fake).find_by_fingerprint("fp1").number == 1
+
+
+def test_retry_policy_excludes_writes():
+    retry = no_write_retry(0.5)
+    assert not retry.is_retry("POST", 502) and not retry.is_retry("PATCH", 502)
+    assert retry.is_retry("GET", 502)
+
+
+def test_waits_retry_after_then_succeeds(fake):
+    slept = []
+    fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "7"}, message="You have exceeded a secondary rate limit")
+    fake.fail("POST", r"/issues$", 403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1020"}, message="API rate limit exceeded")
+    t = tracker(fake, slept)
+    t.create("Title", body_for("fp1"), [])
+    assert slept == [7.0, 21.0]  # reset 20 s after the clock, plus one
+    assert len(fake.issues) == 1
+
+
+def test_stops_when_the_wait_exceeds_the_cap(fake):
+    slept = []
+    fake.fail("GET", r"/issues$", 429, headers={"Retry-After": "40"}, times=2)
+    with pytest.raises(GitHubError, match=r"rate limit .* wait 40 s, beyond the 60 s cap; try again later"):
+        tracker(fake, slept).find_by_fingerprint("fp1")
+    assert slept == [40.0]
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "expected"),
+    [
+        (401, "Bad credentials", "GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN"),
+        (403, "Resource not accessible by integration", "GitHub denied the request to open repository acme/shop (403 Resource not accessible by integration): the token needs Issues read and write access to acme/shop"),
+        (404, "Not Found", "repository acme/shop not found (404), or the token cannot see it"),
+    ],
+)
+def test_errors_become_one_line(fake, status, message, expected):
+    fake.fail("GET", r"^/repos/acme/shop$", status, message=message)
+    with pytest.raises(GitHubError) as caught:
+        tracker(fake)
+    assert str(caught.value) == expected
+    assert TOKEN not in repr(caught.value)
+
+
+def test_wrong_token_is_rejected(fake):
+    fake.token = "another"
+    with pytest.raises(GitHubError, match="401 Bad credentials"):
+        tracker(fake)
+
+
+def test_unreachable_server_is_one_line():
+    with FakeGitHub() as gone:
+        url = gone.url
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError, match=r"no answer from GitHub at http://127\.0\.0\.1:\d+/api/v3 while trying to open repository"):
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, parse_marker=parse_marker)
+
+
+def test_repr_hides_the_token(fake):
+    assert TOKEN not in repr(tracker(fake))

@@ -1,0 +1,130 @@
+"""`triage issue file`: file or update one GitHub issue per cluster of the last scan, never a duplicate."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import app, fail_from, fatal
+from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP, _project
+from ..errors import TriageError
+
+issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(issue_app, name="issue")
+
+REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+FORMATS = ("table", "json")
+
+
+@issue_app.command("file")
+def file_issues(
+    fingerprints: Optional[List[str]] = typer.Argument(None, help="Fingerprints (unique prefixes) of clusters of the last scan."),
+    all_: bool = typer.Option(False, "--all", help="Every cluster of the last scan."),
+    min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only clusters at or above this priority (P0-P3)."),
+    repo: Optional[str] = typer.Option(None, "--repo", help="OWNER/REPO (default: github_repo from the config file)."),
+    label: Optional[List[str]] = typer.Option(None, "--label", help="Extra label for new issues. Repeatable."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
+    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
+    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+) -> None:
+    """Create, comment on or reopen one GitHub issue per cluster; the token comes from GITHUB_TOKEN or GH_TOKEN."""
+    from .. import github
+    from ..config import load_config
+    from ..drafts import DraftContext, Templates, cluster_status, parse_marker, render_issue
+    from ..filing import apply, plan, select
+    from ..model import PRIORITIES
+    from ..state import StateStore, require_latest
+
+    floor = min_priority.upper() if min_priority else None
+    if fmt not in FORMATS:
+        fatal(f"unknown --format {fmt!r}: use table or json")
+    if floor is not None and floor not in PRIORITIES:
+        fatal(f"unknown --min-priority {min_priority!r}: use P0, P1, P2 or P3")
+    if not fingerprints and not all_ and floor is None:
+        fatal("no cluster selected", hint="name fingerprints, or pass --all or --min-priority P1")
+    try:
+        config = load_config(Path.cwd())
+    except TriageError as err:
+        fail_from(err)
+    repo = repo or config.github_repo
+    if not repo:
+        fatal("no repository given", hint="pass --repo OWNER/REPO or set github_repo in triage.toml")
+    if not REPO_RE.fullmatch(repo):
+        fatal(f"--repo {repo!r} is not OWNER/REPO")
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if not token:
+        fatal("no GitHub token", hint="set GITHUB_TOKEN or GH_TOKEN to a token that can write issues")
+
+    done: list = []
+    tracker = None
+    try:
+        template_set = Templates(templates)
+        with StateStore.in_dir(state_dir) as store:
+            scan_id, result = require_latest(store)
+            clusters = select(result, fingerprints or (), floor)
+            if not clusters:
+                typer.echo("Note: no cluster matched the selection.", err=True)
+                return
+            project = config.project or _project(result.sources)
+
+            def render(cluster, kind: str):
+                status = UPDATE_STATUS.get(kind) or cluster_status(store, cluster.fingerprint, scan_id)
+                return render_issue(cluster, DraftContext(result.window, status, project), template_set)
+
+            def link(fingerprint: str, number: int, url: str, state: str) -> None:
+                store.link_issue(fingerprint, repo, number, url, state)
+
+            base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
+            tracker = github.GitHubTracker(
+                repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, parse_marker=parse_marker,
+                notice=lambda message: typer.echo(f"Note: {message}", err=True),
+            )
+            actions = plan(clusters, tracker, render, result.window, tuple(label or ()))
+            if dry_run:
+                done = actions
+            else:
+                for action in apply(actions, tracker, link):
+                    done.append(action)
+    except TriageError as err:
+        _print(done, fmt, dry_run)
+        fail_from(err)
+    finally:
+        if tracker is not None:
+            tracker.close()
+    _print(done, fmt, dry_run)
+
+
+UPDATE_STATUS = {"comment": "recurring", "reopen": "regression"}  # draft status of an updated issue
+
+
+def _print(actions, fmt: str, dry_run: bool) -> None:
+    """What was done (or would be, with --dry-run): a table with issue URLs (titles when dry), or JSON."""
+    if fmt == "json":
+        rows = [
+            {"fingerprint": a.fingerprint, "action": a.kind, "dry_run": dry_run, "number": a.number, "url": a.url, "title": a.title, "note": a.reason}
+            for a in actions
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not actions:
+        return
+    header = ("ACTION", "FINGERPRINT", "ISSUE", "TITLE" if dry_run else "URL", "NOTE")
+    rows = [
+        (_verb(a.kind, dry_run), a.fingerprint[:12], f"#{a.number}" if a.number else "-", (a.title if dry_run else a.url) or "-", a.reason)
+        for a in actions
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _verb(kind: str, dry_run: bool) -> str:
+    if dry_run:
+        return kind if kind == "skip" else f"would {kind}"
+    return {"create": "created", "comment": "commented", "reopen": "reopened", "skip": "skipped"}[kind]

@@ -1,0 +1,164 @@
+"""Decide and perform what filing a scan's clusters means for their GitHub issues.
+
+:func:`plan` only reads: per cluster, the issue carrying its fingerprint decides the action —
+none → create; open with events newer than its marker's ``last_seen`` → comment (and refresh the body);
+closed with events after it was closed → reopen (label ``regression``, comment, refresh); else skip.
+:func:`apply` performs the actions one by one and links each issue in the state store as it goes,
+so a run stopped halfway (rate limit, outage) keeps what it did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable, Iterable, Iterator, Sequence
+
+from .drafts import MARKER_RE, Draft, at_or_above, effective_priority, fence, marker, parse_marker
+from .github import IssueTracker, TrackedIssue
+from .model import Cluster, ScanResult, Window
+from .redact import redact
+from .state import StateStore, resolve_fingerprint
+from .window import format_time
+
+REGRESSION_LABEL = "regression"
+FRESH_SAMPLES_SHOWN = 5
+ACTION_KINDS = ("create", "comment", "reopen", "skip")
+
+Render = Callable[[Cluster, str], Draft]  # (cluster, action kind) → the issue draft
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What filing one cluster does (planned) or did (applied: ``number`` and ``url`` known)."""
+
+    fingerprint: str
+    kind: str  # one of ACTION_KINDS
+    title: str
+    number: int | None = None
+    url: str | None = None
+    state: str = "open"  # the issue's state after the action
+    reason: str = ""
+    labels: tuple[str, ...] = ()
+    body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
+    comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
+
+
+def select(result: ScanResult, fingerprints: Sequence[str], floor: str | None) -> list[Cluster]:
+    """Clusters named by fingerprint prefix (else all), at or above ``floor``, in rank order, each once."""
+    chosen = [resolve_fingerprint(fp, result) for fp in fingerprints] if fingerprints else list(result.clusters)
+    return list({c.fingerprint: c for c in chosen if floor is None or at_or_above(c, floor)}.values())
+
+
+def plan(clusters: Sequence[Cluster], tracker: IssueTracker, render: Render, window: Window, labels: Sequence[str] = ()) -> list[Action]:
+    """One action per cluster; reads issues, writes nothing."""
+    return [_plan_one(c, tracker.find_by_fingerprint(c.fingerprint), render, window, labels) for c in clusters]
+
+
+def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, window: Window, labels: Sequence[str]) -> Action:
+    if issue is None:
+        draft = render(cluster, "create")
+        return Action(cluster.fingerprint, "create", draft.title, body=draft.body, labels=issue_labels(cluster, labels))
+    previous = parse_marker(issue.body) or {}
+    last_reported = _time(previous.get("last_seen"))
+    common = dict(fingerprint=cluster.fingerprint, title=issue.title, number=issue.number, url=issue.url)
+    if issue.state == "closed":
+        since = issue.closed_at or last_reported
+        if not _newer(cluster.last_seen, since):
+            return Action(kind="skip", state="closed", reason="closed, no event since it was closed", **common)
+        kind, headline = "reopen", "Recurred after this issue was closed"
+    else:
+        since = last_reported
+        if not _newer(cluster.last_seen, since):
+            return Action(kind="skip", reason="no event since its last update", **common)
+        kind, headline = "comment", "Seen again"
+    new_events = events_since(cluster, since)
+    total = _count(previous.get("count")) + new_events
+    body = _with_counters(render(cluster, kind).body, cluster, window, total, _time(previous.get("first_seen")))
+    comment = update_comment(cluster, headline, since, new_events, total)
+    return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
+
+
+def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[str, int, str, str], None]) -> Iterator[Action]:
+    """Perform ``actions`` in order, yielding each one done after ``link(fingerprint, number, url, state)``."""
+    for action in actions:
+        if action.kind == "create":
+            issue = tracker.create(action.title, action.body, action.labels)
+            action = replace(action, number=issue.number, url=issue.url)
+        elif action.kind in ("comment", "reopen"):
+            if action.kind == "reopen":
+                tracker.reopen(action.number)
+                tracker.add_labels(action.number, [REGRESSION_LABEL])
+            # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it
+            tracker.update_body(action.number, action.body)
+            tracker.comment(action.number, action.comment)
+        link(action.fingerprint, action.number, action.url, action.state)
+        yield action
+
+
+def linked_issues(store: StateStore, fingerprints: Iterable[str]) -> dict[str, str]:
+    """``{fingerprint: "#number"}`` for the fingerprints that have a linked issue (for the scan report)."""
+    found = {}
+    for fingerprint in fingerprints:
+        issue = store.linked_issue(fingerprint)
+        if issue is not None:
+            found[fingerprint] = f"#{issue.number}"
+    return found
+
+
+def issue_labels(cluster: Cluster, extra: Sequence[str]) -> tuple[str, ...]:
+    """Labels of a new issue besides the tool's own: priority, category, the rule's labels, the user's."""
+    rule = cluster.rule
+    names = [effective_priority(cluster)[0], rule.category if rule else None, *(rule.labels if rule else ()), *extra]
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def events_since(cluster: Cluster, since: datetime | None) -> int:
+    """Events of ``cluster`` after ``since`` (all when ``since`` is unknown or before the first event).
+
+    Counted from the kept occurrences (the newest few thousand), so a lower bound for huge clusters.
+    """
+    if since is None or (cluster.first_seen is not None and cluster.first_seen > since):
+        return cluster.count
+    return sum(1 for o in cluster.occurrences if o.timestamp is not None and o.timestamp > since)
+
+
+def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int) -> str:
+    """The comment for an existing issue: what is new since its last update, with fresh samples."""
+    since_text = f" since {format_time(since)}" if since else ""
+    lines = [
+        f"**{headline}:** {new_events} new event(s){since_text}, {total} in total.",
+        "",
+        f"- Last seen: {format_time(cluster.last_seen)}",
+        f"- Events in this scan's window: {cluster.count} (first {format_time(cluster.first_seen)})",
+    ]
+    fresh = [s for s in cluster.samples if since is None or (s.timestamp is not None and s.timestamp > since)]
+    if fresh:
+        text = "\n".join(f"{format_time(s.timestamp)} {redact(s.message)}" for s in fresh[:FRESH_SAMPLES_SHOWN])
+        lines += ["", "Fresh samples, newest first:", "", fence(text)]
+    lines += ["", "The issue body now shows the evidence of the latest window."]
+    return "\n".join(lines)
+
+
+def _with_counters(body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None) -> str:
+    """``body`` with its marker's counters made cumulative over the issue's life."""
+    known = [t for t in (first_reported, cluster.first_seen) if t is not None]
+    counted = replace(cluster, count=total, first_seen=min(known, default=None))
+    return MARKER_RE.sub(lambda _: marker(counted, window), body, count=1)
+
+
+def _newer(ts: datetime | None, since: datetime | None) -> bool:
+    return ts is not None and (since is None or ts > since)
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0

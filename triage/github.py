@@ -1,0 +1,297 @@
+"""GitHub issues behind a small :class:`IssueTracker` interface, with PyGithub as the implementation.
+
+Never a duplicate: writes (POST, PATCH) are never retried automatically, since GitHub may have performed
+a request it answered with 502; existing issues are found by listing the tool's label in every state and
+matching the hidden marker's fingerprint exactly (issue search lags and may skip HTML comments).
+Rate limits are waited out up to a cap; every other failure becomes one :class:`GitHubError` line that
+never contains the token.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from github import Auth, Github, GithubException
+from github.Issue import Issue
+from github.Requester import Requester
+from urllib3.util.retry import Retry
+
+from .errors import TriageError
+
+DEFAULT_API_URL = "https://api.github.com"
+TOOL_LABEL = "triage"
+MAX_BODY_CHARS = 65_536
+SECONDARY_RATE_LIMIT_WAIT_S = 60.0  # GitHub's advice when a rate limit answer names no time
+
+T = TypeVar("T")
+
+
+class GitHubError(TriageError):
+    """GitHub refused or failed a request (exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedIssue:
+    """An issue of the tool's label, as listed."""
+
+    number: int
+    url: str  # the html_url people open
+    state: str  # open | closed
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    closed_at: datetime | None
+
+
+class IssueTracker(ABC):
+    """Where issues are filed; all methods raise :class:`GitHubError` on failure."""
+
+    @abstractmethod
+    def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
+
+    @abstractmethod
+    def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue: ...
+
+    @abstractmethod
+    def comment(self, number: int, body: str) -> None: ...
+
+    @abstractmethod
+    def update_body(self, number: int, body: str) -> None: ...
+
+    @abstractmethod
+    def reopen(self, number: int) -> None: ...
+
+    @abstractmethod
+    def add_labels(self, number: int, labels: Iterable[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Spacing and waiting between requests; tests inject a recording ``sleep`` and zero intervals."""
+
+    request_interval_s: float = 0.25  # PyGithub's defaults, GitHub's advice for writes
+    write_interval_s: float = 1.0
+    retry_backoff_s: float = 0.5  # urllib3 backoff factor for retried GETs and connection failures
+    rate_limit_cap_s: float = 60.0  # total wait for rate limits before giving up
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+
+DEFAULT_PACING = Pacing()
+
+
+def no_write_retry(backoff_s: float) -> Retry:
+    """Retry connection failures and GET 5xx briefly; never re-send a POST or PATCH that reached GitHub."""
+    return Retry(
+        total=3,
+        backoff_factor=backoff_s,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+        respect_retry_after_header=False,
+    )
+
+
+class GitHubTracker(IssueTracker):
+    """Issues of one repository carrying ``label``, through PyGithub."""
+
+    def __init__(
+        self,
+        repo: str,
+        token: str,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        label: str = TOOL_LABEL,
+        pacing: Pacing = DEFAULT_PACING,
+        parse_marker: Callable[[str], dict | None],
+        notice: Callable[[str], None] = lambda message: None,
+    ):
+        self.repo_name = repo
+        self.label = label
+        self._token = token
+        self._base_url = base_url.rstrip("/")
+        self._pacing = pacing
+        self._parse_marker = parse_marker
+        self._notice = notice
+        parts = urlsplit(self._base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self._error(f"the GitHub API URL {self._base_url!r} is not an http(s) URL (check GITHUB_API_URL)")
+        self._client = Github(
+            base_url=self._base_url,
+            auth=Auth.Token(token),
+            retry=no_write_retry(pacing.retry_backoff_s),
+            per_page=100,
+            seconds_between_requests=pacing.request_interval_s,
+            seconds_between_writes=pacing.write_interval_s,
+        )
+        self._repo = self._call(lambda: self._client.get_repo(repo), f"open repository {repo}")
+        self._issues: dict[int, Issue] | None = None
+        self._by_fingerprint: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"GitHubTracker(repo={self.repo_name!r}, base_url={self._base_url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # IssueTracker --------------------------------------------------------------------------------
+
+    def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None:
+        issues = self._load()
+        number = self._by_fingerprint.get(fingerprint)
+        return _tracked(issues[number]) if number is not None else None
+
+    def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue:
+        _check_body(body)
+        names = list(dict.fromkeys([self.label, *labels]))
+        issue = self._call(
+            lambda: self._repo.create_issue(title=title, body=body, labels=names),
+            "create an issue",
+            maybe_done=True,
+        )
+        self._remember(issue)
+        return _tracked(issue)
+
+    def comment(self, number: int, body: str) -> None:
+        _check_body(body)
+        issue = self._issue(number)
+        self._call(lambda: issue.create_comment(body), f"comment on issue #{number}")
+
+    def update_body(self, number: int, body: str) -> None:
+        _check_body(body)
+        issue = self._issue(number)
+        self._call(lambda: issue.edit(body=body), f"update issue #{number}")
+
+    def reopen(self, number: int) -> None:
+        issue = self._issue(number)
+        self._call(lambda: issue.edit(state="open"), f"reopen issue #{number}")
+
+    def add_labels(self, number: int, labels: Iterable[str]) -> None:
+        issue = self._issue(number)
+        names = list(labels)
+        self._call(lambda: issue.add_to_labels(*names), f"label issue #{number}")
+
+    # internals -----------------------------------------------------------------------------------
+
+    def _load(self) -> dict[int, Issue]:
+        if self._issues is None:
+            listing = self._call(
+                lambda: list(self._repo.get_issues(state="all", labels=[self.label])),
+                f"list issues labelled {self.label!r}",
+            )
+            self._issues = {}
+            # oldest first, so an open issue or else the oldest one wins when a fingerprint repeats
+            for issue in sorted(listing, key=lambda i: i.number):
+                if "/pull/" not in issue.html_url:  # the issues listing includes pull requests
+                    self._remember(issue)
+        return self._issues
+
+    def _remember(self, issue: Issue) -> None:
+        issues = self._load() if self._issues is None else self._issues
+        issues[issue.number] = issue
+        marker = self._parse_marker(issue.body or "")
+        fingerprint = marker.get("fingerprint") if marker else None
+        if not isinstance(fingerprint, str):
+            return
+        known = self._by_fingerprint.get(fingerprint)
+        if known is None or (issues[known].state != "open" and issue.state == "open"):
+            self._by_fingerprint[fingerprint] = issue.number
+
+    def _issue(self, number: int) -> Issue:
+        issues = self._load()
+        if number not in issues:
+            raise GitHubError(f"issue #{number} of {self.repo_name} is not a {self.label!r} issue")
+        return issues[number]
+
+    def _call(self, request: Callable[[], T], action: str, *, maybe_done: bool = False) -> T:
+        """Run one PyGithub request, waiting out rate limits up to the cap; map failures to GitHubError."""
+        waited = 0.0
+        while True:
+            try:
+                return request()
+            except GithubException as err:
+                wait = _rate_limit_wait(err, self._pacing.clock())
+                if wait is None:
+                    raise self._error(_describe(err, action, self.repo_name, maybe_done)) from None
+                if waited + wait > self._pacing.rate_limit_cap_s:
+                    raise self._error(
+                        f"GitHub rate limit reached while trying to {action}: it asks to wait {wait:.0f} s,"
+                        f" beyond the {self._pacing.rate_limit_cap_s:.0f} s cap; try again later"
+                    ) from None
+                self._notice(f"GitHub rate limit: waiting {wait:.0f} s before trying to {action} again")
+                self._pacing.sleep(wait)
+                waited += wait
+            except requests.RequestException as err:
+                message = f"no answer from GitHub at {self._base_url} while trying to {action} ({type(err).__name__})"
+                if maybe_done:
+                    message += _MAYBE_DONE
+                raise self._error(message) from None
+
+    def _error(self, message: str) -> GitHubError:
+        return GitHubError(message.replace(self._token, "***") if self._token else message)
+
+
+_MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
+
+
+def _rate_limit_wait(err: GithubException, now: float) -> float | None:
+    """Seconds GitHub asks to wait before retrying, or None when ``err`` is no rate limit."""
+    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
+    message = _message(err)
+    limited = err.status == 429 or (
+        err.status == 403
+        and ("retry-after" in headers or headers.get("x-ratelimit-remaining") == "0" or Requester.isRateLimitError(message))
+    )
+    if not limited:
+        return None
+    retry_after = headers.get("retry-after", "")
+    if retry_after.strip().isdigit():
+        return float(retry_after)
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.strip().isdigit():
+        return max(float(reset) - now, 0.0) + 1.0
+    return SECONDARY_RATE_LIMIT_WAIT_S
+
+
+def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) -> str:
+    message = _message(err)
+    if err.status == 401:
+        return "GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN"
+    if err.status == 403:
+        return f"GitHub denied the request to {action} (403 {message or 'Forbidden'}): the token needs Issues read and write access to {repo}"
+    if err.status == 404 and action.startswith("open repository"):
+        return f"repository {repo} not found (404), or the token cannot see it"
+    text = f"GitHub answered {err.status} while trying to {action}" + (f": {message}" if message else "")
+    if maybe_done and err.status >= 500:
+        text += _MAYBE_DONE
+    return text
+
+
+def _message(err: GithubException) -> str:
+    data = err.data
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _check_body(body: str) -> None:
+    assert len(body) < MAX_BODY_CHARS, f"issue body of {len(body)} characters exceeds GitHub's limit"
+
+
+def _tracked(issue: Issue) -> TrackedIssue:
+    closed_at = issue.closed_at
+    if closed_at is not None and closed_at.tzinfo is None:
+        closed_at = closed_at.replace(tzinfo=timezone.utc)
+    return TrackedIssue(
+        number=issue.number,
+        url=issue.html_url,
+        state=issue.state,
+        title=issue.title,
+        body=issue.body or "",
+        labels=tuple(label.name for label in issue.labels),
+        closed_at=closed_at,
+    )
