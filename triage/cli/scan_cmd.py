@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import typer
 
@@ -13,47 +16,79 @@ from . import app, fail_from, fatal
 from ..errors import TriageError
 
 FORMAT_HELP = "Output format: table, json, markdown or csv."
+SOURCE_HELP = (
+    "A log export file (JSON array, NDJSON, client dump, gcloud table/value text, plain lines; .gz too), '-' for "
+    "stdin, or 'gcp' / 'gcp:PROJECT' for Cloud Logging (the default when a project is configured). Repeatable."
+)
 
 
 @app.command()
 def scan(
     source: Optional[List[str]] = typer.Option(
-        None, "--source", "-s", help="A log export file (JSON array, NDJSON, client dump, gcloud table/value text, plain lines; .gz too) or '-' for stdin. Repeatable."
+        None, "--source", "-s", help=SOURCE_HELP
     ),
     since: Optional[str] = typer.Option(None, "--since", help="Window start relative to now: 90s, 30m, 1h, 2d."),
     start: Optional[str] = typer.Option(None, "--from", help="Window start, ISO-8601 with any offset."),
     end: Optional[str] = typer.Option(None, "--until", help="Window end, ISO-8601 with any offset."),
     now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
     service: Optional[List[str]] = typer.Option(None, "--service", help="Only this Cloud Run service. Repeatable."),
-    min_severity: str = typer.Option("WARNING", "--min-severity", help="Severity floor (inferred severities count)."),
+    min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Severity floor (inferred severities count). Default WARNING."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
+    project: Optional[str] = typer.Option(None, "--project", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
+    resource_type: Optional[str] = typer.Option(None, "--resource-type", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
+    extra_filter: Optional[str] = typer.Option(None, "--filter", help="A Cloud Logging filter expression ANDed into the query."),
+    show_filter: bool = typer.Option(False, "--show-filter", help="Print the Cloud Logging filter and exit."),
+    max_entries: Optional[int] = typer.Option(None, "--max-entries", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
+    save_raw: Optional[Path] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+    no_state: bool = typer.Option(False, "--no-state", help="Do not record this scan in the state store."),
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
     from ..model import PRIORITIES, Severity
     from ..report import FORMATS, render
     from ..rules import load_rules
     from ..scan import ScanOptions, scan as run_scan
-    from ..sources.files import read_file
-    from ..window import build_window
+    from ..config import load_config
+    from ..gcp_filter import DEFAULT_RESOURCE_TYPE, build_filter, closed_window
+    from ..sources import gcp_project, open_source
+    from ..window import build_window, parse_duration, parse_time
 
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.upper() not in PRIORITIES:
         fatal(f"unknown --fail-on {fail_on!r}: use P0, P1, P2 or P3")
-    if not source:
-        fatal("no --source given", hint="pass a log export with --source FILE (or '-' for stdin)")
+    try:
+        config = load_config(Path.cwd())
+    except TriageError as err:
+        fail_from(err)
+    min_severity = min_severity or config.min_severity or "WARNING"
     try:
         floor = Severity.parse(min_severity)
     except ValueError:
         fatal(f"unknown --min-severity {min_severity!r}: use DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL")
+    services = tuple(service or config.services)
+    kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
-        rule_set = load_rules(rules or None)
-        options = ScanOptions(tuple(source), window, tuple(service or ()), floor)
-        result = run_scan(options, rule_set, read_file)
+        specs = () if show_filter else _source_specs(source, project or config.project)
+        uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
+        query = None
+        if uses_gcp:
+            anchor = parse_time(now, "--now") if now else None
+            window = closed_window(window, parse_duration(config.since or "1h"), anchor or datetime.now(timezone.utc))
+            query = build_filter(window, services, floor, None if kind == "any" else kind, extra_filter)
+        if show_filter:
+            typer.echo(query)
+            raise typer.Exit(0)
+        if not uses_gcp and (save_raw is not None or max_entries is not None):
+            fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
+        rule_set = load_rules(rules or list(config.rules) or None)
+        options = ScanOptions(specs, window, services, floor)
+        with _gcp_reader(query, max_entries, save_raw) as read_gcp:
+            result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))
     except TriageError as err:
         fail_from(err)
 
@@ -66,7 +101,7 @@ def scan(
             err=True,
         )
     if result.entries_read == 0 and result.entries_skipped:
-        fatal(f"nothing readable in {', '.join(source)}")
+        fatal(f"nothing readable in {', '.join(specs)}")
     if result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
@@ -79,8 +114,81 @@ def scan(
             fatal(f"cannot write {output}: {err.strerror or err}")
     else:
         typer.echo(text, nl=False)
+    if not no_state:
+        _record(result, state_dir)
 
     if fail_on is not None:
         limit = PRIORITIES.index(fail_on.upper())
         if any(c.priority is not None and PRIORITIES.index(c.priority) <= limit for c in result.clusters):
             raise typer.Exit(3)
+
+
+def _record(result, state_dir: Optional[Path]) -> None:
+    """Keep the scan for `draft`, `issue` and `worklog`; a failure only warns."""
+    import sqlite3
+
+    from ..state import StateStore
+
+    try:
+        with StateStore.in_dir(state_dir) as store:
+            store.record_scan(result)
+    except (TriageError, sqlite3.Error, OSError) as err:
+        typer.echo(f"Warning: scan not recorded: {err}", err=True)
+
+
+def _source_specs(source: Optional[List[str]], project: Optional[str]) -> tuple[str, ...]:
+    """The ``--source`` values with ``gcp`` resolved to ``gcp:PROJECT``; Cloud Logging when none is given."""
+    from ..sources import gcp_project
+    from ..sources.gcp import default_project
+
+    needs_project = not source or any(gcp_project(spec) == "" for spec in source)
+    found = (project or default_project()) if needs_project else None
+    if not source:
+        if not found:
+            fatal("no --source given", hint="pass a log export with --source FILE ('-' for stdin), or set a project to read Cloud Logging")
+        return (f"gcp:{found}",)
+    if needs_project and not found:
+        fatal("--source gcp: no Cloud Logging project set", hint="use --source gcp:PROJECT, --project, triage.toml or GOOGLE_CLOUD_PROJECT")
+    return tuple(f"gcp:{found}" if gcp_project(spec) == "" else spec for spec in source)
+
+
+@contextmanager
+def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Optional[Path]) -> Iterator[Optional[Callable]]:
+    """``read_gcp(project)`` for :func:`triage.sources.open_source`, with --save-raw and progress wired in."""
+    if query is None:
+        yield None
+        return
+    from ..sources.gcp import Pull, endpoint, make_client, pull
+
+    with ExitStack() as stack:
+        raw = None
+        if save_raw is not None:
+            try:
+                raw = stack.enter_context(open(save_raw, "wb"))
+            except OSError as err:
+                fatal(f"cannot write {save_raw}: {err.strerror or err}")
+        on_page = stack.enter_context(_progress()) if sys.stderr.isatty() else None
+
+        def read_gcp(project: str):
+            client = make_client(project)
+            return pull(Pull(project, query, max_entries), client, raw_out=raw, on_page=on_page, api_url=endpoint())
+
+        yield read_gcp
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """A live line on stderr: entries, pages and rate of the Cloud Logging pull."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    started = time.monotonic()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("Cloud Logging: connecting", total=None)
+
+        def update(entries: int, pages: int) -> None:
+            rate = entries / max(time.monotonic() - started, 1e-3)
+            progress.update(task, description=f"Cloud Logging: {entries:,} entries, {pages:,} pages, {rate:,.0f}/s")
+
+        yield update

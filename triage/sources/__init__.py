@@ -1,4 +1,5 @@
-"""Sources yield :class:`Record` (a LogEntry-shaped mapping and where it came from) or :class:`Problem`.
+"""Sources yield :class:`Record` (a LogEntry-shaped mapping and where it came from), :class:`Problem`
+(a skipped record) or, last, :class:`Truncated` (the source stopped early on purpose).
 
 Every reader streams: memory does not grow with the size of its input.
 """
@@ -6,8 +7,9 @@ Every reader streams: memory does not grow with the size of its input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
+from ..errors import UsageError
 from ..model import Problem
 
 
@@ -19,4 +21,36 @@ class Record:
     data: Mapping[str, Any]
 
 
-RecordStream = Iterator["Record | Problem"]
+RecordStream = Iterator["Record | Problem | Truncated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    """A source stopped early on purpose (``--max-entries``): the scan is incomplete and says so."""
+
+    location: str
+    reason: str
+
+
+GCP_SCHEME = "gcp"
+
+
+def gcp_project(spec: str) -> str | None:
+    """``gcp:PROJECT`` → ``PROJECT``, ``gcp`` → ``""`` (the default project), anything else → None (a file)."""
+    if spec == GCP_SCHEME:
+        return ""
+    if spec.startswith(GCP_SCHEME + ":"):
+        return spec[len(GCP_SCHEME) + 1 :]
+    return None
+
+
+def open_source(spec: str, read_gcp: Callable[[str], RecordStream] | None = None) -> RecordStream:
+    """Stream one ``--source``: ``gcp:PROJECT`` through ``read_gcp(PROJECT)``, anything else as a file."""
+    project = gcp_project(spec)
+    if project is None:
+        from .files import read_file  # files imports this package
+
+        return read_file(spec)
+    if read_gcp is None or not project:
+        raise UsageError(f"--source {spec}: Cloud Logging is not set up for this scan")
+    return read_gcp(project)

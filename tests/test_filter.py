@@ -1,0 +1,106 @@
+"""The server-side Cloud Logging filter: exact text per option, and what it keeps out (via the fake's evaluator)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fake_logging import compile_filter, run_entry
+from triage.errors import UsageError
+from triage.gcp_filter import MAX_FILTER_CHARS, build_filter, closed_window
+from triage.model import Severity, Window
+
+START = datetime(2026, 3, 1, 11, 0, tzinfo=timezone.utc)
+END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+WINDOW = Window(START, END)
+BOUNDS = 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"'
+TEXT_TERMS = (
+    'textPayload:"Traceback (most recent call last)" OR textPayload:"File \\"" OR '
+    'textPayload:"During handling of the above exception" OR textPayload:"The above exception was the direct cause"'
+)
+ERROR_MARKERS = (
+    'textPayload:"| ERROR |" OR textPayload:" - ERROR - " OR textPayload:"[ERROR]" OR '
+    'textPayload:"| CRITICAL |" OR textPayload:" - CRITICAL - " OR textPayload:"[CRITICAL]"'
+)
+
+
+def test_default_scope():
+    assert build_filter(WINDOW, min_severity=Severity.ERROR) == (
+        f'{BOUNDS} AND resource.type="cloud_run_revision" AND '
+        f"(severity>=ERROR OR severity=DEFAULT OR {TEXT_TERMS} OR {ERROR_MARKERS})"
+    )
+
+
+def test_services_resource_type_and_user_filter():
+    text = build_filter(WINDOW, ("api", "worker"), Severity.DEFAULT, "cloud_run_job", 'logName:"stderr" OR x=1')
+    assert text == (
+        f'{BOUNDS} AND resource.type="cloud_run_job" AND '
+        '(resource.labels.service_name="api" OR resource.labels.service_name="worker") AND (logName:"stderr" OR x=1)'
+    )
+
+
+def test_one_service_no_resource_type_and_quoting():
+    text = build_filter(WINDOW, ('we"ird\\name',), Severity.DEFAULT, None)
+    assert text == f'{BOUNDS} AND resource.labels.service_name="we\\"ird\\\\name"'
+    assert compile_filter(text)(run_entry("2026-03-01T11:30:00Z", "x", service='we"ird\\name'))
+
+
+def test_fractional_bounds_keep_microseconds():
+    window = Window(START + timedelta(microseconds=500), END)
+    assert build_filter(window, min_severity=Severity.DEFAULT, resource_type=None).startswith(
+        'timestamp>="2026-03-01T11:00:00.000500Z" AND'
+    )
+
+
+def test_open_window_is_refused_and_closed_window_fills_both_bounds():
+    with pytest.raises(ValueError):
+        build_filter(Window(START, None))
+    assert closed_window(Window(None, None), timedelta(hours=1), END) == WINDOW
+    assert closed_window(Window(START, None), timedelta(days=9), END) == WINDOW
+    assert closed_window(Window(None, END), timedelta(minutes=30), END + timedelta(days=1)) == Window(
+        END - timedelta(minutes=30), END
+    )
+
+
+def test_filter_stays_well_under_the_limit_and_a_huge_one_is_refused():
+    services = tuple(f"service-{i}" for i in range(20))
+    assert len(build_filter(WINDOW, services, Severity.INFO)) < 3000
+    with pytest.raises(UsageError, match="limit is 20000"):
+        build_filter(WINDOW, extra="x" * MAX_FILTER_CHARS)
+
+
+def _kept(text: str, entries: dict[str, dict]) -> set[str]:
+    keep = compile_filter(text)
+    return {name for name, entry in entries.items() if keep(entry)}
+
+
+def test_the_filter_keeps_candidates_and_keeps_out_the_rest():
+    at = "2026-03-01T11:30:00Z"
+    entries = {
+        "json error": run_entry(at, payload={"message": "db down"}, severity="ERROR"),
+        "json warning": run_entry(at, payload={"message": "slow"}, severity="WARNING"),
+        "json info": run_entry(at, payload={"message": "ok", "error": {"message": "Missing field"}}, severity="INFO"),
+        "loguru error on stderr (DEFAULT)": run_entry(at, "2026-03-01 11:30:00.1 | ERROR | app:run:3 | boom"),
+        "loguru info on stderr (DEFAULT)": run_entry(at, "2026-03-01 11:30:00.1 | INFO | app:run:3 | hello"),
+        "traceback frame (DEFAULT)": run_entry(at, '  File "/app/main.py", line 3, in run'),
+        "traceback header tagged INFO": run_entry(at, "Traceback (most recent call last):", severity="INFO", log="stdout"),
+        "gunicorn error tagged INFO": run_entry(at, "[2026-03-01 11:30:00 +0000] [7] [ERROR] Worker exited", severity="INFO"),
+        "request 503": run_entry(at, severity="ERROR", log="requests", http={"status": 503}),
+        "request 200": run_entry(at, severity="INFO", log="requests", http={"status": 200}),
+        "other service": run_entry(at, "x", severity="ERROR", service="billing"),
+        "other resource type": run_entry(at, "x", severity="ERROR", resource_type="gce_instance"),
+        "before the window": run_entry("2026-03-01T10:59:59Z", "x", severity="ERROR"),
+        "after the window": run_entry("2026-03-01T12:00:01Z", "x", severity="ERROR"),
+        "on the end bound": run_entry("2026-03-01T12:00:00Z", "x", severity="CRITICAL"),
+    }
+    kept = _kept(build_filter(WINDOW, ("api",), Severity.WARNING), entries)
+    assert kept == {
+        "json error", "json warning", "loguru error on stderr (DEFAULT)", "loguru info on stderr (DEFAULT)",
+        "traceback frame (DEFAULT)", "traceback header tagged INFO", "gunicorn error tagged INFO", "request 503",
+        "on the end bound",
+    }
+    strict = _kept(build_filter(WINDOW, ("api",), Severity.ERROR), entries)
+    assert kept - strict == {"json warning"}
+    everything = _kept(build_filter(WINDOW, (), Severity.DEFAULT, None), entries)
+    assert everything == set(entries) - {"before the window", "after the window"}

@@ -1,0 +1,332 @@
+"""Cloud Logging source: the real google-cloud-logging client against the loopback fake of entries.list."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_logging import FakeLogging, run_entry
+from triage.errors import SourceError
+from triage.sources import Record, Truncated
+from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, make_client, pull
+
+NOW = "2026-03-01T12:00:00Z"
+FILTER = 'timestamp>="2026-03-01T00:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"'
+
+
+class FakeTime:
+    """A clock that only moves when slept on: records every sleep, never waits."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def numbered(count: int) -> list[dict]:
+    return [run_entry(f"2026-03-01T{10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z", f"event {i}", severity="ERROR")
+            for i in range(count)]
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """No project, credentials or gcloud configuration from the machine leak into a test."""
+    for name in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "TRIAGE_LOGGING_ENDPOINT",
+                 "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_ACTIVE_CONFIG_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def run_pull(fake: FakeLogging, request: Pull, time: FakeTime | None = None, **kwargs) -> list:
+    time = time or FakeTime()
+    client = make_client(request.project, {"TRIAGE_LOGGING_ENDPOINT": fake.url})
+    return list(pull(request, client, pacer=RequestPacer(clock=time.clock, sleep=time.sleep),
+                     backoff=Backoff(sleep=time.sleep, rng=random.Random(7)), api_url=fake.url, **kwargs))
+
+
+def test_every_page_is_followed_including_an_empty_page_with_a_token():
+    with FakeLogging(numbered(2500)) as fake:
+        fake.empty_page_at.add(1000)
+        pages: list[tuple[int, int]] = []
+        records = run_pull(fake, Pull("test-proj", FILTER), on_page=lambda e, p: pages.append((e, p)))
+    assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2500)]
+    assert records[0] == Record("gcp:test-proj#1", fake.entries[0])
+    assert [r.get("pageToken") for r in fake.requests] == [None, "t1000", "e1000", "t2000"]
+    assert pages == [(1000, 1), (1000, 2), (2000, 3), (2500, 4)]
+    first = fake.requests[0]
+    assert (first["resourceNames"], first["filter"], first["orderBy"], first["pageSize"]) == (
+        ["projects/test-proj"], FILTER, "timestamp asc", 1000)
+
+
+def test_429_backs_off_and_resumes_from_the_same_page_token():
+    time = FakeTime()
+    with FakeLogging(numbered(2100)) as fake:
+        requests = fake.requests
+        original = fake.answer
+
+        def answer(body):  # two 429s for the second page only
+            if body.get("pageToken") == "t1000" and sum(r.get("pageToken") == "t1000" for r in requests) < 2:
+                fake.faults.append(429)
+            return original(body)
+
+        fake.answer = answer
+        records = run_pull(fake, Pull("test-proj", FILTER), time)
+    assert [r.get("pageToken") for r in requests] == [None, "t1000", "t1000", "t1000", "t2000"]
+    assert len(records) == 2100 and len({r.data["insertId"] for r in records}) == 2100
+    backoffs = [s for s in time.sleeps if s >= 0.5]
+    assert len(backoffs) == 2 and 0.5 <= backoffs[0] <= 1.0 and 1.0 <= backoffs[1] <= 2.0
+
+
+def test_endless_429_gives_up_with_the_count_fetched():
+    time = FakeTime()
+    with FakeLogging(numbered(1500)) as fake:
+        original = fake.answer
+        fake.answer = lambda body: (fake.faults.append(429) if body.get("pageToken") else None) or original(body)
+        with pytest.raises(SourceError) as caught:
+            run_pull(fake, Pull("test-proj", FILTER), time)
+    assert str(caught.value) == (
+        "Cloud Logging quota exhausted for project test-proj (429): Quota exceeded for quota metric 'Read requests' "
+        "and limit 'Read requests per minute'; gave up after 6 retries (after 1000 entries in 1 pages; no partial report)"
+    )
+    assert len(fake.requests) == 8
+
+
+def test_max_entries_stops_early_and_says_so():
+    with FakeLogging(numbered(2500)) as fake:
+        records = run_pull(fake, Pull("test-proj", FILTER, max_entries=1200))
+    assert len(records) == 1201 and records[-1] == Truncated(
+        "gcp:test-proj", "stopped at --max-entries 1200; more entries match")
+    assert len(fake.requests) == 2
+    with FakeLogging(numbered(700)) as fake:
+        records = run_pull(fake, Pull("test-proj", FILTER, max_entries=700))
+    assert len(records) == 700 and not any(isinstance(r, Truncated) for r in records)
+    assert fake.requests[0]["pageSize"] == 700
+
+
+def test_pacer_keeps_a_long_pull_under_the_quota():
+    time = FakeTime()
+    pacer = RequestPacer(per_minute=50, burst=5, clock=time.clock, sleep=time.sleep)
+    starts = []
+    for _ in range(200):
+        pacer.wait()
+        starts.append(time.now)
+    busiest = max(sum(1 for t in starts if s <= t < s + 60) for s in starts)
+    assert busiest <= 55
+    assert starts[4] == starts[0]  # the burst goes out at once
+
+
+def test_backoff_is_exponential_jittered_and_capped():
+    time = FakeTime()
+    backoff = Backoff(base=1, cap=8, sleep=time.sleep, rng=random.Random(1))
+    for retry in range(6):
+        backoff.pause(retry)
+    for retry, slept in enumerate(time.sleeps):
+        ceiling = min(8, 2**retry)
+        assert ceiling / 2 <= slept <= ceiling
+    assert len(set(time.sleeps)) == 6
+
+
+def test_default_project_from_env_then_gcloud_configuration(tmp_path):
+    config = tmp_path / "gcloud"
+    (config / "configurations").mkdir(parents=True)
+    (config / "configurations" / "config_work.ini").write_text("[core]\naccount = a@b.c\nproject = from-gcloud\n")
+    (config / "active_config").write_text("work\n")
+    assert default_project({"CLOUDSDK_CONFIG": str(config)}) == "from-gcloud"
+    assert default_project({"CLOUDSDK_CONFIG": str(config), "CLOUDSDK_ACTIVE_CONFIG_NAME": "other"}) is None
+    assert default_project({"CLOUDSDK_CONFIG": str(config), "CLOUDSDK_CORE_PROJECT": "core"}) == "core"
+    assert default_project({"CLOUDSDK_CONFIG": str(config), "GOOGLE_CLOUD_PROJECT": "g", "CLOUDSDK_CORE_PROJECT": "c"}) == "g"
+    assert default_project({"CLOUDSDK_CONFIG": str(tmp_path / "none")}) is None
+
+
+# --- through the CLI ---------------------------------------------------------------------------------------------
+
+def scan_json(cli, *args):
+    result = cli("scan", "--now", NOW, "--format", "json", "--no-state", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result
+
+
+def incident_entries() -> list[dict]:
+    """A synthetic hour of one Cloud Run service: errors of three eras, noise, and entries out of scope."""
+    at = lambda m, s=0: f"2026-03-01T11:{m:02d}:{s:02d}.{m:03d}Z"  # noqa: E731
+    entries = []
+    for m in range(0, 50, 5):
+        entries += [
+            run_entry(at(m), f"2026-03-01 11:{m:02d}:00.000 | ERROR | app.db:connect:{40 + m} | pool exhausted after {m}s"),
+            run_entry(at(m, 1), f"2026-03-01 11:{m:02d}:01.000 | INFO | app.web:handle:9 | request {m} ok"),
+            run_entry(at(m, 2), payload={"message": f"payment {m} declined by provider", "severity": "ERROR"}, severity="ERROR"),
+            run_entry(at(m, 3), payload={"message": "user loaded", "error": {"message": "Missing field"}}, severity="INFO", log="stdout"),
+            run_entry(at(m, 4), severity="ERROR", log="requests",
+                      http={"requestMethod": "GET", "requestUrl": f"https://api.example.test/v1/items/{m}", "status": 503, "latency": "0.2s"}),
+            run_entry(at(m, 5), severity="INFO", log="requests",
+                      http={"requestMethod": "GET", "requestUrl": "https://api.example.test/health", "status": 200, "latency": "0.01s"}),
+        ]
+    for m in (12, 31):  # a traceback printed line by line on stderr: DEFAULT entries at one instant
+        entries += [run_entry(at(m, 30), line, instance=f"inst-{m}") for line in (
+            "Traceback (most recent call last):",
+            '  File "/app/worker.py", line 88, in run',
+            "    total = compute(order)",
+            '  File "/app/pricing.py", line 12, in compute',
+            "    return order.amount / order.count",
+            "ZeroDivisionError: division by zero",
+        )]
+    entries += [
+        run_entry("2026-03-01T10:30:00Z", "| ERROR | app:old:1 | before the window"),
+        run_entry(at(20), "| ERROR | app:x:1 | other service", service="billing"),
+    ]
+    return entries
+
+
+@pytest.fixture
+def fake(env):
+    with FakeLogging(incident_entries()) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        yield server
+
+
+def test_scan_through_the_fake_equals_a_scan_of_the_same_entries_from_a_file(cli, fake, tmp_path):
+    from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--service", "api")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(fake.entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h", "--service", "api")
+    assert from_gcp["clusters"] == from_file["clusters"]
+    assert len(from_gcp["clusters"]) >= 4 and from_gcp["truncated"] is False
+    assert from_gcp["entries_read"] < from_file["entries_read"]  # the filter kept the INFO noise off the wire
+    assert "ZeroDivisionError" in json.dumps(from_gcp["clusters"])
+
+
+def test_save_raw_replays_to_the_same_clusters(cli, fake, tmp_path):
+    raw = tmp_path / "window.ndjson"
+    from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--save-raw", raw)
+    lines = raw.read_text().splitlines()
+    assert len(lines) == from_gcp["entries_read"] and json.loads(lines[0]) in fake.entries
+    replayed, _ = scan_json(cli, "--source", raw)
+    assert replayed["clusters"] == from_gcp["clusters"]
+
+
+def test_configured_project_is_the_default_source_and_config_rules_apply(cli, fake, tmp_path):
+    rules = tmp_path / "myrules"
+    rules.mkdir()
+    (rules / "pool.yaml").write_text(
+        "rules:\n  - id: db-pool-exhausted\n    title: Database pool exhausted\n    priority: P1\n    category: db\n"
+        "    match:\n      contains: pool exhausted\n")
+    (tmp_path / "triage.toml").write_text('project = "test-proj"\nrules = ["myrules"]\nsince = "1h"\n')
+    data, _ = scan_json(cli)
+    assert data["sources"] == ["gcp:test-proj"]
+    assert any(c["rule"] == "db-pool-exhausted" and c["count"] == 10 for c in data["clusters"])
+    assert fake.requests[0]["filter"].startswith('timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"')
+
+
+def test_max_entries_reports_truncation(cli, fake):
+    data, result = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--max-entries", "5")
+    assert data["truncated"] is True and data["entries_read"] == 5
+    assert "Warning: gcp:test-proj: stopped at --max-entries 5; more entries match\n" in result.stderr
+
+
+def test_user_filter_is_anded_in_and_a_rejected_filter_is_one_line(cli, fake):
+    scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--filter", 'logName:"requests"')
+    assert fake.requests[-1]["filter"].endswith(' AND (logName:"requests")')
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW, "--filter", "severity>=")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("Error: Cloud Logging rejected the query (400): Invalid filter: ")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (403, "Error: permission denied on the logs of project test-proj (403): Permission 'logging.logEntries.list' "
+              "denied on resource (or it may not exist) (needs roles/logging.viewer)\n"),
+        (404, "Error: project test-proj not found by Cloud Logging (404): Project does not exist: test-proj\n"),
+    ],
+)
+def test_api_errors_are_one_clear_line(cli, fake, status, message):
+    fake.faults.append(status)
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+
+
+def test_unknown_project_is_a_404(cli, fake):
+    result = cli("scan", "--source", "gcp:nope", "--now", NOW)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: project nope not found by Cloud Logging (404): Project does not exist: ['projects/nope']\n"
+
+
+def test_an_error_mid_pagination_aborts_without_a_report(cli, env):
+    with FakeLogging(numbered(1500)) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        original = server.answer
+        server.answer = lambda body: (server.faults.append(403) if body.get("pageToken") else None) or original(body)
+        result = cli("scan", "--source", "gcp:test-proj", "--now", NOW, "--since", "12h")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.endswith("(needs roles/logging.viewer) (after 1000 entries in 1 pages; no partial report)\n")
+
+
+def test_unreachable_endpoint(cli, env):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env.setenv("TRIAGE_LOGGING_ENDPOINT", f"http://127.0.0.1:{port}")
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"Error: cannot reach Cloud Logging at http://127.0.0.1:{port}: connection refused\n"
+
+
+def test_missing_adc_names_the_gcloud_command(cli, env):
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    def no_credentials(**kwargs):
+        raise DefaultCredentialsError("Your default credentials were not found.")
+
+    env.setattr(google.auth, "default", no_credentials)
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: no Google Cloud credentials found: run `gcloud auth application-default login`\n"
+
+
+def test_missing_adc_with_the_real_discovery(tmp_path):
+    """The real google.auth.default in a clean environment (no metadata-server probe): the same one line."""
+    environ = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path),
+               "NO_GCE_CHECK": "true", "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"}
+    triage = Path(sys.executable).parent / "triage"
+    done = subprocess.run([triage, "scan", "--source", "gcp:p"], env=environ,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "Error: no Google Cloud credentials found: run `gcloud auth application-default login`\n"
+
+
+def test_show_filter_needs_no_credentials_or_project(cli, env):
+    result = cli("scan", "--show-filter", "--now", NOW, "--min-severity", "DEFAULT")
+    assert (result.exit_code, result.stdout) == (
+        0, 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z" AND resource.type="cloud_run_revision"\n')
+
+
+def test_gcp_source_without_a_project_is_one_line(cli, env):
+    result = cli("scan", "--source", "gcp")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --source gcp: no Cloud Logging project set\n")
+    env.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+    assert cli("scan", "--show-filter").exit_code == 0
+
+
+def test_gcp_only_options_refuse_file_sources(cli, env, tmp_path):
+    export = tmp_path / "e.json"
+    export.write_text("[]")
+    result = cli("scan", "--source", export, "--max-entries", "3")
+    assert (result.exit_code, result.stderr) == (
+        2, "Error: --save-raw and --max-entries need a Cloud Logging source (--source gcp)\n")

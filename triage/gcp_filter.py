@@ -1,0 +1,90 @@
+"""Build the Cloud Logging filter that pushes a scan's scope to the server, so only candidates cross the wire.
+
+The filter always carries both window bounds: without a ``timestamp`` term the client library silently
+adds its own 24-hour one. The severity floor keeps, besides ``severity>=FLOOR``:
+
+* ``severity=DEFAULT``: Cloud Run gives plain stdout/stderr lines no severity. Their level lives in the
+  text (loguru ``| ERROR |``, gunicorn ``[ERROR]``), and a traceback printed line by line arrives as
+  DEFAULT entries (frames, code, ``During handling …``) that are stitched back together locally.
+* entries declared below the floor whose text shows an error: a traceback header, frame or chain line,
+  or a level marker at or above the floor. Runtimes that tag stdout lines INFO send tracebacks that way,
+  and the stitcher joins traceback lines whatever severity they declare.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+from .errors import UsageError
+from .model import Severity, Window
+
+DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
+DEFAULT_WINDOW = timedelta(hours=1)
+MAX_FILTER_CHARS = 20_000  # the API's limit
+
+_TRACEBACK_TEXT = (
+    "Traceback (most recent call last)",
+    'File "',
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+)
+# The level markers that infer a severity from text (see triage.entries), per level.
+_LEVEL_MARKERS = {
+    Severity.WARNING: ("| WARNING |", " - WARNING - ", "[WARNING]"),
+    Severity.ERROR: ("| ERROR |", " - ERROR - ", "[ERROR]"),
+    Severity.CRITICAL: ("| CRITICAL |", " - CRITICAL - ", "[CRITICAL]"),
+}
+
+
+def closed_window(window: Window, default: timedelta, now: datetime) -> Window:
+    """The window with both bounds set: an open end becomes ``now``, an open start ``end - default``."""
+    end = window.end or now
+    start = window.start or end - default
+    return Window(start, end)
+
+
+def build_filter(
+    window: Window,
+    services: Sequence[str] = (),
+    min_severity: Severity = Severity.WARNING,
+    resource_type: str | None = DEFAULT_RESOURCE_TYPE,
+    extra: str | None = None,
+) -> str:
+    """The filter for ``entries.list``; ``window`` must be closed (see :func:`closed_window`)."""
+    if window.start is None or window.end is None:
+        raise ValueError("a Cloud Logging filter needs both window bounds")
+    terms = [f'timestamp>="{rfc3339(window.start)}"', f'timestamp<="{rfc3339(window.end)}"']
+    if resource_type:
+        terms.append(f"resource.type={quote(resource_type)}")
+    if services:
+        terms.append(_any_of([f"resource.labels.service_name={quote(name)}" for name in services]))
+    if min_severity > Severity.DEFAULT:
+        terms.append(_severity_term(min_severity))
+    if extra and extra.strip():
+        terms.append(f"({extra.strip()})")
+    text = " AND ".join(terms)
+    if len(text) > MAX_FILTER_CHARS:
+        raise UsageError(f"the Cloud Logging filter has {len(text)} characters; the limit is {MAX_FILTER_CHARS}")
+    return text
+
+
+def _severity_term(floor: Severity) -> str:
+    markers = [m for level, found in _LEVEL_MARKERS.items() if level >= floor for m in found]
+    texts = [f"textPayload:{quote(t)}" for t in (*_TRACEBACK_TEXT, *markers)]
+    return _any_of([f"severity>={floor.name}", "severity=DEFAULT", *texts])
+
+
+def _any_of(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def quote(value: str) -> str:
+    """A filter string literal: double quotes, backslash and quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rfc3339(ts: datetime) -> str:
+    """UTC RFC 3339 with ``Z``; microseconds only when present."""
+    utc = ts.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")

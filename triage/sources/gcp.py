@@ -1,0 +1,300 @@
+"""Pull a window of log entries from Google Cloud Logging (``entries.list``): every page, within quota.
+
+Transport: HTTP/JSON (``_use_grpc=False``) everywhere. It passes proxies and firewalls that break gRPC's
+HTTP/2, needs no grpcio at run time, honours ``client_options["api_endpoint"]`` as a plain URL, and it is
+what the loopback fake in the tests speaks, so the tested path is the shipped one.
+
+Paging: ``Client.list_entries`` returns a plain generator that hides page boundaries and page tokens
+(googleapis/python-logging#136), so after a 429 it could only start again from the first page. This module
+builds the page iterator ``list_entries`` builds itself (api_core ``HTTPIterator``, ``POST /entries:list``)
+on the client's logging API and keeps the token of the next page: on 429 / RESOURCE_EXHAUSTED (which the
+HTTP path does not retry) or 503 it backs off with jitter and starts a new iterator at that token. An empty
+page that carries a token is followed like any other. Requests are paced below the quota of 60
+``entries.list`` calls per minute per project.
+
+Entries are kept as the API returned them (camelCase LogEntry JSON): ``LogEntry.to_api_repr()`` would drop
+``receiveTimestamp``, ``errorGroups`` and the other fields the client's LogEntry does not model, and
+``--save-raw`` writes exactly what a replay needs.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Mapping
+
+import orjson
+
+from ..errors import SourceError
+from . import Record, RecordStream, Truncated
+
+PAGE_SIZE = 1000  # the API's maximum
+ENDPOINT_ENV = "TRIAGE_LOGGING_ENDPOINT"
+DEFAULT_ENDPOINT = "https://logging.googleapis.com"
+READ_SCOPE = "https://www.googleapis.com/auth/logging.read"
+LOGIN_HINT = "run `gcloud auth application-default login`"
+PROJECT_ENV = ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")
+
+
+@dataclass(frozen=True)
+class Pull:
+    """One ``entries.list`` query: which project, which filter, how many entries at most."""
+
+    project: str
+    filter: str
+    max_entries: int | None = None
+    order_by: str = "timestamp asc"
+
+    @property
+    def page_size(self) -> int:
+        return min(PAGE_SIZE, self.max_entries) if self.max_entries else PAGE_SIZE
+
+
+class RequestPacer:
+    """A token bucket: at most ``burst + per_minute`` requests in any minute (the quota is 60)."""
+
+    def __init__(self, per_minute: float = 50, burst: int = 5, clock=time.monotonic, sleep=time.sleep):
+        self._rate = per_minute / 60.0
+        self._capacity = float(burst)
+        self._tokens = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+
+    def wait(self) -> None:
+        """Block until one more request fits in the budget, then spend it."""
+        now = self._clock()
+        if self._last is not None:
+            self._tokens = min(self._capacity, self._tokens + max(0.0, now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            delay = (1 - self._tokens) / self._rate
+            self._sleep(delay)
+            self._tokens, self._last = 1.0, now + delay
+        self._tokens -= 1
+
+
+class Backoff:
+    """Exponential backoff with jitter: retry ``n`` waits between half and all of ``min(cap, base * 2**n)``."""
+
+    def __init__(self, base: float = 1.0, cap: float = 32.0, retries: int = 6, rng: random.Random | None = None,
+                 sleep=time.sleep):
+        self.retries = retries
+        self._base, self._cap = base, cap
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+
+    def pause(self, retry: int) -> None:
+        ceiling = min(self._cap, self._base * 2**retry)
+        self._sleep(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+
+def default_project(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``GOOGLE_CLOUD_PROJECT``, ``CLOUDSDK_CORE_PROJECT``, else the active gcloud configuration's project.
+
+    The gcloud configuration is read from its file (``$CLOUDSDK_CONFIG`` or ``~/.config/gcloud``); gcloud
+    itself is never run.
+    """
+    for name in PROJECT_ENV:
+        if environ.get(name, "").strip():
+            return environ[name].strip()
+    config_dir = Path(environ.get("CLOUDSDK_CONFIG") or Path.home() / ".config" / "gcloud")
+    active = environ.get("CLOUDSDK_ACTIVE_CONFIG_NAME") or _read_text(config_dir / "active_config") or "default"
+    ini = configparser.ConfigParser()
+    try:
+        ini.read(config_dir / "configurations" / f"config_{active}.ini", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    return ini.get("core", "project", fallback="").strip() or None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def endpoint(environ: Mapping[str, str] = os.environ) -> str:
+    """The API endpoint: ``$TRIAGE_LOGGING_ENDPOINT`` or Google's."""
+    return (environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
+    """Application Default Credentials with the logging read scope; :class:`SourceError` when there are none."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+    except DefaultCredentialsError as err:
+        if environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            first = str(err).strip().splitlines()[0] if str(err).strip() else "unusable"
+            raise SourceError(f"GOOGLE_APPLICATION_CREDENTIALS: {first}") from None
+        raise SourceError(f"no Google Cloud credentials found: {LOGIN_HINT}") from None
+    return credentials
+
+
+def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
+    """A ``google.cloud.logging.Client`` on the HTTP transport; an ``http://`` endpoint gets anonymous credentials."""
+    url = endpoint(environ)
+    if url.startswith("http://"):
+        from google.auth.credentials import AnonymousCredentials
+
+        credentials = AnonymousCredentials()
+    else:
+        credentials = credentials_finder(environ)
+    from google.cloud import logging
+
+    options = {"api_endpoint": url} if url != DEFAULT_ENDPOINT else None
+    return logging.Client(project=project, credentials=credentials, _use_grpc=False, client_options=options)
+
+
+def pull(
+    request: Pull,
+    client: Any,
+    *,
+    pacer: RequestPacer | None = None,
+    backoff: Backoff | None = None,
+    raw_out: IO[bytes] | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    api_url: str = DEFAULT_ENDPOINT,
+) -> RecordStream:
+    """Stream the entries of ``request`` as :class:`Record` s, then a :class:`Truncated` if ``max_entries`` cut it.
+
+    ``raw_out`` receives every entry as one JSON line as it arrives; ``on_page(entries, pages)`` is called
+    after each page. Any failure raises :class:`SourceError` saying how many entries had been fetched.
+    """
+    from google.api_core import exceptions as api_errors
+
+    pacer = pacer or RequestPacer()
+    backoff = backoff or Backoff()
+    fetched = pages = retry = 0
+    token: str | None = None
+    where = f"gcp:{request.project}"
+    try:
+        while True:
+            pacer.wait()
+            iterator = _page_iterator(client, request, token)
+            try:
+                page = next(iterator.pages)
+            except (api_errors.TooManyRequests, api_errors.ServiceUnavailable) as err:
+                if retry >= backoff.retries:
+                    raise SourceError(f"{_describe(err, request.project, api_url)}; gave up after {retry} retries") from None
+                backoff.pause(retry)
+                retry += 1
+                continue
+            retry = 0
+            pages += 1
+            token = iterator.next_page_token
+            items = list(page)
+            kept = items if request.max_entries is None else items[: request.max_entries - fetched]
+            for item in kept:
+                fetched += 1
+                if raw_out is not None:
+                    raw_out.write(orjson.dumps(item) + b"\n")
+                yield Record(f"{where}#{fetched}", item)
+            if raw_out is not None:
+                raw_out.flush()
+            if on_page is not None:
+                on_page(fetched, pages)
+            if request.max_entries is not None and fetched >= request.max_entries:
+                if token is not None or len(items) > len(kept):
+                    yield Truncated(where, f"stopped at --max-entries {request.max_entries}; more entries match")
+                return
+            if token is None:
+                return
+    except SourceError as err:
+        raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
+    except Exception as err:  # transport, auth and API failures, mapped below
+        raise SourceError(_failure(err, request.project, api_url, api_errors) + _fetched(fetched, pages)) from None
+
+
+def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
+    """The iterator ``Client.list_entries`` builds, starting at ``token``, with its pages and next token in reach."""
+    from google.api_core import page_iterator
+
+    iterator = page_iterator.HTTPIterator(
+        client=client,
+        api_request=client.logging_api.api_request,
+        path="/entries:list",
+        item_to_value=lambda _iterator, item: item,
+        items_key="entries",
+        page_token=token,
+        extra_params={
+            "resourceNames": [f"projects/{request.project}"],
+            "filter": request.filter,
+            "orderBy": request.order_by,
+            "pageSize": request.page_size,
+        },
+    )
+    iterator._HTTP_METHOD = "POST"  # entries.list is a POST with the parameters in the body
+    return iterator
+
+
+def _fetched(entries: int, pages: int) -> str:
+    if not entries and not pages:
+        return ""
+    return f" (after {entries} entries in {pages} pages; no partial report)"
+
+
+def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
+    """One line for a failed request (or raw copy); anything unexpected is re-raised."""
+    import requests
+    from google.auth import exceptions as auth_errors
+
+    if isinstance(err, api_errors.GoogleAPICallError):
+        return _describe(err, project, api_url)
+    if isinstance(err, auth_errors.RefreshError):
+        return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
+    if isinstance(err, requests.Timeout):
+        return f"Cloud Logging at {api_url} did not answer in time"
+    if isinstance(err, (requests.ConnectionError, auth_errors.TransportError)):
+        return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
+    if isinstance(err, OSError):  # writing the --save-raw copy
+        return f"cannot write the raw entries: {err.strerror or err}"
+    raise err
+
+
+def _describe(err: Any, project: str, api_url: str) -> str:
+    code = getattr(err, "code", None)
+    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", "") or err)).rstrip(".")  # drop "POST url: "
+    if code == 403:
+        return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
+    if code == 404:
+        return f"project {project} not found by Cloud Logging (404): {detail}"
+    if code == 400:
+        return f"Cloud Logging rejected the query (400): {detail} (--show-filter prints it)"
+    if code == 401:
+        return f"Cloud Logging refused the credentials (401): {detail}; {LOGIN_HINT}"
+    if code == 429:
+        return f"Cloud Logging quota exhausted for project {project} (429): {detail}"
+    return f"Cloud Logging at {api_url} failed ({code}): {detail}"
+
+
+_HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
+_NETWORK_REASONS = (
+    (re.compile(r"Connection refused|ECONNREFUSED", re.I), "connection refused"),
+    (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name "
+                r"resolution|NameResolutionError", re.I), "DNS lookup failed"),
+    (re.compile(r"timed out", re.I), "timed out"),
+    (re.compile(r"SSL|certificate", re.I), "TLS handshake failed"),
+)
+
+
+def _network_reason(err: Exception) -> str:
+    text = str(err)
+    for pattern, reason in _NETWORK_REASONS:
+        if pattern.search(text):
+            return reason
+    return "network error"
+
+
+def _first_line(value: Any) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else "no details"
