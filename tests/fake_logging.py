@@ -141,6 +141,8 @@ def _comparable(field: str, value: Any, wanted: str) -> tuple[Any, Any]:
         return Severity.parse(str(value)), Severity.parse(wanted)
     if field in ("timestamp", "receiveTimestamp"):
         return _time(str(value)), _time(wanted)
+    if field == "httpRequest.latency":  # durations such as "0.25s"
+        return float(str(value).rstrip("s")), float(wanted.rstrip("s"))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value, float(wanted)
     return str(value), wanted

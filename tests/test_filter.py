@@ -104,3 +104,16 @@ def test_the_filter_keeps_candidates_and_keeps_out_the_rest():
     assert kept - strict == {"json warning"}
     everything = _kept(build_filter(WINDOW, (), Severity.DEFAULT, None), entries)
     assert everything == set(entries) - {"before the window", "after the window"}
+
+
+def test_rule_conditions_on_requests_fetch_slow_and_failing_requests_at_any_severity():
+    from triage.rules import load_rules
+
+    text = build_filter(WINDOW, min_severity=Severity.WARNING, requests=load_rules().request_specs)
+    assert text.endswith(' OR (httpRequest.status>=500 AND httpRequest.status<=599) OR httpRequest.latency>="5s")')
+    keep = compile_filter(text)
+    at = "2026-03-01T11:30:00Z"
+    slow = run_entry(at, severity="INFO", log="requests", http={"status": 200, "latency": "12.5s"})
+    fast = run_entry(at, severity="INFO", log="requests", http={"status": 200, "latency": "0.25s"})
+    failed = run_entry(at, severity="INFO", log="requests", http={"status": 502, "latency": "0.1s"})
+    assert keep(slow) and keep(failed) and not keep(fast)

@@ -18,6 +18,7 @@ from typing import Sequence
 
 from .errors import UsageError
 from .model import Severity, Window
+from .rules_load import MatchSpec
 
 DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -50,8 +51,13 @@ def build_filter(
     min_severity: Severity = Severity.WARNING,
     resource_type: str | None = DEFAULT_RESOURCE_TYPE,
     extra: str | None = None,
+    requests: Sequence[MatchSpec] = (),
 ) -> str:
-    """The filter for ``entries.list``; ``window`` must be closed (see :func:`closed_window`)."""
+    """The filter for ``entries.list``; ``window`` must be closed (see :func:`closed_window`).
+
+    ``requests`` are the rule conditions on http status and latency: request logs that meet one are
+    fetched whatever their severity (a slow request is logged at INFO).
+    """
     if window.start is None or window.end is None:
         raise ValueError("a Cloud Logging filter needs both window bounds")
     terms = [f'timestamp>="{rfc3339(window.start)}"', f'timestamp<="{rfc3339(window.end)}"']
@@ -60,7 +66,7 @@ def build_filter(
     if services:
         terms.append(_any_of([f"resource.labels.service_name={quote(name)}" for name in services]))
     if min_severity > Severity.DEFAULT:
-        terms.append(_severity_term(min_severity))
+        terms.append(_severity_term(min_severity, requests))
     if extra and extra.strip():
         terms.append(f"({extra.strip()})")
     text = " AND ".join(terms)
@@ -69,10 +75,28 @@ def build_filter(
     return text
 
 
-def _severity_term(floor: Severity) -> str:
+def _severity_term(floor: Severity, requests: Sequence[MatchSpec]) -> str:
     markers = [m for level, found in _LEVEL_MARKERS.items() if level >= floor for m in found]
     texts = [f"textPayload:{quote(t)}" for t in (*_TRACEBACK_TEXT, *markers)]
-    return _any_of([f"severity>={floor.name}", "severity=DEFAULT", *texts])
+    return _any_of([f"severity>={floor.name}", "severity=DEFAULT", *texts, *_request_terms(requests)])
+
+
+def _request_terms(specs: Sequence[MatchSpec]) -> list[str]:
+    """One term per distinct rule condition on request fields, e.g. ``httpRequest.latency>="5s"``."""
+    terms: list[str] = []
+    for spec in specs:
+        parts = [_any_of([_status_range(lo, hi) for lo, hi in spec.http_status])] if spec.http_status else []
+        if spec.latency is not None:
+            op, seconds = spec.latency
+            parts.append(f'httpRequest.latency{">=" if op in (">", ">=") else "<="}"{seconds:g}s"')
+        term = parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        if term not in terms:
+            terms.append(term)
+    return terms
+
+
+def _status_range(lo: int, hi: int) -> str:
+    return f"httpRequest.status={lo}" if lo == hi else f"(httpRequest.status>={lo} AND httpRequest.status<={hi})"
 
 
 def _any_of(terms: list[str]) -> str:

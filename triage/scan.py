@@ -63,7 +63,7 @@ def scan(
             if services and entry.service not in services:
                 continue
             counters.in_window += 1
-            if entry.severity < options.min_severity:
+            if entry.severity < options.min_severity and not rules.needs_below_floor(entry):
                 continue
             hit = rules.match(entry)
             if hit is not None:

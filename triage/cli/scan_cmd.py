@@ -75,17 +75,17 @@ def scan(
         window = build_window(since, start, end, now)
         specs = () if show_filter else _source_specs(source, project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
+        rule_set = load_rules(rules or list(config.rules) or None)
         query = None
         if uses_gcp:
             anchor = parse_time(now, "--now") if now else None
             window = closed_window(window, parse_duration(config.since or "1h"), anchor or datetime.now(timezone.utc))
-            query = build_filter(window, services, floor, None if kind == "any" else kind, extra_filter)
+            query = build_filter(window, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
         if show_filter:
             typer.echo(query)
             raise typer.Exit(0)
         if not uses_gcp and (save_raw is not None or max_entries is not None):
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
-        rule_set = load_rules(rules or list(config.rules) or None)
         options = ScanOptions(specs, window, services, floor)
         with _gcp_reader(query, max_entries, save_raw) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))

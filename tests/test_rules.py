@@ -1,0 +1,318 @@
+"""Rule loading, validation errors, matching order, prefilter, captures, field conditions and timeouts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from triage.model import Entry, Severity
+from triage.rules import MAX_LINE, RuleError, check_examples, load_rules
+
+DATA = Path(__file__).parent / "rules_data"
+
+
+def entry(message: str, severity: Severity = Severity.ERROR, **fields) -> Entry:
+    return Entry(timestamp=None, severity=severity, message=message, location="test:1", **fields)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def load_error(*names: str) -> str:
+    with pytest.raises(RuleError) as caught:
+        load_rules([DATA / n for n in names])
+    return str(caught.value)
+
+
+# --- validation errors: one line, file:line rule-id: problem ----------------------------------------------
+
+
+def test_bad_yaml() -> None:
+    message = load_error("bad_yaml.yaml")
+    assert message.startswith(f"{DATA / 'bad_yaml.yaml'}:4: invalid YAML: ")
+
+
+def test_duplicate_key() -> None:
+    assert load_error("duplicate_key.yaml") == f"{DATA / 'duplicate_key.yaml'}:7 dup-key: duplicate key 'contains'"
+
+
+def test_unknown_rule_key() -> None:
+    assert load_error("unknown_key.yaml") == f"{DATA / 'unknown_key.yaml'}:6 unknown-key: unknown key 'severity'"
+
+
+def test_unknown_match_key() -> None:
+    message = load_error("unknown_match_key.yaml")
+    assert message == f"{DATA / 'unknown_match_key.yaml'}:7 unknown-match-key: unknown match key 'startswith'"
+
+
+def test_duplicate_id_across_files() -> None:
+    message = load_error("duplicate_id_a.yaml", "duplicate_id_b.yaml")
+    assert message == (
+        f"{DATA / 'duplicate_id_b.yaml'}:7 same-id: duplicate id (first defined at {DATA / 'duplicate_id_a.yaml'}:1)"
+    )
+
+
+def test_bad_priority() -> None:
+    message = load_error("bad_priority.yaml")
+    assert message == f"{DATA / 'bad_priority.yaml'}:3 bad-priority: bad priority 'P5' (expected one of P0, P1, P2, P3)"
+
+
+def test_invalid_regex() -> None:
+    message = load_error("invalid_regex.yaml")
+    assert message.startswith(f"{DATA / 'invalid_regex.yaml'}:6 invalid-regex: invalid regex: ")
+
+
+def test_fingerprint_name_not_a_group() -> None:
+    message = load_error("fingerprint_not_group.yaml")
+    assert message == (
+        f"{DATA / 'fingerprint_not_group.yaml'}:7 fingerprint-not-group: "
+        "fingerprint name 'host' is not a named group of the regex"
+    )
+
+
+def test_missing_required_key() -> None:
+    assert load_error("missing_key.yaml") == f"{DATA / 'missing_key.yaml'}:1 missing-key: missing required key 'category'"
+
+
+def test_too_many_whys() -> None:
+    assert load_error("too_many_whys.yaml") == f"{DATA / 'too_many_whys.yaml'}:6 too-many-whys: too many whys (6 > 5)"
+
+
+def test_stable_rule_needs_examples() -> None:
+    message = load_error("stable_few_examples.yaml")
+    assert message == (
+        f"{DATA / 'stable_few_examples.yaml'}:5 stable-few-examples: "
+        "stable rules need at least 2 match and 1 no_match examples (has 1 and 1)"
+    )
+
+
+def test_missing_path() -> None:
+    assert load_error("nope.yaml") == f"{DATA / 'nope.yaml'}: no such rule file or directory"
+
+
+def test_bad_condition_values(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - id: bad-latency
+          title: t
+          priority: P2
+          category: c
+          match: {latency: "slow"}
+        """)
+    with pytest.raises(RuleError, match=r"r\.yaml:5 bad-latency: bad latency 'slow'"):
+        load_rules([path])
+
+
+# --- matching ---------------------------------------------------------------------------------------------
+
+
+def test_captures_become_the_hit_captures(tmp_path: Path) -> None:
+    rules = load_rules([DATA / "passing.yaml"])
+    hit = rules.match(entry("disk nvme1 full"))
+    assert hit is not None and hit.rule.id == "passing-rule"
+    assert dict(hit.captures) == {"disk": "nvme1"}
+    assert rules.match(entry("disk nvme1 fine")) is None
+
+
+def test_contains_is_case_insensitive_and_all_must_appear(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - id: both
+          title: t
+          priority: P2
+          category: c
+          match: {contains: [Connection Reset, upstream]}
+        - id: either
+          title: t
+          priority: P3
+          category: c
+          match: {contains_any: [EOF, broken pipe]}
+        """)
+    rules = load_rules([path])
+    assert rules.match(entry("UPSTREAM connection reset by peer")).rule.id == "both"
+    assert rules.match(entry("connection reset by peer")) is None
+    assert rules.match(entry("write: Broken Pipe")).rule.id == "either"
+    assert rules.match(entry("unexpected eof")).rule.id == "either"
+
+
+def test_order_is_priority_then_file_order(tmp_path: Path) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    write(folder, "b.yaml", """\
+        - {id: b-p1, title: t, priority: P1, category: c, match: {contains: boom}}
+        - {id: b-p0, title: t, priority: P0, category: c, match: {contains: boom}}
+        """)
+    write(folder, "a.yaml", """\
+        - {id: a-p1, title: t, priority: P1, category: c, match: {contains: boom}}
+        - {id: a-p1-second, title: t, priority: P1, category: c, match: {contains: boom}}
+        """)
+    rules = load_rules([folder])
+    assert [r.id for r in rules.rules] == ["b-p0", "a-p1", "a-p1-second", "b-p1"]
+    assert rules.match(entry("boom")).rule.id == "b-p0"
+
+
+def test_paths_replace_the_default_pack() -> None:
+    assert [r.id for r in load_rules([DATA / "passing.yaml"]).rules] == ["passing-rule"]
+
+
+def test_field_conditions(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - id: server-errors
+          title: t
+          priority: P1
+          category: c
+          match: {http_status: ["500-599", 429], log_name: requests}
+        - id: slow
+          title: t
+          priority: P2
+          category: c
+          match: {latency: "> 5s", log_name: [requests]}
+        - id: api-warning
+          title: t
+          priority: P3
+          category: c
+          match: {contains: retry, severity: WARNING, service: [api, worker]}
+        """)
+    rules = load_rules([path])
+    requests = "projects/p/logs/run.googleapis.com%2Frequests"
+    assert rules.match(entry("GET /", http_status=503, log_name=requests)).rule.id == "server-errors"
+    assert rules.match(entry("GET /", http_status=429, log_name=requests)).rule.id == "server-errors"
+    assert rules.match(entry("GET /", http_status=404, log_name=requests)) is None
+    assert rules.match(entry("GET /", http_status=503, log_name="run.googleapis.com%2Fstdout")) is None
+    slow = entry("GET /", Severity.INFO, latency_s=5.5, log_name=requests)
+    assert rules.match(slow).rule.id == "slow"
+    assert rules.match(entry("GET /", latency_s=5.0, log_name=requests)) is None
+    assert rules.needs_below_floor(slow)
+    assert not rules.needs_below_floor(entry("GET /", Severity.INFO, latency_s=0.2, log_name=requests))
+    assert rules.match(entry("will retry", Severity.WARNING, service="api")).rule.id == "api-warning"
+    assert rules.match(entry("will retry", Severity.INFO, service="api")) is None
+    assert rules.match(entry("will retry", Severity.ERROR, service="web")) is None
+
+
+def test_latency_units(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - {id: fast-enough, title: t, priority: P2, category: c, match: {latency: "<= 250ms"}}
+        """)
+    rules = load_rules([path])
+    assert rules.match(entry("x", latency_s=0.25)) is not None
+    assert rules.match(entry("x", latency_s=0.26)) is None
+
+
+def test_deprecated_rules_never_match(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - {id: old, title: t, priority: P0, category: c, status: deprecated, match: {contains: boom}}
+        - {id: new, title: t, priority: P1, category: c, match: {contains: boom}}
+        """)
+    rules = load_rules([path])
+    assert [r.id for r in rules.rules] == ["old", "new"]
+    assert rules.match(entry("boom")).rule.id == "new"
+
+
+def test_regex_timeout_is_reported_once_and_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", r"""
+        - id: catastrophic
+          title: t
+          priority: P0
+          category: c
+          match: {regex: '^(a|aa)+$'}
+        - id: fallback
+          title: t
+          priority: P1
+          category: c
+          match: {contains: aaa}
+        """)
+    rules = load_rules([path])
+    line = "a" * 5000 + "b"
+    first = Entry(timestamp=None, severity=Severity.ERROR, message=line, location="app.log:7")
+    second = Entry(timestamp=None, severity=Severity.ERROR, message=line, location="app.log:8")
+    assert rules.match(first).rule.id == "fallback"
+    assert rules.match(second).rule.id == "fallback"
+    assert rules.timeouts == ["rule catastrophic: regex timed out on app.log:7; rule skipped for that entry"]
+
+
+def test_long_lines_are_truncated_for_matching(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - {id: tail, title: t, priority: P2, category: c, match: {contains: needle}}
+        """)
+    rules = load_rules([path])
+    assert rules.match(entry("x" * (MAX_LINE - 6) + "needle")) is not None
+    assert rules.match(entry("x" * MAX_LINE + "needle")) is None
+
+
+def test_regex_without_literal_still_matches(tmp_path: Path) -> None:
+    """A pattern the prefilter cannot derive a literal from is always tried."""
+    path = write(tmp_path, "r.yaml", r"""
+        - {id: digits, title: t, priority: P2, category: c, match: {regex: '^\d{3}$'}, fingerprint: []}
+        """)
+    assert load_rules([path]).match(entry("503")).rule.id == "digits"
+
+
+def test_check_examples_reports_shadowing_and_wrong_captures() -> None:
+    count, failures = check_examples(load_rules([DATA / "failing_examples.yaml"]))
+    file = DATA / "failing_examples.yaml"
+    assert count == 4
+    assert [str(f) for f in failures] == [
+        f"{file}:29 wrong-capture: captures {{'code': '3'}} != declared {{'code': '4'}}",
+        f"{file}:18 narrow-timeout: example matched by broad-error first: 'error: timeout after 5s'",
+    ]
+
+
+# --- the default pack -------------------------------------------------------------------------------------
+
+
+def test_default_pack_examples_all_pass() -> None:
+    rules = load_rules()
+    count, failures = check_examples(rules)
+    assert failures == []
+    assert count >= 2 * len(rules.rules)
+
+
+def test_default_pack_rules_are_complete() -> None:
+    for rule in load_rules().rules:
+        assert rule.status == "stable", rule.id
+        assert rule.five_whys and rule.remediation, rule.id
+        assert rule.role in ("cause", "symptom", "noise"), rule.id
+
+
+@pytest.mark.parametrize(
+    ("message", "rule_id", "captures"),
+    [
+        ("Cache init failed: Error -3 connecting to sessions.cache.local:6390. Temporary failure in name resolution.",
+         "redis-dns-resolution", {"errno": "-3", "host": "sessions.cache.local", "port": "6390"}),
+        ("AttributeError: 'InvoiceStore' object has no attribute 'flush_all'", "python-missing-attribute",
+         {"cls": "InvoiceStore", "attr": "flush_all"}),
+        ("ModuleNotFoundError: No module named 'payments.gateway'", "python-module-not-found",
+         {"module": "payments.gateway"}),
+        ("RACE CONDITION DETECTED: Startup phase 'cache_warm' did not reach 'serving' within 4.5s",
+         "startup-race-condition", {"phase": "cache_warm", "target": "serving"}),
+        ("JWT=REDACTED verification failed for websocket user 9", "auth-jwt-rejected", {}),
+        ("Container called exit(137).", "container-exit", {"code": "137"}),
+    ],
+)
+def test_default_pack_matches_new_wordings(message: str, rule_id: str, captures: dict) -> None:
+    hit = load_rules().match(entry(message))
+    assert hit is not None and hit.rule.id == rule_id
+    assert dict(hit.captures) == captures
+
+
+def test_default_pack_ignores_healthy_lines() -> None:
+    rules = load_rules()
+    for message in ("GET /health 200 OK", "Started server process [8]", "Application startup complete."):
+        assert rules.match(entry(message, Severity.INFO)) is None
+
+
+def test_prefilter_with_overlapping_and_long_literals(tmp_path: Path) -> None:
+    long_literal = "payload " * 20
+    path = write(tmp_path, "r.yaml", f"""\
+        - {{id: longer, title: t, priority: P1, category: c, match: {{contains: "disk full on"}}}}
+        - {{id: shorter, title: t, priority: P2, category: c, match: {{contains_any: [disk, "disk f"]}}}}
+        - {{id: long, title: t, priority: P3, category: c, match: {{contains: "{long_literal}"}}}}
+        """)
+    rules = load_rules([path])
+    assert rules.match(entry("DISK FULL ON /var")).rule.id == "longer"
+    assert rules.match(entry("disk ok")).rule.id == "shorter"
+    assert rules.match(entry("x " + long_literal)).rule.id == "long"
+    assert rules.match(entry("x " + long_literal[:-9])) is None

@@ -1,0 +1,71 @@
+"""`triage rules list` and `triage rules test` through the CLI."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import triage.cli.rules_cmd  # noqa: F401 - registers the `rules` commands
+from triage.cli import app
+from triage.rules import load_rules
+
+DATA = Path(__file__).parent / "rules_data"
+runner = CliRunner()
+
+
+def test_rules_test_passes_on_default_pack() -> None:
+    result = runner.invoke(app, ["rules", "test"])
+    assert result.exit_code == 0, result.output
+    rules = len(load_rules().rules)
+    assert result.output.startswith(f"{rules} rules, ")
+    assert result.output.rstrip().endswith(" passed, 0 failed")
+
+
+def test_rules_test_fails_on_broken_examples() -> None:
+    file = DATA / "failing_examples.yaml"
+    result = runner.invoke(app, ["rules", "test", str(file)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert f"{file}:18 narrow-timeout: example matched by broad-error first: 'error: timeout after 5s'" in lines
+    assert lines[-1] == "3 rules, 4 examples: 2 passed, 2 failed"
+
+
+def test_rules_test_passes_on_a_good_file() -> None:
+    result = runner.invoke(app, ["rules", "test", str(DATA / "passing.yaml")])
+    assert result.exit_code == 0
+    assert result.output == "1 rules, 3 examples: 3 passed, 0 failed\n"
+
+
+def test_rules_test_load_error_exits_2_without_traceback() -> None:
+    result = runner.invoke(app, ["rules", "test", str(DATA / "bad_priority.yaml")])
+    assert result.exit_code == 2
+    assert "bad-priority: bad priority 'P5'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_rules_test_on_a_directory(tmp_path: Path) -> None:
+    shutil.copy(DATA / "passing.yaml", tmp_path / "passing.yaml")
+    result = runner.invoke(app, ["rules", "test", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "1 rules, 3 examples: 3 passed, 0 failed" in result.output
+
+
+def test_rules_list_prints_a_plain_table() -> None:
+    file = DATA / "passing.yaml"
+    result = runner.invoke(app, ["rules", "list", "--rules", str(file)])
+    assert result.exit_code == 0
+    header, row = result.output.splitlines()
+    assert header.split() == ["id", "priority", "category", "title", "file"]
+    assert row.split("  ")[0] == "passing-rule"
+    assert row.endswith(f"{file}:2")
+    assert "P2" in row and "Passing rule" in row
+
+
+def test_rules_list_default_pack_in_match_order() -> None:
+    result = runner.invoke(app, ["rules", "list"])
+    assert result.exit_code == 0
+    ids = [line.split()[0] for line in result.output.splitlines()[1:]]
+    assert ids == [rule.id for rule in load_rules().rules]
+    assert "redis-dns-resolution" in ids

@@ -1,0 +1,126 @@
+"""`triage scan` end to end: every input shape, windows, exit codes, and bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from conftest import FIXTURES
+
+FULL_SHAPES = ["sample.json", "sample.ndjson", "sample.ndjson.gz", "sample.client.json"]
+TEXT_SHAPES = ["sample.table.txt", "sample.value.txt"]
+
+
+def scan_json(cli, *args) -> dict:
+    result = cli("scan", "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def comparable(cluster: dict) -> tuple:
+    return (cluster["fingerprint"], cluster["count"], cluster["first_seen"], cluster["last_seen"], cluster["rule"])
+
+
+@pytest.fixture(scope="module")
+def reference(cli):
+    return scan_json(cli, "-s", FIXTURES / "sample.json")
+
+
+def test_reference_scan_finds_the_scenario(reference):
+    assert reference["schema"] == 1
+    assert reference["entries_read"] == 303 and reference["entries_skipped"]["count"] == 0
+    rules = {c["rule"] for c in reference["clusters"]}
+    assert {"python-module-not-found", "redis-dns-resolution", "gunicorn-worker-boot-failed"} <= rules
+    priorities = [c["priority"] for c in reference["clusters"]]
+    order = [p or "P9" for p in priorities]
+    assert order == sorted(order), "sorted by priority, null last"
+
+
+@pytest.mark.parametrize("shape", FULL_SHAPES)
+def test_every_json_shape_gives_the_same_clusters(cli, reference, shape):
+    data = scan_json(cli, "-s", FIXTURES / shape)
+    assert [comparable(c) for c in data["clusters"]] == [comparable(c) for c in reference["clusters"]]
+    assert [c["services"] for c in data["clusters"]] == [c["services"] for c in reference["clusters"]]
+
+
+@pytest.mark.parametrize("shape", TEXT_SHAPES)
+def test_text_dumps_give_the_same_clusters_for_text_payloads(cli, reference, shape):
+    """gcloud table/value dumps carry no jsonPayload, service or instance: text entries still cluster alike."""
+    data = scan_json(cli, "-s", FIXTURES / shape)
+    expected = {c["fingerprint"]: c["count"] for c in reference["clusters"]}
+    got = {c["fingerprint"]: c["count"] for c in data["clusters"] if c["template"] != "(empty message)"}
+    assert got and all(expected.get(fp) == n for fp, n in got.items()), got
+
+
+def test_since_window_with_now(cli):
+    data = scan_json(cli, "-s", FIXTURES / "sample.json", "--since", "30m", "--now", "2026-11-28T02:10:00Z")
+    assert data["window"] == {"from": "2026-11-28T01:40:00Z", "until": "2026-11-28T02:10:00Z"}
+    seen = [datetime.fromisoformat(c[k]) for c in data["clusters"] for k in ("first_seen", "last_seen")]
+    assert all(datetime(2026, 11, 28, 1, 40, tzinfo=timezone.utc) <= ts <= datetime(2026, 11, 28, 2, 10, tzinfo=timezone.utc) for ts in seen)
+    assert 0 < data["entries_in_window"] < 303
+
+
+def test_empty_window_says_so(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--from", "2030-01-01T00:00:00Z", "--until", "2030-01-02T00:00:00Z")
+    assert result.exit_code == 0
+    assert "Note: the window and filters selected no entries." in result.stderr
+    assert "No failures" in result.stdout
+
+
+def test_service_and_severity_scope(cli):
+    data = scan_json(cli, "-s", FIXTURES / "sample.json", "--service", "auth-service", "--min-severity", "ERROR")
+    assert data["clusters"] and all(set(c["services"]) == {"auth-service"} for c in data["clusters"])
+    assert all(c["severity"] in ("ERROR", "CRITICAL", "ALERT", "EMERGENCY") for c in data["clusters"])
+
+
+def test_fail_on_exit_code(cli):
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--fail-on", "P0").exit_code == 3
+    quiet = cli("scan", "-s", FIXTURES / "sample.json", "--service", "nope", "--fail-on", "P3")
+    assert quiet.exit_code == 0
+
+
+def test_bad_input_is_counted_and_the_scan_goes_on(cli):
+    data = scan_json(cli, "-s", FIXTURES / "bad" / "mixed.ndjson", "-s", FIXTURES / "bad" / "truncated.json")
+    assert data["entries_read"] == 13
+    assert data["entries_skipped"]["count"] == 5
+    assert data["entries_skipped"]["examples"][0]["location"].endswith("mixed.ndjson:2")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-s", "missing.json"], "Error: missing.json: no such file\n"),
+        (["-s", str(FIXTURES / "bad" / "junk.bin")], f"Error: nothing readable in {FIXTURES / 'bad' / 'junk.bin'}\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--since", "yesterday"], "Error: invalid duration 'yesterday': use a number and a unit, e.g. 90s, 30m, 1h, 2d\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--format", "xml"], "Error: unknown --format 'xml': use one of table, json, markdown, csv\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--min-severity", "LOUD"], "Error: unknown --min-severity 'LOUD': use DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL\n"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(cli, args, message):
+    result = cli("scan", *args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(message)
+    assert "Traceback" not in result.output
+
+
+def test_empty_array_is_not_an_error(cli):
+    result = cli("scan", "-s", FIXTURES / "bad" / "empty_array.json")
+    assert result.exit_code == 0
+
+
+def test_output_file_and_formats(cli, tmp_path):
+    out = tmp_path / "report.md"
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--format", "markdown", "--output", out)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert out.read_text().startswith("**Window all entries")
+    csv_text = cli("scan", "-s", FIXTURES / "sample.json", "--format", "csv").stdout
+    assert csv_text.splitlines()[0] == "fingerprint,rule,priority,severity,count,first_seen,last_seen,services,title,template"
+
+
+def test_table_is_the_default_and_plain_when_not_a_tty(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json")
+    lines = result.stdout.splitlines()
+    assert lines[1] == "303 entries read, 0 skipped, 294 in window → 31 clusters"
+    assert "\x1b[" not in result.stdout and max(map(len, lines)) <= 80

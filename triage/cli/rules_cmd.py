@@ -1,0 +1,60 @@
+"""`triage rules list` and `triage rules test`: show the rule pack and run its examples."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..rules import RuleError, RuleSet, check_examples, load_rules
+from . import app, fail_from
+
+rules_app = typer.Typer(help="List the rules and test them against their own examples.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+_COLUMNS = ("id", "priority", "category", "title", "file")
+
+
+def _load(paths: Optional[List[Path]]) -> RuleSet:
+    try:
+        return load_rules(paths or None)
+    except RuleError as err:
+        fail_from(err)
+
+
+@rules_app.command("list")
+def list_rules(
+    rules: Optional[List[Path]] = typer.Option(
+        None, "--rules", help="Rule file or directory (repeatable); replaces the default pack."
+    ),
+) -> None:
+    """Print every rule in match order: id, priority, category, title, file."""
+    rows = [(r.id, r.priority, r.category, r.title, f"{r.file}:{r.line}") for r in _load(rules).rules]
+    if sys.stdout.isatty():
+        table = Table(*_COLUMNS)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    widths = [max(len(str(v)) for v in column) for column in zip(_COLUMNS, *rows)]
+    for row in (_COLUMNS, *rows):
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+@rules_app.command("test")
+def test_rules(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Rule files or directories (default: the shipped pack)."),
+) -> None:
+    """Validate the rules and run every example through the whole set, in match order."""
+    rule_set = _load(paths)
+    count, failures = check_examples(rule_set)
+    for failure in failures:
+        typer.echo(str(failure))
+    passed = count - len(failures)
+    typer.echo(f"{len(rule_set.rules)} rules, {count} examples: {passed} passed, {len(failures)} failed")
+    if failures:
+        raise typer.Exit(1)
