@@ -10,6 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 from triage.grouping import SAMPLES_KEPT, Accumulator, rank
 from triage.model import Cluster, Entry, Problem, Rule, ScanResult, Severity, Window
+from triage.assess import ScanReport
+from triage.history import ClusterContext
+from triage.incidents import Incident
 from triage.report import render, render_csv, render_json, render_markdown, render_table
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
@@ -77,11 +80,11 @@ def _fields(c: Cluster) -> dict:
     return {name: getattr(c, name) for name in c.__dataclass_fields__}
 
 
-def result() -> ScanResult:
+def result() -> ScanReport:
     matched = cluster_of([entry(i, message=f"'Foo' object has no attribute 'bar' [{i}]") for i in range(3)])
     matched = Cluster(**{**_fields(matched), "fingerprint": "0123456789abcdef0123", "rule": _rule("P1"),
                          "title": "Missing attribute (class=Foo, attribute=bar)", "captures": {"class": "Foo"}})
-    return ScanResult(
+    return ScanReport(ScanResult(
         window=Window(T0, T0 + timedelta(hours=1)),
         sources=("a.json",),
         entries_read=10,
@@ -89,7 +92,7 @@ def result() -> ScanResult:
         skipped_examples=(Problem("a.json:7", "malformed JSON line"),),
         entries_in_window=9,
         clusters=(matched,),
-    )
+    ))
 
 
 def test_json_contract():
@@ -101,6 +104,8 @@ def test_json_contract():
     assert (c["rule"], c["priority"], c["count"], c["severity"]) == ("r-P1", "P1", 3, "ERROR")
     assert c["first_seen"] == "2026-11-28T01:00:00Z" and c["last_seen"] == "2026-11-28T01:00:02Z"
     assert c["services"] == {"api": 2, "web": 1}
+    assert (c["status"], c["spike"], c["incident"], c["issue"]) == (None, None, None, None)
+    assert data["incidents"] == []
     assert c["samples"][0] == {"timestamp": "2026-11-28T01:00:02Z", "message": "'Foo' object has no attribute 'bar' [2]",
                                "service": "api", "instance": "i0"}
 
@@ -115,15 +120,49 @@ def test_table_is_plain_80_columns_and_does_not_interpret_markup():
         ["P1", "3", "2026-11-28T01:00:00Z", "Missing", "attribute", "(class=Foo,", "attribute=bar)"],
         ["2026-11-28T01:00:02Z", "0123456789", "·", "ERROR", "·", "api×2,", "web×1"],
     ]
-    hostile = result()
-    hostile = ScanResult(**{**{k: getattr(hostile, k) for k in hostile.__dataclass_fields__},
-                            "clusters": (Cluster(**{**_fields(hostile.clusters[0]), "title": "[bold]x[/bold] [red]"}),)})
+    plain = result().result
+    hostile = ScanReport(ScanResult(**{**{k: getattr(plain, k) for k in plain.__dataclass_fields__},
+                                       "clusters": (Cluster(**{**_fields(plain.clusters[0]), "title": "[bold]x[/bold] [red]"}),)}))
     assert "[bold]x[/bold] [red]" in render_table(hostile, width=160)
 
 
 def test_markdown_and_csv():
     md = render_markdown(result())
-    assert "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | Missing attribute (class=Foo, attribute=bar) | `0123456789` |" in md
+    assert "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | Missing attribute (class=Foo, attribute=bar) | - | `0123456789` |" in md
+    assert "| regressed · spike ×6.0 · #7 |" in render_markdown(with_history())
+    assert "- **Incident `inc-0123456789`**: Missing attribute (3) → Boom (3)" in render_markdown(with_history())
     rows = list(csv.DictReader(io.StringIO(render_csv(result()))))
+    assert rows[0]["status"] == "" and rows[0]["incident"] == ""
     assert rows[0]["priority"] == "P1" and rows[0]["services"] == "api:2;web:1" and rows[0]["count"] == "3"
     assert render(result(), "csv") == render_csv(result())
+
+
+def with_history() -> ScanReport:
+    plain = result().result
+    fp = plain.clusters[0].fingerprint
+    incident = Incident("inc-0123456789", fp, (fp, "f" * 20), ("i0",), ("api-001",), T0, T0 + timedelta(seconds=2),
+                        "Missing attribute (3) → Boom (3)")
+    context = {fp: ClusterContext("regressed", True, 12.0, 2.0, incident.id, "https://github.test/o/r/issues/7")}
+    return ScanReport(plain, (incident,), context)
+
+
+def test_json_carries_incidents_and_history():
+    data = json.loads(render_json(with_history()))
+    assert data["incidents"] == [{
+        "id": "inc-0123456789", "root": "0123456789abcdef0123", "clusters": ["0123456789abcdef0123", "f" * 20],
+        "instances": ["i0"], "revisions": ["api-001"], "first_seen": "2026-11-28T01:00:00Z",
+        "last_seen": "2026-11-28T01:00:02Z", "summary": "Missing attribute (3) → Boom (3)",
+    }]
+    [c] = data["clusters"]
+    assert (c["status"], c["spike"], c["rate"], c["baseline_rate"], c["incident"], c["issue"]) == (
+        "regressed", True, 12.0, 2.0, "inc-0123456789", "https://github.test/o/r/issues/7")
+
+
+def test_table_shows_incidents_first_and_history_tags():
+    lines = render_table(with_history(), width=120).splitlines()
+    assert lines[1].endswith("→ 1 clusters, 1 incidents")
+    assert lines[3] == "INCIDENT inc-0123456789 · P1 · 2 clusters"
+    assert lines[4].split() == ["root", "Missing", "attribute", "(class=Foo,", "attribute=bar)", "(0123456789)"]
+    assert "Clusters outside any incident:" not in lines
+    rest = ScanReport(with_history().result, (), with_history().context)
+    assert "0123456789 · ERROR · api×2, web×1 · regressed · spike ×6.0 · #7" in render_table(rest, width=160)

@@ -116,11 +116,36 @@ def test_output_file_and_formats(cli, tmp_path):
     assert result.exit_code == 0 and result.stdout == ""
     assert out.read_text().startswith("**Window all entries")
     csv_text = cli("scan", "-s", FIXTURES / "sample.json", "--format", "csv").stdout
-    assert csv_text.splitlines()[0] == "fingerprint,rule,priority,severity,count,first_seen,last_seen,services,title,template"
+    assert csv_text.splitlines()[0] == (
+        "fingerprint,rule,priority,severity,count,first_seen,last_seen,status,incident,services,title,template")
 
 
 def test_table_is_the_default_and_plain_when_not_a_tty(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json")
     lines = result.stdout.splitlines()
-    assert lines[1] == "303 entries read, 0 skipped, 294 in window → 31 clusters"
+    assert lines[1] == "303 entries read, 0 skipped, 294 in window → 31 clusters, 3 incidents"
     assert "\x1b[" not in result.stdout and max(map(len, lines)) <= 80
+
+
+def test_history_status_and_incidents_in_json(cli, tmp_path):
+    args = ("-s", FIXTURES / "sample.json", "--state-dir", tmp_path)
+    first, second = scan_json(cli, *args), scan_json(cli, *args)
+    assert {c["status"] for c in first["clusters"]} == {"new"}
+    assert {c["status"] for c in second["clusters"]} == {"recurring"}
+    assert not any(c["spike"] for c in second["clusters"])
+    crash = next(i for i in second["incidents"] if len(i["clusters"]) > 4)
+    root = next(c for c in second["clusters"] if c["fingerprint"] == crash["root"])
+    assert root["rule"] == "python-module-not-found" and root["incident"] == crash["id"]
+    stateless = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")
+    assert {c["status"] for c in stateless["clusters"]} == {None}
+    assert [i["id"] for i in stateless["incidents"]] == [i["id"] for i in second["incidents"]]
+
+
+def test_slow_request_logged_at_info_still_meets_its_rule(cli, tmp_path):
+    path = tmp_path / "slow.ndjson"
+    path.write_text(json.dumps({
+        "timestamp": "2026-11-28T01:00:00Z", "severity": "INFO", "logName": "projects/p/logs/run.googleapis.com%2Frequests",
+        "httpRequest": {"requestMethod": "GET", "requestUrl": "https://x.test/api/report", "status": 200, "latency": "14.2s"},
+    }) + "\n")
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert cluster["rule"] == "slow-request"

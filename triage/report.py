@@ -1,4 +1,4 @@
-"""Render a ScanResult as a rich table, JSON (the stable contract, schema 1), Markdown or CSV."""
+"""Render a scan report as a rich table, JSON (the stable contract, schema 1), Markdown or CSV."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from datetime import datetime
 
 import orjson
 
+from .assess import ScanReport
+from .history import ClusterContext
+from .incidents import Incident
 from .model import Cluster, ScanResult
 from .window import format_time
 
@@ -16,8 +19,10 @@ FORMATS = ("table", "json", "markdown", "csv")
 JSON_SAMPLES = 5
 
 
-def to_json_data(result: ScanResult) -> dict:
+def to_json_data(report: ScanReport) -> dict:
     """The documented JSON document (see README, "JSON output")."""
+    result = report.result
+    incident_of = {fp: incident.id for incident in report.incidents for fp in incident.clusters}
     return {
         "schema": SCHEMA_VERSION,
         "window": {"from": _time(result.window.start), "until": _time(result.window.end)},
@@ -29,11 +34,27 @@ def to_json_data(result: ScanResult) -> dict:
         },
         "entries_in_window": result.entries_in_window,
         "truncated": result.truncated,
-        "clusters": [_cluster_json(c) for c in result.clusters],
+        "incidents": [_incident_json(i) for i in report.incidents],
+        "clusters": [
+            _cluster_json(c, report.context.get(c.fingerprint), incident_of.get(c.fingerprint)) for c in result.clusters
+        ],
     }
 
 
-def _cluster_json(cluster: Cluster) -> dict:
+def _incident_json(incident: Incident) -> dict:
+    return {
+        "id": incident.id,
+        "root": incident.root,
+        "clusters": list(incident.clusters),
+        "instances": list(incident.instances),
+        "revisions": list(incident.revisions),
+        "first_seen": _time(incident.first_seen),
+        "last_seen": _time(incident.last_seen),
+        "summary": incident.summary,
+    }
+
+
+def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: str | None) -> dict:
     return {
         "fingerprint": cluster.fingerprint,
         "rule": cluster.rule_id,
@@ -45,6 +66,12 @@ def _cluster_json(cluster: Cluster) -> dict:
         "count": cluster.count,
         "first_seen": _time(cluster.first_seen),
         "last_seen": _time(cluster.last_seen),
+        "status": context.status if context else None,
+        "spike": context.spike if context else None,
+        "rate": _round(context.rate) if context else None,
+        "baseline_rate": _round(context.baseline_rate) if context else None,
+        "incident": incident,
+        "issue": context.issue if context else None,
         "services": dict(cluster.services),
         "revisions": dict(cluster.revisions),
         "captures": dict(cluster.captures),
@@ -55,20 +82,25 @@ def _cluster_json(cluster: Cluster) -> dict:
     }
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
 def _time(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
-def render_json(result: ScanResult) -> str:
-    return orjson.dumps(to_json_data(result), option=orjson.OPT_INDENT_2).decode() + "\n"
+def render_json(report: ScanReport) -> str:
+    return orjson.dumps(to_json_data(report), option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
-def summary_line(result: ScanResult) -> str:
-    """``N entries read, S skipped, W in window → C clusters``."""
-    return (
+def summary_line(result: ScanResult, incidents: int = 0) -> str:
+    """``N entries read, S skipped, W in window → C clusters[, I incidents]``."""
+    text = (
         f"{result.entries_read} entries read, {result.entries_skipped} skipped, "
         f"{result.entries_in_window} in window → {len(result.clusters)} clusters"
     )
+    return text + (f", {incidents} incidents" if incidents else "")
 
 
 def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
@@ -83,70 +115,120 @@ def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
     return f"Window {span} (UTC; local {local})"
 
 
-def render_table(result: ScanResult, width: int | None = None, color: bool = False) -> str:
-    """The human view: one row per cluster, at most ``width`` (default 80) columns."""
+def _tags(context: ClusterContext | None) -> str:
+    """``new``, ``spike ×4.0``, ``#12``: what history says about a cluster, for the table."""
+    if context is None:
+        return ""
+    tags = [context.status]
+    if context.spike and context.baseline_rate:
+        tags.append(f"spike ×{(context.rate or 0) / context.baseline_rate:.1f}")
+    if context.issue:
+        tags.append("#" + context.issue.rstrip("/").rsplit("/", 1)[-1])
+    return " · ".join(tags)
+
+
+def render_table(report: ScanReport, width: int | None = None, color: bool = False) -> str:
+    """The human view: incidents first, then the clusters outside any incident, at most ``width`` (80) columns."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    result = report.result
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 80, force_terminal=color, no_color=not color, highlight=False)
     console.print(window_line(result), markup=False)
-    console.print(summary_line(result), markup=False)
+    console.print(summary_line(result, len(report.incidents)), markup=False)
     if not result.clusters:
         console.print("No failures at or above the severity floor in this window.", markup=False)
+        return buffer.getvalue()
+    by_fp = {c.fingerprint: c for c in result.clusters}
+    for incident in report.incidents:
+        root = by_fp[incident.root]
+        console.print()
+        console.print(Text(f"INCIDENT {incident.id} · {root.priority or '-'} · {len(incident.clusters)} clusters", style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column(overflow="fold")
+        grid.add_row("root", Text(f"{root.title} ({root.fingerprint[:10]})"))
+        grid.add_row("chain", Text(incident.summary))
+        grid.add_row("when", f"{format_time(incident.first_seen)} → {format_time(incident.last_seen)}")
+        grid.add_row("where", f"{len(incident.instances)} instance(s), revisions {', '.join(incident.revisions) or '-'}")
+        console.print(grid)
+    in_incident = {fp for incident in report.incidents for fp in incident.clusters}
+    rest = [c for c in result.clusters if c.fingerprint not in in_incident]
+    if not rest:
         return buffer.getvalue()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False)
     table.add_column("PRI", no_wrap=True)
     table.add_column("COUNT", justify="right", no_wrap=True)
     table.add_column("FIRST / LAST SEEN", no_wrap=True)
     table.add_column("FAILURE", overflow="fold")
-    for cluster in result.clusters:
+    for cluster in rest:
         services = ", ".join(f"{name}×{n}" for name, n in cluster.services.items()) or "-"
+        tags = _tags(report.context.get(cluster.fingerprint))
+        meta = " · ".join(part for part in (cluster.fingerprint[:10], cluster.severity.name, services, tags) if part)
         table.add_row(
             cluster.priority or "-",
             str(cluster.count),
             f"{format_time(cluster.first_seen)}\n{format_time(cluster.last_seen)}",
-            Text(cluster.title) + Text(f"\n{cluster.fingerprint[:10]} · {cluster.severity.name} · {services}", style="dim"),
+            Text(cluster.title) + Text("\n" + meta, style="dim"),
         )
+    if report.incidents:
+        console.print()
+        console.print("Clusters outside any incident:", markup=False)
     console.print(table)
     return buffer.getvalue()
 
 
-def render_markdown(result: ScanResult) -> str:
-    lines = [f"**{window_line(result)}**", "", summary_line(result), ""]
-    lines += ["| Priority | Count | First seen | Last seen | Failure | Fingerprint |", "|---|---:|---|---|---|---|"]
+def render_markdown(report: ScanReport) -> str:
+    result = report.result
+    lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
+    for incident in report.incidents:
+        lines.append(f"- **Incident `{incident.id}`**: {_md(incident.summary)}")
+    if report.incidents:
+        lines.append("")
+    lines += ["| Priority | Count | First seen | Last seen | Failure | Status | Fingerprint |", "|---|---:|---|---|---|---|---|"]
     for c in result.clusters:
-        title = c.title.replace("|", "\\|").replace("\n", " ")
         lines.append(
             f"| {c.priority or '-'} | {c.count} | {format_time(c.first_seen)} | {format_time(c.last_seen)} "
-            f"| {title} | `{c.fingerprint[:10]}` |"
+            f"| {_md(c.title)} | {_md(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
         )
     return "\n".join(lines) + "\n"
 
 
-CSV_COLUMNS = ("fingerprint", "rule", "priority", "severity", "count", "first_seen", "last_seen", "services", "title", "template")
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell: no pipes, newlines or HTML."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
 
 
-def render_csv(result: ScanResult) -> str:
+CSV_COLUMNS = (
+    "fingerprint", "rule", "priority", "severity", "count", "first_seen", "last_seen", "status", "incident",
+    "services", "title", "template",
+)
+
+
+def render_csv(report: ScanReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for c in result.clusters:
+    incident_of = {fp: incident.id for incident in report.incidents for fp in incident.clusters}
+    for c in report.result.clusters:
+        context = report.context.get(c.fingerprint)
         services = ";".join(f"{name}:{n}" for name, n in c.services.items())
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority or "", c.severity.name, c.count,
-             _time(c.first_seen) or "", _time(c.last_seen) or "", services, c.title, c.template]
+             _time(c.first_seen) or "", _time(c.last_seen) or "", context.status if context else "",
+             incident_of.get(c.fingerprint, ""), services, c.title, c.template]
         )
     return buffer.getvalue()
 
 
-def render(result: ScanResult, fmt: str, color: bool = False) -> str:
+def render(report: ScanReport, fmt: str, color: bool = False) -> str:
     if fmt == "json":
-        return render_json(result)
+        return render_json(report)
     if fmt == "markdown":
-        return render_markdown(result)
+        return render_markdown(report)
     if fmt == "csv":
-        return render_csv(result)
-    return render_table(result, color=color)
+        return render_csv(report)
+    return render_table(report, color=color)

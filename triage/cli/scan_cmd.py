@@ -45,6 +45,7 @@ def scan(
     save_raw: Optional[Path] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
     no_state: bool = typer.Option(False, "--no-state", help="Do not record this scan in the state store."),
+    keep: Optional[str] = typer.Option(None, "--keep", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
     from ..model import PRIORITIES, Severity
@@ -105,8 +106,9 @@ def scan(
     if result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
+    report = _assess(result, state_dir, None if no_state else parse_duration(keep or config.keep or "30d"))
     color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "table"
-    text = render(result, fmt, color=color)
+    text = render(report, fmt, color=color)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
@@ -114,8 +116,6 @@ def scan(
             fatal(f"cannot write {output}: {err.strerror or err}")
     else:
         typer.echo(text, nl=False)
-    if not no_state:
-        _record(result, state_dir)
 
     if fail_on is not None:
         limit = PRIORITIES.index(fail_on.upper())
@@ -123,17 +123,17 @@ def scan(
             raise typer.Exit(3)
 
 
-def _record(result, state_dir: Optional[Path]) -> None:
-    """Keep the scan for `draft`, `issue` and `worklog`; a failure only warns."""
+def _assess(result, state_dir: Optional[Path], keep) -> "ScanReport":
+    """Incidents always; with state (``keep`` set), record the scan and annotate it. A store failure only warns."""
     import sqlite3
 
-    from ..state import StateStore
+    from ..assess import ScanReport, assess
 
     try:
-        with StateStore.in_dir(state_dir) as store:
-            store.record_scan(result)
+        return assess(result, state_dir, keep, record=keep is not None)
     except (TriageError, sqlite3.Error, OSError) as err:
         typer.echo(f"Warning: scan not recorded: {err}", err=True)
+        return assess(result, None, None, record=False)
 
 
 def _source_specs(source: Optional[List[str]], project: Optional[str]) -> tuple[str, ...]:
