@@ -54,7 +54,7 @@ def scan(
     from ..scan import ScanOptions, scan as run_scan
     from ..config import load_config
     from ..gcp_filter import DEFAULT_RESOURCE_TYPE, build_filter, closed_window
-    from ..sources import gcp_project, open_source
+    from ..sources import gcp_project, open_source, resolve_sources
     from ..window import build_window, parse_duration, parse_time
 
     if fmt not in FORMATS:
@@ -74,7 +74,7 @@ def scan(
     kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
-        specs = () if show_filter else _source_specs(source, project or config.project)
+        specs = () if show_filter else resolve_sources(tuple(source or ()), project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
         rule_set = load_rules(rules or list(config.rules) or None)
         query = None
@@ -134,22 +134,6 @@ def _assess(result, state_dir: Optional[Path], keep) -> "ScanReport":
     except (TriageError, sqlite3.Error, OSError) as err:
         typer.echo(f"Warning: scan not recorded: {err}", err=True)
         return assess(result, None, None, record=False)
-
-
-def _source_specs(source: Optional[List[str]], project: Optional[str]) -> tuple[str, ...]:
-    """The ``--source`` values with ``gcp`` resolved to ``gcp:PROJECT``; Cloud Logging when none is given."""
-    from ..sources import gcp_project
-    from ..sources.gcp import default_project
-
-    needs_project = not source or any(gcp_project(spec) == "" for spec in source)
-    found = (project or default_project()) if needs_project else None
-    if not source:
-        if not found:
-            fatal("no --source given", hint="pass a log export with --source FILE ('-' for stdin), or set a project to read Cloud Logging")
-        return (f"gcp:{found}",)
-    if needs_project and not found:
-        fatal("--source gcp: no Cloud Logging project set", hint="use --source gcp:PROJECT, --project, triage.toml or GOOGLE_CLOUD_PROJECT")
-    return tuple(f"gcp:{found}" if gcp_project(spec) == "" else spec for spec in source)
 
 
 @contextmanager

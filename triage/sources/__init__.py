@@ -54,3 +54,29 @@ def open_source(spec: str, read_gcp: Callable[[str], RecordStream] | None = None
     if read_gcp is None or not project:
         raise UsageError(f"--source {spec}: Cloud Logging is not set up for this scan")
     return read_gcp(project)
+
+
+def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, ...]:
+    """The ``--source`` values with ``gcp`` resolved to ``gcp:PROJECT``; Cloud Logging when none is given.
+
+    ``project`` is the configured one; without it the environment's or gcloud's default is used.
+    """
+    needs_project = not specs or any(gcp_project(spec) == "" for spec in specs)
+    found = None
+    if needs_project:
+        from .gcp import default_project
+
+        found = project or default_project()
+    if not specs:
+        if not found:
+            raise UsageError(
+                "no --source given",
+                hint="pass a log export with --source FILE ('-' for stdin), or set a project to read Cloud Logging",
+            )
+        return (f"{GCP_SCHEME}:{found}",)
+    if needs_project and not found:
+        raise UsageError(
+            "--source gcp: no Cloud Logging project set",
+            hint="use --source gcp:PROJECT, --project, triage.toml or GOOGLE_CLOUD_PROJECT",
+        )
+    return tuple(f"{GCP_SCHEME}:{found}" if gcp_project(spec) == "" else spec for spec in specs)
