@@ -89,3 +89,48 @@ def scan_result(*clusters: Cluster, scanned_at: datetime = T0 + timedelta(hours=
         scanned_at=scanned_at,
         warnings=("rule x: regex timed out",),
     )
+
+
+# --- an incident: a crash loop that link_incidents links into one chain --------------------------------------
+
+ROOT_FP = "0a1b2c3d4e5f60718293"
+BOOT_FP = "1b2c3d4e5f6071829304"
+HTTP503_FP = "2c3d4e5f607182930415"
+CASCADE_INSTANCES = ("inst-1", "inst-2", "inst-3")
+HTTP503_RULE = Rule(id="cloud-run-503", title="Cloud Run answered 503", priority="P1", category="platform", match={}, role="symptom")
+
+
+def cascade_clusters(
+    fingerprints: tuple[str, str, str] = (ROOT_FP, BOOT_FP, HTTP503_FP),
+    instances: tuple[str, ...] = CASCADE_INSTANCES,
+    start: datetime = T0 + timedelta(minutes=10),
+) -> tuple[Cluster, Cluster, Cluster]:
+    """Four worker boots per instance, 5 minutes apart from ``start``: the import error, 0.1 s later the boot
+    failure, and on every other boot a 503 0.5 s later. Returns (root, boot failure, 503)."""
+    root_fp, boot_fp, http503_fp = fingerprints
+    events: dict[str, list[Occurrence]] = {root_fp: [], boot_fp: [], http503_fp: []}
+    for number, instance in enumerate(instances):
+        for boot in range(4):
+            t = start + timedelta(minutes=5 * boot, seconds=number)
+            events[root_fp].append(Occurrence(t, instance, None, "orders-api-00008-new"))
+            events[boot_fp].append(Occurrence(t + timedelta(seconds=0.1), instance, None, "orders-api-00008-new"))
+            if boot % 2:
+                events[http503_fp].append(Occurrence(t + timedelta(seconds=0.5), instance, None, "orders-api-00008-new"))
+    kinds = {
+        root_fp: ("ModuleNotFoundError: No module named 'orders.pricing'", Severity.ERROR, None),
+        boot_fp: ("[ERROR] Worker (pid:<NUM>) failed to boot", Severity.ERROR, None),
+        http503_fp: ("Cloud Run answered 503 (malformed response)", Severity.ERROR, HTTP503_RULE),
+    }
+    clusters = []
+    for fp, occurrences in events.items():
+        title, severity, rule = kinds[fp]
+        occurrences.sort(key=lambda o: o.timestamp)
+        last = occurrences[-1]
+        clusters.append(Cluster(
+            fingerprint=fp, title=title, template=title, severity=severity, count=len(occurrences),
+            first_seen=occurrences[0].timestamp, last_seen=last.timestamp,
+            services={"orders-api": len(occurrences)}, revisions={"orders-api-00008-new": len(occurrences)},
+            samples=(Sample(last.timestamp, title.replace("<NUM>", "12"), "orders-api", last.instance, last.revision),),
+            rule=rule, occurrences=tuple(occurrences),
+        ))
+    return tuple(clusters)

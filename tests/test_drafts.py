@@ -8,13 +8,16 @@ from urllib.parse import unquote
 import pytest
 
 from triage.drafts import (
-    MARKER_RE, MAX_BODY, DraftContext, Templates, cluster_status, fence, parse_marker, render_issue, render_scan_report,
+    MARKER_RE, MAX_BODY, DraftContext, Templates, fence, parse_marker, project_of, render_issue, render_scan_report,
 )
 from triage.errors import TriageError
+from triage.incidents import link_incidents
 from triage.logs_link import logs_explorer_url, logs_query
 from triage.model import Severity
 from triage.state import StateStore
-from cluster_factory import T0, WINDOW, rule_cluster, scan_result, unmatched_cluster
+from cluster_factory import (
+    BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -188,13 +191,175 @@ def test_syntax_error_and_missing_folder(tmp_path):
         Templates(tmp_path / "nope")
 
 
-def test_cluster_status_from_the_store(tmp_path):
-    fp = rule_cluster().fingerprint
-    with StateStore.in_dir(tmp_path) as store:
-        first = store.record_scan(scan_result(rule_cluster(), scanned_at=T0))
-        second = store.record_scan(scan_result(scanned_at=T0 + timedelta(hours=1)))
-        assert cluster_status(store, fp, first) == "new"
-        assert cluster_status(store, fp, second) == "recurring"
-        assert cluster_status(store, unmatched_cluster().fingerprint, second) == "new"
-        store.link_issue(fp, "acme/ops", 3, "https://github.com/acme/ops/issues/3", "closed")
-        assert cluster_status(store, fp, second) == "regression"
+def incident_context(cluster_index: int, status: str = "new") -> tuple:
+    clusters = cascade_clusters()
+    (incident,) = link_incidents(clusters)
+    return clusters[cluster_index], DraftContext(WINDOW, status, "acme-prod", incident, clusters), incident
+
+
+def test_root_cause_draft_with_incident_snapshot():
+    root, context, incident = incident_context(0)
+    draft = render_issue(root, context)
+    assert draft.title == "GCP-new | P2 | ModuleNotFoundError: No module named 'orders.pricing'"
+    section = draft.body.split("## Incident\n", 1)[1].split("## Evidence", 1)[0]
+    assert f"Probable root cause of incident `{incident.id}`: ModuleNotFoundError" in section
+    assert "| Instances | 3: inst-1, inst-2, inst-3 |" in section
+    symptoms = re.findall(r"^\| (\d+) \| (.+) \| `(\w+)` \|$", section, re.M)
+    assert symptoms == [("12", "[ERROR] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
+                        ("6", "Cloud Run answered 503 (malformed respo…", HTTP503_FP)]
+    assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id}
+    check_snapshot("incident_root.md", draft.as_markdown())
+
+
+def test_symptom_draft_points_at_its_root():
+    symptom, context, incident = incident_context(2, "recurring")
+    draft = render_issue(symptom, context)
+    assert draft.title == "GCP-recurring | P1 | Cloud Run answered 503 (malformed response)"
+    assert (
+        f"A symptom in incident `{incident.id}`, whose probable root cause is"
+        f" ModuleNotFoundError: No module named 'o… (`{ROOT_FP}`)"
+    ) in draft.body
+    assert "Symptoms, in causal order" not in draft.body
+    assert parse_marker(draft.body)["fingerprint"] == HTTP503_FP
+
+
+def test_many_long_instance_ids_are_cut():
+    root, context, incident = incident_context(0)
+    many = tuple(f"instance-{n}-" + "f" * 150 for n in range(7))
+    body = render_issue(root, dataclasses.replace(context, incident=dataclasses.replace(incident, instances=many))).body
+    shown = ", ".join(f"instance-{n}-fffff…" for n in range(5))
+    assert f"| Instances | 7: {shown} and 2 more |" in body
+
+
+def test_draft_outside_an_incident_has_no_incident_section():
+    assert "## Incident" not in render_issue(rule_cluster(), DraftContext(WINDOW)).body
+
+
+def test_incident_text_is_redacted_and_escaped():
+    root, context, _ = incident_context(0)
+    leaky = dataclasses.replace(context.chain[1], title="<b>token=sk-live-abc9 boot</b>")
+    context = dataclasses.replace(context, chain=(context.chain[0], leaky, context.chain[2]))
+    body = render_issue(root, context).body
+    assert "sk-live-abc9" not in body and "<b>" not in body
+
+
+def test_project_of(monkeypatch):
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+    assert project_of(("export.json", "gcp:acme-prod"), None) == "acme-prod"
+    assert project_of(("gcp:acme-prod",), "explicit") == "explicit"
+    assert project_of(("export.json", "gcp:")) == "from-env"
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    assert project_of(("export.json",)) is None
+
+
+# --- `triage draft`: incidents, symptoms and status ----------------------------------------------------------
+
+OTHER_FPS = ("0a9f8e7d6c5b4a392817", "3d4e5f60718293041526", "4e5f6071829304152637")  # "0a" is ambiguous
+
+
+def record(state, *clusters, scanned_at=None):
+    kwargs = {"scanned_at": scanned_at} if scanned_at else {}
+    with StateStore.in_dir(state) as store:
+        return store.record_scan(scan_result(*clusters, **kwargs))
+
+
+@pytest.fixture
+def state(tmp_path):
+    folder = tmp_path / "state"
+    record(folder, rule_cluster(), *cascade_clusters(), unmatched_cluster())
+    return folder
+
+
+def drafted(stdout: str) -> list[str]:
+    """Fingerprints of the drafts printed, in order."""
+    return [parse_marker(part)["fingerprint"] for part in stdout.split("\n---\n\n")]
+
+
+def incident_id(state) -> str:
+    with StateStore.in_dir(state) as store:
+        (incident,) = link_incidents(store.last_scan().clusters)
+    return incident.id
+
+
+def test_draft_all_folds_symptoms_into_the_root(cli, state):
+    result = cli("draft", "--all", "--state-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert drafted(result.stdout) == [rule_cluster().fingerprint, ROOT_FP, unmatched_cluster().fingerprint]
+    assert result.stderr == (
+        "Note: 2 symptom cluster(s) folded into 1 incident(s), each handled on its root cause (--include-symptoms includes them)\n"
+    )
+    assert f"`{BOOT_FP}`" in result.stdout and f"`{HTTP503_FP}`" in result.stdout
+
+
+def test_draft_all_with_include_symptoms(cli, state):
+    result = cli("draft", "--all", "--include-symptoms", "--state-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(drafted(result.stdout)) == sorted([rule_cluster().fingerprint, ROOT_FP, BOOT_FP, HTTP503_FP, unmatched_cluster().fingerprint])
+    assert result.stderr == ""
+
+
+def test_min_priority_symptom_brings_in_its_root(cli, state):
+    result = cli("draft", "--min-priority", "P1", "--state-dir", state)  # the 503 rule is P1, the root a derived P2
+    assert result.exit_code == 0, result.stderr
+    assert drafted(result.stdout) == [rule_cluster().fingerprint, ROOT_FP]
+    assert "1 symptom cluster(s) folded into 1 incident(s)" in result.stderr
+
+
+def test_draft_by_incident_id_or_prefix(cli, state):
+    incident = incident_id(state)
+    for key in (incident, incident[:6].upper()):
+        result = cli("draft", key, "--state-dir", state)
+        assert result.exit_code == 0, result.stderr
+        assert drafted(result.stdout) == [ROOT_FP]
+        assert result.stdout.startswith("# GCP-new | P2 | ModuleNotFoundError")
+        assert result.stderr == ""
+    whole = cli("draft", incident, "--include-symptoms", "--state-dir", state)
+    assert drafted(whole.stdout) == [ROOT_FP, BOOT_FP, HTTP503_FP]
+
+
+def test_symptom_fingerprint_drafts_its_root_and_says_so(cli, state):
+    result = cli("draft", BOOT_FP[:8], "--state-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert drafted(result.stdout) == [ROOT_FP]
+    assert result.stderr == (
+        f"Note: {BOOT_FP[:12]} is a symptom of incident {incident_id(state)}: using its root cause {ROOT_FP[:12]} instead"
+        " (--include-symptoms selects the symptom itself)\n"
+    )
+    alone = cli("draft", BOOT_FP[:8], "--include-symptoms", "--state-dir", state)
+    assert drafted(alone.stdout) == [BOOT_FP]
+    assert alone.stderr == ""
+
+
+def test_unknown_and_ambiguous_keys_are_one_line(cli, tmp_path):
+    state = tmp_path / "state"
+    record(state, *cascade_clusters(), *cascade_clusters(OTHER_FPS, instances=("inst-7", "inst-8", "inst-9")))
+    with StateStore.in_dir(state) as store:
+        ids = [i.id for i in link_incidents(store.last_scan().clusters)]
+    assert len(ids) == 2
+    cases = {
+        "inc-zz": f"Error: no incident of the last scan has an id starting with 'inc-zz': its incidents are {ids[0]}, {ids[1]}\n",
+        "inc-": f"Error: incident id 'inc-' is ambiguous: {ids[0]}, {ids[1]}\n",
+        "0a": f"Error: fingerprint '0a' is ambiguous: {ROOT_FP[:12]}, {OTHER_FPS[0][:12]}\n",
+        "zz": "Error: no cluster of the last scan has a fingerprint starting with 'zz'\n",
+    }
+    for key, message in cases.items():
+        result = cli("draft", key, "--state-dir", state)
+        assert (result.exit_code, result.stderr, result.stdout) == (2, message, "")
+
+
+def test_unknown_incident_when_there_is_none(cli, tmp_path):
+    state = tmp_path / "state"
+    record(state, rule_cluster())
+    result = cli("draft", "inc-1234", "--state-dir", state)
+    assert (result.exit_code, result.stderr) == (2, "Error: no incident of the last scan has an id starting with 'inc-1234': it has none\n")
+
+
+def test_status_in_the_title_follows_history(cli, tmp_path):
+    state = tmp_path / "state"
+    record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=2))
+    record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=3))
+    assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-recurring | P0 | ")
+    with StateStore.in_dir(state) as store:
+        store.link_issue(rule_cluster().fingerprint, "acme/ops", 3, "https://github.com/acme/ops/issues/3", "closed")
+    record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=4))
+    assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-regression | P0 | ")

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import triage.github
+from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
 from fake_github import FakeGitHub
 from triage.drafts import parse_marker
 from triage.filing import events_since, linked_issues
 from triage.github import Pacing
+from triage.incidents import link_incidents
 from triage.model import Cluster, Occurrence, Rule, Sample, ScanResult, Severity, Window
 from triage.state import StateStore
 
@@ -22,7 +24,9 @@ DB_RULE = Rule(id="db-pool-exhausted", title="Database pool exhausted", priority
 
 
 def cluster(fingerprint: str, start: datetime, events: int, rule: Rule | None = DB_RULE, title: str = "Database pool exhausted") -> Cluster:
+    """``events`` one minute apart, on an instance of its own (so that clusters never link into incidents)."""
     times = [start + timedelta(minutes=i) for i in range(events)]
+    instance = f"inst-{fingerprint[:4]}"
     return Cluster(
         fingerprint=fingerprint,
         title=title,
@@ -33,9 +37,9 @@ def cluster(fingerprint: str, start: datetime, events: int, rule: Rule | None = 
         last_seen=times[-1],
         services={"api": events},
         revisions={"api-00042-abc": events},
-        samples=tuple(Sample(t, f"QueuePool limit reached, attempt {i}", "api", "inst-1") for i, t in reversed(list(enumerate(times)))),
+        samples=tuple(Sample(t, f"QueuePool limit reached, attempt {i}", "api", instance) for i, t in reversed(list(enumerate(times)))),
         rule=rule,
-        occurrences=tuple(Occurrence(t, "inst-1", None) for t in times),
+        occurrences=tuple(Occurrence(t, instance, None) for t in times),
     )
 
 
@@ -284,7 +288,7 @@ def test_min_priority_selects_and_repo_comes_from_config(run, fake, state, tmp_p
         (("--all",), REPO, {"GITHUB_TOKEN": ""}, "Error: no GitHub token\nHint: set GITHUB_TOKEN or GH_TOKEN to a token that can write issues\n"),
         (("--all",), "not-a-repo", {}, "Error: --repo 'not-a-repo' is not OWNER/REPO\n"),
         (("--all",), None, {}, "Error: no repository given\nHint: pass --repo OWNER/REPO or set github_repo in triage.toml\n"),
-        ((), REPO, {}, "Error: no cluster selected\nHint: name fingerprints, or pass --all or --min-priority P1\n"),
+        ((), REPO, {}, "Error: no cluster selected\nHint: name fingerprints or incident ids, or pass --all or --min-priority P1\n"),
         (("--all", "--min-priority", "P9"), REPO, {}, "Error: unknown --min-priority 'P9': use P0, P1, P2 or P3\n"),
         (("--all", "--format", "csv"), REPO, {}, "Error: unknown --format 'csv': use table or json\n"),
     ],
@@ -331,3 +335,64 @@ def test_events_since_counts_only_later_occurrences():
     assert events_since(c, T0 - timedelta(seconds=1)) == 5
     assert events_since(c, T0 + timedelta(minutes=2)) == 2
     assert events_since(c, T0 + timedelta(hours=1)) == 0
+
+
+# --- incidents: one issue, on the root cause -----------------------------------------------------------------
+
+def incident_id(state) -> str:
+    with StateStore.in_dir(state) as store:
+        (incident,) = link_incidents(store.last_scan().clusters)
+    return incident.id
+
+
+def test_an_incident_is_filed_once_on_its_root_then_updated(run, fake, state):
+    record(state, *cascade_clusters())
+    first = incident_id(state)
+    result = run(first[:7])
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1
+    issue = only_issue(fake, ROOT_FP)
+    assert issue.title == "GCP-new | P2 | ModuleNotFoundError: No module named 'orders.pricing'"
+    assert f"`{BOOT_FP}`" in issue.body and f"`{HTTP503_FP}`" in issue.body
+    assert parse_marker(issue.body)["incident"] == first
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(ROOT_FP).number == issue.number
+
+    record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(hours=1)))  # the crash loop goes on: a later scan
+    second = incident_id(state)
+    result = run(second)
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1 and len(issue.comments) == 1
+    assert result.stdout.splitlines()[1].split()[:3] == ["commented", ROOT_FP[:12], f"#{issue.number}"]
+    marker = parse_marker(issue.body)
+    assert (marker["fingerprint"], marker["incident"], marker["count"]) == (ROOT_FP, second, 24)
+    assert issue.title.startswith("GCP-new | ")  # a comment never renames the issue
+    assert "happened 12 times" in issue.body and ": recurring, P2" in issue.body
+
+
+def test_all_files_no_symptom_unless_asked(run, fake, state):
+    record(state, *cascade_clusters(), cluster(DB, T0, 3))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert "Note: 2 symptom cluster(s) folded into 1 incident(s)" in result.stderr
+    assert sorted(parse_marker(i.body)["fingerprint"] for i in fake.issues.values()) == sorted([ROOT_FP, DB])
+    result = run("--all", "--include-symptoms")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(parse_marker(i.body)["fingerprint"] for i in fake.issues.values()) == sorted([ROOT_FP, BOOT_FP, HTTP503_FP, DB])
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]].count("created") == 2
+
+
+def test_symptom_key_files_its_root(run, fake, state):
+    record(state, *cascade_clusters())
+    result = run(HTTP503_FP[:10])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"Note: {HTTP503_FP[:12]} is a symptom of incident inc-")
+    only_issue(fake, ROOT_FP)
+    assert len(fake.issues) == 1
+
+
+def test_unknown_incident_is_one_line_and_touches_nothing(run, fake, state):
+    record(state, *cascade_clusters())
+    result = run("inc-zz")
+    assert (result.exit_code, result.stderr) == (2, f"Error: no incident of the last scan has an id starting with 'inc-zz': its incidents are {incident_id(state)}\n")
+    assert fake.writes == []

@@ -13,8 +13,9 @@ holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no co
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +23,7 @@ from typing import Any, Iterable
 import jinja2
 
 from .errors import TriageError
+from .incidents import Incident, short_title
 from .logs_link import logs_explorer_url, logs_query
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
 from .redact import redact, redact_cluster
@@ -33,6 +35,9 @@ ZWJ = "\u200d"
 TITLE_LIMIT = 256  # GitHub's limit for issue titles
 MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
 STATUSES = ("new", "recurring", "regression")
+TITLE_STATUS = {"new": "new", "recurring": "recurring", "regressed": "regression"}  # history status → draft status
+INSTANCES_SHOWN = 5
+INSTANCE_WIDTH = 16  # Cloud Run instance ids run to 150 hex digits; their first 16 tell them apart
 # (samples kept, characters per sample): tried in order until the body fits in MAX_BODY
 _SAMPLE_BUDGETS = ((10, 4000), (5, 2000), (3, 1000), (3, 300), (3, 100))
 
@@ -55,6 +60,8 @@ class DraftContext:
     window: Window
     status: str = "new"  # new | recurring | regression
     project: str | None = None  # for the Logs Explorer link
+    incident: Incident | None = None  # the incident holding the cluster
+    chain: tuple[Cluster, ...] = ()  # the incident's clusters in causal order
 
 
 # --- templates --------------------------------------------------------------------------------------------
@@ -121,7 +128,7 @@ def fence(text: str, info: str = "text") -> str:
     return f"{bar}{info}\n{neutralize_comments(text)}\n{bar}"
 
 
-# --- priorities and status ---------------------------------------------------------------------------------
+# --- priorities and project --------------------------------------------------------------------------------
 
 
 def effective_priority(cluster: Cluster) -> tuple[str, bool]:
@@ -135,22 +142,21 @@ def at_or_above(cluster: Cluster, floor: str) -> bool:
     return PRIORITIES.index(effective_priority(cluster)[0]) <= PRIORITIES.index(floor)
 
 
-def cluster_status(store: Any, fingerprint: str, before_scan_id: int) -> str:
-    """``regression`` (its linked issue is closed), ``recurring`` (in an earlier scan) or ``new``.
-
-    ``store`` is a :class:`triage.state.StateStore`. History-aware status (issue 8) may replace this.
-    """
-    issue = store.linked_issue(fingerprint)
-    if issue is not None and issue.state == "closed":
-        return "regression"
-    return "recurring" if store.seen_before(fingerprint, before_scan_id) else "new"
+def project_of(sources: Iterable[str], explicit: str | None = None) -> str | None:
+    """``explicit``, else the project of a ``gcp:PROJECT`` source, else $GOOGLE_CLOUD_PROJECT."""
+    if explicit:
+        return explicit
+    for source in sources:
+        if source.startswith("gcp:") and len(source) > 4:
+            return source[4:]
+    return os.environ.get("GOOGLE_CLOUD_PROJECT") or None
 
 
 # --- issue drafts -----------------------------------------------------------------------------------------
 
 
-def marker(cluster: Cluster, window: Window) -> str:
-    """The hidden marker: fingerprint, counters and window as JSON in an HTML comment."""
+def marker(cluster: Cluster, window: Window, incident: str | None = None) -> str:
+    """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment."""
     data = {
         "fingerprint": cluster.fingerprint,
         "count": cluster.count,
@@ -158,6 +164,8 @@ def marker(cluster: Cluster, window: Window) -> str:
         "last_seen": _iso(cluster.last_seen),
         "window": {"from": _iso(window.start), "until": _iso(window.end)},
     }
+    if incident:
+        data["incident"] = incident
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
 
@@ -196,7 +204,8 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
             "issue_body.md.j2", **common, **_evidence(safe, context),
             samples=shown, samples_note=_samples_note(len(samples), shown),
             rule=safe.rule, rule_file=f"{Path(safe.rule.file).name}:{safe.rule.line}" if safe.rule else None,
-            marker=marker(safe, context.window),
+            incident=_incident_view(safe.fingerprint, context),
+            marker=marker(safe, context.window, context.incident.id if context.incident else None),
         )
         if len(body) < MAX_BODY:
             break
@@ -226,6 +235,34 @@ def _evidence(cluster: Cluster, context: DraftContext) -> dict[str, Any]:
         "logs_query": logs_query(cluster),
         "project": context.project,
     }
+
+
+def _incident_view(fingerprint: str, context: DraftContext) -> dict[str, Any] | None:
+    """The incident section: the whole chain for its root, a pointer to the root for a symptom."""
+    incident = context.incident
+    if incident is None:
+        return None
+    members = [replace(c, title=redact(c.title)) for c in context.chain]
+    root = next((c for c in members if c.fingerprint == incident.root), None)
+    shown = incident.instances[:INSTANCES_SHOWN]
+    more = len(incident.instances) - len(shown)
+    return {
+        "id": incident.id,
+        "is_root": fingerprint == incident.root,
+        "root": incident.root,
+        "root_title": short_title(root) if root else "an unknown cluster",
+        "summary": redact(incident.summary),
+        "instances": len(incident.instances),
+        "instances_shown": ", ".join(_cut(i, INSTANCE_WIDTH) for i in shown) + (f" and {more} more" if more else ""),
+        "revisions": ", ".join(incident.revisions),
+        "first_seen": format_time(incident.first_seen),
+        "last_seen": format_time(incident.last_seen),
+        "symptoms": [(c.count, short_title(c), c.fingerprint) for c in members if c.fingerprint != incident.root],
+    }
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width] + "…"
 
 
 def _hours(cluster: Cluster, window: Window) -> float:

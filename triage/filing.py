@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .drafts import MARKER_RE, Draft, at_or_above, effective_priority, fence, marker, parse_marker
+from .drafts import MARKER_RE, Draft, effective_priority, fence, marker, parse_marker
 from .github import IssueTracker, TrackedIssue
-from .model import Cluster, ScanResult, Window
+from .model import Cluster, Window
 from .redact import redact
-from .state import StateStore, resolve_fingerprint
+from .state import StateStore
 from .window import format_time
 
 REGRESSION_LABEL = "regression"
@@ -41,12 +41,6 @@ class Action:
     labels: tuple[str, ...] = ()
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
-
-
-def select(result: ScanResult, fingerprints: Sequence[str], floor: str | None) -> list[Cluster]:
-    """Clusters named by fingerprint prefix (else all), at or above ``floor``, in rank order, each once."""
-    chosen = [resolve_fingerprint(fp, result) for fp in fingerprints] if fingerprints else list(result.clusters)
-    return list({c.fingerprint: c for c in chosen if floor is None or at_or_above(c, floor)}.values())
 
 
 def plan(clusters: Sequence[Cluster], tracker: IssueTracker, render: Render, window: Window, labels: Sequence[str] = ()) -> list[Action]:
@@ -95,6 +89,13 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[str,
         yield action
 
 
+def update_status(kind: str, status: str) -> str:
+    """The draft status of an issue being updated: a reopened one regressed; one commented on is not new."""
+    if kind == "reopen":
+        return "regression"
+    return "recurring" if kind == "comment" and status == "new" else status
+
+
 def linked_issues(store: StateStore, fingerprints: Iterable[str]) -> dict[str, str]:
     """``{fingerprint: "#number"}`` for the fingerprints that have a linked issue (for the scan report)."""
     found = {}
@@ -140,10 +141,11 @@ def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_
 
 
 def _with_counters(body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None) -> str:
-    """``body`` with its marker's counters made cumulative over the issue's life."""
+    """``body`` with its marker's counters made cumulative over the issue's life (its incident id kept)."""
     known = [t for t in (first_reported, cluster.first_seen) if t is not None]
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
-    return MARKER_RE.sub(lambda _: marker(counted, window), body, count=1)
+    incident = (parse_marker(body) or {}).get("incident")
+    return MARKER_RE.sub(lambda _: marker(counted, window, incident), body, count=1)
 
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:

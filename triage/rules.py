@@ -74,7 +74,7 @@ class RuleSet:
         lowered = text.lower()
         candidates = self._active if self._any_trigger(lowered) else self._ungated
         for compiled in candidates:
-            if compiled.triggers and not any(t in lowered for t in compiled.triggers):
+            if compiled.triggers and not _contains_one(lowered, compiled.triggers):
                 continue
             captures = self._match_one(compiled, entry, text, lowered)
             if captures is not None:
@@ -83,6 +83,8 @@ class RuleSet:
 
     def needs_below_floor(self, entry: Entry) -> bool:
         """True when a rule on request fields (http status, latency) could match ``entry`` whatever its severity."""
+        if entry.http_status is None and entry.latency_s is None:
+            return False
         return any(spec.fields_hold(entry) for spec in self.request_specs)
 
     def _match_one(self, compiled: _Compiled, entry: Entry, text: str, lowered: str) -> dict[str, str] | None:
@@ -189,6 +191,14 @@ def _literal_search(words: set[str]) -> Callable[[str], object]:
         return group
 
     return re.compile(pattern(trie)).search if words else lambda text: None
+
+
+def _contains_one(text: str, literals: tuple[str, ...]) -> bool:
+    """Whether any of ``literals`` occurs in ``text`` (a plain loop: this is the hot path)."""
+    for literal in literals:
+        if literal in text:
+            return True
+    return False
 
 
 def _triggers(spec: MatchSpec) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -15,37 +14,38 @@ STATE_DIR_HELP = "State store folder (default $XDG_STATE_HOME/triage)."
 TEMPLATES_HELP = "Folder of templates overriding the shipped ones by file name."
 
 
+KEYS_HELP = "Cluster fingerprints or incident ids (inc-…); unique prefixes are enough."
+SYMPTOMS_HELP = "Also select the symptoms of incidents (by default an incident is handled once, on its root cause)."
+
+
 @app.command()
 def draft(
-    fingerprints: Optional[List[str]] = typer.Argument(None, help="Cluster fingerprints (unique prefixes are enough)."),
+    keys: Optional[List[str]] = typer.Argument(None, metavar="KEY", help=KEYS_HELP),
     all_clusters: bool = typer.Option(False, "--all", help="Draft every cluster of the last scan."),
     min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only clusters at or above P0-P3."),
+    include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout."),
     project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project for the Logs Explorer links."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
     """Render issue drafts (evidence, samples, five whys, remediation) from the last recorded scan."""
-    from ..drafts import DraftContext, Templates, at_or_above, cluster_status, render_issue, render_scan_report
-    from ..model import PRIORITIES
-    from ..state import StateStore, require_latest, resolve_fingerprint
+    from ..drafts import Templates, project_of, render_issue, render_scan_report
+    from ..incidents import link_incidents
+    from ..selection import draft_contexts, select
+    from ..state import StateStore, require_latest
 
-    floor = min_priority.upper() if min_priority else None
-    if floor is not None and floor not in PRIORITIES:
-        fatal(f"unknown --min-priority {min_priority!r}: use P0, P1, P2 or P3")
-    if not fingerprints and not all_clusters and floor is None:
-        fatal("no cluster selected", hint="name fingerprints, or pass --all or --min-priority P1")
+    floor = check_selection(keys, all_clusters, min_priority)
     try:
         template_set = Templates(templates)
         with StateStore.in_dir(state_dir) as store:
             scan_id, result = require_latest(store)
-            chosen = [resolve_fingerprint(fp, result) for fp in fingerprints] if fingerprints else list(result.clusters)
-            chosen = list({c.fingerprint: c for c in chosen if floor is None or at_or_above(c, floor)}.values())
-            found_project = project or _project(result.sources)
-            drafts = [
-                render_issue(c, DraftContext(result.window, cluster_status(store, c.fingerprint, scan_id), found_project), template_set)
-                for c in chosen
-            ]
+            incidents = link_incidents(result.clusters)
+            chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result.sources, project))
+        for note in chosen.notes:
+            typer.echo(note, err=True)
+        drafts = [render_issue(c, contexts[c.fingerprint], template_set) for c in chosen.clusters]
         if out is None:
             typer.echo("\n---\n\n".join(d.as_markdown() for d in drafts), nl=False)
         else:
@@ -63,9 +63,13 @@ def draft(
         typer.echo("Note: no cluster matched the selection.", err=True)
 
 
-def _project(sources: tuple[str, ...]) -> str | None:
-    """The project of a `gcp:PROJECT` source, else $GOOGLE_CLOUD_PROJECT."""
-    for source in sources:
-        if source.startswith("gcp:") and len(source) > 4:
-            return source[4:]
-    return os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+def check_selection(keys: Optional[List[str]], all_clusters: bool, min_priority: Optional[str]) -> str | None:
+    """The --min-priority floor (upper case); exits with one line when the selection options are unusable."""
+    from ..model import PRIORITIES
+
+    floor = min_priority.upper() if min_priority else None
+    if floor is not None and floor not in PRIORITIES:
+        fatal(f"unknown --min-priority {min_priority!r}: use P0, P1, P2 or P3")
+    if not keys and not all_clusters and floor is None:
+        fatal("no cluster selected", hint="name fingerprints or incident ids, or pass --all or --min-priority P1")
+    return floor

@@ -1,17 +1,18 @@
-"""`triage issue file`: file or update one GitHub issue per cluster of the last scan, never a duplicate."""
+"""`triage issue file`: file or update one GitHub issue per cluster (or incident) of the last scan, never a duplicate."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from . import app, fail_from, fatal
-from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP, _project
+from .draft_cmd import KEYS_HELP, STATE_DIR_HELP, SYMPTOMS_HELP, TEMPLATES_HELP, check_selection
 from ..errors import TriageError
 
 issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
@@ -23,9 +24,10 @@ FORMATS = ("table", "json")
 
 @issue_app.command("file")
 def file_issues(
-    fingerprints: Optional[List[str]] = typer.Argument(None, help="Fingerprints (unique prefixes) of clusters of the last scan."),
+    keys: Optional[List[str]] = typer.Argument(None, metavar="KEY", help=KEYS_HELP),
     all_: bool = typer.Option(False, "--all", help="Every cluster of the last scan."),
     min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only clusters at or above this priority (P0-P3)."),
+    include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
     repo: Optional[str] = typer.Option(None, "--repo", help="OWNER/REPO (default: github_repo from the config file)."),
     label: Optional[List[str]] = typer.Option(None, "--label", help="Extra label for new issues. Repeatable."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
@@ -33,21 +35,18 @@ def file_issues(
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
-    """Create, comment on or reopen one GitHub issue per cluster; the token comes from GITHUB_TOKEN or GH_TOKEN."""
+    """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GITHUB_TOKEN or GH_TOKEN."""
     from .. import github
     from ..config import load_config
-    from ..drafts import DraftContext, Templates, cluster_status, parse_marker, render_issue
-    from ..filing import apply, plan, select
-    from ..model import PRIORITIES
+    from ..drafts import Templates, parse_marker, project_of, render_issue
+    from ..filing import apply, plan, update_status
+    from ..incidents import link_incidents
+    from ..selection import draft_contexts, select
     from ..state import StateStore, require_latest
 
-    floor = min_priority.upper() if min_priority else None
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use table or json")
-    if floor is not None and floor not in PRIORITIES:
-        fatal(f"unknown --min-priority {min_priority!r}: use P0, P1, P2 or P3")
-    if not fingerprints and not all_ and floor is None:
-        fatal("no cluster selected", hint="name fingerprints, or pass --all or --min-priority P1")
+    floor = check_selection(keys, all_, min_priority)
     try:
         config = load_config(Path.cwd())
     except TriageError as err:
@@ -67,15 +66,18 @@ def file_issues(
         template_set = Templates(templates)
         with StateStore.in_dir(state_dir) as store:
             scan_id, result = require_latest(store)
-            clusters = select(result, fingerprints or (), floor)
-            if not clusters:
+            incidents = link_incidents(result.clusters)
+            chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)
+            for note in chosen.notes:
+                typer.echo(note, err=True)
+            if not chosen.clusters:
                 typer.echo("Note: no cluster matched the selection.", err=True)
                 return
-            project = config.project or _project(result.sources)
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result.sources, config.project))
 
             def render(cluster, kind: str):
-                status = UPDATE_STATUS.get(kind) or cluster_status(store, cluster.fingerprint, scan_id)
-                return render_issue(cluster, DraftContext(result.window, status, project), template_set)
+                context = contexts[cluster.fingerprint]
+                return render_issue(cluster, replace(context, status=update_status(kind, context.status)), template_set)
 
             def link(fingerprint: str, number: int, url: str, state: str) -> None:
                 store.link_issue(fingerprint, repo, number, url, state)
@@ -85,7 +87,7 @@ def file_issues(
                 repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, parse_marker=parse_marker,
                 notice=lambda message: typer.echo(f"Note: {message}", err=True),
             )
-            actions = plan(clusters, tracker, render, result.window, tuple(label or ()))
+            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()))
             if dry_run:
                 done = actions
             else:
@@ -98,9 +100,6 @@ def file_issues(
         if tracker is not None:
             tracker.close()
     _print(done, fmt, dry_run)
-
-
-UPDATE_STATUS = {"comment": "recurring", "reopen": "regression"}  # draft status of an updated issue
 
 
 def _print(actions, fmt: str, dry_run: bool) -> None:
