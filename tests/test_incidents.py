@@ -197,3 +197,21 @@ def test_helpers_for_drafts_and_reports():
     assert incident_for("fp-sdk", incidents) is None
     assert [c.fingerprint for c in symptoms_of(incidents[0], clusters)] == ["fp-boot", "fp-exit", "fp-http503"]
     assert short_title(clusters[0], width=10) == "Optional…"
+
+
+def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_chance():
+    """A fires every 6 s: 5 s windows after it cover 5/6 of the hour, so B (5/6 preceded) is chance."""
+    events = Events()
+    for k in range(600):
+        events.add("redis", k * 6.0, "inst-1")
+    for k in range(20):
+        events.add("timeout", k * 37.0 + 0.5, "inst-1")  # gaps after the last A: 0.5, 1.5, … 5.5 s
+    clusters = events.clusters(KINDS)
+    assert link_incidents(clusters) == ()
+    assert len(link_incidents(clusters, min_share=0.5)) == 0  # the chance floor, not min_share, decides
+    sparse = Events()  # the same precedence share with A rare: a real link
+    for k in range(20):
+        sparse.add("redis", k * 37.0 + (0.5 if k % 6 else 0.0) - 1.0, "inst-1")
+        sparse.add("timeout", k * 37.0 + 0.5, "inst-1")
+    [incident] = link_incidents(sparse.clusters(KINDS))
+    assert incident.root == "fp-redis"

@@ -19,8 +19,13 @@ causal order at ERROR or above, preferring rules with ``role: cause`` and avoidi
 ``role: symptom``. Causal order is topological along the links; ties (and cycles) are broken by
 first seen, then fingerprint. The result depends only on the set of clusters, not their order.
 
-Limits: precedence is correlation. A failure that fires constantly on every instance precedes
-everything; two unrelated failures interleaved on the same instances within ``lag_s`` link; only
+Chance. A cluster that fires constantly on an instance precedes whatever else happens there. So the
+share that qualifies a link is raised above chance: if A's occurrences, each followed by ``lag_s``
+seconds, cover a fraction c of the scan's time on B's instances, A would precede about c of B's
+occurrences at random, and the link needs a share of at least ``max(min_share, c + (1 - c) * LIFT)``.
+
+Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
+``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
 the occurrences kept per cluster (the newest 5000) are compared; entries without an instance and
 a trace cannot link.
 """
@@ -40,6 +45,7 @@ import pandas as pd
 from .model import Cluster, Severity
 
 SHORT_TITLE = 40
+LIFT = 0.5  # a link must close at least half the distance between chance and certainty
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +100,11 @@ def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
     return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 
-def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``hits[A, B]``: B occurrences with an A occurrence at most ``lag_s`` before them on the same
-    instance or trace; ``gap_sums[A, B]``: the sum of those (smallest) gaps; ``totals[B]``: B's
-    timestamped occurrences. Noise clusters take no part."""
+    instance or trace; ``gap_sums[A, B]``: the sum of those (smallest) gaps; ``expected[A, B]``: the
+    share of B's occurrences that A would precede by chance (see :meth:`_Layout.coverage`);
+    ``totals[B]``: B's timestamped occurrences. Noise clusters take no part."""
     size = len(clusters)
     times: list[float] = []
     owners: list[int] = []
@@ -116,16 +123,20 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, 
     totals = np.bincount(owner, minlength=size)
     hits = np.zeros((size, size), dtype=np.int64)
     gap_sums = np.zeros((size, size))
+    expected = np.zeros((size, size))
     if not times:
-        return hits, gap_sums, totals
+        return hits, gap_sums, expected, totals
     t = np.array(times) - min(times)
     layouts = [_Layout(t, owner, keys, lag_s) for keys in (instances, traces)]
+    by_instance = layouts[0]
     for source in np.unique(owner):
         gap = np.minimum.reduce([layout.gaps_from(source, len(t)) for layout in layouts])
         linked = (gap <= lag_s) & (owner != source)
         hits[source] = np.bincount(owner[linked], minlength=size)
         gap_sums[source] = np.bincount(owner[linked], weights=gap[linked], minlength=size)
-    return hits, gap_sums, totals
+        chance = by_instance.coverage(source, len(t))
+        expected[source] = np.bincount(owner, weights=chance, minlength=size) / np.maximum(totals, 1)
+    return hits, gap_sums, expected, totals
 
 
 class _Layout:
@@ -140,8 +151,25 @@ class _Layout:
         order = np.argsort(shifted, kind="stable")
         self.rows, self.shifted = self.rows[order], shifted[order]
         self.owner = owner[self.rows]
+        self.group = group[self.rows]
+        self.groups = int(group.max()) + 1 if self.rows.size else 0
+        self.span = float(t.max()) + lag_s  # the scan's time axis, against which chance is measured
+        self.lag_s = lag_s
         # for each row, the last row at the same instant: events at one instant precede each other
         self.last_at_instant = np.searchsorted(self.shifted, self.shifted, side="right") - 1
+
+    def coverage(self, source: int, size: int) -> np.ndarray:
+        """Per occurrence: the share of the scan's time axis that lies within ``lag_s`` after some
+        ``source`` occurrence in its group, i.e. the chance that ``source`` precedes it at random."""
+        chance = np.zeros(size)
+        mine = self.owner == source
+        if not mine.any():
+            return chance
+        times, groups = self.shifted[mine], self.group[mine]  # sorted; groups lie far apart on the axis
+        covered = np.append(np.minimum(np.diff(times), self.lag_s), self.lag_s)  # union of [t, t + lag]
+        per_group = np.bincount(groups, weights=covered, minlength=self.groups) / self.span
+        chance[self.rows] = np.minimum(per_group[self.group], 1.0)
+        return chance
 
     def gaps_from(self, source: int, size: int) -> np.ndarray:
         """Per occurrence: seconds since the latest ``source`` occurrence in its group (inf if none)."""
@@ -153,11 +181,12 @@ class _Layout:
 
 
 def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
-    hits, gap_sums, totals = _precedence(clusters, lag_s)
+    hits, gap_sums, expected, totals = _precedence(clusters, lag_s)
     qualified: dict[tuple[int, int], _Link] = {}
     for source, target in zip(*np.nonzero(hits)):
         share = hits[source, target] / totals[target]
-        if share >= min_share:
+        chance = expected[source, target]
+        if share >= max(min_share, chance + (1 - chance) * LIFT):
             mean_gap = gap_sums[source, target] / hits[source, target]
             qualified[(int(source), int(target))] = _Link(int(source), int(target), float(share), float(mean_gap))
     links = []
