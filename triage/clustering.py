@@ -70,7 +70,7 @@ _TOKEN_CLASS = re.compile(
 _WORD_WITH_VERSION = re.compile(r"[A-Za-z]{2,}\d{1,3}")  # ipv6, utf8, sha256, eth0: names, not data
 _PIECE_SEPARATORS = re.compile(r"([=:/,@#|()\[\]{}])")
 _TOKEN_EDGES = re.compile(r"^([(\[{<\"'`]*)(.*?)([)\]}>\"'`,;:.!?]*)$", re.S)
-_DATA_CHAR = re.compile(r"[\d@]")
+_DATA_WORD = re.compile(r"(?<![^ ])[^ \d@]*[\d@][^ ]*")  # a word (of a space-joined line) holding a digit or "@"
 _SYSLOG_DATE = re.compile(
     r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* )?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* <NUM> <TS>", re.I
 )
@@ -105,16 +105,19 @@ def mask(message: str) -> str:
 
 
 def _mask_line(line: str) -> str:
-    masked = " ".join(map(_mask_word, line.split()))
+    masked = _DATA_WORD.sub(_mask_data_word, " ".join(line.split()))
     if "<TS>" in masked:
         masked = _TIMESTAMP_RUN.sub("<TS>", _SYSLOG_DATE.sub("<TS>", masked))
     return masked
 
 
+def _mask_data_word(found: re.Match[str]) -> str:
+    return _mask_word(found.group())
+
+
 @lru_cache(maxsize=16384)
 def _mask_word(word: str) -> str:
-    if not _DATA_CHAR.search(word):
-        return word
+    """Mask one space-free word that holds a digit or ``@``, keeping its surrounding punctuation."""
     head, core, tail = _TOKEN_EDGES.match(word).groups()  # type: ignore[union-attr]
     return head + _mask_core(core) + tail
 
