@@ -70,7 +70,9 @@ _TOKEN_CLASS = re.compile(
 _WORD_WITH_VERSION = re.compile(r"[A-Za-z]{2,}\d{1,3}")  # ipv6, utf8, sha256, eth0: names, not data
 _PIECE_SEPARATORS = re.compile(r"([=:/,@#|()\[\]{}])")
 _TOKEN_EDGES = re.compile(r"^([(\[{<\"'`]*)(.*?)([)\]}>\"'`,;:.!?]*)$", re.S)
-_DATA_WORD = re.compile(r"(?<![^ ])[^ \d@]*[\d@][^ ]*")  # a word (of a space-joined line) holding a digit or "@"
+_DATA_CHAR = re.compile(r"[\d@]")
+_MASKED_WORDS: dict[str, str] = {}  # word → masked word; filled up to _MASKED_WORDS_KEPT, then only read
+_MASKED_WORDS_KEPT = 65536
 _SYSLOG_DATE = re.compile(
     r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* )?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* <NUM> <TS>", re.I
 )
@@ -105,17 +107,21 @@ def mask(message: str) -> str:
 
 
 def _mask_line(line: str) -> str:
-    masked = _DATA_WORD.sub(_mask_data_word, " ".join(line.split()))
+    cache = _MASKED_WORDS
+    words = []
+    for word in line.split():
+        masked_word = cache.get(word)
+        if masked_word is None:
+            masked_word = _mask_word(word) if _DATA_CHAR.search(word) else word
+            if len(cache) < _MASKED_WORDS_KEPT:
+                cache[word] = masked_word
+        words.append(masked_word)
+    masked = " ".join(words)
     if "<TS>" in masked:
         masked = _TIMESTAMP_RUN.sub("<TS>", _SYSLOG_DATE.sub("<TS>", masked))
     return masked
 
 
-def _mask_data_word(found: re.Match[str]) -> str:
-    return _mask_word(found.group())
-
-
-@lru_cache(maxsize=16384)
 def _mask_word(word: str) -> str:
     """Mask one space-free word that holds a digit or ``@``, keeping its surrounding punctuation."""
     head, core, tail = _TOKEN_EDGES.match(word).groups()  # type: ignore[union-attr]
@@ -223,7 +229,7 @@ def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
     shape: list[str] = []
     shown: list[str] = []
     for token in sig.split():
-        matched = _EMPTY_BRACKETS.sub(r"\1<*>\2", token)
+        matched = _EMPTY_BRACKETS.sub(_fill_brackets, token) if len(token) > 1 else token
         if _is_variable(matched):
             if shape and shape[-1] == WILDCARD:
                 shown[-1] += " " + token
@@ -234,6 +240,11 @@ def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
         shape.append(matched)
         shown.append(token)
     return tuple(shape), shown
+
+
+def _fill_brackets(found: re.Match[str]) -> str:
+    """``()`` → ``(<*>)``: an empty value is a value."""
+    return found[1] + WILDCARD + found[2]
 
 
 def _is_variable(token: str) -> bool:
