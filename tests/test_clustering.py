@@ -166,3 +166,12 @@ def test_dev_exports_collapse_recurring_failures() -> None:
     assert len(rejected | invalid | missing) == 3
     workers = [f"[2024-02-03 10:11:12 +0000] [21] [ERROR] Worker (pid:{pid}) exited with code 3" for pid in (22, 23)]
     assert len(set(group_messages(messages + workers)[-2:])) == 1
+
+
+def test_truncated_tracebacks_are_told_apart_by_their_frames() -> None:
+    head = "Traceback (most recent call last):\n"
+    uvicorn = head + '  File "/usr/local/bin/uvicorn", line 8, in <module>\n    sys.exit(main())'
+    config = head + '  File "/app/core/configuration/base.py", line 88, in _load_complete_configuration\n    x = y'
+    assert signature(uvicorn) != signature(config)
+    (template,) = mine({signature(config): 1}).values()
+    assert template.text == "Traceback (no exception line) in configuration/base.py:_load_complete_configuration"

@@ -43,6 +43,7 @@ _TRACEBACK_KIND = "traceback"
 _MESSAGE_KIND = "message"
 _TRACEBACK_PREFIX = "\u27e6traceback\u27e7 "  # cannot start a real single-line message in practice
 _TOP_FRAMES = 3
+_INCOMPLETE = "Traceback (no exception line)"
 _MAX_LINE = 2000  # a signature looks at most this far into the first line
 _MIN_VARIANTS = 3  # distinct tokens seen at one position before it counts as a variable
 _MIN_CONSTANTS = 3  # constant tokens two signatures must share to merge
@@ -207,11 +208,12 @@ def _traceback_key(message: str) -> str:
         found = _EXCEPTION_LINE.match(line)
         if found and not line.startswith(" "):
             exception = found["type"]
-    if not exception:
+    if not exception and not frames:
         return ""
     in_app = [frame for frame in frames if not _LIBRARY_PATH.search(frame[0])] or frames
     top = reversed(in_app[-_TOP_FRAMES:])
     where = " < ".join(f"{_short_path(path)}:{func}" for path, func in top)
+    exception = exception or _INCOMPLETE  # a traceback cut short (a truncated export): its frames still tell
     return f"{exception} in {where}" if where else exception
 
 
