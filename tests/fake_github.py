@@ -55,6 +55,7 @@ class FakeGitHub:
         self.repo = repo
         self.token = token
         self.max_per_page = max_per_page
+        self.drop_labels = False  # like GitHub for a token without push access: new issues lose their labels
         self.issues: dict[int, FakeIssue] = {}
         self.requests: list[tuple[str, str]] = []
         self._faults: list[Fault] = []
@@ -124,7 +125,7 @@ class FakeGitHub:
         if method == "GET" and rest == "/issues":
             return self._list(query)
         if method == "POST" and rest == "/issues":
-            issue = self.add_issue(data["title"], data.get("body", ""), data.get("labels", []))
+            issue = self.add_issue(data["title"], data.get("body", ""), [] if self.drop_labels else data.get("labels", []))
             return 201, {}, self._issue_json(issue)
         match = re.fullmatch(r"/issues/(\d+)(/comments|/labels)?", rest)
         if not match or int(match[1]) not in self.issues:

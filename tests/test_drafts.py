@@ -102,6 +102,14 @@ def test_hostile_log_text_cannot_escape():
     assert "`````text\nboom ```` fence" in body
 
 
+def test_log_text_cannot_mention_people():
+    cluster = dataclasses.replace(unmatched_cluster(), title="user @octocat and @acme/oncall not found, mail bob@example.com")
+    body = render_issue(cluster, DraftContext(WINDOW)).body
+    outside_code = _outside_fences(body)
+    assert "@octocat" not in outside_code and "@acme/oncall" not in outside_code
+    assert "bob@example.com" in outside_code  # an e-mail address is no mention
+
+
 def _outside_fences(markdown: str) -> str:
     """The text outside fenced code blocks (a fence closes only on the same backtick count)."""
     out, fence_bar = [], None
@@ -363,3 +371,13 @@ def test_status_in_the_title_follows_history(cli, tmp_path):
         store.link_issue(rule_cluster().fingerprint, "acme/ops", 3, "https://github.com/acme/ops/issues/3", "closed")
     record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=4))
     assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-regression | P0 | ")
+
+
+def test_draft_links_use_the_configured_project_like_issue_file(cli, state, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "triage.toml").write_text('project = "acme-from-config"\n', encoding="utf-8")
+    result = cli("draft", "a1b2", "--state-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert "?project=acme-from-config)" in result.stdout
+    assert "?project=explicit)" in cli("draft", "a1b2", "--project", "explicit", "--state-dir", state).stdout

@@ -11,7 +11,7 @@ import triage.github
 from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
 from fake_github import FakeGitHub
 from triage.drafts import parse_marker
-from triage.filing import events_since, linked_issues
+from triage.filing import events_since, linked_issues, update_comment
 from triage.github import Pacing
 from triage.incidents import link_incidents
 from triage.model import Cluster, Occurrence, Rule, Sample, ScanResult, Severity, Window
@@ -337,6 +337,15 @@ def test_events_since_counts_only_later_occurrences():
     assert events_since(c, T0 + timedelta(hours=1)) == 0
 
 
+def test_comment_with_huge_fresh_samples_stays_under_the_limit():
+    c = cluster(DB, T0, 5)
+    c = Cluster(**{**{f: getattr(c, f) for f in c.__dataclass_fields__},
+                   "samples": tuple(Sample(s.timestamp, "x" * 30_000, "api", "i") for s in c.samples)})
+    comment = update_comment(c, "Seen again", None, 5, 5)
+    assert len(comment) < 65_536
+    assert comment.count("…[truncated]") == 5
+
+
 # --- incidents: one issue, on the root cause -----------------------------------------------------------------
 
 def incident_id(state) -> str:
@@ -396,3 +405,28 @@ def test_unknown_incident_is_one_line_and_touches_nothing(run, fake, state):
     result = run("inc-zz")
     assert (result.exit_code, result.stderr) == (2, f"Error: no incident of the last scan has an id starting with 'inc-zz': its incidents are {incident_id(state)}\n")
     assert fake.writes == []
+
+
+def test_refreshed_counters_never_push_a_full_body_over_the_limit():
+    from triage.drafts import MAX_BODY, DraftContext, render_issue
+    from triage.filing import plan
+    from triage.github import TrackedIssue
+
+    samples = tuple(Sample(T0 + timedelta(minutes=i), f"{i} " + "q" * 3900, "api", "i") for i in range(10))
+    base = cluster(DB, T0, 10)
+    def with_capture(n: int) -> Cluster:
+        return Cluster(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "samples": samples, "captures": {"v": "y" * n}})
+    context = DraftContext(Window(T0, T0 + timedelta(hours=1)))
+    n = 20_000
+    n += MAX_BODY - 5 - len(render_issue(with_capture(n), context).body)  # a body 5 characters under the limit, if allowed
+    big = with_capture(n)
+    old_marker = f"<!-- triage:{json.dumps({'fingerprint': DB, 'count': 10**9, 'last_seen': '2025-06-01T11:00:00Z'})} -->"
+
+    class Tracker:
+        def find_by_fingerprint(self, fingerprint):
+            return TrackedIssue(1, "https://github.example/acme/shop/issues/1", "open", "t", old_marker, ("triage",), None)
+
+    (action,) = plan([big], Tracker(), lambda c, kind: render_issue(c, context), context.window)
+    assert action.kind == "comment"
+    assert parse_marker(action.body)["count"] == 10**9 + 10
+    assert len(action.body) < MAX_BODY

@@ -141,3 +141,27 @@ def test_unreachable_server_is_one_line():
 
 def test_repr_hides_the_token(fake):
     assert TOKEN not in repr(tracker(fake))
+
+
+def test_a_body_over_the_limit_is_refused_before_sending(fake):
+    t = tracker(fake)
+    issue = t.create("Title", body_for("fp1"), [])
+    with pytest.raises(GitHubError, match="exceeds GitHub's limit of 65536"):
+        t.comment(issue.number, "x" * 65_536)
+    assert fake.issues[issue.number].comments == []
+
+
+def test_an_issue_created_without_the_label_is_an_error_not_a_future_duplicate(fake):
+    fake.drop_labels = True
+    with pytest.raises(GitHubError, match=r"created https://github.example/acme/shop/issues/1 without its 'triage' label"):
+        tracker(fake).create("Title", body_for("fp1"), ["P1"])
+    assert len(fake.issues) == 1
+
+
+def test_a_password_in_the_api_url_never_shows():
+    with FakeGitHub() as gone:
+        url = gone.url.replace("http://", "http://admin:hunter2pw@")
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, parse_marker=parse_marker)
+    assert "no answer from GitHub" in str(caught.value) and "hunter2pw" not in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -184,3 +185,14 @@ def test_history_command_unknown_prefix(tmp_path, store):
     result = _cli("zzz", "--since", "2h", "--now", "2026-03-02T02:00:00Z", "--state-dir", str(tmp_path))
     assert result.exit_code == 2
     assert "no recorded scan since 2h has a cluster with a fingerprint starting with 'zzz'" in result.output
+
+
+def test_history_titles_are_redacted_and_never_read_as_markup(tmp_path, store):
+    hostile = dataclasses.replace(cluster("ccc333", 2, at(1)), title="[bold]login[/oops] failed password=hunter2")
+    record(store, scan_result(at(1), hostile))
+    common = ["--since", "2h", "--now", "2026-03-02T02:00:00Z", "--state-dir", str(tmp_path)]
+    for fmt in ("table", "json", "csv"):
+        result = _cli(*common, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert "hunter2" not in result.stdout
+    assert "[bold]login[/oops]" in _cli(*common, "--format", "table").stdout.replace("\n", "")

@@ -16,6 +16,7 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         (f"token rejected: {JWT} expired", JWT),
         ("connect redis://:hunter2@10.0.0.5:6379/0", "hunter2"),
         ("db url postgresql://app:p%40ssw0rd@db.internal/orders", "p%40ssw0rd"),
+        ("connect to postgres://app:p@ssw0rd@db.internal:5432/app failed", "ssw0rd"),
         ("GET /v1/items?api_key=AKIA1234567890&page=2", "AKIA1234567890"),
         ("retry with secret=topsecret-value and more", "topsecret-value"),
         ("login password='correct horse' failed", "correct horse"),

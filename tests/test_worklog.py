@@ -60,6 +60,17 @@ def test_append_keeps_existing_bytes_exactly(tmp_path, old):
     assert [p.name for p in tmp_path.iterdir()] == ["WORKLOG.md"]  # no temporary file left behind
 
 
+def test_append_through_a_symlink_keeps_the_link(tmp_path):
+    (tmp_path / "shared").mkdir()
+    real = tmp_path / "shared" / "WORKLOG.md"
+    real.write_bytes(b"# Team log\n")
+    link = tmp_path / "WORKLOG.md"
+    link.symlink_to(real)
+    append_section(link, "\n## s\n", "# Worklog\n")
+    assert link.is_symlink()
+    assert real.read_bytes() == b"# Team log\n\n## s\n"
+
+
 def test_append_creates_a_missing_file_with_a_heading(tmp_path):
     path = tmp_path / "WORKLOG.md"
     append_section(path, "\n## s\n", "# Worklog\n\nStarted.\n")

@@ -5,9 +5,10 @@ name. A missing variable is an error (``StrictUndefined``), reported as one line
 
 Log text is untrusted. Before rendering, secrets are redacted (:mod:`triage.redact`); in the templates it
 only ever goes through one of three filters: ``fence`` (a code block fenced longer than any backtick run it
-holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no comment can open). Inside code,
-``<!--`` and ``-->`` are broken with a zero-width joiner, so log text can never forge the hidden marker
-``<!-- triage:{json} -->`` that the issue filer finds its issues by (:data:`MARKER_RE`, :func:`parse_marker`).
+holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no comment can open; the ``@`` of a
+mention broken, so no one is notified). Inside code, ``<!--`` and ``-->`` are broken with a zero-width joiner,
+so log text can never forge the hidden marker ``<!-- triage:{json} -->`` that the issue filer finds its issues
+by (:data:`MARKER_RE`, :func:`parse_marker`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ from .resources import data_dir
 from .window import format_time
 
 MAX_BODY = 65_536
+MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters without passing MAX_BODY
 ZWJ = "\u200d"
+WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
+_MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
 TITLE_LIMIT = 256  # GitHub's limit for issue titles
 MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
 STATUSES = ("new", "recurring", "regression")
@@ -101,9 +105,9 @@ class Templates:
 
 
 def escape_html(text: str) -> str:
-    """Plain text for Markdown outside code: ``&``, ``<``, ``>`` escaped, one line."""
+    """Plain text for Markdown outside code: ``&``, ``<``, ``>`` escaped, ``@mentions`` broken, one line."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(text.split())
+    return _MENTION.sub("@" + WORD_JOINER, " ".join(text.split()))
 
 
 def escape_cell(text: str) -> str:
@@ -207,7 +211,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
             incident=_incident_view(safe.fingerprint, context),
             marker=marker(safe, context.window, context.incident.id if context.incident else None),
         )
-        if len(body) < MAX_BODY:
+        if len(body) < MAX_BODY - MARKER_HEADROOM:
             break
     else:
         raise TriageError(f"the draft for {cluster.fingerprint[:12]} exceeds {MAX_BODY} characters even with short samples")

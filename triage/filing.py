@@ -22,7 +22,7 @@ from .window import format_time
 
 REGRESSION_LABEL = "regression"
 FRESH_SAMPLES_SHOWN = 5
-ACTION_KINDS = ("create", "comment", "reopen", "skip")
+FRESH_SAMPLE_CHARS = 2000  # per sample, so a comment stays far below GitHub's 65,536 characters
 
 Render = Callable[[Cluster, str], Draft]  # (cluster, action kind) → the issue draft
 
@@ -32,7 +32,7 @@ class Action:
     """What filing one cluster does (planned) or did (applied: ``number`` and ``url`` known)."""
 
     fingerprint: str
-    kind: str  # one of ACTION_KINDS
+    kind: str  # create | comment | reopen | skip
     title: str
     number: int | None = None
     url: str | None = None
@@ -134,10 +134,14 @@ def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_
     ]
     fresh = [s for s in cluster.samples if since is None or (s.timestamp is not None and s.timestamp > since)]
     if fresh:
-        text = "\n".join(f"{format_time(s.timestamp)} {redact(s.message)}" for s in fresh[:FRESH_SAMPLES_SHOWN])
+        text = "\n".join(f"{format_time(s.timestamp)} {_cut(redact(s.message))}" for s in fresh[:FRESH_SAMPLES_SHOWN])
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
     lines += ["", "The issue body now shows the evidence of the latest window."]
     return "\n".join(lines)
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= FRESH_SAMPLE_CHARS else message[:FRESH_SAMPLE_CHARS] + " …[truncated]"
 
 
 def _with_counters(body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None) -> str:

@@ -23,6 +23,7 @@ from github.Requester import Requester
 from urllib3.util.retry import Retry
 
 from .errors import TriageError
+from .redact import redact
 
 DEFAULT_API_URL = "https://api.github.com"
 TOOL_LABEL = "triage"
@@ -135,7 +136,7 @@ class GitHubTracker(IssueTracker):
         self._by_fingerprint: dict[str, int] = {}
 
     def __repr__(self) -> str:
-        return f"GitHubTracker(repo={self.repo_name!r}, base_url={self._base_url!r})"
+        return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(self._base_url)!r})"
 
     def close(self) -> None:
         self._client.close()
@@ -156,7 +157,13 @@ class GitHubTracker(IssueTracker):
             maybe_done=True,
         )
         self._remember(issue)
-        return _tracked(issue)
+        tracked = _tracked(issue)
+        if self.label.lower() not in {name.lower() for name in tracked.labels}:  # dropped without push access
+            raise self._error(
+                f"GitHub created {tracked.url} without its {self.label!r} label (the token needs push access to label"
+                f" issues): add the label by hand, or the next run cannot find it and files a duplicate"
+            )
+        return tracked
 
     def comment(self, number: int, body: str) -> None:
         _check_body(body)
@@ -234,7 +241,8 @@ class GitHubTracker(IssueTracker):
                 raise self._error(message) from None
 
     def _error(self, message: str) -> GitHubError:
-        return GitHubError(message.replace(self._token, "***") if self._token else message)
+        """One line without the token, nor a password in the API URL (GITHUB_API_URL=https://user:pass@…)."""
+        return GitHubError(redact(message.replace(self._token, "***") if self._token else message))
 
 
 _MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
@@ -279,7 +287,9 @@ def _message(err: GithubException) -> str:
 
 
 def _check_body(body: str) -> None:
-    assert len(body) < MAX_BODY_CHARS, f"issue body of {len(body)} characters exceeds GitHub's limit"
+    """Refuse a body GitHub would reject (422) before sending it."""
+    if len(body) >= MAX_BODY_CHARS:
+        raise GitHubError(f"an issue body or comment of {len(body)} characters exceeds GitHub's limit of {MAX_BODY_CHARS}")
 
 
 def _tracked(issue: Issue) -> TrackedIssue:

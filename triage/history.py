@@ -23,11 +23,11 @@ import pandas as pd
 
 from .incidents import Incident, incidents_by_cluster, link_incidents
 from .model import ScanResult, Window
+from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .state import ClusterRow, ScanInfo, StateStore
 
 QUIET_BEFORE_REGRESSION = timedelta(hours=24)
-DEFAULT_KEEP = timedelta(days=30)  # `--keep 30d`: scans older than this are pruned after each scan
 HOURLY_UP_TO = timedelta(hours=48)  # longer spans are bucketed by day
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 
@@ -186,7 +186,7 @@ def bucket_history(rows: Sequence[ClusterRow], since: datetime, until: datetime)
     clusters = [
         ClusterHistory(
             fingerprint=fp,
-            title=latest[fp].title,
+            title=redact(latest[fp].title),
             rule_id=latest[fp].rule_id,
             severity=latest[fp].severity,
             scans=int(scans[fp]),
@@ -275,6 +275,7 @@ def _history_table(history: History, width: int) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from .window import format_time
 
@@ -296,7 +297,7 @@ def _history_table(history: History, width: int) -> str:
     table.add_column("LAST SEEN", no_wrap=True)
     table.add_column("FAILURE", overflow="fold")
     for c in history.clusters:
-        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), sparkline(c.counts), format_time(c.last_seen), c.title)
+        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), sparkline(c.counts), format_time(c.last_seen), Text(c.title))
     console.print(table)
     return buffer.getvalue()
 

@@ -21,7 +21,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)(?:[a-z-]+\s+)?[^\s\"',;]+"), rf"\g<1>{MASK}"),
     (re.compile(r"(?i)(\bbearer\s+)[a-z0-9\-._~+/]+=*"), rf"\g<1>{MASK}"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\g<1>{MASK}@"),
+    # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/]+@"), rf"\g<1>{MASK}@"),
     # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
     (re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*)(["'])(?:\\.|(?!\3).)*\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
     # the same inside a JSON string: \"token\": \"v\"

@@ -225,12 +225,6 @@ class StateStore:
         latest = self.latest_scan()
         return None if latest is None else latest[1]
 
-    def load_scan(self, scan_id: int) -> ScanResult:
-        row = self.db.execute("SELECT result FROM scans WHERE id = ?", (scan_id,)).fetchone()
-        if row is None:
-            raise TriageError(f"no scan {scan_id} in the state store {self.path}")
-        return self._decode(scan_id, row[0])
-
     def _decode(self, scan_id: int, payload: str) -> ScanResult:
         try:
             return scan_result_from_dict(json.loads(payload))
@@ -260,13 +254,6 @@ class StateStore:
                        _utc(r[10]), _utc(r[11]))
             for r in rows
         ]
-
-    def seen_before(self, fingerprint: str, before_scan_id: int) -> bool:
-        """True when ``fingerprint`` is in a scan recorded before ``before_scan_id``."""
-        row = self.db.execute(
-            "SELECT 1 FROM scan_clusters WHERE fingerprint = ? AND scan_id < ? LIMIT 1", (fingerprint, before_scan_id)
-        ).fetchone()
-        return row is not None
 
     def prune(self, older_than: timedelta, now: datetime | None = None) -> int:
         """Delete scans recorded more than ``older_than`` ago (issues are kept); return how many."""

@@ -14,8 +14,9 @@ def append_section(path: Path, section: str, heading: str) -> None:
 
     The old bytes are kept exactly; the section follows the file's line endings (CRLF if it uses them) and
     starts on a new line. The new content goes to a temporary file in the same folder, is fsynced, then
-    replaces the old file in one rename.
+    replaces the old file in one rename (the file a symlink points to, so the link stays a link).
     """
+    path = Path(os.path.realpath(path))
     try:
         old = path.read_bytes()
     except FileNotFoundError:

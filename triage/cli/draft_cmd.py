@@ -30,6 +30,7 @@ def draft(
     templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
     """Render issue drafts (evidence, samples, five whys, remediation) from the last recorded scan."""
+    from ..config import load_config
     from ..drafts import Templates, project_of, render_issue, render_scan_report
     from ..incidents import link_incidents
     from ..selection import draft_contexts, select
@@ -37,6 +38,7 @@ def draft(
 
     floor = check_selection(keys, all_clusters, min_priority)
     try:
+        project = project or load_config(Path.cwd()).project  # the links of `triage issue file` use it too
         template_set = Templates(templates)
         with StateStore.in_dir(state_dir) as store:
             scan_id, result = require_latest(store)
