@@ -175,3 +175,10 @@ def test_truncated_tracebacks_are_told_apart_by_their_frames() -> None:
     assert signature(uvicorn) != signature(config)
     (template,) = mine({signature(config): 1}).values()
     assert template.text == "Traceback (no exception line) in configuration/base.py:_load_complete_configuration"
+
+
+def test_secret_values_are_masked_so_they_neither_split_clusters_nor_reach_titles() -> None:
+    assert mask("login failed for admin password=hunter2 api_key=abc&x=1") == (
+        "login failed for admin password=<SECRET> api_key=<SECRET>&x=<NUM>")
+    assert mask("Authorization: Bearer abc.def.ghi rejected") == "Authorization: Bearer <SECRET> rejected"
+    assert signature("db auth failed: password=foo") == signature("db auth failed: password=bar")

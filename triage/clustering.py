@@ -78,6 +78,9 @@ _SYSLOG_DATE = re.compile(
     r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w* )?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w* <NUM> <TS>", re.I
 )
 _TIMESTAMP_RUN = re.compile(r"<TS>(?: <TS>)+")
+_SECRET_VALUE = re.compile(  # values that are secrets: data, and never fit for a title
+    r"(?i)(\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret)=|\bbearer )[^\s&,;'\"]+"
+)
 _QUOTED_DATA = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]{41,})(?P=q)""")
 _HAS_DIGIT = re.compile(r"\d")
 _VALUE = re.compile(r"<[A-Z]+>|(?<![^=:(\[{\s])(?:true|false|null|none|nil)(?![^\s,;)\]}])", re.I)
@@ -104,6 +107,8 @@ def mask(message: str) -> str:
     """
     if "'" in message or '"' in message:
         message = _QUOTED_DATA.sub(lambda match: f"{match['q']}<STR>{match['q']}", message)
+    if "=" in message or "earer " in message:
+        message = _SECRET_VALUE.sub(r"\1<SECRET>", message)
     return "\n".join(_mask_line(line) for line in message.split("\n"))
 
 
