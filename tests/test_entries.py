@@ -154,3 +154,38 @@ def test_parse_latency():
 )
 def test_strip_log_prefix(text, body):
     assert strip_log_prefix(text) == body
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"resource": {"labels": ["api"]}},
+        {"labels": {"instanceId": ["i1"]}},
+        {"logName": ["stderr"]},
+        {"trace": {"id": "t"}},
+        {"insertId": {"id": 1}},
+        {"httpRequest": {"status": "abc", "latency": {"seconds": "x"}}},
+        {"httpRequest": {"status": float("inf"), "latency": "NaNs"}},
+    ],
+)
+def test_odd_field_types_never_raise(odd):
+    entry = to_entry({"severity": "ERROR", "textPayload": "boom", **odd})
+    assert entry.severity is Severity.ERROR
+    for value in (entry.service, entry.revision, entry.instance, entry.log_name, entry.trace, entry.insert_id):
+        assert value is None or isinstance(value, str)
+    assert entry.http_status is None or entry.http_status == 500
+    assert entry.latency_s is None
+
+
+def test_request_summary_of_an_unparsable_url():
+    entry = to_entry({"severity": "ERROR", "httpRequest": {"requestMethod": "GET", "requestUrl": "http://[bad/x", "status": 500}})
+    assert entry.message == "GET / → 500 Internal Server Error"
+
+
+def test_numeric_labels_become_text():
+    entry = to_entry({"textPayload": "x", "resource": {"labels": {"service_name": 5}}, "labels": {"instanceId": 7}})
+    assert (entry.service, entry.instance) == ("5", "7")
+
+
+def test_timestamp_out_of_range_after_conversion_is_none():
+    assert parse_timestamp("0001-01-01T00:00:00+01:00") is None

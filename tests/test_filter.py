@@ -117,3 +117,8 @@ def test_rule_conditions_on_requests_fetch_slow_and_failing_requests_at_any_seve
     fast = run_entry(at, severity="INFO", log="requests", http={"status": 200, "latency": "0.25s"})
     failed = run_entry(at, severity="INFO", log="requests", http={"status": 502, "latency": "0.1s"})
     assert keep(slow) and keep(failed) and not keep(fast)
+
+
+def test_closed_window_before_year_one_is_a_usage_error():
+    with pytest.raises(UsageError, match="before year 1"):
+        closed_window(Window(None, datetime(1, 1, 2, tzinfo=timezone.utc)), timedelta(days=3), END)

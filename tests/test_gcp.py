@@ -330,3 +330,13 @@ def test_gcp_only_options_refuse_file_sources(cli, env, tmp_path):
     result = cli("scan", "--source", export, "--max-entries", "3")
     assert (result.exit_code, result.stderr) == (
         2, "Error: --save-raw and --max-entries need a Cloud Logging source (--source gcp)\n")
+
+
+def test_endpoint_credentials_never_reach_the_error(cli, env):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env.setenv("TRIAGE_LOGGING_ENDPOINT", f"http://user:hunter2@127.0.0.1:{port}/")
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: cannot reach Cloud Logging at http://127.0.0.1:{port}: connection refused\n"

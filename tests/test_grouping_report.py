@@ -6,10 +6,11 @@ import csv
 import io
 import json
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from triage.grouping import SAMPLES_KEPT, Accumulator, rank
-from triage.model import Cluster, Entry, Problem, Rule, ScanResult, Severity, Window
+from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
 from triage.history import ClusterContext
 from triage.incidents import Incident
@@ -166,3 +167,17 @@ def test_table_shows_incidents_first_and_history_tags():
     assert "Clusters outside any incident:" not in lines
     rest = ScanReport(with_history().result, (), with_history().context)
     assert "0123456789 · ERROR · api×2, web×1 · regressed · spike ×6.0 · #7" in render_table(rest, width=160)
+
+
+def test_every_format_redacts_secrets_in_log_text():
+    secret = "token=s3cr3tvalue"
+    plain = with_history()
+    leaky = Cluster(**{**_fields(plain.result.clusters[0]), "title": f"auth failed {secret}", "template": secret,
+                       "captures": {"class": secret},
+                       "samples": tuple(Sample(s.timestamp, f"{s.message} {secret}", s.service, s.instance)
+                                        for s in plain.result.clusters[0].samples)})
+    report = ScanReport(replace(plain.result, clusters=(leaky,)),
+                        (replace(plain.incidents[0], summary=f"auth failed {secret} (3)"),), plain.context)
+    for fmt in ("table", "json", "markdown", "csv"):
+        text = render(report, fmt)
+        assert "s3cr3tvalue" not in text and "token=[REDACTED]" in text, fmt

@@ -96,6 +96,7 @@ def test_bad_input_is_counted_and_the_scan_goes_on(cli):
         (["-s", str(FIXTURES / "sample.json"), "--since", "yesterday"], "Error: invalid duration 'yesterday': use a number and a unit, e.g. 90s, 30m, 1h, 2d\n"),
         (["-s", str(FIXTURES / "sample.json"), "--format", "xml"], "Error: unknown --format 'xml': use one of table, json, markdown, csv\n"),
         (["-s", str(FIXTURES / "sample.json"), "--min-severity", "LOUD"], "Error: unknown --min-severity 'LOUD': use DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--since", "99999999999w"], "Error: invalid duration '99999999999w': too long\n"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(cli, args, message):
@@ -149,3 +150,14 @@ def test_slow_request_logged_at_info_still_meets_its_rule(cli, tmp_path):
     }) + "\n")
     [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
     assert cluster["rule"] == "slow-request"
+
+
+def test_odd_field_types_are_scanned_and_recorded_without_a_traceback(cli, tmp_path):
+    odd = [
+        {"resource": {"labels": ["api"]}}, {"labels": {"instanceId": ["i1"]}}, {"logName": ["stderr"]},
+        {"trace": {"id": "t"}}, {"insertId": {"id": 1}}, {"httpRequest": {"requestUrl": "http://[x", "latency": {"seconds": "x"}}},
+    ]
+    path = tmp_path / "odd.ndjson"
+    path.write_text("".join(json.dumps({"severity": "ERROR", "textPayload": "boom", **o}) + "\n" for o in odd))
+    data = scan_json(cli, "-s", path, "--state-dir", tmp_path / "state")
+    assert data["entries_read"] == 6 and sum(c["count"] for c in data["clusters"]) == 6

@@ -184,3 +184,68 @@ def test_stdin(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((json.dumps(ENTRY_A) + "\n").encode())))
     [record] = list(read_file("-"))
     assert record.location == "<stdin>:1"
+
+
+def test_stdin_is_left_open_for_a_second_read(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((json.dumps(ENTRY_A) + "\n").encode())))
+    assert payloads(read_file("-")) == ["boom A"]
+    assert list(read_file("-")) == [Problem("<stdin>:1", "empty file")]
+
+
+def test_truncated_gzip_keeps_what_came_before_the_cut(tmp_path):
+    path = tmp_path / "t.ndjson.gz"
+    data = gzip.compress(b"".join((json.dumps(dict(ENTRY_A, textPayload=f"m{i}")) + "\n").encode() for i in range(3000)))
+    path.write_bytes(data[: len(data) // 2])
+    items = records(path)
+    assert len(payloads(items)) > 1000
+    assert problems(items)[-1].reason.startswith("stopped reading: Compressed file ended")
+
+
+def test_corrupt_deflate_data_is_one_problem(tmp_path):
+    path = tmp_path / "c.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)) * 4)
+    [problem] = records(path)
+    assert problem.location == str(path) and problem.reason.startswith("stopped reading: Error -3")
+
+
+@pytest.mark.parametrize("text", ['[1, "a", {"textPayload": "boom A"}]', '[\n  1,\n  {"textPayload": "boom A"}\n]', '[[{"x": 1}], {"textPayload": "boom A"}]'])
+def test_json_array_of_non_objects_is_skipped_and_counted(tmp_path, text):
+    path = tmp_path / "a.json"
+    path.write_text(text)
+    items = records(path)
+    assert payloads(items) == ["boom A"]
+    assert all(p.reason.startswith("expected a JSON object") for p in problems(items)) and problems(items)
+
+
+def test_one_line_wrapper_yields_its_entries(tmp_path):
+    path = tmp_path / "w.json"
+    page = {"entries": [{"textPayload": "one"}, {"textPayload": "two"}, 3], "nextPageToken": "t"}
+    path.write_text(json.dumps(page) + "\n" + json.dumps(dict(page, entries=[{"textPayload": "three"}])) + "\n")
+    items = records(path)
+    assert payloads(items) == ["one", "two", "three"]
+    assert [p.location for p in problems(items)] == [f"{path}:1"]
+
+
+@pytest.mark.parametrize("first", [b'{"textPayload": "cut sho', b'{"textPayload": "caf\xe9"}'])
+def test_ndjson_with_a_bad_first_line_loses_only_that_line(tmp_path, first):
+    path = tmp_path / "n.ndjson"
+    path.write_bytes(b"\n" + first + b"\n" + (json.dumps(ENTRY_A) + "\n").encode() * 2)
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [p.location for p in problems(items)] == [f"{path}:2"]
+    assert [r.location for r in items if isinstance(r, Record)] == [f"{path}:3", f"{path}:4"]
+
+
+def test_wrapper_opening_its_list_on_the_first_line_with_one_entry_per_line(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text('{"entries": [\n{"textPayload": "one"},\n{"textPayload": "two"}\n]}\n')
+    assert payloads(records(path)) == ["one", "two"]
+
+
+@pytest.mark.parametrize("indent", ["", "  "])
+def test_json_array_with_one_compact_element_per_line(tmp_path, indent):
+    path = tmp_path / "a.json"
+    path.write_text("[\n" + ",\n".join(indent + json.dumps(e) for e in (ENTRY_A, ENTRY_B)) + "\n]\n")
+    items = records(path)
+    assert payloads(items) == ["boom A", ENTRY_B["textPayload"]]
+    assert [r.location for r in items] == [f"{path}:2", f"{path}:3"]

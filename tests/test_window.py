@@ -61,3 +61,16 @@ def test_window_contains_and_format():
     assert not window.contains(None)
     assert Window(None, None).contains(None)
     assert format_time(datetime(2026, 11, 28, 3, 4, 5, 999, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-28T01:04:05Z"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"since": "99999999999w"},
+        {"since": "999999d", "now": "0001-01-02T00:00:00Z"},
+        {"end": "0001-01-01T00:00:00+01:00"},
+    ],
+)
+def test_out_of_range_windows_are_usage_errors(kwargs):
+    with pytest.raises(UsageError):
+        build_window(**kwargs)

@@ -9,6 +9,7 @@ An ``error`` object on an INFO line does not make it an error: only severity dec
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from datetime import datetime, timezone
@@ -69,25 +70,37 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
     http = data.get("httpRequest") if isinstance(data.get("httpRequest"), dict) else None
     message = clean_text(_message(data, payload, http))
     severity, inferred = _severity(data, payload, message)
-    resource = data.get("resource")
-    resource_labels = resource.get("labels", {}) if isinstance(resource, dict) else {}
-    labels = data.get("labels") if isinstance(data.get("labels"), dict) else {}
+    resource_labels = _mapping(_mapping(data.get("resource")).get("labels"))
+    labels = _mapping(data.get("labels"))
     return Entry(
         timestamp=parse_timestamp(data.get("timestamp")),
         severity=severity,
         message=message or EMPTY_MESSAGE,
-        service=resource_labels.get("service_name") or resource_labels.get("configuration_name"),
-        revision=resource_labels.get("revision_name"),
-        instance=labels.get("instanceId"),
-        log_name=_short_log_name(data.get("logName")),
-        trace=data.get("trace"),
+        service=_text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name")),
+        revision=_text(resource_labels.get("revision_name")),
+        instance=_text(labels.get("instanceId")),
+        log_name=_short_log_name(_text(data.get("logName"))),
+        trace=_text(data.get("trace")),
         http_status=_int(http.get("status")) if http else None,
         latency_s=parse_latency(http.get("latency")) if http else None,
         severity_inferred=inferred,
         location=location,
-        insert_id=data.get("insertId"),
+        insert_id=_text(data.get("insertId")),
         raw=data,
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    """A label value as text: strings as they are, numbers printed, anything else (lists, objects) None."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _camel(data: Mapping[str, Any]) -> dict:
@@ -144,7 +157,10 @@ def _with_traceback(message: str, payload: Mapping) -> str:
 
 def _request_summary(http: dict) -> str:
     """``GET /api/threads → 404 Not Found (0.120s)``: the path without host or query, the status with its phrase."""
-    path = urlsplit(str(http.get("requestUrl", ""))).path or "/"
+    try:
+        path = urlsplit(str(http.get("requestUrl", ""))).path or "/"
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        path = "/"
     status = _int(http.get("status"))
     phrase = _STATUS_PHRASES.get(status, "") if status else ""
     summary = f"{http.get('requestMethod', '')} {path} → {status if status else '?'} {phrase}".strip()
@@ -214,26 +230,30 @@ def parse_timestamp(value: Any) -> datetime | None:
             ts = datetime.fromisoformat(text)
         except ValueError:
             return None
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    try:
+        return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC time
+        return None
 
 
 def parse_latency(value: Any) -> float | None:
-    """``"0.123s"`` or ``{"seconds": 1, "nanos": 5}`` → seconds."""
+    """``"0.123s"`` or ``{"seconds": 1, "nanos": 5}`` → seconds; None when unreadable or not finite."""
     if value is None:
         return None
-    if isinstance(value, dict):
-        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
-    text = str(value).strip().rstrip("s")
     try:
-        return float(text)
-    except ValueError:
+        if isinstance(value, dict):
+            seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+        else:
+            seconds = float(str(value).strip().rstrip("s"))
+    except (TypeError, ValueError):
         return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def _int(value: Any) -> int | None:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

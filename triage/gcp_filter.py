@@ -19,6 +19,7 @@ from typing import Sequence
 from .errors import UsageError
 from .model import Severity, Window
 from .rules_load import MatchSpec
+from .window import time_before
 
 DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -41,7 +42,7 @@ _LEVEL_MARKERS = {
 def closed_window(window: Window, default: timedelta, now: datetime) -> Window:
     """The window with both bounds set: an open end becomes ``now``, an open start ``end - default``."""
     end = window.end or now
-    start = window.start or end - default
+    start = window.start or time_before(end, default)
     return Window(start, end)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import datetime
 
 import orjson
@@ -12,6 +13,7 @@ from .assess import ScanReport
 from .history import ClusterContext
 from .incidents import Incident
 from .model import Cluster, ScanResult
+from .redact import redact, redact_cluster
 from .window import format_time
 
 SCHEMA_VERSION = 1
@@ -197,6 +199,13 @@ def render_markdown(report: ScanReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _redacted(report: ScanReport) -> ScanReport:
+    """``report`` with cluster titles, templates, samples, captures and incident summaries redacted."""
+    result = replace(report.result, clusters=tuple(redact_cluster(c) for c in report.result.clusters))
+    incidents = tuple(replace(incident, summary=redact(incident.summary)) for incident in report.incidents)
+    return replace(report, result=result, incidents=incidents)
+
+
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell: no pipes, newlines or HTML."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
@@ -225,6 +234,8 @@ def render_csv(report: ScanReport) -> str:
 
 
 def render(report: ScanReport, fmt: str, color: bool = False) -> str:
+    """The report in ``fmt`` (one of :data:`FORMATS`), with secrets in log-derived text redacted."""
+    report = _redacted(report)
     if fmt == "json":
         return render_json(report)
     if fmt == "markdown":

@@ -18,7 +18,18 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise UsageError(f"invalid duration {text!r}: use a number and a unit, e.g. 90s, 30m, 1h, 2d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    except OverflowError:
+        raise UsageError(f"invalid duration {text!r}: too long") from None
+
+
+def time_before(ts: datetime, span: timedelta) -> datetime:
+    """``ts - span``; :class:`UsageError` when that is before the first representable time."""
+    try:
+        return ts - span
+    except OverflowError:
+        raise UsageError(f"the window reaches back before year 1 ({format_time(ts)} minus {span})") from None
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -38,7 +49,7 @@ def build_window(
     anchor = parse_time(now, "--now") if now else datetime.now(timezone.utc)
     until = parse_time(end, "--until") if end else None
     if since:
-        lower = (until or anchor) - parse_duration(since)
+        lower = time_before(until or anchor, parse_duration(since))
         until = until or anchor
     else:
         lower = parse_time(start, "--from") if start else None

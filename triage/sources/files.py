@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -18,7 +19,7 @@ import orjson
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
-from .jsonstream import read_array, read_ndjson, read_wrapped
+from .jsonstream import is_utf8, read_array, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
 _SNIFF_BYTES = 8192
@@ -30,17 +31,58 @@ def read_file(spec: str) -> RecordStream:
     name = "<stdin>" if spec == "-" else spec
     with _open_binary(spec) as raw:
         stream = io.BufferedReader(raw, buffer_size=1 << 20) if not isinstance(raw, io.BufferedReader) else raw
+        gunzip = None
         if stream.peek(2)[:2] == _GZIP_MAGIC:
-            stream = io.BufferedReader(gzip.GzipFile(fileobj=stream), buffer_size=1 << 20)  # type: ignore[arg-type]
+            gunzip = _Gunzip(stream)
+            stream = io.BufferedReader(gunzip, buffer_size=1 << 20)
         try:
-            yield from _read_stream(stream, name)
-        except (OSError, EOFError) as err:  # gzip: truncated or corrupt member
-            yield Problem(f"{name}", f"stopped reading: {err}")
+            if gunzip is None or stream.peek(1) or gunzip.error is None:
+                yield from _read_stream(stream, name)
+        except OSError as err:
+            yield Problem(f"{name}", f"stopped reading: {err.strerror or err}")
+        if gunzip is not None and gunzip.error is not None:
+            yield Problem(f"{name}", f"stopped reading: {gunzip.error}")
+
+
+class _Gunzip(io.RawIOBase):
+    """The decompressed bytes of a gzip stream; a truncated or corrupt stream ends where it breaks, keeping
+    everything before that point, and ``error`` says why it ended."""
+
+    def __init__(self, compressed: BinaryIO):
+        self._gzip = gzip.GzipFile(fileobj=compressed)
+        self.error: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self.error is not None:
+            return 0
+        try:
+            data = self._gzip.read1(len(buffer))  # read1 returns what decompressed before a failure
+        except (OSError, EOFError, zlib.error) as err:
+            self.error = str(err) or type(err).__name__
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Borrowed(io.RawIOBase):
+    """Reads from a stream that closing this one leaves open (stdin, which ``-`` may read again)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        return self._stream.readinto(buffer)
 
 
 def _open_binary(spec: str) -> BinaryIO:
     if spec == "-":
-        return sys.stdin.buffer
+        return _Borrowed(sys.stdin.buffer)  # type: ignore[return-value]
     path = Path(spec)
     if path.is_dir():
         raise SourceError(f"{spec} is a directory, not a log export")
@@ -64,7 +106,7 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
         yield Problem(f"{name}:1", "binary data, not a log export")
         return
     first = head.lstrip()[:1]
-    if first == b"[" and head.lstrip()[1:].lstrip()[:1] in (b"{", b"]", b""):
+    if first == b"[" and _is_json_array(head):
         yield from read_array(_text(stream), name)
     elif first == b"{":
         yield from _read_object_stream(stream, name)
@@ -76,22 +118,49 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
         yield from read_plain(_lines(stream), name)
 
 
-def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
-    """NDJSON when the first line is a whole JSON object, else one object wrapping the entry list."""
-    first_line = stream.readline()
-    while not first_line.strip():
-        first_line = stream.readline()
+def _is_json_array(head: bytes) -> bool:
+    """``[`` opens a JSON array (not a bracketed log prefix such as gunicorn's ``[2026-…]``)."""
+    rest = head.lstrip()[1:]
+    if not rest.split(b"\n", 1)[0].strip() or rest.lstrip()[:1] in (b"{", b"[", b"]", b'"'):
+        return True
     try:
-        orjson.loads(first_line)
+        return isinstance(orjson.loads(head.lstrip().split(b"\n", 1)[0]), list)
     except orjson.JSONDecodeError:
-        prefix = first_line.decode("utf-8", "replace")
-        yield from read_wrapped(_text(stream), name, prefix)
+        return False
+
+
+def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
+    """NDJSON when the first line is a JSON object on its own, is not UTF-8, or is malformed but followed by
+    one (a bad first line costs one line, not the file); else one object wrapping the entry list."""
+    number, first_line = _next_line(stream, 1)
+    second_number, second_line = _next_line(stream, number + 1)
+    opens_list = first_line.rstrip().endswith(b"[")  # '{"entries": [' then one entry per line
+    if not (_is_object(first_line) or (_is_object(second_line) and not opens_list) or not is_utf8(first_line)):
+        prefix = first_line.decode("utf-8", "replace") + "\n" * (second_number - number - 1)
+        yield from read_wrapped(_text(stream), name, prefix + second_line.decode("utf-8", "replace"), number)
         return
-    yield from read_ndjson(_chain(first_line, stream), name)
+    lines = [first_line] + [b""] * (second_number - number - 1) + [second_line]
+    yield from read_ndjson(_chain(lines, stream), name, number)
 
 
-def _chain(first: bytes, stream: io.BufferedReader) -> Iterator[bytes]:
-    yield first
+def _next_line(stream: io.BufferedReader, number: int) -> tuple[int, bytes]:
+    """The next non-blank line and its number (``b""`` at the end of input)."""
+    line = stream.readline()
+    while line and not line.strip():
+        number += 1
+        line = stream.readline()
+    return number, line
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _chain(first: list[bytes], stream: io.BufferedReader) -> Iterator[bytes]:
+    yield from first
     yield from stream
 
 

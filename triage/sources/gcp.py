@@ -172,6 +172,7 @@ def pull(
     """
     from google.api_core import exceptions as api_errors
 
+    api_url = _without_userinfo(api_url)  # it is shown in error messages
     pacer = pacer or RequestPacer()
     backoff = backoff or Backoff()
     fetched = pages = retry = 0
@@ -235,6 +236,13 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
     )
     iterator._HTTP_METHOD = "POST"  # entries.list is a POST with the parameters in the body
     return iterator
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{host.rpartition('@')[2]}{slash}{path}" if sep else url
 
 
 def _fetched(entries: int, pages: int) -> str:

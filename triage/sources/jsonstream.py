@@ -81,9 +81,11 @@ def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1) -> R
 
 
 def _element_indent(buf: _Buffer) -> str | None:
-    """The indentation of the first element when it opens on a line of its own, else None."""
+    """The indentation of the first element when its ``{`` stands alone on its line (a pretty-printed
+    array), else None (any other layout, e.g. one compact element per line)."""
     start = buf.text.rfind("\n", 0, buf.pos)
-    if start < 0 or buf.text[buf.pos] != "{":
+    end = buf.text.find("\n", buf.pos)
+    if start < 0 or end < 0 or buf.text[buf.pos] != "{" or buf.text[buf.pos + 1 : end].strip():
         return None
     indent = buf.text[start + 1 : buf.pos]
     return indent if indent.strip(" \t") == "" else None
@@ -150,23 +152,47 @@ def _read_compact(buf: _Buffer, name: str) -> RecordStream:
 
 
 def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> RecordStream:
-    """Yield one record per non-blank line; bad lines become problems."""
+    """Yield one record per non-blank line (each entry of a line that wraps an entry list); bad lines become problems."""
     for number, raw in enumerate(lines, first_line):
         if not raw.strip():
             continue
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            reason = "undecodable bytes" if not _is_utf8(raw) else "malformed JSON line"
+            reason = "undecodable bytes" if not is_utf8(raw) else "malformed JSON line"
             yield Problem(f"{name}:{number}", reason)
             continue
-        if isinstance(value, dict):
+        if isinstance(value, dict) and _is_wrapper(value):
+            yield from _wrapped_entries(value, name, number)
+        elif isinstance(value, dict):
             yield Record(f"{name}:{number}", value)
         else:
             yield _bad_value(name, number, value)
 
 
-def _is_utf8(raw: bytes) -> bool:
+# Keys of a LogEntry (camelCase or snake_case); an object with none of them and a list member wraps entries.
+_ENTRY_KEYS = frozenset((
+    "timestamp", "severity", "textPayload", "jsonPayload", "protoPayload", "logName", "insertId", "resource",
+    "httpRequest", "text_payload", "json_payload", "proto_payload", "log_name", "insert_id", "http_request",
+    "payload",
+))
+
+
+def _is_wrapper(value: dict) -> bool:
+    return not _ENTRY_KEYS.intersection(value) and any(isinstance(v, list) for v in value.values())
+
+
+def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
+    """The entries of a one-line wrapper (``{"entries": [...]}``, an API response page): its first list."""
+    entries = next(v for v in value.values() if isinstance(v, list))
+    for item in entries:
+        if isinstance(item, dict):
+            yield Record(f"{name}:{number}", item)
+        else:
+            yield _bad_value(name, number, item)
+
+
+def is_utf8(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -174,12 +200,12 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def read_wrapped(stream: IO[str], name: str, prefix: str) -> RecordStream:
+def read_wrapped(stream: IO[str], name: str, prefix: str, line: int = 1) -> RecordStream:
     """Yield the entries of an object that wraps the entry list (``{"entries": [...]}``), streaming the list.
 
     The first member whose value is an array is taken as the entry list; other members are skipped.
     """
-    buf = _Buffer(stream, prefix)
+    buf = _Buffer(stream, prefix, line)
     buf.skip_ws()
     buf.advance(buf.pos + 1)  # the "{"
     while True:
@@ -203,4 +229,4 @@ def read_wrapped(stream: IO[str], name: str, prefix: str) -> RecordStream:
             yield Problem(f"{name}:{buf.line}", "malformed or truncated JSON object")
             return
         buf.advance(end)
-    yield Problem(f"{name}:1", "JSON object holds no list of log entries")
+    yield Problem(f"{name}:{line}", "JSON object holds no list of log entries")
