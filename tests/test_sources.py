@@ -249,3 +249,17 @@ def test_json_array_with_one_compact_element_per_line(tmp_path, indent):
     items = records(path)
     assert payloads(items) == ["boom A", ENTRY_B["textPayload"]]
     assert [r.location for r in items] == [f"{path}:2", f"{path}:3"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"textPayload": "bad \\udc80 thing \\ud83d\\ude00"}\n',
+        '[{"textPayload": "bad \\udc80 thing \\ud83d\\ude00"}]',
+        '[\n  {\n    "textPayload": "bad \\udc80 thing \\ud83d\\ude00"\n  }\n]\n',
+    ],
+)
+def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, content):
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    assert payloads(records(path)) == ["bad \ufffd thing \U0001f600"]

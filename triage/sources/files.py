@@ -19,7 +19,7 @@ import orjson
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
-from .jsonstream import is_utf8, read_array, read_ndjson, read_wrapped
+from .jsonstream import loads, is_utf8, read_array, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
 _SNIFF_BYTES = 8192
@@ -154,7 +154,7 @@ def _next_line(stream: io.BufferedReader, number: int) -> tuple[int, bytes]:
 
 def _is_object(line: bytes) -> bool:
     try:
-        return isinstance(orjson.loads(line), dict)
+        return isinstance(loads(line), dict)
     except orjson.JSONDecodeError:
         return False
 

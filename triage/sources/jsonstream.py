@@ -22,6 +22,24 @@ _WS = re.compile(r"\s*")
 _DECODER = json.JSONDecoder()
 
 
+# A JSON string escape of half a UTF-16 surrogate pair: valid JSON that no UTF-8 text can hold.
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def loads(raw: bytes | str) -> object:
+    """orjson's parse; escapes of lone surrogates (which orjson refuses) become U+FFFD first."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+        if b"\\u" not in data:
+            raise
+        return orjson.loads(_LONE_SURROGATE.sub(rb"\\ufffd", data))
+
+
 def _bad_value(name: str, line: int, value: object) -> Problem:
     return Problem(f"{name}:{line}", f"expected a JSON object, found {type(value).__name__}")
 
@@ -112,7 +130,7 @@ def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
         end += len(closer)
         start_line = buf.line
         try:
-            value = orjson.loads(buf.text[buf.pos : end])
+            value = loads(buf.text[buf.pos : end])
         except orjson.JSONDecodeError as err:
             yield Problem(f"{name}:{start_line}", f"malformed JSON entry ({err.args[0].split(':')[0]})")
             buf.advance(end)
@@ -144,6 +162,8 @@ def _read_compact(buf: _Buffer, name: str) -> RecordStream:
                 if not buf.more():  # an error at the end of all input: nothing more will fix it
                     yield Problem(f"{name}:{start_line}", f"malformed or truncated JSON entry ({err.msg}); the rest of the file was not read")
                     return
+        if "\\u" in buf.text[buf.pos : end]:  # the stdlib keeps lone surrogates that no output can encode
+            value = loads(buf.text[buf.pos : end])
         buf.advance(end)
         if isinstance(value, dict):
             yield Record(f"{name}:{start_line}", value)
@@ -157,7 +177,7 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
         if not raw.strip():
             continue
         try:
-            value = orjson.loads(raw)
+            value = loads(raw)
         except orjson.JSONDecodeError:
             reason = "undecodable bytes" if not is_utf8(raw) else "malformed JSON line"
             yield Problem(f"{name}:{number}", reason)
