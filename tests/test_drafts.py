@@ -47,9 +47,10 @@ def test_scan_report_snapshot():
     check_snapshot("scan_report.md", render_scan_report(result, {"a1b2c3d4e5f60718293a": "a1b2c3d4e5f60718293a.md"}))
 
 
-def test_unmatched_error_gets_p2():
-    cluster = dataclasses.replace(unmatched_cluster(), severity=Severity.CRITICAL)
-    assert render_issue(cluster, DraftContext(WINDOW)).title.startswith("GCP-new | P2 | ")
+def test_unmatched_clusters_get_a_priority_from_their_severity():
+    for severity, priority in ((Severity.CRITICAL, "P1"), (Severity.ERROR, "P2"), (Severity.WARNING, "P3")):
+        cluster = dataclasses.replace(unmatched_cluster(), severity=severity)
+        assert render_issue(cluster, DraftContext(WINDOW)).title.startswith(f"GCP-new | {priority} | ")
 
 
 def test_samples_newest_first_and_evidence_rate():

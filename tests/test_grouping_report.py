@@ -131,7 +131,7 @@ def test_markdown_and_csv():
     md = render_markdown(result())
     assert "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | Missing attribute (class=Foo, attribute=bar) | - | `0123456789` |" in md
     assert "| regressed · spike ×6.0 · #7 |" in render_markdown(with_history())
-    assert "- **Incident `inc-0123456789`**: Missing attribute (3) → Boom (3)" in render_markdown(with_history())
+    assert "- **Incident `inc-0123456789`** (P1): Missing attribute (3) → Boom (3)" in render_markdown(with_history())
     rows = list(csv.DictReader(io.StringIO(render_csv(result()))))
     assert rows[0]["status"] == "" and rows[0]["incident"] == ""
     assert rows[0]["priority"] == "P1" and rows[0]["services"] == "api:2;web:1" and rows[0]["count"] == "3"
@@ -150,7 +150,7 @@ def with_history() -> ScanReport:
 def test_json_carries_incidents_and_history():
     data = json.loads(render_json(with_history()))
     assert data["incidents"] == [{
-        "id": "inc-0123456789", "root": "0123456789abcdef0123", "clusters": ["0123456789abcdef0123", "f" * 20],
+        "id": "inc-0123456789", "priority": "P1", "root": "0123456789abcdef0123", "clusters": ["0123456789abcdef0123", "f" * 20],
         "instances": ["i0"], "revisions": ["api-001"], "first_seen": "2026-11-28T01:00:00Z",
         "last_seen": "2026-11-28T01:00:02Z", "summary": "Missing attribute (3) → Boom (3)",
     }]

@@ -33,9 +33,9 @@ def test_reference_scan_finds_the_scenario(reference):
     assert reference["entries_read"] == 303 and reference["entries_skipped"]["count"] == 0
     rules = {c["rule"] for c in reference["clusters"]}
     assert {"python-module-not-found", "redis-dns-resolution", "gunicorn-worker-boot-failed"} <= rules
-    priorities = [c["priority"] for c in reference["clusters"]]
-    order = [p or "P9" for p in priorities]
-    assert order == sorted(order), "sorted by priority, null last"
+    order = [(c["priority"], c["priority_derived"]) for c in reference["clusters"]]
+    assert order == sorted(order), "sorted by priority, a rule's before a derived one"
+    assert all(c["priority_derived"] == (c["rule"] is None) for c in reference["clusters"])
 
 
 @pytest.mark.parametrize("shape", FULL_SHAPES)
@@ -118,7 +118,8 @@ def test_output_file_and_formats(cli, tmp_path):
     assert out.read_text().startswith("**Window all entries")
     csv_text = cli("scan", "-s", FIXTURES / "sample.json", "--format", "csv").stdout
     assert csv_text.splitlines()[0] == (
-        "fingerprint,rule,priority,severity,count,first_seen,last_seen,status,incident,services,title,template")
+        "fingerprint,rule,priority,priority_derived,severity,count,first_seen,last_seen,status,incident,services,"
+        "title,template")
 
 
 def test_table_is_the_default_and_plain_when_not_a_tty(cli):
@@ -161,3 +162,20 @@ def test_odd_field_types_are_scanned_and_recorded_without_a_traceback(cli, tmp_p
     path.write_text("".join(json.dumps({"severity": "ERROR", "textPayload": "boom", **o}) + "\n" for o in odd))
     data = scan_json(cli, "-s", path, "--state-dir", tmp_path / "state")
     assert data["entries_read"] == 6 and sum(c["count"] for c in data["clusters"]) == 6
+
+
+def test_incidents_come_most_urgent_first(cli):
+    data = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")
+    assert [i["priority"] for i in data["incidents"]] == sorted(i["priority"] for i in data["incidents"])
+    assert data["incidents"][0]["priority"] == "P0"
+    table = cli("scan", "-s", FIXTURES / "sample.json", "--no-state").stdout
+    assert table.split("INCIDENT ", 2)[1].startswith(data["incidents"][0]["id"] + " · P0 · ")
+
+
+def test_an_unknown_critical_failure_is_p1_for_fail_on(cli, tmp_path):
+    path = tmp_path / "crit.log"
+    path.write_text("2026-11-28 01:00:00.000 | CRITICAL | app:main:1 | STARTUP FAILED - nothing works\n")
+    data = scan_json(cli, "-s", path, "--no-state")
+    assert [(c["priority"], c["priority_derived"]) for c in data["clusters"]] == [("P1", True)]
+    assert cli("scan", "-s", path, "--no-state", "--fail-on", "P1").exit_code == 3
+    assert cli("scan", "-s", path, "--no-state", "--fail-on", "P0").exit_code == 0

@@ -135,15 +135,8 @@ def fence(text: str, info: str = "text") -> str:
 # --- priorities and project --------------------------------------------------------------------------------
 
 
-def effective_priority(cluster: Cluster) -> tuple[str, bool]:
-    """The rule's priority, or one derived from the severity (ERROR and above P2, else P3); (priority, derived)."""
-    if cluster.priority:
-        return cluster.priority, False
-    return ("P2" if cluster.severity >= Severity.ERROR else "P3"), True
-
-
 def at_or_above(cluster: Cluster, floor: str) -> bool:
-    return PRIORITIES.index(effective_priority(cluster)[0]) <= PRIORITIES.index(floor)
+    return PRIORITIES.index(cluster.priority) <= PRIORITIES.index(floor)
 
 
 def project_of(sources: Iterable[str], explicit: str | None = None) -> str | None:
@@ -192,7 +185,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
     if context.status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, not {context.status!r}")
     safe = redact_cluster(cluster)
-    priority, derived = effective_priority(safe)
+    priority, derived = safe.priority, safe.priority_derived
     common = {
         "status": context.status,
         "priority": priority,
@@ -318,7 +311,7 @@ def cluster_rows(result: ScanResult, floor: str | None = None, drafts: dict[str,
     for cluster in result.clusters:
         if floor is not None and not at_or_above(cluster, floor):
             continue
-        priority, derived = effective_priority(cluster)
+        priority, derived = cluster.priority, cluster.priority_derived
         rows.append(Row(cluster.fingerprint, priority, derived, cluster.count, redact(cluster.title),
                         (drafts or {}).get(cluster.fingerprint)))
     return rows

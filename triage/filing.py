@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .drafts import MARKER_RE, Draft, effective_priority, fence, marker, parse_marker
+from .drafts import MARKER_RE, Draft, fence, marker, parse_marker
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
 from .redact import redact
@@ -109,7 +109,7 @@ def linked_issues(store: StateStore, fingerprints: Iterable[str]) -> dict[str, s
 def issue_labels(cluster: Cluster, extra: Sequence[str]) -> tuple[str, ...]:
     """Labels of a new issue besides the tool's own: priority, category, the rule's labels, the user's."""
     rule = cluster.rule
-    names = [effective_priority(cluster)[0], rule.category if rule else None, *(rule.labels if rule else ()), *extra]
+    names = [cluster.priority, rule.category if rule else None, *(rule.labels if rule else ()), *extra]
     return tuple(dict.fromkeys(name for name in names if name))
 
 

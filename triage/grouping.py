@@ -111,5 +111,5 @@ PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 
 
 def rank(clusters: list[Cluster]) -> tuple[Cluster, ...]:
-    """Priority (P0 first, none last), then count (largest first), then fingerprint for a stable order."""
-    return tuple(sorted(clusters, key=lambda c: (PRIORITY_ORDER.get(c.priority or "", 9), -c.count, c.fingerprint)))
+    """Priority (P0 first; a rule's before a derived one), then count (largest first), then fingerprint."""
+    return tuple(sorted(clusters, key=lambda c: (PRIORITY_ORDER[c.priority], c.priority_derived, -c.count, c.fingerprint)))

@@ -304,6 +304,11 @@ def _time_key(ts: datetime | None) -> float:
     return ts.timestamp() if ts is not None else float("inf")
 
 
+def incident_priority(incident: Incident, clusters: Mapping[str, Cluster]) -> str:
+    """The most urgent priority among the incident's clusters (a P0 symptom makes a P0 incident)."""
+    return min(clusters[fp].priority for fp in incident.clusters if fp in clusters)
+
+
 def incidents_by_cluster(incidents: Iterable[Incident]) -> Mapping[str, str]:
     """fingerprint → incident id, for every cluster in an incident."""
     return {fp: incident.id for incident in incidents for fp in incident.clusters}

@@ -141,8 +141,21 @@ class Cluster:
         return self.rule.id if self.rule else None
 
     @property
-    def priority(self) -> str | None:
-        return self.rule.priority if self.rule else None
+    def priority(self) -> str:
+        """The rule's priority; for a cluster no rule knows, one derived from its severity."""
+        return self.rule.priority if self.rule else derived_priority(self.severity)
+
+    @property
+    def priority_derived(self) -> bool:
+        """True when :attr:`priority` comes from the severity, not from a rule."""
+        return self.rule is None
+
+
+def derived_priority(severity: Severity) -> str:
+    """Priority of an unknown failure: CRITICAL and above P1, ERROR P2, anything lower P3."""
+    if severity >= Severity.CRITICAL:
+        return "P1"
+    return "P2" if severity >= Severity.ERROR else "P3"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 
 from .assess import ScanReport
 from .history import ClusterContext
-from .incidents import Incident
+from .incidents import Incident, incident_priority
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
 from .window import format_time
 
 SCHEMA_VERSION = 1
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
 FORMATS = ("table", "json", "markdown", "csv")
 JSON_SAMPLES = 5
 
@@ -25,6 +26,7 @@ def to_json_data(report: ScanReport) -> dict:
     """The documented JSON document (see README, "JSON output")."""
     result = report.result
     incident_of = {fp: incident.id for incident in report.incidents for fp in incident.clusters}
+    by_fp = {c.fingerprint: c for c in result.clusters}
     return {
         "schema": SCHEMA_VERSION,
         "window": {"from": _time(result.window.start), "until": _time(result.window.end)},
@@ -36,16 +38,23 @@ def to_json_data(report: ScanReport) -> dict:
         },
         "entries_in_window": result.entries_in_window,
         "truncated": result.truncated,
-        "incidents": [_incident_json(i) for i in report.incidents],
+        "incidents": [_incident_json(i, incident_priority(i, by_fp)) for i in _ranked(report)],
         "clusters": [
             _cluster_json(c, report.context.get(c.fingerprint), incident_of.get(c.fingerprint)) for c in result.clusters
         ],
     }
 
 
-def _incident_json(incident: Incident) -> dict:
+def _ranked(report: ScanReport) -> list[Incident]:
+    """Incidents by priority (P0 first), then first seen."""
+    by_fp = {c.fingerprint: c for c in report.result.clusters}
+    return sorted(report.incidents, key=lambda i: (incident_priority(i, by_fp), i.first_seen or _NEVER, i.id))
+
+
+def _incident_json(incident: Incident, priority: str) -> dict:
     return {
         "id": incident.id,
+        "priority": priority,
         "root": incident.root,
         "clusters": list(incident.clusters),
         "instances": list(incident.instances),
@@ -61,6 +70,7 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "fingerprint": cluster.fingerprint,
         "rule": cluster.rule_id,
         "priority": cluster.priority,
+        "priority_derived": cluster.priority_derived,
         "category": cluster.rule.category if cluster.rule else None,
         "title": cluster.title,
         "template": cluster.template,
@@ -82,6 +92,11 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
             for s in cluster.samples[:JSON_SAMPLES]
         ],
     }
+
+
+def _priority(cluster: Cluster) -> str:
+    """``P1``, or ``P2*`` when derived from the severity (no rule knows the failure)."""
+    return cluster.priority + ("*" if cluster.priority_derived else "")
 
 
 def _round(value: float | None) -> float | None:
@@ -145,10 +160,11 @@ def render_table(report: ScanReport, width: int | None = None, color: bool = Fal
         console.print("No failures at or above the severity floor in this window.", markup=False)
         return buffer.getvalue()
     by_fp = {c.fingerprint: c for c in result.clusters}
-    for incident in report.incidents:
+    for incident in _ranked(report):
         root = by_fp[incident.root]
         console.print()
-        console.print(Text(f"INCIDENT {incident.id} · {root.priority or '-'} · {len(incident.clusters)} clusters", style="bold"))
+        header = f"INCIDENT {incident.id} · {incident_priority(incident, by_fp)} · {len(incident.clusters)} clusters"
+        console.print(Text(header, style="bold"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
@@ -171,7 +187,7 @@ def render_table(report: ScanReport, width: int | None = None, color: bool = Fal
         tags = _tags(report.context.get(cluster.fingerprint))
         meta = " · ".join(part for part in (cluster.fingerprint[:10], cluster.severity.name, services, tags) if part)
         table.add_row(
-            cluster.priority or "-",
+            _priority(cluster),
             str(cluster.count),
             f"{format_time(cluster.first_seen)}\n{format_time(cluster.last_seen)}",
             Text(cluster.title) + Text("\n" + meta, style="dim"),
@@ -186,14 +202,15 @@ def render_table(report: ScanReport, width: int | None = None, color: bool = Fal
 def render_markdown(report: ScanReport) -> str:
     result = report.result
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
-    for incident in report.incidents:
-        lines.append(f"- **Incident `{incident.id}`**: {_md(incident.summary)}")
+    by_fp = {c.fingerprint: c for c in result.clusters}
+    for incident in _ranked(report):
+        lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {_md(incident.summary)}")
     if report.incidents:
         lines.append("")
     lines += ["| Priority | Count | First seen | Last seen | Failure | Status | Fingerprint |", "|---|---:|---|---|---|---|---|"]
     for c in result.clusters:
         lines.append(
-            f"| {c.priority or '-'} | {c.count} | {format_time(c.first_seen)} | {format_time(c.last_seen)} "
+            f"| {_priority(c)} | {c.count} | {format_time(c.first_seen)} | {format_time(c.last_seen)} "
             f"| {_md(c.title)} | {_md(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
         )
     return "\n".join(lines) + "\n"
@@ -212,7 +229,7 @@ def _md(text: str) -> str:
 
 
 CSV_COLUMNS = (
-    "fingerprint", "rule", "priority", "severity", "count", "first_seen", "last_seen", "status", "incident",
+    "fingerprint", "rule", "priority", "priority_derived", "severity", "count", "first_seen", "last_seen", "status", "incident",
     "services", "title", "template",
 )
 
@@ -226,7 +243,7 @@ def render_csv(report: ScanReport) -> str:
         context = report.context.get(c.fingerprint)
         services = ";".join(f"{name}:{n}" for name, n in c.services.items())
         writer.writerow(
-            [c.fingerprint, c.rule_id or "", c.priority or "", c.severity.name, c.count,
+            [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
              _time(c.first_seen) or "", _time(c.last_seen) or "", context.status if context else "",
              incident_of.get(c.fingerprint, ""), services, c.title, c.template]
         )

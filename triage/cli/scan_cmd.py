@@ -119,7 +119,7 @@ def scan(
 
     if fail_on is not None:
         limit = PRIORITIES.index(fail_on.upper())
-        if any(c.priority is not None and PRIORITIES.index(c.priority) <= limit for c in result.clusters):
+        if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
             raise typer.Exit(3)
 
 
