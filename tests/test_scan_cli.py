@@ -179,3 +179,22 @@ def test_an_unknown_critical_failure_is_p1_for_fail_on(cli, tmp_path):
     assert [(c["priority"], c["priority_derived"]) for c in data["clusters"]] == [("P1", True)]
     assert cli("scan", "-s", path, "--no-state", "--fail-on", "P1").exit_code == 3
     assert cli("scan", "-s", path, "--no-state", "--fail-on", "P0").exit_code == 0
+
+
+def test_a_service_filter_that_matches_nothing_is_explained(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--service", "nosuch", "--no-state")
+    assert "Warning: --service nosuch matched no entry; services seen: api-backend (231), auth-service (35)" in result.stderr
+    text = cli("scan", "-s", FIXTURES / "sample.table.txt", "--service", "api-backend", "--no-state")
+    assert "294 entries carry no service name (a text export?)" in text.stderr
+
+
+def test_overlapping_exports_are_not_counted_twice(cli):
+    once = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")
+    twice = cli("scan", "-f", "json", "-s", FIXTURES / "sample.json", "-s", FIXTURES / "sample.ndjson", "--no-state")
+    assert [comparable(c) for c in json.loads(twice.stdout)["clusters"]] == [comparable(c) for c in once["clusters"]]
+    assert "Warning: dropped 120 duplicate entries (same insertId and time" in twice.stderr
+
+
+def test_sources_without_entries_say_so(cli):
+    result = cli("scan", "-s", FIXTURES / "bad" / "empty_array.json", "--no-state")
+    assert result.stderr == "Note: the sources hold no entries.\n"

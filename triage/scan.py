@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
@@ -33,6 +33,7 @@ class _Counters:
     read: int = 0
     skipped: int = 0
     in_window: int = 0
+    duplicates: int = 0
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
 
@@ -55,16 +56,25 @@ def scan(
     hits: dict[tuple, tuple] = {}
     by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
     services = set(options.services)
+    other_services: Counter[str] = Counter()  # what --service left out, to explain an empty result
+    kept_ids: set[tuple[str, datetime | None]] = set()  # failures only: memory follows failures, not traffic
     for spec in options.sources:
         records = _entries(open_source(spec), counters, on_problem)
         for entry in stitch(records):
             if not options.window.contains(entry.timestamp):
                 continue
             if services and entry.service not in services:
+                other_services[entry.service or ""] += 1
                 continue
             counters.in_window += 1
             if entry.severity < options.min_severity and not rules.needs_below_floor(entry):
                 continue
+            if entry.insert_id is not None:
+                key = (entry.insert_id, entry.timestamp)
+                if key in kept_ids:  # overlapping exports, or the same file twice
+                    counters.duplicates += 1
+                    continue
+                kept_ids.add(key)
             hit = rules.match(entry)
             if hit is not None:
                 key = (hit.rule.id, tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint))
@@ -83,8 +93,23 @@ def scan(
         clusters=rank(clusters),
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
-        warnings=tuple(rules.timeouts) + tuple(counters.truncations),
+        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, other_services),
     )
+
+
+def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[str]) -> tuple[str, ...]:
+    """Warnings that explain a surprising result: duplicates dropped, a --service that matched nothing."""
+    notes = []
+    if counters.duplicates:
+        notes.append(f"dropped {counters.duplicates} duplicate entries (same insertId and time, e.g. overlapping exports)")
+    if options.services and counters.in_window == 0 and other_services:
+        unnamed = other_services.pop("", 0)
+        seen = ", ".join(f"{name} ({n})" for name, n in other_services.most_common(8)) or "none"
+        notes.append(
+            f"--service {', '.join(options.services)} matched no entry; services seen: {seen}"
+            + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
+        )
+    return tuple(notes)
 
 
 def _entries(

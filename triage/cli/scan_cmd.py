@@ -103,7 +103,9 @@ def scan(
         )
     if result.entries_read == 0 and result.entries_skipped:
         fatal(f"nothing readable in {', '.join(specs)}")
-    if result.entries_in_window == 0:
+    if result.entries_read == 0:
+        typer.echo("Note: the sources hold no entries.", err=True)
+    elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
     report = _assess(result, state_dir, None if no_state else parse_duration(keep or config.keep or "30d"))
