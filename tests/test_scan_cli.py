@@ -198,3 +198,9 @@ def test_overlapping_exports_are_not_counted_twice(cli):
 def test_sources_without_entries_say_so(cli):
     result = cli("scan", "-s", FIXTURES / "bad" / "empty_array.json", "--no-state")
     assert result.stderr == "Note: the sources hold no entries.\n"
+
+
+def test_titles_show_values_that_all_events_share(cli):
+    titles = {c["title"]: c for c in scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")["clusters"]}
+    assert "GET /ws → 403 Forbidden (0.003100s)" in titles  # 4 events, all 403: the value, not <NUM>
+    assert titles["GET /ws → 403 Forbidden (0.003100s)"]["template"] == "GET /ws → <NUM> Forbidden (<DURATION>)"

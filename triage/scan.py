@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
@@ -151,10 +151,29 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
             acc = Accumulator()
             acc.merge(by_signature[sig])
             merged[template.fingerprint] = (template, acc)
-    return [acc.to_cluster(fp, _title(template.text), template.text) for fp, (template, acc) in merged.items()]
+    clusters = []
+    for fp, (template, acc) in merged.items():
+        cluster = acc.to_cluster(fp, "", template.text)
+        clusters.append(replace(cluster, title=_title(template.text, cluster)))
+    return clusters
 
 
-def _title(template: str, width: int = 100) -> str:
-    """The template's first line without its logging prefix, cut to ``width``."""
+def _title(template: str, cluster: Cluster, width: int = 100) -> str:
+    """The template's first line without its logging prefix, cut to ``width``; a placeholder shows its value
+    when the samples hold every event of the cluster and all show the same value there (``→ 403 Forbidden``)."""
     first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
+    if cluster.count <= len(cluster.samples):
+        first = _fill_common_values(first, [strip_log_prefix(s.message.strip().split("\n", 1)[0]) for s in cluster.samples])
     return first if len(first) <= width else first[: width - 1] + "…"
+
+
+def _fill_common_values(template: str, lines: list[str]) -> str:
+    """Replace each placeholder token of ``template`` by the word every line has at that position, if any."""
+    tokens = template.split(" ")
+    rows = [line.split() for line in lines]
+    if not rows or any(len(row) != len(tokens) for row in rows):
+        return template
+    return " ".join(
+        rows[0][i] if "<" in token and "<SECRET>" not in token and all(row[i] == rows[0][i] for row in rows) else token
+        for i, token in enumerate(tokens)
+    )
