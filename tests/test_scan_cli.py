@@ -204,3 +204,12 @@ def test_titles_show_values_that_all_events_share(cli):
     titles = {c["title"]: c for c in scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")["clusters"]}
     assert "GET /ws → 403 Forbidden (0.003100s)" in titles  # 4 events, all 403: the value, not <NUM>
     assert titles["GET /ws → 403 Forbidden (0.003100s)"]["template"] == "GET /ws → <NUM> Forbidden (<DURATION>)"
+
+
+def test_output_suffix_chooses_the_format(cli, tmp_path):
+    out = tmp_path / "report.json"
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", out)
+    assert result.stderr.endswith(f"Wrote 31 clusters (json) to {out}\n")
+    assert json.loads(out.read_text())["schema"] == 1
+    cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", tmp_path / "r.csv", "-f", "markdown")
+    assert (tmp_path / "r.csv").read_text().startswith("**Window")  # an explicit --format wins

@@ -144,8 +144,17 @@ def _tags(context: ClusterContext | None) -> str:
     return " · ".join(tags)
 
 
+_PRIORITY_STYLE = {"P0": "bold red", "P1": "red", "P2": "yellow", "P3": "dim"}
+
+
 def render_table(report: ScanReport, width: int | None = None, color: bool = False) -> str:
-    """The human view: incidents first, then the clusters outside any incident, at most ``width`` (80) columns."""
+    """The human view: incidents first, then the clusters outside any incident, at most ``width`` (80) columns.
+
+    Lines carry no trailing blanks (the text pastes cleanly into chat and tickets)."""
+    return "\n".join(line.rstrip() for line in _table(report, width, color).split("\n"))
+
+
+def _table(report: ScanReport, width: int | None, color: bool) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -163,8 +172,9 @@ def render_table(report: ScanReport, width: int | None = None, color: bool = Fal
     for incident in _ranked(report):
         root = by_fp[incident.root]
         console.print()
-        header = f"INCIDENT {incident.id} · {incident_priority(incident, by_fp)} · {len(incident.clusters)} clusters"
-        console.print(Text(header, style="bold"))
+        priority = incident_priority(incident, by_fp)
+        header = f"INCIDENT {incident.id} · {priority} · {len(incident.clusters)} clusters"
+        console.print(Text(header, style=f"bold {_PRIORITY_STYLE[priority]}"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
@@ -187,7 +197,7 @@ def render_table(report: ScanReport, width: int | None = None, color: bool = Fal
         tags = _tags(report.context.get(cluster.fingerprint))
         meta = " · ".join(part for part in (cluster.fingerprint[:10], cluster.severity.name, services, tags) if part)
         table.add_row(
-            _priority(cluster),
+            Text(_priority(cluster), style=_PRIORITY_STYLE[cluster.priority]),
             str(cluster.count),
             f"{format_time(cluster.first_seen)}\n{format_time(cluster.last_seen)}",
             Text(cluster.title) + Text("\n" + meta, style="dim"),
@@ -250,7 +260,7 @@ def render_csv(report: ScanReport) -> str:
     return buffer.getvalue()
 
 
-def render(report: ScanReport, fmt: str, color: bool = False) -> str:
+def render(report: ScanReport, fmt: str, color: bool = False, width: int = 80) -> str:
     """The report in ``fmt`` (one of :data:`FORMATS`), with secrets in log-derived text redacted."""
     report = _redacted(report)
     if fmt == "json":
@@ -259,4 +269,4 @@ def render(report: ScanReport, fmt: str, color: bool = False) -> str:
         return render_markdown(report)
     if fmt == "csv":
         return render_csv(report)
-    return render_table(report, color=color)
+    return render_table(report, width=width, color=color)

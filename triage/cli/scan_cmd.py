@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from contextlib import ExitStack, contextmanager
@@ -15,7 +16,8 @@ import typer
 from . import app, fail_from, fatal
 from ..errors import TriageError
 
-FORMAT_HELP = "Output format: table, json, markdown or csv."
+FORMAT_HELP = "Output format: table, json, markdown or csv (default: from the --output suffix, else table)."
+_FORMAT_OF_SUFFIX = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".csv": "csv"}
 SOURCE_HELP = (
     "A log export file (JSON array, NDJSON, client dump, gcloud table/value text, plain lines; .gz too), '-' for "
     "stdin, or 'gcp' / 'gcp:PROJECT' for Cloud Logging (the default when a project is configured). Repeatable."
@@ -34,7 +36,7 @@ def scan(
     service: Optional[List[str]] = typer.Option(None, "--service", help="Only this Cloud Run service. Repeatable."),
     min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Severity floor (inferred severities count). Default WARNING."),
     rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
-    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
     project: Optional[str] = typer.Option(None, "--project", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
@@ -57,6 +59,7 @@ def scan(
     from ..sources import gcp_project, open_source, resolve_sources
     from ..window import build_window, parse_duration, parse_time
 
+    fmt = fmt or _FORMAT_OF_SUFFIX.get(output.suffix.lower() if output else "", "table")
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.upper() not in PRIORITIES:
@@ -109,13 +112,15 @@ def scan(
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
     report = _assess(result, state_dir, None if no_state else parse_duration(keep or config.keep or "30d"))
-    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ and fmt == "table"
-    text = render(report, fmt, color=color)
+    terminal = output is None and sys.stdout.isatty()
+    color = terminal and "NO_COLOR" not in os.environ
+    text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as err:
             fatal(f"cannot write {output}: {err.strerror or err}")
+        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {output}", err=True)
     else:
         typer.echo(text, nl=False)
 
