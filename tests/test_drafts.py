@@ -13,7 +13,7 @@ from triage.drafts import (
 from triage.errors import TriageError
 from triage.incidents import link_incidents
 from triage.logs_link import logs_explorer_url, logs_query
-from triage.model import Severity
+from triage.model import ScanResult, Severity
 from triage.state import StateStore
 from cluster_factory import (
     BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
@@ -253,12 +253,16 @@ def test_incident_text_is_redacted_and_escaped():
 
 
 def test_project_of(monkeypatch):
+    def scanned(*sources: str, project: str | None = None) -> ScanResult:
+        return ScanResult(WINDOW, sources, 0, 0, (), 0, (), project=project)
+
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
-    assert project_of(("export.json", "gcp:acme-prod"), None) == "acme-prod"
-    assert project_of(("gcp:acme-prod",), "explicit") == "explicit"
-    assert project_of(("export.json", "gcp:")) == "from-env"
+    assert project_of(scanned("export.json", "gcp:acme-prod"), None) == "acme-prod"
+    assert project_of(scanned("gcp:acme-prod"), "explicit") == "explicit"
+    assert project_of(scanned("export.json", "gcp:")) == "from-env"
+    assert project_of(scanned("export.json", project="from-entries")) == "from-entries"
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
-    assert project_of(("export.json",)) is None
+    assert project_of(scanned("export.json")) is None
 
 
 # --- `triage draft`: incidents, symptoms and status ----------------------------------------------------------

@@ -213,3 +213,9 @@ def test_output_suffix_chooses_the_format(cli, tmp_path):
     assert json.loads(out.read_text())["schema"] == 1
     cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", tmp_path / "r.csv", "-f", "markdown")
     assert (tmp_path / "r.csv").read_text().startswith("**Window")  # an explicit --format wins
+
+
+def test_the_project_named_by_the_entries_reaches_the_drafts(cli, tmp_path):
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path).exit_code == 0
+    drafts = cli("draft", "--all", "--state-dir", tmp_path).stdout
+    assert "?project=acme-staging" in drafts and "project unknown" not in drafts

@@ -139,14 +139,15 @@ def at_or_above(cluster: Cluster, floor: str) -> bool:
     return PRIORITIES.index(cluster.priority) <= PRIORITIES.index(floor)
 
 
-def project_of(sources: Iterable[str], explicit: str | None = None) -> str | None:
-    """``explicit``, else the project of a ``gcp:PROJECT`` source, else $GOOGLE_CLOUD_PROJECT."""
+def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
+    """``explicit``, else the project of a ``gcp:PROJECT`` source, else the one the entries name, else
+    $GOOGLE_CLOUD_PROJECT."""
     if explicit:
         return explicit
-    for source in sources:
+    for source in result.sources:
         if source.startswith("gcp:") and len(source) > 4:
             return source[4:]
-    return os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+    return result.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
 
 
 # --- issue drafts -----------------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
         message=message or EMPTY_MESSAGE,
         service=_text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name")),
         revision=_text(resource_labels.get("revision_name")),
+        project=_text(resource_labels.get("project_id")),
         instance=_text(labels.get("instanceId")),
         log_name=_short_log_name(_text(data.get("logName"))),
         trace=_text(data.get("trace")),

@@ -57,6 +57,7 @@ class Entry:
     severity_inferred: bool = False
     location: str = ""  # "file:line" (or "gcp:PROJECT#n") for error messages
     insert_id: str | None = None
+    project: str | None = None  # the Google Cloud project (resource.labels.project_id)
     raw: Any = field(default=None, compare=False, repr=False)  # the LogEntry as read (dict) or the text line
 
 
@@ -185,3 +186,4 @@ class ScanResult:
     truncated: bool = False
     scanned_at: datetime | None = None
     warnings: tuple[str, ...] = ()
+    project: str | None = None  # the Google Cloud project of the failures, when they all name the same one

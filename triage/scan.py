@@ -57,6 +57,7 @@ def scan(
     by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
     services = set(options.services)
     other_services: Counter[str] = Counter()  # what --service left out, to explain an empty result
+    projects: set[str] = set()
     kept_ids: set[tuple[str, datetime | None]] = set()  # failures only: memory follows failures, not traffic
     for spec in options.sources:
         records = _entries(open_source(spec), counters, on_problem)
@@ -75,6 +76,8 @@ def scan(
                     counters.duplicates += 1
                     continue
                 kept_ids.add(key)
+            if entry.project:
+                projects.add(entry.project)
             hit = rules.match(entry)
             if hit is not None:
                 key = (hit.rule.id, tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint))
@@ -93,6 +96,7 @@ def scan(
         clusters=rank(clusters),
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
+        project=next(iter(projects)) if len(projects) == 1 else None,
         warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, other_services),
     )
 

@@ -36,6 +36,7 @@ def scan_result_to_dict(result: ScanResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "scanned_at": time_to_text(result.scanned_at),
         "warnings": list(result.warnings),
+        "project": result.project,
     }
 
 
@@ -51,6 +52,7 @@ def scan_result_from_dict(data: dict[str, Any]) -> ScanResult:
         truncated=data["truncated"],
         scanned_at=time_from_text(data["scanned_at"]),
         warnings=tuple(data["warnings"]),
+        project=data.get("project"),
     )
 
 

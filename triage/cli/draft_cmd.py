@@ -44,7 +44,7 @@ def draft(
             scan_id, result = require_latest(store)
             incidents = link_incidents(result.clusters)
             chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)
-            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result.sources, project))
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project))
         for note in chosen.notes:
             typer.echo(note, err=True)
         drafts = [render_issue(c, contexts[c.fingerprint], template_set) for c in chosen.clusters]
