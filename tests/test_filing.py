@@ -430,3 +430,10 @@ def test_refreshed_counters_never_push_a_full_body_over_the_limit():
     assert action.kind == "comment"
     assert parse_marker(action.body)["count"] == 10**9 + 10
     assert len(action.body) < MAX_BODY
+
+
+def test_an_error_before_any_write_prints_no_empty_json_result(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    fake.fail("GET", rf"^/repos/{REPO}$", 404, message="Not Found")
+    result = run("--all", "--format", "json")
+    assert (result.exit_code, result.stdout) == (2, "")

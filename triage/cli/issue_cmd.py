@@ -94,7 +94,8 @@ def file_issues(
                 for action in apply(actions, tracker, link):
                     done.append(action)
     except TriageError as err:
-        _print(done, fmt, dry_run)
+        if done:  # what happened before the error, so that nobody redoes it by hand
+            _print(done, fmt, dry_run)
         fail_from(err)
     finally:
         if tracker is not None:
