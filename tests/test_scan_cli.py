@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -219,3 +220,15 @@ def test_the_project_named_by_the_entries_reaches_the_drafts(cli, tmp_path):
     assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path).exit_code == 0
     drafts = cli("draft", "--all", "--state-dir", tmp_path).stdout
     assert "?project=acme-staging" in drafts and "project unknown" not in drafts
+
+
+def test_worklog_lists_incidents_and_says_how_many_clusters_it_listed(cli, tmp_path):
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path).exit_code == 0
+    worklog = tmp_path / "WORKLOG.md"
+    result = cli("worklog", "attach", worklog, "--min-priority", "P1", "--state-dir", tmp_path)
+    listed = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")["clusters"]
+    expected = sum(c["priority"] in ("P0", "P1") for c in listed)
+    assert result.stderr == f"Appended the last scan ({expected} of 31 clusters listed) to {worklog}\n"
+    text = worklog.read_text()
+    assert "- Window: open (first failure 2026-11-28T01:00:30Z) → open (last failure 2026-11-28T02:28:00Z)" in text
+    assert re.search(r"^- Incident `inc-[0-9a-f]{10}` \(P0\): Python module not found", text, re.M)

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 import jinja2
 
 from .errors import TriageError
-from .incidents import Incident, short_title
+from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
 from .redact import redact, redact_cluster
@@ -321,8 +321,8 @@ def cluster_rows(result: ScanResult, floor: str | None = None, drafts: dict[str,
 def scan_variables(result: ScanResult, rows: Iterable[Row], floor: str | None) -> dict[str, Any]:
     rows = list(rows)
     return {
-        "window_from": format_time(result.window.start) if result.window.start else "open",
-        "window_until": format_time(result.window.end) if result.window.end else "open",
+        "window_from": _bound(result.window.start, result.failure_span()[0], "first failure"),
+        "window_until": _bound(result.window.end, result.failure_span()[1], "last failure"),
         "scanned_at": format_time(result.scanned_at),
         "sources": [redact(s) for s in result.sources],
         "entries_read": result.entries_read,
@@ -333,7 +333,22 @@ def scan_variables(result: ScanResult, rows: Iterable[Row], floor: str | None) -
         "rows": rows,
         "omitted": len(result.clusters) - len(rows),
         "min_priority": floor,
+        "incidents": _incident_rows(result),
     }
+
+
+def _bound(bound: datetime | None, seen: datetime | None, what: str) -> str:
+    """A window bound in UTC; an open one shows when the failures start or end instead."""
+    if bound is not None:
+        return format_time(bound)
+    return f"open ({what} {format_time(seen)})" if seen is not None else "open"
+
+
+def _incident_rows(result: ScanResult) -> list[dict[str, str]]:
+    """The scan's incidents, most urgent first: id, priority and the redacted chain summary."""
+    by_fp = {c.fingerprint: c for c in result.clusters}
+    incidents = sorted(link_incidents(result.clusters), key=lambda i: (incident_priority(i, by_fp), i.id))
+    return [{"id": i.id, "priority": incident_priority(i, by_fp), "summary": redact(i.summary)} for i in incidents]
 
 
 def render_scan_report(result: ScanResult, drafts: dict[str, str] | None = None, templates: Templates | None = None) -> str:

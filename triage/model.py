@@ -187,3 +187,9 @@ class ScanResult:
     scanned_at: datetime | None = None
     warnings: tuple[str, ...] = ()
     project: str | None = None  # the Google Cloud project of the failures, when they all name the same one
+
+    def failure_span(self) -> tuple[datetime | None, datetime | None]:
+        """When the first and the last failure of the scan happened (None, None without failures)."""
+        firsts = [c.first_seen for c in self.clusters if c.first_seen is not None]
+        lasts = [c.last_seen for c in self.clusters if c.last_seen is not None]
+        return min(firsts, default=None), max(lasts, default=None)

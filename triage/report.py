@@ -121,15 +121,22 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
 
 
 def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
-    """The window in UTC and, once, the local offset."""
+    """The window in UTC (``Z``) and, once, the local offset; an open window shows when failures span."""
     offset = (local_now or datetime.now().astimezone()).strftime("%z")
-    local = f"UTC{offset[:3]}:{offset[3:]}"
+    local = f"local UTC{offset[:3]}:{offset[3:]}"
     start, end = result.window.start, result.window.end
     if start is None and end is None:
-        span = "all entries"
+        first, last = result.failure_span()
+        span = "all entries" + (f": failures {_span(first, last)}" if first and last else "")
     else:
         span = f"{format_time(start) if start else 'start'} → {format_time(end) if end else 'now'}"
-    return f"Window {span} (UTC; local {local})"
+    return f"Window {span} ({local})"
+
+
+def _span(first: datetime, last: datetime) -> str:
+    """``2026-11-28T01:00:30Z → 02:28:00Z``: the date once when both fall on it."""
+    head, tail = format_time(first), format_time(last)
+    return f"{head} → {tail[11:] if tail[:10] == head[:10] else tail}"
 
 
 def _tags(context: ClusterContext | None) -> str:

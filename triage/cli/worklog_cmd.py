@@ -44,7 +44,7 @@ def attach(
     templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
 ) -> None:
     """Append a dated section about the last recorded scan; existing bytes are never changed."""
-    from ..drafts import Templates, render_worklog_new, render_worklog_section
+    from ..drafts import Templates, at_or_above, render_worklog_new, render_worklog_section
     from ..model import PRIORITIES
     from ..state import StateStore, require_latest
     from ..worklog import append_section
@@ -64,7 +64,8 @@ def attach(
         append_section(path, section, render_worklog_new("Worklog", now, template_set))
     except TriageError as err:
         fail_from(err)
-    typer.echo(f"Appended the scan of {len(result.clusters)} cluster(s) to {path}", err=True)
+    listed = sum(1 for c in result.clusters if floor is None or at_or_above(c, floor))
+    typer.echo(f"Appended the last scan ({listed} of {len(result.clusters)} clusters listed) to {path}", err=True)
 
 
 def _draft_links(folder: Path, worklog: Path, fingerprints: list[str]) -> dict[str, str]:
