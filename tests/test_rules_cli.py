@@ -69,3 +69,19 @@ def test_rules_list_default_pack_in_match_order() -> None:
     ids = [line.split()[0] for line in result.output.splitlines()[1:]]
     assert ids == [rule.id for rule in load_rules().rules]
     assert "redis-dns-resolution" in ids
+
+
+def test_every_load_problem_is_reported_at_once(tmp_path, cli) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "- id: one\n  title: t\n  priority: P9\n  category: c\n  match: {contains: x}\n"
+        "- id: two\n  title: t\n  priority: P1\n  match: {contains: x}\n"
+    )
+    (tmp_path / "b.yaml").write_text("- id: [unclosed\n")
+    result = runner.invoke(app, ["rules", "test", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"Error: {tmp_path}/") for line in lines)
+    assert [line.split(": ", 2)[1].split(" ")[0] for line in lines] == [f"{tmp_path}/a.yaml:3", f"{tmp_path}/a.yaml:6", f"{tmp_path}/b.yaml:2"]
+    scan = cli("scan", "-s", tmp_path / "none.json", "--rules", tmp_path)
+    assert scan.exit_code == 2
+    assert scan.stderr.endswith("(and 2 more problem(s): see `triage rules test`)\n") and scan.stderr.count("\n") == 1

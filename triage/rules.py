@@ -118,15 +118,24 @@ def load_rules(paths: Sequence[Path] | None = None) -> RuleSet:
     files = rule_files([data_dir("rules")] if paths is None else paths)
     loaded: list[LoadedRule] = []
     seen: dict[str, Rule] = {}
+    errors: list[RuleError] = []
     for path in files:
-        for item in read_rule_file(path):
+        try:
+            items = read_rule_file(path)
+        except RuleError as err:  # go on: every file's problems are reported at once
+            errors.append(err)
+            continue
+        for item in items:
             first = seen.get(item.rule.id)
             if first is not None:
-                raise rule_error(
+                errors.append(rule_error(
                     item.rule.file, item.rule.line, item.rule.id, f"duplicate id (first defined at {first.file}:{first.line})"
-                )
+                ))
+                continue
             seen[item.rule.id] = item.rule
             loaded.append(item)
+    if errors:
+        raise RuleError.combine(errors)
     return RuleSet(loaded)
 
 

@@ -36,7 +36,18 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
 
 class RuleError(TriageError):
-    """A rule file cannot be used; the message is ``file:line rule-id: problem`` (exit 2)."""
+    """Rules cannot be used. ``problems`` holds every ``file:line rule-id: problem`` found; the message is the
+    first one, with a count of the others (exit 2)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        self.problems = tuple(problems) or (message,)
+        more = len(self.problems) - 1
+        super().__init__(self.problems[0] + (f" (and {more} more problem(s): see `triage rules test`)" if more else ""))
+
+    @classmethod
+    def combine(cls, errors: Sequence["RuleError"]) -> "RuleError":
+        problems = [problem for error in errors for problem in error.problems]
+        return cls(problems[0], problems)
 
 
 def rule_error(file: str, line: int, rule_id: str | None, problem: str) -> RuleError:
@@ -145,7 +156,15 @@ def read_rule_file(path: Path) -> list[LoadedRule]:
         data = data["rules"]
     if not isinstance(data, _Seq):
         raise rule_error(file, 1, None, "expected a list of rules or a mapping with only a 'rules' key")
-    return [_read_rule(item, line, file) for item, line in zip(data, data.item_lines)]
+    rules, errors = [], []
+    for item, line in zip(data, data.item_lines):
+        try:
+            rules.append(_read_rule(item, line, file))
+        except RuleError as err:  # report every broken rule of the file, not only the first
+            errors.append(err)
+    if errors:
+        raise RuleError.combine(errors)
+    return rules
 
 
 # --- YAML with line numbers -------------------------------------------------------------------------------

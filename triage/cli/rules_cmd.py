@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..rules import RuleError, RuleSet, check_examples, load_rules
-from . import app, fail_from
+from . import app, fatal
 
 rules_app = typer.Typer(help="List the rules and test them against their own examples.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -20,10 +20,13 @@ _COLUMNS = ("id", "priority", "category", "title", "file")
 
 
 def _load(paths: Optional[List[Path]]) -> RuleSet:
+    """The rules, or every load problem on its own line (``Error: file:line rule-id: problem``) and exit 2."""
     try:
         return load_rules(paths or None)
     except RuleError as err:
-        fail_from(err)
+        for problem in err.problems[:-1]:
+            typer.echo(f"Error: {problem}", err=True)
+        fatal(err.problems[-1])
 
 
 @rules_app.command("list")
