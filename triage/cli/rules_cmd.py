@@ -36,7 +36,7 @@ def list_rules(
     ),
 ) -> None:
     """Print every rule in match order: id, priority, category, title, file."""
-    rows = [(r.id, r.priority, r.category, r.title, f"{r.file}:{r.line}") for r in _load(rules).rules]
+    rows = [(r.id, r.priority, r.category, r.title, f"{_shown(r.file)}:{r.line}") for r in _load(rules).rules]
     if sys.stdout.isatty():
         table = Table(*_COLUMNS)
         for row in rows:
@@ -46,6 +46,17 @@ def list_rules(
     widths = [max(len(str(v)) for v in column) for column in zip(_COLUMNS, *rows)]
     for row in (_COLUMNS, *rows):
         typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _shown(file: str) -> str:
+    """A rule file as a reader wants it: relative to the working directory, or to the shipped pack."""
+    from ..resources import data_dir
+
+    path = Path(file).resolve()
+    for base, prefix in ((Path.cwd(), ""), (data_dir("rules"), "<pack>/")):
+        if path.is_relative_to(base.resolve()):
+            return prefix + path.relative_to(base.resolve()).as_posix()
+    return file
 
 
 @rules_app.command("test")
