@@ -26,7 +26,7 @@ import jinja2
 from .errors import TriageError
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query
-from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
+from .model import PRIORITIES, Cluster, Sample, ScanResult, Window
 from .redact import redact, redact_cluster
 from .resources import data_dir
 from .window import format_time

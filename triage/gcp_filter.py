@@ -105,8 +105,8 @@ def _any_of(terms: list[str]) -> str:
 
 
 def quote(value: str) -> str:
-    """A filter string literal: double quotes, backslash and quote escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A filter string literal: double quotes, backslash and quote escaped, line breaks folded to spaces."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
 def rfc3339(ts: datetime) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
 

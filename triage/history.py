@@ -26,6 +26,7 @@ from .model import ScanResult, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .state import ClusterRow, ScanInfo, StateStore
+from .window import format_time, iso_z
 
 QUIET_BEFORE_REGRESSION = timedelta(hours=24)
 HOURLY_UP_TO = timedelta(hours=48)  # longer spans are bucketed by day
@@ -225,10 +226,10 @@ HISTORY_FORMATS = ("table", "json", "csv")
 
 def history_json_data(history: History) -> dict:
     return {
-        "since": _iso(history.since),
-        "until": _iso(history.until),
+        "since": iso_z(history.since),
+        "until": iso_z(history.until),
         "bucket": history.bucket,
-        "buckets": [_iso(t) for t in history.buckets],
+        "buckets": [iso_z(t) for t in history.buckets],
         "clusters": [
             {
                 "fingerprint": c.fingerprint,
@@ -237,8 +238,8 @@ def history_json_data(history: History) -> dict:
                 "severity": c.severity,
                 "scans": c.scans,
                 "total": c.total,
-                "first_seen": _iso(c.first_seen),
-                "last_seen": _iso(c.last_seen),
+                "first_seen": iso_z(c.first_seen),
+                "last_seen": iso_z(c.last_seen),
                 "counts": list(c.counts),
             }
             for c in history.clusters
@@ -265,7 +266,7 @@ def _history_csv(history: History) -> str:
     writer.writerow(("fingerprint", "bucket", "count", "title"))
     for c in history.clusters:
         for start, count in zip(history.buckets, c.counts):
-            writer.writerow((c.fingerprint, _iso(start), count, c.title))
+            writer.writerow((c.fingerprint, iso_z(start), count, c.title))
     return buffer.getvalue()
 
 
@@ -277,7 +278,6 @@ def _history_table(history: History, width: int) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    from .window import format_time
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, no_color=True, highlight=False)
@@ -302,5 +302,3 @@ def _history_table(history: History, width: int) -> str:
     return buffer.getvalue()
 
 
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -9,11 +9,13 @@ the cluster's template.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from .gcp_filter import quote as filter_quote
 from .model import Cluster, Window
-from .rules import _regex_literals  # the required-literal finder the matcher uses for its prefilter
+from .rules import regex_literals
+from .window import format_time
 
 CONSOLE = "https://console.cloud.google.com/logs/query"
 RESOURCE_TYPE = "cloud_run_revision"
@@ -23,15 +25,15 @@ _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
 
 def logs_query(cluster: Cluster) -> str:
     """The Logging query language filter for ``cluster`` (one condition per line, ANDed)."""
-    lines = [f"resource.type={_quote(RESOURCE_TYPE)}"]
+    lines = [f"resource.type={filter_quote(RESOURCE_TYPE)}"]
     services = sorted(cluster.services)
     if len(services) == 1:
-        lines.append(f"resource.labels.service_name={_quote(services[0])}")
+        lines.append(f"resource.labels.service_name={filter_quote(services[0])}")
     elif services:
-        lines.append(f"resource.labels.service_name=({' OR '.join(_quote(s) for s in services)})")
+        lines.append(f"resource.labels.service_name=({' OR '.join(filter_quote(s) for s in services)})")
     literals = text_literals(cluster)
     if literals:
-        terms = [f"textPayload:{_quote(t)} OR jsonPayload.message:{_quote(t)}" for t in literals]
+        terms = [f"textPayload:{filter_quote(t)} OR jsonPayload.message:{filter_quote(t)}" for t in literals]
         lines.append("(" + " OR ".join(terms) + ")")
     return "\n".join(lines)
 
@@ -56,7 +58,7 @@ def _rule_literals(match: dict) -> tuple[str, ...]:
     if contains_any:
         return (contains_any,) if isinstance(contains_any, str) else tuple(contains_any)
     pattern = match.get("regex")
-    literals = _regex_literals(pattern) if isinstance(pattern, str) else ()
+    literals = regex_literals(pattern) if isinstance(pattern, str) else ()
     return literals if literals and min(map(len, literals)) >= MIN_LITERAL else ()
 
 
@@ -72,13 +74,7 @@ def logs_explorer_url(cluster: Cluster, window: Window, project: str | None) -> 
     url = f"{CONSOLE};query={quote(logs_query(cluster), safe='')}"
     span = time_range(cluster, window)
     if span:
-        url += f";timeRange={_iso(span[0])}%2F{_iso(span[1])}"
+        url += f";timeRange={format_time(span[0])}%2F{format_time(span[1])}"
     return url + (f"?project={quote(project, safe='')}" if project else "")
 
 
-def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'

@@ -14,7 +14,7 @@ from .history import ClusterContext
 from .incidents import Incident, incident_priority
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
-from .window import format_time
+from .window import format_time, iso_z
 
 SCHEMA_VERSION = 1
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)
@@ -29,7 +29,7 @@ def to_json_data(report: ScanReport) -> dict:
     by_fp = {c.fingerprint: c for c in result.clusters}
     return {
         "schema": SCHEMA_VERSION,
-        "window": {"from": _time(result.window.start), "until": _time(result.window.end)},
+        "window": {"from": iso_z(result.window.start), "until": iso_z(result.window.end)},
         "sources": list(result.sources),
         "entries_read": result.entries_read,
         "entries_skipped": {
@@ -59,8 +59,8 @@ def _incident_json(incident: Incident, priority: str) -> dict:
         "clusters": list(incident.clusters),
         "instances": list(incident.instances),
         "revisions": list(incident.revisions),
-        "first_seen": _time(incident.first_seen),
-        "last_seen": _time(incident.last_seen),
+        "first_seen": iso_z(incident.first_seen),
+        "last_seen": iso_z(incident.last_seen),
         "summary": incident.summary,
     }
 
@@ -76,8 +76,8 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "template": cluster.template,
         "severity": cluster.severity.name,
         "count": cluster.count,
-        "first_seen": _time(cluster.first_seen),
-        "last_seen": _time(cluster.last_seen),
+        "first_seen": iso_z(cluster.first_seen),
+        "last_seen": iso_z(cluster.last_seen),
         "status": context.status if context else None,
         "spike": context.spike if context else None,
         "rate": _round(context.rate) if context else None,
@@ -88,7 +88,7 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "revisions": dict(cluster.revisions),
         "captures": dict(cluster.captures),
         "samples": [
-            {"timestamp": _time(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance}
+            {"timestamp": iso_z(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance}
             for s in cluster.samples[:JSON_SAMPLES]
         ],
     }
@@ -101,10 +101,6 @@ def _priority(cluster: Cluster) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _time(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def render_json(report: ScanReport) -> str:
@@ -261,7 +257,7 @@ def render_csv(report: ScanReport) -> str:
         services = ";".join(f"{name}:{n}" for name, n in c.services.items())
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
-             _time(c.first_seen) or "", _time(c.last_seen) or "", context.status if context else "",
+             iso_z(c.first_seen) or "", iso_z(c.last_seen) or "", context.status if context else "",
              incident_of.get(c.fingerprint, ""), services, c.title, c.template]
         )
     return buffer.getvalue()

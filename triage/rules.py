@@ -218,12 +218,12 @@ def _triggers(spec: MatchSpec) -> tuple[str, ...]:
     if spec.contains_any:
         options.append(spec.contains_any)
     if spec.regex is not None:
-        options.append(_regex_literals(spec.regex.pattern))
+        options.append(regex_literals(spec.regex.pattern))
     options = [o for o in options if o]
     return max(options, key=lambda o: min(map(len, o))) if options else ()
 
 
-def _regex_literals(pattern: str) -> tuple[str, ...]:
+def regex_literals(pattern: str) -> tuple[str, ...]:
     """Lowercased literals of which one must occur in any text the pattern matches; () when unknown."""
     try:
         parsed = sre_parse.parse(pattern)

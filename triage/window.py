@@ -60,6 +60,11 @@ def build_window(
     return Window(lower, until)
 
 
+def iso_z(ts: datetime | None) -> str | None:
+    """UTC ISO-8601 at full precision with ``Z`` (the JSON form), or None."""
+    return None if ts is None else ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def format_time(ts: datetime | None) -> str:
     """UTC ISO-8601 with ``Z`` (seconds precision), or ``-``."""
     if ts is None:

@@ -7,14 +7,18 @@ import shutil
 import sys
 import time
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
 
 import typer
 
 from . import app, fail_from, fatal
 from ..errors import TriageError
+
+if TYPE_CHECKING:
+    from ..assess import ScanReport
+    from ..model import ScanResult
 
 FORMAT_HELP = "Output format: table, json, markdown or csv (default: from the --output suffix, else table)."
 _FORMAT_OF_SUFFIX = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".csv": "csv"}
@@ -130,11 +134,11 @@ def scan(
             raise typer.Exit(3)
 
 
-def _assess(result, state_dir: Optional[Path], keep) -> "ScanReport":
+def _assess(result: "ScanResult", state_dir: Optional[Path], keep: Optional[timedelta]) -> "ScanReport":
     """Incidents always; with state (``keep`` set), record the scan and annotate it. A store failure only warns."""
     import sqlite3
 
-    from ..assess import ScanReport, assess
+    from ..assess import assess
 
     try:
         return assess(result, state_dir, keep, record=keep is not None)
