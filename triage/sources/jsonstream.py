@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 import orjson
 
@@ -111,64 +111,64 @@ def _element_indent(buf: _Buffer) -> str | None:
 
 def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
     closer = "\n" + indent + "}"
-    while True:
-        if not buf.skip_ws():
-            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
-            return
-        head = buf.text[buf.pos]
-        if head == "]":
-            return
-        if head == ",":
-            buf.advance(buf.pos + 1)
-            continue
+
+    def take(start_line: int) -> tuple[object, int | None]:
         end = buf.text.find(closer, buf.pos)
         while end < 0:
             if not buf.more():
-                yield Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete")
-                return
+                return Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete"), None
             end = buf.text.find(closer, buf.pos)
         end += len(closer)
-        start_line = buf.line
         try:
-            value = loads(buf.text[buf.pos : end])
+            return loads(buf.text[buf.pos : end]), end
         except orjson.JSONDecodeError as err:
-            yield Problem(f"{name}:{start_line}", f"malformed JSON entry ({err.args[0].split(':')[0]})")
-            buf.advance(end)
-            continue
-        buf.advance(end)
-        if isinstance(value, dict):
-            yield Record(f"{name}:{start_line}", value)
-        else:
-            yield _bad_value(name, start_line, value)
+            return Problem(f"{name}:{start_line}", f"malformed JSON entry ({err.args[0].split(':')[0]})"), end
+
+    return _read_elements(buf, name, take)
 
 
 def _read_compact(buf: _Buffer, name: str) -> RecordStream:
-    while True:
-        if not buf.skip_ws():
-            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
-            return
-        head = buf.text[buf.pos]
-        if head == "]":
-            return
-        if head == ",":
-            buf.advance(buf.pos + 1)
-            continue
-        start_line = buf.line
+    def take(start_line: int) -> tuple[object, int | None]:
         while True:
             try:
                 value, end = _DECODER.raw_decode(buf.text, buf.pos)
                 break
             except json.JSONDecodeError as err:
                 if not buf.more():  # an error at the end of all input: nothing more will fix it
-                    yield Problem(f"{name}:{start_line}", f"malformed or truncated JSON entry ({err.msg}); the rest of the file was not read")
-                    return
+                    reason = f"malformed or truncated JSON entry ({err.msg}); the rest of the file was not read"
+                    return Problem(f"{name}:{start_line}", reason), None
         if "\\u" in buf.text[buf.pos : end]:  # the stdlib keeps lone surrogates that no output can encode
             value = loads(buf.text[buf.pos : end])
-        buf.advance(end)
-        if isinstance(value, dict):
+        return value, end
+
+    return _read_elements(buf, name, take)
+
+
+def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, int | None]]) -> RecordStream:
+    """The loop both layouts share: separators, the closing ``]`` and a missing one. ``take(line)`` reads the
+    element at the buffer's position: ``(value, end)``, or ``(Problem, end)`` to skip it, ``(Problem, None)``
+    to stop reading."""
+    while True:
+        if not buf.skip_ws():
+            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+            return
+        head = buf.text[buf.pos]
+        if head == "]":
+            return
+        if head == ",":
+            buf.advance(buf.pos + 1)
+            continue
+        start_line = buf.line
+        value, end = take(start_line)
+        if isinstance(value, Problem):
+            yield value
+            if end is None:
+                return
+        elif isinstance(value, dict):
             yield Record(f"{name}:{start_line}", value)
         else:
             yield _bad_value(name, start_line, value)
+        buf.advance(end)
 
 
 def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> RecordStream:

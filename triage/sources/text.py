@@ -7,7 +7,7 @@ one normalizer serves every source. Lines that are not valid UTF-8 are skipped a
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..model import Problem
 from . import Record, RecordStream
@@ -61,28 +61,19 @@ def read_table(lines: Iterable[bytes], name: str) -> RecordStream:
         yield header
         return
     columns = [(m.start(), m.group()) for m in re.finditer(r"\S+", header[1])]
-    payload_start = columns[-1][0]
-    current: dict | None = None
-    current_line = 0
-    for row in rows:
-        if isinstance(row, Problem):
-            yield row
+    payload_start, last = columns[-1]
+    path = _TABLE_COLUMNS.get(last, (last.lower(),))
+    for group in _groups(_non_blank(rows), lambda text: not text[:1].isspace()):
+        if isinstance(group, Problem):
+            yield group
             continue
-        number, text = row
-        if not text.strip():
-            continue
-        if text[:1].isspace():
-            if current is not None:
-                last = columns[-1][1]
-                path = _TABLE_COLUMNS.get(last, (last.lower(),))
-                cell = text[payload_start:] if text[:payload_start].strip() == "" else text.strip()
-                _append(current, path, cell)
-            continue
-        if current is not None:
-            yield Record(f"{name}:{current_line}", current)
-        current, current_line = _table_row(text, columns), number
-    if current is not None:
-        yield Record(f"{name}:{current_line}", current)
+        number, (first, *more) = group
+        if first[:1].isspace():
+            continue  # continuation lines with no row before them
+        entry = _table_row(first, columns)
+        for text in more:
+            _append(entry, path, text[payload_start:] if text[:payload_start].strip() == "" else text.strip())
+        yield Record(f"{name}:{number}", entry)
 
 
 def _table_row(text: str, columns: list[tuple[int, str]]) -> dict:
@@ -106,47 +97,53 @@ def _append(entry: dict, path: tuple[str, ...], cell: str) -> None:
 
 def read_value(lines: Iterable[bytes], name: str) -> RecordStream:
     """Tab-separated ``value(timestamp,severity,textPayload)`` rows; other lines continue the payload."""
-    current: dict | None = None
-    current_line = 0
-    for row in _decoded(lines, name, 1):
-        if isinstance(row, Problem):
-            yield row
+    for group in _groups(_decoded(lines, name, 1), lambda text: VALUE_ROW.match(text) is not None):
+        if isinstance(group, Problem):
+            yield group
             continue
-        number, text = row
-        if VALUE_ROW.match(text):
-            if current is not None:
-                yield Record(f"{name}:{current_line}", current)
-            current, current_line = {}, number
-            for path, cell in zip(_VALUE_FIELDS, text.split("\t", len(_VALUE_FIELDS) - 1)):
-                if cell:
-                    _put(current, path, cell)
-        elif current is not None:
-            _append(current, ("textPayload",), text)
-        elif text.strip():
-            yield Problem(f"{name}:{number}", "text before the first value() row")
-    if current is not None:
-        yield Record(f"{name}:{current_line}", current)
+        number, (first, *more) = group
+        if not VALUE_ROW.match(first):
+            if any(text.strip() for text in (first, *more)):
+                yield Problem(f"{name}:{number}", "text before the first value() row")
+            continue
+        entry: dict = {}
+        for path, cell in zip(_VALUE_FIELDS, first.split("\t", len(_VALUE_FIELDS) - 1)):
+            if cell:
+                _put(entry, path, cell)
+        for text in more:
+            _append(entry, ("textPayload",), text)
+        yield Record(f"{name}:{number}", entry)
 
 
 def read_plain(lines: Iterable[bytes], name: str) -> RecordStream:
     """One entry per line; a line that starts with white space continues the previous entry."""
-    current: list[str] = []
-    current_line = 0
-    for row in _decoded(lines, name, 1):
+    for group in _groups(_non_blank(_decoded(lines, name, 1)), lambda text: not text[:1].isspace()):
+        yield group if isinstance(group, Problem) else _plain_record(name, *group)
+
+
+def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
+    return (row for row in rows if isinstance(row, Problem) or row[1].strip())
+
+
+def _groups(
+    rows: Iterable[tuple[int, str] | Problem], starts: Callable[[str], bool]
+) -> Iterator[tuple[int, list[str]] | Problem]:
+    """Lines grouped into records, with the number of each record's first line: a line for which ``starts``
+    holds opens a record, any other continues the current one (lines before the first record form a group
+    of their own). Problems pass through in place."""
+    number, group = 0, []
+    for row in rows:
         if isinstance(row, Problem):
             yield row
             continue
-        number, text = row
-        if not text.strip():
+        if group and not starts(row[1]):
+            group.append(row[1])
             continue
-        if text[:1].isspace() and current:
-            current.append(text)
-            continue
-        if current:
-            yield _plain_record(name, current_line, current)
-        current, current_line = [text], number
-    if current:
-        yield _plain_record(name, current_line, current)
+        if group:
+            yield number, group
+        number, group = row[0], [row[1]]
+    if group:
+        yield number, group
 
 
 def _plain_record(name: str, line: int, lines: list[str]) -> Record:
