@@ -58,7 +58,9 @@ def scan(
     services = set(options.services)
     other_services: Counter[str] = Counter()  # what --service left out, to explain an empty result
     projects: set[str] = set()
-    kept_ids: set[tuple[str, datetime | None]] = set()  # failures only: memory follows failures, not traffic
+    # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
+    # counted once. The ids of failures are kept for that, so only when there is more than one source.
+    kept_ids: set[tuple[str, datetime | None]] | None = set() if len(options.sources) > 1 else None
     for spec in options.sources:
         records = _entries(open_source(spec), counters, on_problem)
         for entry in stitch(records):
@@ -70,7 +72,7 @@ def scan(
             counters.in_window += 1
             if entry.severity < options.min_severity and not rules.needs_below_floor(entry):
                 continue
-            if entry.insert_id is not None:
+            if kept_ids is not None and entry.insert_id is not None:
                 key = (entry.insert_id, entry.timestamp)
                 if key in kept_ids:  # overlapping exports, or the same file twice
                     counters.duplicates += 1
