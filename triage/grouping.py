@@ -14,7 +14,7 @@ from typing import Mapping
 from .model import Cluster, Entry, Occurrence, Rule, Sample, Severity
 
 SAMPLES_KEPT = 10
-OCCURRENCES_KEPT = 5000
+OCCURRENCES_KEPT = 2000  # the newest per cluster: enough to link incidents, flat memory on long windows
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
 

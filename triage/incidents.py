@@ -26,7 +26,7 @@ occurrences at random, and the link needs a share of at least ``max(min_share, c
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
-the occurrences kept per cluster (the newest 5000) are compared; entries without an instance and
+the occurrences kept per cluster (the newest 2000) are compared; entries without an instance and
 a trace cannot link.
 """
 
