@@ -70,7 +70,8 @@ _TOKEN_CLASS = re.compile(
 )
 _WORD_WITH_VERSION = re.compile(r"[A-Za-z]{2,}\d{1,3}")  # ipv6, utf8, sha256, eth0: names, not data
 _PIECE_SEPARATORS = re.compile(r"([=:/,@#|()\[\]{}])")
-_TOKEN_EDGES = re.compile(r"^([(\[{<\"'`]*)(.*?)([)\]}>\"'`,;:.!?]*)$", re.S)
+_OPENERS = "([{<\"'`"  # punctuation around a word that is not part of it
+_CLOSERS = ")]}>\"'`,;:.!?"
 _DATA_CHAR = re.compile(r"[\d@]")
 _MASKED_WORDS: dict[str, str] = {}  # word → masked word; filled up to _MASKED_WORDS_KEPT, then only read
 _MASKED_WORDS_KEPT = 65536
@@ -84,6 +85,7 @@ _SECRET_VALUE = re.compile(  # values that are secrets: data, and never fit for 
 _QUOTED_DATA = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]{41,})(?P=q)""")
 _HAS_DIGIT = re.compile(r"\d")
 _VALUE = re.compile(r"<[A-Z]+>|(?<![^=:(\[{\s])(?:true|false|null|none|nil)(?![^\s,;)\]}])", re.I)
+_NULL_WORDS = frozenset(("true", "false", "null", "none", "nil"))  # the words _VALUE treats as values
 _EMPTY_BRACKETS = re.compile(r"(\(|\[|\{|\"|')(\)|\]|\}|\"|')")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
@@ -130,12 +132,17 @@ def _mask_line(line: str) -> str:
 
 def _mask_word(word: str) -> str:
     """Mask one space-free word that holds a digit or ``@``, keeping its surrounding punctuation."""
-    head, core, tail = _TOKEN_EDGES.match(word).groups()  # type: ignore[union-attr]
-    return head + _mask_core(core) + tail
+    if word.isdigit() and word.isascii():
+        return "<NUM>"
+    core = word.lstrip(_OPENERS)
+    stripped = core.rstrip(_CLOSERS)
+    return word[: len(word) - len(core)] + _mask_core(stripped) + core[len(stripped) :]
 
 
 @lru_cache(maxsize=8192)
 def _mask_core(core: str) -> str:
+    if core.isdigit() and core.isascii():  # the most common data word, without a regex
+        return "<NUM>"
     found = _TOKEN_CLASS.fullmatch(core)
     if found:
         return f"<{found.lastgroup.rstrip('0123456789')}>"  # type: ignore[union-attr]
@@ -236,6 +243,10 @@ def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
     shape: list[str] = []
     shown: list[str] = []
     for token in sig.split():
+        if token.isalpha() and token.lower() not in _NULL_WORDS:  # a plain word: a constant (the common case)
+            shape.append(token)
+            shown.append(token)
+            continue
         matched = _EMPTY_BRACKETS.sub(_fill_brackets, token) if len(token) > 1 else token
         if _is_variable(matched):
             if shape and shape[-1] == WILDCARD:
