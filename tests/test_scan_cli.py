@@ -232,3 +232,20 @@ def test_worklog_lists_incidents_and_says_how_many_clusters_it_listed(cli, tmp_p
     text = worklog.read_text()
     assert "- Window: open (first failure 2026-11-28T01:00:30Z) → open (last failure 2026-11-28T02:28:00Z)" in text
     assert re.search(r"^- Incident `inc-[0-9a-f]{10}` \(P0\): Python module not found", text, re.M)
+
+
+def test_healthy_traffic_is_counted_but_split_tracebacks_still_join(cli, tmp_path):
+    """INFO records are only counted; DEFAULT lines (maybe parts of a traceback) still reach stitching."""
+    lines = [
+        {"timestamp": "2026-11-28T01:00:00.000001Z", "severity": "INFO", "textPayload": "healthy", "labels": {"instanceId": "i1"}},
+        {"timestamp": "2026-11-28T01:00:01.000001Z", "textPayload": "Traceback (most recent call last):", "labels": {"instanceId": "i1"}},
+        {"timestamp": "2026-11-28T01:00:01.000002Z", "textPayload": '  File "/app/x.py", line 3, in handler', "labels": {"instanceId": "i1"}},
+        {"timestamp": "2026-11-28T01:00:01.000003Z", "textPayload": "    return compute()", "labels": {"instanceId": "i1"}},
+        {"timestamp": "2026-11-28T01:00:01.000004Z", "textPayload": "ValueError: bad input", "labels": {"instanceId": "i1"}},
+    ]
+    path = tmp_path / "t.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    data = scan_json(cli, "-s", path, "--no-state")
+    assert (data["entries_read"], data["entries_in_window"]) == (5, 2)  # healthy line + one stitched event
+    [cluster] = data["clusters"]
+    assert cluster["count"] == 1 and cluster["samples"][0]["message"].endswith("    return compute()\nValueError: bad input")

@@ -91,6 +91,46 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
     )
 
 
+def quick_severity(data: Mapping[str, Any]) -> Severity | None:
+    """The severity :func:`to_entry` gives ``data`` when it shows without building the entry (a declared
+    level, or one inferred from ``textPayload``); None when only the whole entry can tell."""
+    if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
+        return None  # a snake_case dump: to_entry renames its keys first
+    declared = _declared_severity(data.get("severity"))
+    if declared is not None and declared is not Severity.DEFAULT:
+        return declared
+    if declared is None and isinstance(data.get("jsonPayload"), dict):
+        return None  # the payload may declare the level
+    text = data.get("textPayload")
+    if not isinstance(text, str) or not text.strip():
+        return None  # the message comes from elsewhere
+    return infer_severity(clean_text(text)) or Severity.DEFAULT
+
+
+def scope_fields(data: Mapping[str, Any]) -> tuple[datetime | None, str | None]:
+    """The time and service of ``data``, as :func:`to_entry` reads them."""
+    labels = _mapping(_mapping(data.get("resource")).get("labels"))
+    service = _text(labels.get("service_name")) or _text(labels.get("configuration_name"))
+    return parse_timestamp(data.get("timestamp")), service
+
+
+def request_probe(data: Mapping[str, Any], severity: Severity) -> Entry | None:
+    """For a request log, an entry with just what rules on requests look at (no message); else None."""
+    http = data.get("httpRequest")
+    if not isinstance(http, dict):
+        return None
+    labels = _mapping(_mapping(data.get("resource")).get("labels"))
+    return Entry(
+        timestamp=None,
+        severity=severity,
+        message="",
+        service=_text(labels.get("service_name")) or _text(labels.get("configuration_name")),
+        log_name=_short_log_name(_text(data.get("logName"))),
+        http_status=_int(http.get("status")),
+        latency_s=parse_latency(http.get("latency")),
+    )
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 

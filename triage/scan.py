@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from . import clustering
-from .entries import strip_log_prefix, to_entry
+from .entries import quick_severity, request_probe, scope_fields, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .rules import RuleSet
@@ -43,6 +43,40 @@ class _Counters:
             self.problems.append(problem)
 
 
+class _Scope:
+    """The window and --service filter; counts what they admit, and which services they left out."""
+
+    def __init__(self, options: ScanOptions, counters: _Counters):
+        self.window = options.window
+        self.services = set(options.services)
+        self.counters = counters
+        self.other_services: Counter[str] = Counter()  # to explain an empty result
+
+    def admits(self, timestamp: datetime | None, service: str | None) -> bool:
+        if not self.window.contains(timestamp):
+            return False
+        if self.services and service not in self.services:
+            self.other_services[service or ""] += 1
+            return False
+        self.counters.in_window += 1
+        return True
+
+
+def _healthy(floor: Severity, rules: RuleSet) -> Callable[[dict], bool]:
+    """Whether a record is surely below the floor and of no interest to any rule, told without building its
+    entry: most traffic is, and it then costs little more than its parse. Such records are only counted (so
+    they never reach stitching either, as they never reach a Cloud Logging scan)."""
+
+    def healthy(data: dict) -> bool:
+        severity = quick_severity(data)
+        if severity is None or severity is Severity.DEFAULT or severity >= floor:
+            return False  # DEFAULT lines may be parts of a traceback: stitching needs them
+        probe = request_probe(data, severity)
+        return probe is None or not rules.needs_below_floor(probe)
+
+    return healthy
+
+
 def scan(
     options: ScanOptions,
     rules: RuleSet,
@@ -55,21 +89,17 @@ def scan(
     by_rule: dict[tuple, Accumulator] = defaultdict(Accumulator)
     hits: dict[tuple, tuple] = {}
     by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
-    services = set(options.services)
-    other_services: Counter[str] = Counter()  # what --service left out, to explain an empty result
+    scope = _Scope(options, counters)
+    healthy = _healthy(options.min_severity, rules)
     projects: set[str] = set()
     # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
     # counted once. The ids of failures are kept for that, so only when there is more than one source.
     kept_ids: set[tuple[str, datetime | None]] | None = set() if len(options.sources) > 1 else None
     for spec in options.sources:
-        records = _entries(open_source(spec), counters, on_problem)
+        records = _entries(open_source(spec), counters, on_problem, healthy, scope)
         for entry in stitch(records):
-            if not options.window.contains(entry.timestamp):
+            if not scope.admits(entry.timestamp, entry.service):
                 continue
-            if services and entry.service not in services:
-                other_services[entry.service or ""] += 1
-                continue
-            counters.in_window += 1
             if entry.severity < options.min_severity and not rules.needs_below_floor(entry):
                 continue
             if kept_ids is not None and entry.insert_id is not None:
@@ -99,7 +129,7 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(projects)) if len(projects) == 1 else None,
-        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, other_services),
+        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, scope.other_services),
     )
 
 
@@ -119,7 +149,11 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
 
 
 def _entries(
-    records: Iterable[Record | Problem | Truncated], counters: _Counters, on_problem: Callable[[Problem], None] | None
+    records: Iterable[Record | Problem | Truncated],
+    counters: _Counters,
+    on_problem: Callable[[Problem], None] | None,
+    healthy: Callable[[dict], bool],
+    scope: _Scope,
 ) -> Iterator[Entry]:
     for record in records:
         if isinstance(record, Problem):
@@ -131,6 +165,9 @@ def _entries(
             counters.truncations.append(f"{record.location}: {record.reason}")
             continue
         counters.read += 1
+        if healthy(record.data):
+            scope.admits(*scope_fields(record.data))
+            continue
         yield to_entry(record.data, record.location)
 
 
