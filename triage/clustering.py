@@ -115,18 +115,18 @@ def mask(message: str) -> str:
 
 
 def _mask_line(line: str) -> str:
-    cache = _MASKED_WORDS
-    words = []
-    for word in line.split():
-        masked_word = cache.get(word)
-        if masked_word is None:
-            masked_word = _mask_word(word) if _DATA_CHAR.search(word) else word
-            if len(cache) < _MASKED_WORDS_KEPT:
-                cache[word] = masked_word
-        words.append(masked_word)
-    masked = " ".join(words)
+    known = _MASKED_WORDS.get
+    masked = " ".join([known(word) or _masked_word(word) for word in line.split()])
     if "<TS>" in masked:
         masked = _TIMESTAMP_RUN.sub("<TS>", _SYSLOG_DATE.sub("<TS>", masked))
+    return masked
+
+
+def _masked_word(word: str) -> str:
+    """The masked form of a word not seen yet (kept while the cache has room)."""
+    masked = _mask_word(word) if _DATA_CHAR.search(word) else word
+    if len(_MASKED_WORDS) < _MASKED_WORDS_KEPT:
+        _MASKED_WORDS[word] = masked
     return masked
 
 
