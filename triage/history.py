@@ -25,6 +25,7 @@ from .incidents import Incident, incidents_by_cluster, link_incidents
 from .model import ScanResult, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
+from .serialize import time_from_text
 from .state import ClusterRow, ScanInfo, StateStore
 from .window import format_time, iso_z
 
@@ -128,12 +129,8 @@ def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float
     hours = {}
     for s in scans:
         first, last = spans.get(s.scan_id, (None, None))
-        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, _parse(first), _parse(last))
+        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, time_from_text(first), time_from_text(last))
     return hours
-
-
-def _parse(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
 
 
 # --- history buckets ----------------------------------------------------------------------------------------

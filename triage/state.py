@@ -22,7 +22,7 @@ from typing import Sequence
 
 from .errors import TriageError
 from .model import Cluster, ScanResult, Window
-from .serialize import scan_result_from_dict, scan_result_to_dict
+from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
 SCHEMA_VERSION = 1
 DB_NAME = "state.db"
@@ -83,10 +83,6 @@ def state_path(state_dir: Path | None = None) -> Path:
 def utc_text(ts: datetime | None) -> str | None:
     """Fixed-width UTC text (sorts like the times it stands for)."""
     return None if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _utc(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +233,7 @@ class StateStore:
             "SELECT id, scanned_at, window_from, window_until FROM scans WHERE scanned_at >= ? ORDER BY scanned_at, id",
             (utc_text(since) or "",),
         )
-        return [ScanInfo(r[0], _utc(r[1]), Window(_utc(r[2]), _utc(r[3]))) for r in rows]
+        return [ScanInfo(r[0], time_from_text(r[1]), Window(time_from_text(r[2]), time_from_text(r[3]))) for r in rows]
 
     def cluster_history(self, fingerprint_prefix: str | None = None, since: datetime | None = None) -> list[ClusterRow]:
         """History rows, oldest scan first; ``fingerprint_prefix`` narrows to fingerprints starting with it."""
@@ -250,8 +246,8 @@ class StateStore:
             (utc_text(since) or "", len(fingerprint_prefix or ""), fingerprint_prefix or ""),
         )
         return [
-            ClusterRow(r[0], _utc(r[1]), Window(_utc(r[2]), _utc(r[3])), r[4], r[5], r[6], r[7], r[8], r[9],
-                       _utc(r[10]), _utc(r[11]))
+            ClusterRow(r[0], time_from_text(r[1]), Window(time_from_text(r[2]), time_from_text(r[3])), r[4], r[5], r[6], r[7], r[8], r[9],
+                       time_from_text(r[10]), time_from_text(r[11]))
             for r in rows
         ]
 
@@ -282,7 +278,7 @@ class StateStore:
             " WHERE fingerprint = ? AND (? IS NULL OR repo = ?) ORDER BY updated_at DESC LIMIT 1",
             (fingerprint, repo, repo),
         ).fetchone()
-        return None if row is None else LinkedIssue(row[0], row[1], row[2], row[3], row[4], _utc(row[5]))
+        return None if row is None else LinkedIssue(row[0], row[1], row[2], row[3], row[4], time_from_text(row[5]))
 
 
 class _Transaction:
