@@ -437,3 +437,13 @@ def test_an_error_before_any_write_prints_no_empty_json_result(run, fake, state)
     fake.fail("GET", rf"^/repos/{REPO}$", 404, message="Not Found")
     result = run("--all", "--format", "json")
     assert (result.exit_code, result.stdout) == (2, "")
+
+
+def test_rerun_with_sub_second_times_writes_nothing(run, fake, state):
+    """Real timestamps carry microseconds: the marker must keep them, or every rerun sees a 'new' event."""
+    record(state, cluster(DB, T0 + timedelta(microseconds=7404), 3))
+    run("--all")
+    writes = len(fake.writes)
+    result = run("--all")
+    assert len(fake.writes) == writes
+    assert result.stdout.splitlines()[1].split()[0] == "skipped"

@@ -249,3 +249,24 @@ def test_healthy_traffic_is_counted_but_split_tracebacks_still_join(cli, tmp_pat
     assert (data["entries_read"], data["entries_in_window"]) == (5, 2)  # healthy line + one stitched event
     [cluster] = data["clusters"]
     assert cluster["count"] == 1 and cluster["samples"][0]["message"].endswith("    return compute()\nValueError: bad input")
+
+
+def test_a_traceback_logged_line_by_line_at_info_is_still_an_error(cli, tmp_path):
+    lines = ["Traceback (most recent call last):", '  File "/app/api/x.py", line 3, in handler', "    compute()",
+             "ValueError: bad input"]
+    path = tmp_path / "info_tb.ndjson"
+    path.write_text("".join(
+        json.dumps({"timestamp": f"2026-11-28T01:00:00.00000{i}Z", "severity": "INFO", "textPayload": text,
+                    "labels": {"instanceId": "i1"}}) + "\n"
+        for i, text in enumerate(lines)))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["count"], cluster["severity"], cluster["title"]) == (1, "ERROR", "ValueError in api/x.py:handler")
+
+
+def test_a_secret_is_redacted_before_a_long_title_is_cut(cli, tmp_path):
+    message = "ERROR: cannot connect to postgres://app:Hunter2SuperSecretPassw0rdAndMoreSecretChars@db.internal:5432/x" + " pad" * 20
+    path = tmp_path / "secret.ndjson"
+    path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": message}) + "\n")
+    for fmt in ("json", "csv", "markdown", "table"):
+        output = cli("scan", "-s", path, "--no-state", "-f", fmt).stdout
+        assert "Hunter2" not in output, fmt

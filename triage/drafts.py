@@ -29,7 +29,7 @@ from .logs_link import logs_explorer_url, logs_query
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Window
 from .redact import redact, redact_cluster
 from .resources import data_dir
-from .window import format_time
+from .window import format_time, iso_z
 
 MAX_BODY = 65_536
 MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters without passing MAX_BODY
@@ -158,9 +158,9 @@ def marker(cluster: Cluster, window: Window, incident: str | None = None) -> str
     data = {
         "fingerprint": cluster.fingerprint,
         "count": cluster.count,
-        "first_seen": _iso(cluster.first_seen),
-        "last_seen": _iso(cluster.last_seen),
-        "window": {"from": _iso(window.start), "until": _iso(window.end)},
+        "first_seen": iso_z(cluster.first_seen),
+        "last_seen": iso_z(cluster.last_seen),
+        "window": {"from": iso_z(window.start), "until": iso_z(window.end)},
     }
     if incident:
         data["incident"] = incident
@@ -286,10 +286,6 @@ def _samples_note(total: int, shown: list[dict[str, Any]]) -> str:
     if len(shown) == total and not cut:
         return ""
     return f"{len(shown)} of {total} samples shown{', long ones cut' if cut else ''} (issue bodies stay under {MAX_BODY} characters)."
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- scan-level renderings --------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .model import Cluster, Severity
+from .redact import redact
 
 SHORT_TITLE = 40
 LIFT = 0.5  # a link must close at least half the distance between chance and certainty
@@ -96,7 +97,8 @@ def find_incident(key: str, incidents: Iterable[Incident]) -> Incident | None:
 
 
 def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
-    title = " ".join(cluster.title.split())
+    """The cluster's title on one line, secrets redacted, cut to ``width``."""
+    title = redact(" ".join(cluster.title.split()))
     return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 

@@ -11,9 +11,10 @@ from . import clustering
 from .entries import quick_severity, request_probe, scope_fields, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
+from .redact import redact
 from .rules import RuleSet
 from .sources import Record, Truncated
-from .stitch import stitch
+from .stitch import may_join, stitch
 
 PROBLEMS_KEPT = 5
 
@@ -63,14 +64,17 @@ class _Scope:
 
 
 def _healthy(floor: Severity, rules: RuleSet) -> Callable[[dict], bool]:
-    """Whether a record is surely below the floor and of no interest to any rule, told without building its
-    entry: most traffic is, and it then costs little more than its parse. Such records are only counted (so
-    they never reach stitching either, as they never reach a Cloud Logging scan)."""
+    """Whether a record is surely below the floor, of no interest to any rule and no part of a traceback,
+    told without building its entry: most traffic is, and it then costs little more than its parse. Such
+    records are only counted."""
 
     def healthy(data: dict) -> bool:
         severity = quick_severity(data)
         if severity is None or severity is Severity.DEFAULT or severity >= floor:
             return False  # DEFAULT lines may be parts of a traceback: stitching needs them
+        text = data.get("textPayload")
+        if isinstance(text, str) and may_join(text):
+            return False  # a traceback logged line by line at INFO is still an ERROR event
         probe = request_probe(data, severity)
         return probe is None or not rules.needs_below_floor(probe)
 
@@ -207,6 +211,7 @@ def _title(template: str, cluster: Cluster, width: int = 100) -> str:
     first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
     if cluster.count <= len(cluster.samples):
         first = _fill_common_values(first, [strip_log_prefix(s.message.strip().split("\n", 1)[0]) for s in cluster.samples])
+    first = redact(first)  # before cutting: a cut secret no longer looks like one
     return first if len(first) <= width else first[: width - 1] + "…"
 
 

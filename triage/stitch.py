@@ -133,6 +133,15 @@ class _Shape:
         return _State.OPEN if self.last in _OPEN_ENDS else _State.CLOSED
 
 
+def may_join(text: str) -> bool:
+    """Whether a message could be part of a split traceback (a header, frame, indented or joining line, or
+    an exception line at either end): the scan lets such lines through to stitching whatever their level."""
+    message = text.rstrip("\r\n")
+    if _kind(message.partition("\n")[0]) is not _Line.OTHER:
+        return True
+    return "\n" in message and (_kind(message.rpartition("\n")[2]) is not _Line.OTHER or bool(_HEADER_LINE.search(message)))
+
+
 def _shape(entry: Entry) -> _Shape:
     message = entry.message.rstrip("\r\n")
     first = _kind(message.partition("\n")[0])
