@@ -340,3 +340,12 @@ def test_endpoint_credentials_never_reach_the_error(cli, env):
     result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
     assert result.exit_code == 2
     assert result.stderr == f"Error: cannot reach Cloud Logging at http://127.0.0.1:{port}: connection refused\n"
+
+
+def test_an_export_beside_cloud_logging_keeps_its_own_window(cli, fake, tmp_path):
+    """Without window options Cloud Logging pulls the default hour, but an old export is still read whole."""
+    export = tmp_path / "old.ndjson"
+    export.write_text(json.dumps({"timestamp": "2020-01-01T00:00:00Z", "severity": "ERROR", "textPayload": "old failure"}) + "\n")
+    both, _ = scan_json(cli, "--source", "gcp:test-proj", "--source", export)
+    assert any(c["samples"][0]["message"] == "old failure" for c in both["clusters"])
+    assert both["window"] == {"from": None, "until": None}

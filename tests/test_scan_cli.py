@@ -270,3 +270,9 @@ def test_a_secret_is_redacted_before_a_long_title_is_cut(cli, tmp_path):
     for fmt in ("json", "csv", "markdown", "table"):
         output = cli("scan", "-s", path, "--no-state", "-f", fmt).stdout
         assert "Hunter2" not in output, fmt
+
+
+def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("Error: invalid duration '3x'")

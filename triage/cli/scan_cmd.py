@@ -59,7 +59,7 @@ def scan(
     from ..rules import load_rules
     from ..scan import ScanOptions, scan as run_scan
     from ..config import load_config
-    from ..gcp_filter import DEFAULT_RESOURCE_TYPE, build_filter, closed_window
+    from ..gcp_filter import DEFAULT_RESOURCE_TYPE, DEFAULT_WINDOW, build_filter, closed_window
     from ..sources import gcp_project, open_source, resolve_sources
     from ..window import build_window, parse_duration, parse_time
 
@@ -81,14 +81,18 @@ def scan(
     kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
+        history_kept = None if no_state else parse_duration(keep or config.keep or "30d")
         specs = () if show_filter else resolve_sources(tuple(source or ()), project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
         rule_set = load_rules(rules or list(config.rules) or None)
         query = None
         if uses_gcp:
             anchor = parse_time(now, "--now") if now else None
-            window = closed_window(window, parse_duration(config.since or "1h"), anchor or datetime.now(timezone.utc))
-            query = build_filter(window, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
+            default = parse_duration(config.since) if config.since else DEFAULT_WINDOW
+            pulled = closed_window(window, default, anchor or datetime.now(timezone.utc))
+            query = build_filter(pulled, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
+            if all(gcp_project(spec) is not None for spec in specs):
+                window = pulled  # with export files beside it, those keep the window the options gave
         if show_filter:
             typer.echo(query)
             raise typer.Exit(0)
@@ -115,7 +119,7 @@ def scan(
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
-    report = _assess(result, state_dir, None if no_state else parse_duration(keep or config.keep or "30d"))
+    report = _assess(result, state_dir, history_kept)
     terminal = output is None and sys.stdout.isatty()
     color = terminal and "NO_COLOR" not in os.environ
     text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
