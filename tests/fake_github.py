@@ -2,7 +2,7 @@
 
 Serves ``http://127.0.0.1:<port>/api/v3`` (a GitHub Enterprise-style base URL) from a thread:
 ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/issues`` (labels, state, per_page/page with a Link header),
-``POST …/issues``, ``PATCH …/issues/{n}``, ``POST …/issues/{n}/comments``, ``POST …/issues/{n}/labels``.
+``POST …/issues``, ``GET``/``PATCH …/issues/{n}``, ``POST …/issues/{n}/comments``, ``POST …/issues/{n}/labels``.
 Faults are scripted per request (status, headers, message), optionally *after* the write happened,
 like GitHub answering 502 to a POST it did perform.
 """
@@ -131,6 +131,8 @@ class FakeGitHub:
         if not match or int(match[1]) not in self.issues:
             return 404, {}, {"message": "Not Found"}
         issue = self.issues[int(match[1])]
+        if method == "GET" and match[2] is None:
+            return 200, {}, self._issue_json(issue)
         if method == "PATCH" and match[2] is None:
             issue.title = data.get("title", issue.title)
             issue.body = data.get("body", issue.body)

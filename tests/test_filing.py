@@ -447,3 +447,15 @@ def test_rerun_with_sub_second_times_writes_nothing(run, fake, state):
     result = run("--all")
     assert len(fake.writes) == writes
     assert result.stdout.splitlines()[1].split()[0] == "skipped"
+
+
+def test_an_issue_that_lost_its_label_is_found_by_its_recorded_number(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    filed = only_issue(fake, DB)
+    filed.labels.remove("triage")  # someone tidied the labels
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.output
+    assert only_issue(fake, DB).number == filed.number  # commented, not filed again
+    assert len(filed.comments) == 1

@@ -43,9 +43,24 @@ class Action:
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
 
 
-def plan(clusters: Sequence[Cluster], tracker: IssueTracker, render: Render, window: Window, labels: Sequence[str] = ()) -> list[Action]:
-    """One action per cluster; reads issues, writes nothing."""
-    return [_plan_one(c, tracker.find_by_fingerprint(c.fingerprint), render, window, labels) for c in clusters]
+def plan(
+    clusters: Sequence[Cluster],
+    tracker: IssueTracker,
+    render: Render,
+    window: Window,
+    labels: Sequence[str] = (),
+    linked: Callable[[str], int | None] = lambda fingerprint: None,
+) -> list[Action]:
+    """One action per cluster; reads issues, writes nothing. An issue is found by the tool's label and its
+    marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone removed the label)."""
+    return [_plan_one(c, _find(tracker, c.fingerprint, linked), render, window, labels) for c in clusters]
+
+
+def _find(tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None]) -> TrackedIssue | None:
+    found = tracker.find_by_fingerprint(fingerprint)
+    if found is None and (number := linked(fingerprint)) is not None:
+        found = tracker.find_by_number(number, fingerprint)
+    return found
 
 
 def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, window: Window, labels: Sequence[str]) -> Action:

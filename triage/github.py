@@ -17,8 +17,9 @@ from typing import Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from github import Auth, Github, GithubException
+from github import Auth, Github, GithubException, UnknownObjectException
 from github.Issue import Issue
+from github.Repository import Repository
 from github.Requester import Requester
 from urllib3.util.retry import Retry
 
@@ -55,6 +56,9 @@ class IssueTracker(ABC):
 
     @abstractmethod
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
+
+    @abstractmethod
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None: ...
 
     @abstractmethod
     def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue: ...
@@ -147,6 +151,16 @@ class GitHubTracker(IssueTracker):
         issues = self._load()
         number = self._by_fingerprint.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
+
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
+        """Issue ``number`` when its marker carries ``fingerprint`` (one that lost its label since it was
+        filed and linked); None when it is gone or is about something else."""
+        issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
+        marker = self._parse_marker(issue.body or "") if issue is not None else None
+        if not marker or marker.get("fingerprint") != fingerprint:
+            return None
+        self._remember(issue)
+        return _tracked(issue)
 
     def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue:
         _check_body(body)
@@ -284,6 +298,13 @@ def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) ->
 def _message(err: GithubException) -> str:
     data = err.data
     return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _issue_or_none(repo: Repository, number: int) -> Issue | None:
+    try:
+        return repo.get_issue(number)
+    except UnknownObjectException:
+        return None
 
 
 def _check_body(body: str) -> None:

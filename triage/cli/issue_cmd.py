@@ -87,7 +87,11 @@ def file_issues(
                 repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, parse_marker=parse_marker,
                 notice=lambda message: typer.echo(f"Note: {message}", err=True),
             )
-            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()))
+            def linked(fingerprint: str) -> int | None:
+                issue = store.linked_issue(fingerprint, repo)
+                return issue.number if issue else None
+
+            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked)
             if dry_run:
                 done = actions
             else:
