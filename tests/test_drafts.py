@@ -386,3 +386,9 @@ def test_draft_links_use_the_configured_project_like_issue_file(cli, state, tmp_
     assert result.exit_code == 0, result.stderr
     assert "?project=acme-from-config)" in result.stdout
     assert "?project=explicit)" in cli("draft", "a1b2", "--project", "explicit", "--state-dir", state).stdout
+
+
+def test_an_override_that_fails_while_rendering_is_a_one_line_error(tmp_path):
+    (tmp_path / "issue_title.j2").write_text("{{ status }} {{ 1 // 0 }}\n", encoding="utf-8")
+    with pytest.raises(TriageError, match=r"^template issue_title\.j2: ZeroDivisionError: "):
+        render_issue(rule_cluster(), DraftContext(WINDOW), Templates(tmp_path))

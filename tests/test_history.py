@@ -196,3 +196,8 @@ def test_history_titles_are_redacted_and_never_read_as_markup(tmp_path, store):
         assert result.exit_code == 0, result.output
         assert "hunter2" not in result.stdout
     assert "[bold]login[/oops]" in _cli(*common, "--format", "table").stdout.replace("\n", "")
+
+
+def test_history_since_before_year_one_is_one_line(tmp_path, store):
+    result = _cli("--since", "800000d", "--state-dir", str(tmp_path))
+    assert result.exit_code == 2 and result.stderr.startswith("Error: the window reaches back before year 1")

@@ -316,3 +316,11 @@ def test_prefilter_with_overlapping_and_long_literals(tmp_path: Path) -> None:
     assert rules.match(entry("disk ok")).rule.id == "shorter"
     assert rules.match(entry("x " + long_literal)).rule.id == "long"
     assert rules.match(entry("x " + long_literal[:-9])) is None
+
+
+def test_patterns_with_regex_only_syntax_get_no_wrong_prefilter() -> None:
+    from triage.rules import regex_literals
+
+    assert regex_literals("code [[:digit:]] timeout") == ()
+    assert regex_literals(r"\p{Lu}+ failed") == ()
+    assert regex_literals("redis error -3") == ("redis error -3",)

@@ -263,3 +263,12 @@ def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, content
     path = tmp_path / "s.json"
     path.write_text(content)
     assert payloads(records(path)) == ["bad \ufffd thing \U0001f600"]
+
+
+def test_data_after_the_array_is_reported_not_dropped(tmp_path):
+    path = tmp_path / "double.json"
+    path.write_text(json.dumps([ENTRY_A], indent=2) + "\n" + json.dumps([ENTRY_A], indent=2) + "\n")
+    items = records(path)
+    assert payloads(items) == ["boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:8", "data after the JSON array's closing ']' was not read")]

@@ -225,6 +225,8 @@ def _triggers(spec: MatchSpec) -> tuple[str, ...]:
 
 def regex_literals(pattern: str) -> tuple[str, ...]:
     """Lowercased literals of which one must occur in any text the pattern matches; () when unknown."""
+    if "[[:" in pattern or "\\p{" in pattern or "\\X" in pattern:  # `regex`-only syntax `re` reads otherwise
+        return ()
     try:
         parsed = sre_parse.parse(pattern)
     except Exception:  # noqa: BLE001 - syntax of the `regex` module that `re` does not know: no prefilter

@@ -24,13 +24,13 @@ def history(
 
     from ..history import HISTORY_FORMATS, bucket_history, render_history
     from ..state import StateStore, state_path
-    from ..window import parse_duration, parse_time
+    from ..window import parse_duration, parse_time, time_before
 
     if fmt not in HISTORY_FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
     try:
         until = parse_time(now, "--now") if now else datetime.now(timezone.utc)
-        start = until - parse_duration(since)
+        start = time_before(until, parse_duration(since))
         path = state_path(state_dir)
         if not path.exists():
             raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")

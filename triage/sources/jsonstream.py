@@ -81,21 +81,25 @@ class _Buffer:
                 return False
 
 
-def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1) -> RecordStream:
-    """Yield the objects of a JSON array whose ``[`` is the first non-blank character of ``prefix+stream``."""
+def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1, *, nested: bool = False) -> RecordStream:
+    """Yield the objects of a JSON array whose ``[`` is the first non-blank character of ``prefix+stream``.
+
+    Unless the array is ``nested`` in a wrapping object, data after its closing ``]`` (a second array
+    appended to the file, say) is reported, not silently dropped."""
     buf = _Buffer(stream, prefix, line)
     buf.skip_ws()
     buf.advance(buf.pos + 1)  # the "["
     if not buf.skip_ws():
         yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
         return
-    if buf.text[buf.pos] == "]":
+    if buf.text[buf.pos] != "]":
+        indent = _element_indent(buf)
+        yield from _read_indented(buf, name, indent) if indent is not None else _read_compact(buf, name)
+    if nested or buf.pos >= len(buf.text) or buf.text[buf.pos] != "]":
         return
-    indent = _element_indent(buf)
-    if indent is not None:
-        yield from _read_indented(buf, name, indent)
-    else:
-        yield from _read_compact(buf, name)
+    buf.advance(buf.pos + 1)
+    if buf.skip_ws():
+        yield Problem(f"{name}:{buf.line}", "data after the JSON array's closing ']' was not read")
 
 
 def _element_indent(buf: _Buffer) -> str | None:
@@ -239,7 +243,7 @@ def read_wrapped(stream: IO[str], name: str, prefix: str, line: int = 1) -> Reco
             break
         if head == "[":
             rest = buf.text[buf.pos :]
-            yield from read_array(buf.stream, name, rest, buf.line)
+            yield from read_array(buf.stream, name, rest, buf.line, nested=True)
             return
         try:
             _, end = _DECODER.raw_decode(buf.text, buf.pos)
