@@ -24,6 +24,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("{'client_secret': 'abc\\'def'}", "abc\\'def"),
         (r'payload="{\"refresh_token\": \"rt-9f8e7d\"}"', "rt-9f8e7d"),
         ("env DB_PASSWORD=pa55 SERVICE_KEY=k3y", "pa55"),
+        ("password: hunter2", "hunter2"),
+        ("X-Api-Key: abcd1234efgh", "abcd1234efgh"),
+        ("{'password': b'hunter2'}", "hunter2"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -41,6 +44,8 @@ def test_secret_is_masked(text, secret):
         "http://api.internal:8080/health returned 503",
         "JWT=REDACTED verification failed",
         "opentelemetry.instrumentation.fastapi not installed",
+        "token: 401 - Unauthorized",
+        "jwt_secret: No JWT secret config",
     ],
 )
 def test_ordinary_text_is_kept(text):

@@ -4,7 +4,8 @@ Covered: ``Bearer …`` tokens and ``Authorization: <scheme> …`` headers; JWT-
 segments, the first a JSON header ``eyJ…``); passwords in URLs (``scheme://user:pass@host``); values of
 ``key=``, ``secret=``, ``token=``, ``password=``, ``api_key=`` and the like (any name ending in key, secret,
 token, password, passwd, pwd or credentials, e.g. ``client_secret=``): bare values right after ``=``, quoted
-values also after `` = ``, and the JSON / dict forms ``"token": "…"``. Replacements keep the name and put :data:`MASK` in place of the value.
+values also after `` = ``, the JSON / dict forms ``"token": "…"`` (also ``b'…'``), and header or YAML forms
+``password: …`` / ``X-Api-Key: …``. Replacements keep the name and put :data:`MASK` in place of the value.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/]+@"), rf"\g<1>{MASK}@"),
     # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
-    (re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*)(["'])(?:\\.|(?!\3).)*\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
+    (re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*b?)(["'])(?:\\.|(?!\3).)*\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
     # the same inside a JSON string: \"token\": \"v\"
     (re.compile(rf"""(?i)(\\["']{_NAME}\\["']\s*:\s*\\["']).*?(\\["'])"""), rf"\g<1>{MASK}\g<2>"),
     # password="v", api_key = 'v'
     (re.compile(rf"""(?i)(\b{_NAME}\s*=\s*)(["'])(?!{re.escape(MASK)})(?:\\.|(?!\2).)*\2"""), rf"\g<1>{MASK}"),
+    # password: v, X-Api-Key: v (headers, YAML); not token:/secret:, whose colon forms in logs are prose
+    (re.compile(r"""(?i)(\b(?:password|passwd|pwd|[\w-]*api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)[^\s"',;]+"""),
+     rf"\g<1>{MASK}"),
     # token=v (no spaces: query strings, logfmt, env dumps; `key = expr` in a traceback's code line is kept)
     (re.compile(rf"""(?i)(\b{_NAME}=)(?![=\s]|{re.escape(MASK)})[^\s"'&,;)}}\]]+"""), rf"\g<1>{MASK}"),
 )
