@@ -1,3 +1,4 @@
+import os
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,6 +56,8 @@ def test_append_keeps_existing_bytes_exactly(tmp_path, old):
         assert added == "\r\n## section ünïcode\r\n\r\n- item\r\n".encode()
     elif old and not old.endswith(b"\n"):
         assert added == "\n\n## section ünïcode\n\n- item\n".encode()
+    elif not old:  # an empty file gets the heading, like a missing one
+        assert added == "# Worklog\n\n## section ünïcode\n\n- item\n".encode()
     else:
         assert added == "\n## section ünïcode\n\n- item\n".encode()
     assert [p.name for p in tmp_path.iterdir()] == ["WORKLOG.md"]  # no temporary file left behind
@@ -179,3 +182,23 @@ def test_cli_scan_warns_when_it_cannot_record(tmp_path):
     result = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--state-dir", str(blocker / "sub"), "-f", "json"])
     assert result.exit_code == 0
     assert "Warning: scan not recorded: cannot open the state store" in result.stderr
+
+
+def test_new_worklog_gets_the_usual_mode_and_an_empty_one_its_heading(tmp_path):
+    from triage.worklog import append_section
+
+    fresh, empty = tmp_path / "fresh.md", tmp_path / "empty.md"
+    empty.write_bytes(b"")
+    for path in (fresh, empty):
+        append_section(path, "## section\n", "# Worklog\n")
+        assert path.read_text() == "# Worklog\n## section\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_state_store_file_is_private(tmp_path):
+    from triage.state import StateStore
+
+    with StateStore.in_dir(tmp_path) as store:
+        assert store.path.stat().st_mode & 0o777 == 0o600

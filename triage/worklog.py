@@ -23,10 +23,10 @@ def append_section(path: Path, section: str, heading: str) -> None:
         old = None
     except OSError as err:
         raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
-    if old is None:
+    if not old:  # missing or empty: start with the heading
         addition = heading.rstrip("\n") + "\n" + section
     else:
-        addition = section if old.endswith(b"\n") or not old else "\n" + section
+        addition = section if old.endswith(b"\n") else "\n" + section
     if old and b"\r\n" in old:
         addition = addition.replace("\r\n", "\n").replace("\n", "\r\n")
     _replace(path, (old or b"") + addition.encode("utf-8"))
@@ -43,10 +43,17 @@ def create_new(path: Path, content: str) -> None:
         raise TriageError(f"cannot create {path}: {err.strerror or err}") from None
 
 
+def _new_file_mode() -> int:
+    """0666 less the process umask, as ``open()`` would create the file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _replace(path: Path, data: bytes) -> None:
     folder = path.parent
     try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else None
+        mode = path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode()
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as err:
         raise TriageError(f"cannot write in {folder}: {err.strerror or err}") from None
@@ -55,8 +62,7 @@ def _replace(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp, mode)
+        os.chmod(temp, mode)  # mkstemp makes 0600 files: keep the old mode, or the usual one for a new file
         os.replace(temp, path)
     except OSError as err:
         Path(temp).unlink(missing_ok=True)
