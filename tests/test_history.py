@@ -201,3 +201,11 @@ def test_history_titles_are_redacted_and_never_read_as_markup(tmp_path, store):
 def test_history_since_before_year_one_is_one_line(tmp_path, store):
     result = _cli("--since", "800000d", "--state-dir", str(tmp_path))
     assert result.exit_code == 2 and result.stderr.startswith("Error: the window reaches back before year 1")
+
+
+def test_a_closed_issue_means_regressed_only_for_events_after_it_was_closed(store):
+    record(store, scan_result(at(1), cluster("aaa", 3, at(1))))
+    store.link_issue("aaa", "org/repo", 7, "https://github.com/org/repo/issues/7", "closed", closed_at=at(5))
+    _, before_closing = record(store, scan_result(at(2), cluster("aaa", 2, at(2))))
+    _, after_closing = record(store, scan_result(at(6), cluster("aaa", 2, at(6))))
+    assert (before_closing["aaa"].status, after_closing["aaa"].status) == ("recurring", "regressed")

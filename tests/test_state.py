@@ -130,3 +130,20 @@ def test_fingerprint_prefix_ambiguous_lists_candidates():
 def test_fingerprint_prefix_unknown(prefix):
     with pytest.raises(TriageError):
         resolve_fingerprint(prefix, _result_with("abc123aaaa"))
+
+
+def test_a_version_1_store_is_migrated(tmp_path):
+    import sqlite3
+
+    from triage.state import _MIGRATIONS, SCHEMA_VERSION, StateStore
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(_MIGRATIONS[1] + ";PRAGMA user_version=1;")
+    old.execute("INSERT INTO issues VALUES ('fp', 'o/r', 1, 'https://x/1', 'closed', '2026-01-01T00:00:00.000000Z')")
+    old.commit()
+    old.close()
+    with StateStore(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        issue = store.linked_issue("fp")
+        assert (issue.state, issue.closed_at) == ("closed", None)

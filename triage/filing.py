@@ -37,6 +37,7 @@ class Action:
     number: int | None = None
     url: str | None = None
     state: str = "open"  # the issue's state after the action
+    closed_at: datetime | None = None  # when GitHub closed it, for a closed issue
     reason: str = ""
     labels: tuple[str, ...] = ()
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
@@ -73,7 +74,9 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     if issue.state == "closed":
         since = issue.closed_at or last_reported
         if not _newer(cluster.last_seen, since):
-            return Action(kind="skip", state="closed", reason="closed, no event since it was closed", **common)
+            return Action(
+                kind="skip", state="closed", closed_at=issue.closed_at, reason="closed, no event since it was closed", **common
+            )
         kind, headline = "reopen", "Recurred after this issue was closed"
     else:
         since = last_reported
@@ -87,8 +90,8 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
 
 
-def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[str, int, str, str], None]) -> Iterator[Action]:
-    """Perform ``actions`` in order, yielding each one done after ``link(fingerprint, number, url, state)``."""
+def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Action], None]) -> Iterator[Action]:
+    """Perform ``actions`` in order, yielding each one done after ``link(action)`` recorded its issue."""
     for action in actions:
         if action.kind == "create":
             issue = tracker.create(action.title, action.body, action.labels)
@@ -100,7 +103,7 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[str,
             # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it
             tracker.update_body(action.number, action.body)
             tracker.comment(action.number, action.comment)
-        link(action.fingerprint, action.number, action.url, action.state)
+        link(action)
         yield action
 
 

@@ -26,7 +26,7 @@ from .model import ScanResult, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .serialize import time_from_text
-from .state import ClusterRow, ScanInfo, StateStore
+from .state import ClusterRow, LinkedIssue, ScanInfo, StateStore
 from .window import format_time, iso_z
 
 QUIET_BEFORE_REGRESSION = timedelta(hours=24)
@@ -73,10 +73,11 @@ def annotate(
     spikes = detect_spikes({c.fingerprint: c.count for c in result.clusters}, window_hours, baselines)
     incident_of = incidents_by_cluster(link_incidents(result.clusters) if incidents is None else incidents)
     contexts = {}
+    last_seen = {c.fingerprint: c.last_seen for c in result.clusters}
     for fp in fingerprints:
         issue = store.linked_issue(fp)
         scans_seen = seen.get(fp, {})
-        if (issue is not None and issue.state == "closed") or (scans_seen and recent and not recent & scans_seen.keys()):
+        if _back_after_closing(issue, last_seen[fp]) or (scans_seen and recent and not recent & scans_seen.keys()):
             status = "regressed"
         else:
             status = "recurring" if scans_seen else "new"
@@ -85,6 +86,13 @@ def annotate(
             status, test.spike, test.rate, test.baseline_rate, incident_of.get(fp), issue.url if issue else None
         )
     return contexts
+
+
+def _back_after_closing(issue: LinkedIssue | None, last_seen: datetime | None) -> bool:
+    """Its issue is closed, and the failure happened after the closing (when that time is known)."""
+    if issue is None or issue.state != "closed":
+        return False
+    return issue.closed_at is None or last_seen is None or last_seen > issue.closed_at
 
 
 def covered_hours(window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None) -> float:

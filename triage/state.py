@@ -24,7 +24,7 @@ from .errors import TriageError
 from .model import Cluster, ScanResult, Window
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
 
@@ -67,6 +67,7 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (fingerprint, repo)
     );
     """,
+    2: "ALTER TABLE issues ADD COLUMN closed_at TEXT",  # when GitHub says the issue was closed
 }
 
 
@@ -117,6 +118,7 @@ class LinkedIssue:
     url: str
     state: str  # open | closed
     updated_at: datetime
+    closed_at: datetime | None = None  # as GitHub reported it, when closed
 
 
 class StateStore:
@@ -260,26 +262,31 @@ class StateStore:
 
     # --- issues -------------------------------------------------------------------------------------------
 
-    def link_issue(self, fingerprint: str, repo: str, number: int, url: str, state: str) -> None:
+    def link_issue(
+        self, fingerprint: str, repo: str, number: int, url: str, state: str, closed_at: datetime | None = None
+    ) -> None:
         """Record (or update) the GitHub issue that tracks ``fingerprint`` in ``repo``."""
         if state not in ISSUE_STATES:
             raise ValueError(f"issue state must be open or closed, not {state!r}")
         with self._transaction():
             self.db.execute(
-                "INSERT INTO issues (fingerprint, repo, number, url, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO issues (fingerprint, repo, number, url, state, updated_at, closed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (fingerprint, repo) DO UPDATE SET number = excluded.number, url = excluded.url,"
-                " state = excluded.state, updated_at = excluded.updated_at",
-                (fingerprint, repo, number, url, state, utc_text(datetime.now(timezone.utc))),
+                " state = excluded.state, updated_at = excluded.updated_at, closed_at = excluded.closed_at",
+                (fingerprint, repo, number, url, state, utc_text(datetime.now(timezone.utc)), utc_text(closed_at)),
             )
 
     def linked_issue(self, fingerprint: str, repo: str | None = None) -> LinkedIssue | None:
         """The issue linked to ``fingerprint`` (in ``repo``, or the most recently updated one)."""
         row = self.db.execute(
-            "SELECT fingerprint, repo, number, url, state, updated_at FROM issues"
+            "SELECT fingerprint, repo, number, url, state, updated_at, closed_at FROM issues"
             " WHERE fingerprint = ? AND (? IS NULL OR repo = ?) ORDER BY updated_at DESC LIMIT 1",
             (fingerprint, repo, repo),
         ).fetchone()
-        return None if row is None else LinkedIssue(row[0], row[1], row[2], row[3], row[4], time_from_text(row[5]))
+        if row is None:
+            return None
+        return LinkedIssue(row[0], row[1], row[2], row[3], row[4], time_from_text(row[5]), time_from_text(row[6]))
 
 
 class _Transaction:

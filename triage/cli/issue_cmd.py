@@ -79,8 +79,8 @@ def file_issues(
                 context = contexts[cluster.fingerprint]
                 return render_issue(cluster, replace(context, status=update_status(kind, context.status)), template_set)
 
-            def link(fingerprint: str, number: int, url: str, state: str) -> None:
-                store.link_issue(fingerprint, repo, number, url, state)
+            def link(action) -> None:
+                store.link_issue(action.fingerprint, repo, action.number, action.url, action.state, action.closed_at)
 
             base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
             tracker = github.GitHubTracker(
