@@ -290,7 +290,7 @@ def drafted(stdout: str) -> list[str]:
 
 def incident_id(state) -> str:
     with StateStore.in_dir(state) as store:
-        (incident,) = link_incidents(store.last_scan().clusters)
+        (incident,) = link_incidents(store.latest_scan()[1].clusters)
     return incident.id
 
 
@@ -347,7 +347,7 @@ def test_unknown_and_ambiguous_keys_are_one_line(cli, tmp_path):
     state = tmp_path / "state"
     record(state, *cascade_clusters(), *cascade_clusters(OTHER_FPS, instances=("inst-7", "inst-8", "inst-9")))
     with StateStore.in_dir(state) as store:
-        ids = [i.id for i in link_incidents(store.last_scan().clusters)]
+        ids = [i.id for i in link_incidents(store.latest_scan()[1].clusters)]
     assert len(ids) == 2
     cases = {
         "inc-zz": f"Error: no incident of the last scan has an id starting with 'inc-zz': its incidents are {ids[0]}, {ids[1]}\n",

@@ -11,7 +11,7 @@ import triage.github
 from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
 from fake_github import FakeGitHub
 from triage.drafts import parse_marker
-from triage.filing import events_since, linked_issues, update_comment
+from triage.filing import events_since, update_comment
 from triage.github import Pacing
 from triage.incidents import link_incidents
 from triage.model import Cluster, Occurrence, Rule, Sample, ScanResult, Severity, Window
@@ -109,7 +109,8 @@ def test_creates_one_issue_per_cluster_with_labels_and_links(run, fake, state):
     assert lines[0].split() == ["ACTION", "FINGERPRINT", "ISSUE", "URL", "NOTE"]
     assert lines[1].split() == ["created", DB[:12], f"#{db.number}", f"https://github.example/{REPO}/issues/{db.number}"]
     with StateStore.in_dir(state) as store:
-        assert linked_issues(store, [DB, WORKER, "0000"]) == {DB: f"#{db.number}", WORKER: f"#{worker.number}"}
+        assert (store.linked_issue(DB).number, store.linked_issue(WORKER).number) == (db.number, worker.number)
+        assert store.linked_issue("0000") is None
         assert store.linked_issue(DB).url == f"https://github.example/{REPO}/issues/{db.number}"
 
 
@@ -224,7 +225,7 @@ def test_a_stop_halfway_reports_and_links_what_was_done(run, fake, state):
     assert "Error: GitHub answered 500 while trying to create an issue" in result.stderr
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [["ACTION", "FINGERPRINT"], ["created", DB[:12]]]
     with StateStore.in_dir(state) as store:
-        assert linked_issues(store, [DB, WORKER]) == {DB: "#1"}
+        assert (store.linked_issue(DB).number, store.linked_issue(WORKER)) == (1, None)
 
 
 @pytest.mark.parametrize(
@@ -350,7 +351,7 @@ def test_comment_with_huge_fresh_samples_stays_under_the_limit():
 
 def incident_id(state) -> str:
     with StateStore.in_dir(state) as store:
-        (incident,) = link_incidents(store.last_scan().clusters)
+        (incident,) = link_incidents(store.latest_scan()[1].clusters)
     return incident.id
 
 

@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from triage.incidents import incident_for, incident_id, link_incidents, short_title, symptoms_of
+from triage.incidents import incident_for, incident_id, link_incidents, short_title
 from triage.model import Cluster, Occurrence, Rule, Severity
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -195,7 +195,6 @@ def test_helpers_for_drafts_and_reports():
     incidents = link_incidents(clusters)
     assert incident_for("fp-boot", incidents) is incidents[0]
     assert incident_for("fp-sdk", incidents) is None
-    assert [c.fingerprint for c in symptoms_of(incidents[0], clusters)] == ["fp-boot", "fp-exit", "fp-http503"]
     assert short_title(clusters[0], width=10) == "Optional…"
 
 

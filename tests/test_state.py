@@ -19,9 +19,9 @@ def store(tmp_path):
 def test_round_trip_is_exact(store):
     result = scan_result()
     scan_id = store.record_scan(result)
-    assert store.last_scan() == result
+    assert store.latest_scan()[1] == result
     assert store.latest_scan() == (scan_id, result)
-    loaded = store.last_scan().clusters[0]
+    loaded = store.latest_scan()[1].clusters[0]
     assert loaded.rule.five_whys == rule_cluster().rule.five_whys
     assert loaded.occurrences == rule_cluster().occurrences
 
@@ -30,7 +30,7 @@ def test_round_trip_keeps_open_windows_and_missing_times(store):
     cluster = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
     result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)
     store.record_scan(result)
-    assert store.last_scan() == result
+    assert store.latest_scan()[1] == result
 
 
 def test_every_scan_is_kept_and_history_is_per_cluster(store):
@@ -47,11 +47,11 @@ def test_every_scan_is_kept_and_history_is_per_cluster(store):
 def test_last_scan_is_the_latest_recorded(store):
     store.record_scan(scan_result(rule_cluster(), scanned_at=T0 + timedelta(hours=5)))
     store.record_scan(scan_result(unmatched_cluster(), scanned_at=T0))
-    assert [c.fingerprint for c in store.last_scan().clusters] == ["a1b2c3d4e5f60718293a"]
+    assert [c.fingerprint for c in store.latest_scan()[1].clusters] == ["a1b2c3d4e5f60718293a"]
 
 
 def test_empty_store(store):
-    assert store.last_scan() is None
+    assert store.latest_scan()[1] is None
     with pytest.raises(TriageError, match="no scan recorded"):
         require_latest(store)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .drafts import MARKER_RE, Draft, fence, marker, parse_marker
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
 from .redact import redact
-from .state import StateStore
 from .window import format_time
 
 REGRESSION_LABEL = "regression"
@@ -112,16 +111,6 @@ def update_status(kind: str, status: str) -> str:
     if kind == "reopen":
         return "regression"
     return "recurring" if kind == "comment" and status == "new" else status
-
-
-def linked_issues(store: StateStore, fingerprints: Iterable[str]) -> dict[str, str]:
-    """``{fingerprint: "#number"}`` for the fingerprints that have a linked issue (for the scan report)."""
-    found = {}
-    for fingerprint in fingerprints:
-        issue = store.linked_issue(fingerprint)
-        if issue is not None:
-            found[fingerprint] = f"#{issue.number}"
-    return found
 
 
 def issue_labels(cluster: Cluster, extra: Sequence[str]) -> tuple[str, ...]:

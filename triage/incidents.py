@@ -84,12 +84,6 @@ def incident_for(fingerprint: str, incidents: Iterable[Incident]) -> Incident | 
     return next((incident for incident in incidents if fingerprint in incident.clusters), None)
 
 
-def symptoms_of(incident: Incident, clusters: Iterable[Cluster]) -> tuple[Cluster, ...]:
-    """The incident's clusters other than its root, in causal order."""
-    by_fp = {c.fingerprint: c for c in clusters}
-    return tuple(by_fp[fp] for fp in incident.clusters if fp != incident.root and fp in by_fp)
-
-
 def find_incident(key: str, incidents: Iterable[Incident]) -> Incident | None:
     """The incident whose id starts with ``key`` (an ``inc-…`` id as printed, or a prefix of it)."""
     matches = [incident for incident in incidents if incident.id.startswith(key)]

@@ -11,7 +11,7 @@ import orjson
 
 from .assess import ScanReport
 from .history import ClusterContext
-from .incidents import Incident, incident_priority
+from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
 from .window import format_time, iso_z
@@ -25,7 +25,7 @@ JSON_SAMPLES = 5
 def to_json_data(report: ScanReport) -> dict:
     """The documented JSON document (see README, "JSON output")."""
     result = report.result
-    incident_of = {fp: incident.id for incident in report.incidents for fp in incident.clusters}
+    incident_of = incidents_by_cluster(report.incidents)
     by_fp = {c.fingerprint: c for c in result.clusters}
     return {
         "schema": SCHEMA_VERSION,
@@ -251,7 +251,7 @@ def render_csv(report: ScanReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    incident_of = {fp: incident.id for incident in report.incidents for fp in incident.clusters}
+    incident_of = incidents_by_cluster(report.incidents)
     for c in report.result.clusters:
         context = report.context.get(c.fingerprint)
         services = ";".join(f"{name}:{n}" for name, n in c.services.items())

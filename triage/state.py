@@ -220,10 +220,6 @@ class StateStore:
         row = self.db.execute("SELECT id, result FROM scans ORDER BY scanned_at DESC, id DESC LIMIT 1").fetchone()
         return None if row is None else (row[0], self._decode(row[0], row[1]))
 
-    def last_scan(self) -> ScanResult | None:
-        latest = self.latest_scan()
-        return None if latest is None else latest[1]
-
     def _decode(self, scan_id: int, payload: str) -> ScanResult:
         try:
             return scan_result_from_dict(json.loads(payload))
