@@ -51,7 +51,7 @@ def test_last_scan_is_the_latest_recorded(store):
 
 
 def test_empty_store(store):
-    assert store.latest_scan()[1] is None
+    assert store.latest_scan() is None
     with pytest.raises(TriageError, match="no scan recorded"):
         require_latest(store)
 
@@ -99,7 +99,7 @@ def test_not_a_database_is_one_clear_error(tmp_path):
 def test_two_connections_share_the_store(tmp_path):
     with StateStore.in_dir(tmp_path) as writer, StateStore.in_dir(tmp_path) as reader:
         writer.record_scan(scan_result())
-        assert reader.last_scan() == scan_result()
+        assert reader.latest_scan()[1] == scan_result()
 
 
 def test_default_location_follows_xdg(monkeypatch, tmp_path):

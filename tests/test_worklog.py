@@ -171,7 +171,7 @@ def test_cli_scan_records_unless_no_state(tmp_path):
     recorded = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--state-dir", str(state_dir), "-f", "json"])
     assert recorded.exit_code == 0, recorded.output
     with StateStore.in_dir(state_dir) as store:
-        assert len(store.last_scan().clusters) > 0
+        assert len(store.latest_scan()[1].clusters) > 0
 
 
 def test_cli_scan_warns_when_it_cannot_record(tmp_path):
