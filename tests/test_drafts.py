@@ -13,7 +13,7 @@ from triage.drafts import (
 from triage.errors import TriageError
 from triage.incidents import link_incidents
 from triage.logs_link import logs_explorer_url, logs_query
-from triage.model import ScanResult, Severity
+from triage.model import Rule, ScanResult, Severity
 from triage.state import StateStore
 from cluster_factory import (
     BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
@@ -392,3 +392,12 @@ def test_an_override_that_fails_while_rendering_is_a_one_line_error(tmp_path):
     (tmp_path / "issue_title.j2").write_text("{{ status }} {{ 1 // 0 }}\n", encoding="utf-8")
     with pytest.raises(TriageError, match=r"^template issue_title\.j2: ZeroDivisionError: "):
         render_issue(rule_cluster(), DraftContext(WINDOW), Templates(tmp_path))
+
+
+def test_logs_query_of_a_request_rule_uses_the_request_fields():
+    rule = Rule(id="http-5xx", title="5xx", priority="P1", category="platform",
+                match={"log_name": "requests", "http_status": "500-599", "latency": "> 5s"})
+    query = logs_query(dataclasses.replace(unmatched_cluster(), rule=rule))
+    assert query.splitlines()[-2:] == [
+        'logName:"requests"', '((httpRequest.status>=500 AND httpRequest.status<=599) AND httpRequest.latency>="5s")']
+    assert "textPayload" not in query

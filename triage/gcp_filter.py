@@ -86,14 +86,21 @@ def _request_terms(specs: Sequence[MatchSpec]) -> list[str]:
     """One term per distinct rule condition on request fields, e.g. ``httpRequest.latency>="5s"``."""
     terms: list[str] = []
     for spec in specs:
-        parts = [_any_of([_status_range(lo, hi) for lo, hi in spec.http_status])] if spec.http_status else []
-        if spec.latency is not None:
-            op, seconds = spec.latency
-            parts.append(f'httpRequest.latency{">=" if op in (">", ">=") else "<="}"{seconds:g}s"')
-        term = parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
-        if term not in terms:
+        term = request_term(spec.http_status, spec.latency)
+        if term and term not in terms:
             terms.append(term)
     return terms
+
+
+def request_term(statuses: Sequence[tuple[int, int]], latency: tuple[str, float] | None) -> str | None:
+    """The filter term for a condition on a request's status ranges and latency (None when there is none)."""
+    parts = [_any_of([_status_range(lo, hi) for lo, hi in statuses])] if statuses else []
+    if latency is not None:
+        op, seconds = latency
+        parts.append(f'httpRequest.latency{">=" if op in (">", ">=") else "<="}"{seconds:g}s"')
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
 
 def _status_range(lo: int, hi: int) -> str:

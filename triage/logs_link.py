@@ -12,9 +12,10 @@ import re
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from .gcp_filter import quote as filter_quote
+from .gcp_filter import quote as filter_quote, request_term
 from .model import Cluster, Window
 from .rules import regex_literals
+from .rules_load import latency_condition, status_ranges
 from .window import format_time
 
 CONSOLE = "https://console.cloud.google.com/logs/query"
@@ -31,6 +32,10 @@ def logs_query(cluster: Cluster) -> str:
         lines.append(f"resource.labels.service_name={filter_quote(services[0])}")
     elif services:
         lines.append(f"resource.labels.service_name=({' OR '.join(filter_quote(s) for s in services)})")
+    requests = _request_condition(cluster.rule.match) if cluster.rule else None
+    if requests:  # a rule on request fields: request logs carry no text to search
+        lines.append(requests)
+        return "\n".join(lines)
     literals = text_literals(cluster)
     if literals:
         terms = [f"textPayload:{filter_quote(t)} OR jsonPayload.message:{filter_quote(t)}" for t in literals]
@@ -47,6 +52,17 @@ def text_literals(cluster: Cluster) -> tuple[str, ...]:
     pieces = [p.strip() for p in _PLACEHOLDER.split(first_line)]
     longest = max(pieces, key=len, default="")
     return (longest,) if len(longest) >= MIN_LITERAL else ()
+
+
+def _request_condition(match: dict) -> str | None:
+    """The rule's conditions on http status, latency and log name, as query terms (None when it has none)."""
+    statuses = status_ranges(match["http_status"]) if "http_status" in match else ()
+    latency = latency_condition(match["latency"]) if "latency" in match else None
+    term = request_term(statuses or (), latency)
+    if term is None:
+        return None
+    log_name = match.get("log_name")
+    return f"logName:{filter_quote(log_name)}\n{term}" if isinstance(log_name, str) else term
 
 
 def _rule_literals(match: dict) -> tuple[str, ...]:

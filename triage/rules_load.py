@@ -354,28 +354,43 @@ def _parse_severity(fields: _Fields) -> Severity | None:
         raise fields.error("severity", str(err)) from None
 
 
-def _parse_status_ranges(fields: _Fields) -> tuple[tuple[int, int], ...]:
-    value = fields.data.get("http_status", [])
-    items = value if isinstance(value, list) else [value]
+def status_ranges(value: Any) -> tuple[tuple[int, int], ...] | None:
+    """A rule's ``http_status`` (``503``, ``"500-599"`` or a list of those) as ranges; None when malformed."""
     ranges = []
-    for item in items:
+    for item in value if isinstance(value, list) else [value]:
         found = _STATUS_RANGE.fullmatch(str(item)) if isinstance(item, (int, str)) else None
         if not found:
-            raise fields.error("http_status", f"bad http_status {item!r} (expected 503, \"500-599\" or a list)")
+            return None
         low = int(found.group(1))
         ranges.append((low, int(found.group(2) or low)))
     return tuple(ranges)
+
+
+def latency_condition(value: Any) -> tuple[str, float] | None:
+    """A rule's ``latency`` (``"> 5s"``, ``">= 500ms"``) as (comparison, seconds); None when malformed."""
+    found = _LATENCY.fullmatch(value) if isinstance(value, str) else None
+    if not found:
+        return None
+    op, number, unit = found.groups()
+    return op, float(number) * _UNIT_SECONDS[unit]
+
+
+def _parse_status_ranges(fields: _Fields) -> tuple[tuple[int, int], ...]:
+    value = fields.data.get("http_status", [])
+    ranges = status_ranges(value)
+    if ranges is None:
+        raise fields.error("http_status", f"bad http_status {value!r} (expected 503, \"500-599\" or a list)")
+    return ranges
 
 
 def _parse_latency(fields: _Fields) -> tuple[str, float] | None:
     value = fields.data.get("latency")
     if value is None:
         return None
-    found = _LATENCY.fullmatch(value) if isinstance(value, str) else None
-    if not found:
+    condition = latency_condition(value)
+    if condition is None:
         raise fields.error("latency", f"bad latency {value!r} (expected e.g. \"> 5s\" or \">= 500ms\")")
-    op, number, unit = found.groups()
-    return op, float(number) * _UNIT_SECONDS[unit]
+    return condition
 
 
 def _read_whys(data: Any, fields: _Fields) -> tuple[Why, ...]:
