@@ -283,8 +283,8 @@ def _history_table(history: History, width: int) -> str:
     from rich.table import Table
     from rich.text import Text
 
-
     buffer = io.StringIO()
+    width = max(width, len(history.buckets) + 95)  # the sparkline has a column per bucket; keep 40 for the title
     console = Console(file=buffer, width=width, no_color=True, highlight=False)
     console.print(
         f"History {format_time(history.since)} → {format_time(history.until)}, {len(history.buckets)} "
@@ -304,6 +304,6 @@ def _history_table(history: History, width: int) -> str:
     for c in history.clusters:
         table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), sparkline(c.counts), format_time(c.last_seen), Text(c.title))
     console.print(table)
-    return buffer.getvalue()
+    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 
 
