@@ -6,7 +6,8 @@ import pytest
 
 from triage.errors import TriageError
 from triage.model import ScanResult, Window
-from triage.state import SCHEMA_VERSION, StateStore, default_state_dir, require_latest, resolve_fingerprint, state_path
+from triage.selection import resolve_fingerprint
+from triage.state import SCHEMA_VERSION, StateStore, default_state_dir, require_latest, state_path
 from cluster_factory import T0, rule_cluster, scan_result, unmatched_cluster
 
 

@@ -18,7 +18,7 @@ from .errors import TriageError
 from .history import annotate
 from .incidents import Incident, incident_for
 from .model import Cluster, ScanResult
-from .state import StateStore, resolve_fingerprint
+from .state import StateStore
 
 INCIDENT_PREFIX = "inc-"
 CANDIDATES_SHOWN = 5
@@ -89,6 +89,19 @@ def resolve_key(key: str, result: ScanResult, incidents: Sequence[Incident]) -> 
         raise TriageError(f"incident id {key!r} is ambiguous: {_listing([i.id for i in found])}")
     known = f"its incidents are {_listing(ids)}" if ids else "it has none"
     raise TriageError(f"no incident of the last scan has an id starting with {key!r}: {known}")
+
+
+def resolve_fingerprint(prefix: str, result: ScanResult) -> Cluster:
+    """The cluster of ``result`` whose fingerprint starts with ``prefix`` (unique, like a git hash)."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        raise TriageError("empty fingerprint")
+    found = [c for c in result.clusters if c.fingerprint.lower().startswith(wanted)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise TriageError(f"no cluster of the last scan has a fingerprint starting with {prefix!r}")
+    raise TriageError(f"fingerprint {prefix!r} is ambiguous: {_listing([c.fingerprint[:12] for c in found])}")
 
 
 def draft_contexts(

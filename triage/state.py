@@ -18,10 +18,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Sequence
 
 from .errors import TriageError
-from .model import Cluster, ScanResult, Window
+from .model import ScanResult, Window
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
 SCHEMA_VERSION = 2
@@ -299,24 +298,6 @@ class _Transaction:
         if not self.db.in_transaction:
             return
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def resolve_fingerprint(prefix: str, result: ScanResult) -> Cluster:
-    """The cluster of ``result`` whose fingerprint starts with ``prefix`` (unique, like a git hash)."""
-    wanted = prefix.strip().lower()
-    if not wanted:
-        raise TriageError("empty fingerprint")
-    found = [c for c in result.clusters if c.fingerprint.lower().startswith(wanted)]
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise TriageError(f"no cluster of the last scan has a fingerprint starting with {prefix!r}")
-    raise TriageError(f"fingerprint {prefix!r} is ambiguous: {_candidates([c.fingerprint for c in found])}")
-
-
-def _candidates(fingerprints: Sequence[str], shown: int = 5) -> str:
-    more = f" and {len(fingerprints) - shown} more" if len(fingerprints) > shown else ""
-    return ", ".join(fp[:12] for fp in fingerprints[:shown]) + more
 
 
 def require_latest(store: StateStore) -> tuple[int, ScanResult]:
