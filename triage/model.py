@@ -182,7 +182,7 @@ class ScanResult:
     entries_skipped: int
     skipped_examples: tuple[Problem, ...]
     entries_in_window: int
-    clusters: tuple[Cluster, ...]  # ranked: priority (P0 first, none last), then count
+    clusters: tuple[Cluster, ...]  # ranked: priority (P0 first; a rule's before a derived one), then count
     truncated: bool = False
     scanned_at: datetime | None = None
     warnings: tuple[str, ...] = ()

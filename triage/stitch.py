@@ -1,6 +1,7 @@
 """Stitch Python tracebacks that arrive split over several entries back into one event.
 
-Used per source, on the raw entry stream, before the window/severity filter, rules and clustering.
+Used per source, on the entry stream, before the window/severity filter, rules and clustering (records the
+scan can tell are healthy without building them never get here; DEFAULT lines always do).
 
 Rules
 -----
