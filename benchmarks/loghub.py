@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from triage.clustering import group_messages  # noqa: E402
+from triage.clustering import clear_caches, group_messages  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "benchmarks" / "loghub2k"
 
@@ -68,10 +68,20 @@ def drain3_parser() -> Callable[[list[str]], list[str]] | None:
     return parse
 
 
-def timed(parse: Callable[[list[str]], list[str]], messages: list[str]) -> tuple[list[str], float]:
-    start = time.perf_counter()
-    keys = parse(messages)
-    return keys, time.perf_counter() - start
+def _cold_group_messages(messages: list[str]) -> list[str]:
+    """triage's grouping from empty caches, as Drain3 starts from an empty miner: every run is a first run."""
+    clear_caches()
+    return group_messages(messages)
+
+
+def timed(parse: Callable[[list[str]], list[str]], messages: list[str], runs: int = 3) -> tuple[list[str], float]:
+    """The keys and the best wall time of ``runs`` runs (the machine is shared: the best is the least noisy)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        keys = parse(messages)
+        best = min(best, time.perf_counter() - start)
+    return keys, best
 
 
 def main(argv: list[str]) -> int:
@@ -79,7 +89,7 @@ def main(argv: list[str]) -> int:
     if not data.is_dir():
         print(f"skipped: Loghub-2k data not found at {data}")
         return 0
-    parsers: dict[str, Callable[[list[str]], list[str]]] = {"triage": group_messages}
+    parsers: dict[str, Callable[[list[str]], list[str]]] = {"triage": _cold_group_messages}
     drain = drain3_parser()
     if drain is None:
         print("note: drain3 not installed (pip install -e '.[bench]'); comparing triage only")
@@ -107,7 +117,7 @@ def main(argv: list[str]) -> int:
     line = f"{'average':<12}"
     for name in names:
         ga, fga, seconds = totals[name]
-        line += f"{ga / count:>11.3f}{fga / count:>7.3f}{seconds:>7.2f}"
+        line += f"{ga / count:>11.3f}{fga / count:>7.3f}{seconds:>7.3f}"
     print(line + "   (time column of the average row: total seconds)")
     return 0
 
