@@ -115,7 +115,7 @@ def test_table_is_plain_80_columns_and_does_not_interpret_markup():
     text = render_table(result())
     assert "\x1b[" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
-    assert text.splitlines()[1] == "10 entries read, 1 skipped, 9 in window → 1 clusters"
+    assert text.splitlines()[1] == "10 entries read, 1 skipped, 9 in window → 1 cluster"
     wide = render_table(result(), width=160).splitlines()
     assert [line.split() for line in wide[4:6]] == [
         ["P1", "3", "2026-11-28T01:00:00Z", "Missing", "attribute", "(class=Foo,", "attribute=bar)"],
@@ -161,7 +161,7 @@ def test_json_carries_incidents_and_history():
 
 def test_table_shows_incidents_first_and_history_tags():
     lines = render_table(with_history(), width=120).splitlines()
-    assert lines[1].endswith("→ 1 clusters, 1 incidents")
+    assert lines[1].endswith("→ 1 cluster, 1 incident")
     assert lines[3] == "INCIDENT inc-0123456789 · P1 · 2 clusters"
     assert lines[4].split() == ["root", "Missing", "attribute", "(class=Foo,", "attribute=bar)", "(0123456789)"]
     assert "Clusters outside any incident:" not in lines

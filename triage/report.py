@@ -111,9 +111,13 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
     """``N entries read, S skipped, W in window → C clusters[, I incidents]``."""
     text = (
         f"{result.entries_read} entries read, {result.entries_skipped} skipped, "
-        f"{result.entries_in_window} in window → {len(result.clusters)} clusters"
+        f"{result.entries_in_window} in window → {_count(len(result.clusters), 'cluster')}"
     )
-    return text + (f", {incidents} incidents" if incidents else "")
+    return text + (f", {_count(incidents, 'incident')}" if incidents else "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
