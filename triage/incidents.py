@@ -84,12 +84,6 @@ def incident_for(fingerprint: str, incidents: Iterable[Incident]) -> Incident | 
     return next((incident for incident in incidents if fingerprint in incident.clusters), None)
 
 
-def find_incident(key: str, incidents: Iterable[Incident]) -> Incident | None:
-    """The incident whose id starts with ``key`` (an ``inc-…`` id as printed, or a prefix of it)."""
-    matches = [incident for incident in incidents if incident.id.startswith(key)]
-    return matches[0] if len(matches) == 1 else None
-
-
 def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
     """The cluster's title on one line, secrets redacted, cut to ``width``."""
     title = redact(" ".join(cluster.title.split()))
