@@ -272,3 +272,16 @@ def test_data_after_the_array_is_reported_not_dropped(tmp_path):
     assert payloads(items) == ["boom A"]
     assert [(p.location, p.reason) for p in problems(items)] == [
         (f"{path}:8", "data after the JSON array's closing ']' was not read")]
+
+
+def test_a_dump_written_on_one_line_streams_past_the_line_cap(tmp_path, monkeypatch):
+    from triage.sources import files
+
+    monkeypatch.setattr(files, "ENTRY_LINE_MAX", 64)
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 64)
+    entries = [dict(ENTRY_A, textPayload=f"failure {i} é") for i in range(50)]
+    path = tmp_path / "oneline.json"
+    path.write_text(json.dumps({"project": "p", "entries": entries}), encoding="utf-8")
+    items = records(path)
+    assert payloads(items) == [f"failure {i} é" for i in range(50)]
+    assert problems(items) == []

@@ -23,6 +23,7 @@ from .jsonstream import loads, is_utf8, read_array, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
 _SNIFF_BYTES = 8192
+ENTRY_LINE_MAX = 1 << 20  # Cloud Logging caps an entry at 256 KB: a longer first line holds a whole dump
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -133,6 +134,9 @@ def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
     """NDJSON when the first line is a JSON object on its own, is not UTF-8, or is malformed but followed by
     one (a bad first line costs one line, not the file); else one object wrapping the entry list."""
     number, first_line = _next_line(stream, 1)
+    if len(first_line) >= ENTRY_LINE_MAX and not first_line.endswith(b"\n"):  # a whole dump on one line
+        yield from read_wrapped(_text(io.BufferedReader(_Prefixed(first_line, stream))), name, "", number)
+        return
     second_number, second_line = _next_line(stream, number + 1)
     opens_list = first_line.rstrip().endswith(b"[")  # '{"entries": [' then one entry per line
     if not (_is_object(first_line) or (_is_object(second_line) and not opens_list) or not is_utf8(first_line)):
@@ -144,12 +148,31 @@ def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
 
 
 def _next_line(stream: io.BufferedReader, number: int) -> tuple[int, bytes]:
-    """The next non-blank line and its number (``b""`` at the end of input)."""
-    line = stream.readline()
+    """The next non-blank line (at most :data:`ENTRY_LINE_MAX` bytes of it) and its number (``b""`` at the end)."""
+    line = stream.readline(ENTRY_LINE_MAX)
     while line and not line.strip():
         number += 1
-        line = stream.readline()
+        line = stream.readline(ENTRY_LINE_MAX)
     return number, line
+
+
+class _Prefixed(io.RawIOBase):
+    """``prefix`` followed by the rest of ``stream``, as one binary stream."""
+
+    def __init__(self, prefix: bytes, stream: io.BufferedReader):
+        self._prefix = memoryview(prefix)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        return self._stream.readinto(buffer)
 
 
 def _is_object(line: bytes) -> bool:
