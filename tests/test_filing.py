@@ -152,6 +152,7 @@ def test_closed_issue_that_recurs_is_reopened_as_regression(run, fake, state):
     result = run("--all")
     assert result.exit_code == 0, result.stderr
     assert (issue.state, issue.labels[-1]) == ("open", "regression")
+    assert issue.title == "GCP-regression | P1 | Database pool exhausted"
     assert issue.comments[0].startswith("**Recurred after this issue was closed:** 2 new event(s) since 2025-06-01T13:00:00Z")
     assert len(fake.issues) == 1
     with StateStore.in_dir(state) as store:

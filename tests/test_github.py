@@ -67,9 +67,9 @@ def test_create_comment_reopen_label_update(fake):
     t.comment(2, "new events")
     t.reopen(closed.number)
     t.add_labels(closed.number, ["regression"])
-    t.update_body(closed.number, body_for("fp0") + "more")
+    t.update(closed.number, "new title", body_for("fp0") + "more")
     assert fake.issues[2].comments == ["new events"]
-    assert (closed.state, closed.labels, closed.body.endswith("more")) == ("open", ["triage", "regression"], True)
+    assert (closed.state, closed.labels, closed.title, closed.body.endswith("more")) == ("open", ["triage", "regression"], "new title", True)
     assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 1
 
 

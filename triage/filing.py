@@ -84,8 +84,11 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
         kind, headline = "comment", "Seen again"
     new_events = events_since(cluster, since)
     total = _count(previous.get("count")) + new_events
-    body = _with_counters(render(cluster, kind).body, cluster, window, total, _time(previous.get("first_seen")))
+    draft = render(cluster, kind)
+    body = _with_counters(draft.body, cluster, window, total, _time(previous.get("first_seen")))
     comment = update_comment(cluster, headline, since, new_events, total)
+    if kind == "reopen":  # a reopened issue reads GCP-regression; a comment never renames an issue
+        common["title"] = draft.title
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
 
 
@@ -100,7 +103,7 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
                 tracker.reopen(action.number)
                 tracker.add_labels(action.number, [REGRESSION_LABEL])
             # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it
-            tracker.update_body(action.number, action.body)
+            tracker.update(action.number, action.title, action.body)
             tracker.comment(action.number, action.comment)
         link(action)
         yield action

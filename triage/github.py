@@ -67,7 +67,7 @@ class IssueTracker(ABC):
     def comment(self, number: int, body: str) -> None: ...
 
     @abstractmethod
-    def update_body(self, number: int, body: str) -> None: ...
+    def update(self, number: int, title: str, body: str) -> None: ...
 
     @abstractmethod
     def reopen(self, number: int) -> None: ...
@@ -184,10 +184,10 @@ class GitHubTracker(IssueTracker):
         issue = self._issue(number)
         self._call(lambda: issue.create_comment(body), f"comment on issue #{number}")
 
-    def update_body(self, number: int, body: str) -> None:
+    def update(self, number: int, title: str, body: str) -> None:
         _check_body(body)
         issue = self._issue(number)
-        self._call(lambda: issue.edit(body=body), f"update issue #{number}")
+        self._call(lambda: issue.edit(title=title, body=body), f"update issue #{number}")
 
     def reopen(self, number: int) -> None:
         issue = self._issue(number)
