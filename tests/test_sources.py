@@ -285,3 +285,9 @@ def test_a_dump_written_on_one_line_streams_past_the_line_cap(tmp_path, monkeypa
     items = records(path)
     assert payloads(items) == [f"failure {i} é" for i in range(50)]
     assert problems(items) == []
+
+
+def test_plain_lines_that_start_with_a_brace_are_not_json(tmp_path):
+    path = tmp_path / "workers.log"
+    path.write_text("{worker-1} ERROR queue stalled\n{worker-2} ERROR queue stalled\n")
+    assert payloads(records(path)) == ["{worker-1} ERROR queue stalled", "{worker-2} ERROR queue stalled"]

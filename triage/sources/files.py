@@ -109,7 +109,7 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
     first = head.lstrip()[:1]
     if first == b"[" and _is_json_array(head):
         yield from read_array(_text(stream), name)
-    elif first == b"{":
+    elif first == b"{" and head.lstrip()[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
         yield from _read_object_stream(stream, name)
     elif TABLE_HEADER.match(head):
         yield from read_table(_lines(stream), name)
