@@ -231,6 +231,8 @@ def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) ->
 def _declared_severity(value: Any) -> Severity | None:
     if value is None or value == "":
         return None
+    if isinstance(value, str):
+        return _severity_named(value)
     if isinstance(value, int):
         try:
             return Severity(value)
@@ -238,6 +240,14 @@ def _declared_severity(value: Any) -> Severity | None:
             return None
     try:
         return Severity.parse(str(value))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=64)
+def _severity_named(name: str) -> Severity | None:
+    try:
+        return Severity.parse(name)
     except ValueError:
         return None
 

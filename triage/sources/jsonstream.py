@@ -203,6 +203,8 @@ _ENTRY_KEYS = frozenset((
 
 
 def _is_wrapper(value: dict) -> bool:
+    if "timestamp" in value or "insertId" in value:  # the common case, decided without a scan of the keys
+        return False
     return not _ENTRY_KEYS.intersection(value) and any(isinstance(v, list) for v in value.values())
 
 
