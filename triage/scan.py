@@ -116,9 +116,11 @@ def scan(
                 projects.add(entry.project)
             hit = rules.match(entry)
             if hit is not None:
-                key = (hit.rule.id, tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint))
+                fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)
+                key = (hit.rule.id, fields)
                 by_rule[key].add(entry)
-                hits.setdefault(key, (hit.rule, {n: hit.captures.get(n, "") for n in hit.rule.fingerprint}))
+                if key not in hits:
+                    hits[key] = (hit.rule, dict(zip(hit.rule.fingerprint, fields)))
             else:
                 by_signature[clustering.signature(entry.message)].add(entry)
     clusters = _rule_clusters(by_rule, hits) + _mined_clusters(by_signature)
