@@ -277,8 +277,13 @@ def _newest_first(sample: Sample) -> tuple:
     return (-(sample.timestamp or _NO_TIME).timestamp(), sample.message)
 
 
+def cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, saying so."""
+    return text if len(text) <= width else text[:width] + " …[truncated]"
+
+
 def _sample_view(sample: Sample, width: int) -> dict[str, Any]:
-    message = sample.message if len(sample.message) <= width else sample.message[:width] + " …[truncated]"
+    message = cut(sample.message, width)
     where = "/".join(part for part in (sample.service, sample.instance) if part) or "-"
     return {"time": format_time(sample.timestamp), "where": where, "message": message, "cut": message != sample.message}
 

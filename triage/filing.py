@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MARKER_RE, Draft, fence, marker, parse_marker
+from .drafts import MARKER_RE, Draft, cut, fence, marker, parse_marker
+from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
 from .redact import redact
@@ -68,7 +69,7 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
         draft = render(cluster, "create")
         return Action(cluster.fingerprint, "create", draft.title, body=draft.body, labels=issue_labels(cluster, labels))
     previous = parse_marker(issue.body) or {}
-    last_reported = _time(previous.get("last_seen"))
+    last_reported = parse_timestamp(previous.get("last_seen"))
     common = dict(fingerprint=cluster.fingerprint, title=issue.title, number=issue.number, url=issue.url)
     if issue.state == "closed":
         since = issue.closed_at or last_reported
@@ -85,7 +86,7 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     new_events = events_since(cluster, since)
     total = _count(previous.get("count")) + new_events
     draft = render(cluster, kind)
-    body = _with_counters(draft.body, cluster, window, total, _time(previous.get("first_seen")))
+    body = _with_counters(draft.body, cluster, window, total, parse_timestamp(previous.get("first_seen")))
     comment = update_comment(cluster, headline, since, new_events, total)
     if kind == "reopen":  # a reopened issue reads GCP-regression; a comment never renames an issue
         common["title"] = draft.title
@@ -144,14 +145,10 @@ def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_
     ]
     fresh = [s for s in cluster.samples if since is None or (s.timestamp is not None and s.timestamp > since)]
     if fresh:
-        text = "\n".join(f"{format_time(s.timestamp)} {_cut(redact(s.message))}" for s in fresh[:FRESH_SAMPLES_SHOWN])
+        text = "\n".join(f"{format_time(s.timestamp)} {cut(redact(s.message), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN])
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
     lines += ["", "The issue body now shows the evidence of the latest window."]
     return "\n".join(lines)
-
-
-def _cut(message: str) -> str:
-    return message if len(message) <= FRESH_SAMPLE_CHARS else message[:FRESH_SAMPLE_CHARS] + " …[truncated]"
 
 
 def _with_counters(body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None) -> str:
@@ -164,16 +161,6 @@ def _with_counters(body: str, cluster: Cluster, window: Window, total: int, firs
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:
     return ts is not None and (since is None or ts > since)
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return ts if ts.tzinfo is not None else None
 
 
 def _count(value: object) -> int:

@@ -23,12 +23,12 @@ from github.Repository import Repository
 from github.Requester import Requester
 from urllib3.util.retry import Retry
 
+from .drafts import MAX_BODY
 from .errors import TriageError
 from .redact import redact
 
 DEFAULT_API_URL = "https://api.github.com"
 TOOL_LABEL = "triage"
-MAX_BODY_CHARS = 65_536
 SECONDARY_RATE_LIMIT_WAIT_S = 60.0  # GitHub's advice when a rate limit answer names no time
 
 T = TypeVar("T")
@@ -309,8 +309,8 @@ def _issue_or_none(repo: Repository, number: int) -> Issue | None:
 
 def _check_body(body: str) -> None:
     """Refuse a body GitHub would reject (422) before sending it."""
-    if len(body) >= MAX_BODY_CHARS:
-        raise GitHubError(f"an issue body or comment of {len(body)} characters exceeds GitHub's limit of {MAX_BODY_CHARS}")
+    if len(body) >= MAX_BODY:
+        raise GitHubError(f"an issue body or comment of {len(body)} characters exceeds GitHub's limit of {MAX_BODY}")
 
 
 def _tracked(issue: Issue) -> TrackedIssue:

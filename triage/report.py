@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .assess import ScanReport
+from .drafts import escape_cell
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -221,14 +222,14 @@ def render_markdown(report: ScanReport) -> str:
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
     by_fp = {c.fingerprint: c for c in result.clusters}
     for incident in _ranked(report):
-        lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {_md(incident.summary)}")
+        lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {escape_cell(incident.summary)}")
     if report.incidents:
         lines.append("")
     lines += ["| Priority | Count | First seen | Last seen | Failure | Status | Fingerprint |", "|---|---:|---|---|---|---|---|"]
     for c in result.clusters:
         lines.append(
             f"| {_priority(c)} | {c.count} | {format_time(c.first_seen)} | {format_time(c.last_seen)} "
-            f"| {_md(c.title)} | {_md(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
+            f"| {escape_cell(c.title)} | {escape_cell(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
         )
     return "\n".join(lines) + "\n"
 
@@ -238,11 +239,6 @@ def _redacted(report: ScanReport) -> ScanReport:
     result = replace(report.result, clusters=tuple(redact_cluster(c) for c in report.result.clusters))
     incidents = tuple(replace(incident, summary=redact(incident.summary)) for incident in report.incidents)
     return replace(report, result=result, incidents=incidents)
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell: no pipes, newlines or HTML."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|").replace("\n", " ")
 
 
 CSV_COLUMNS = (
