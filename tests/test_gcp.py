@@ -276,10 +276,15 @@ def test_an_error_mid_pagination_aborts_without_a_report(cli, env):
     assert result.stderr.endswith("(needs roles/logging.viewer) (after 1000 entries in 1 pages; no partial report)\n")
 
 
-def test_unreachable_endpoint(cli, env):
+def _closed_port() -> int:
+    """A loopback port nobody listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def test_unreachable_endpoint(cli, env):
+    port = _closed_port()
     env.setenv("TRIAGE_LOGGING_ENDPOINT", f"http://127.0.0.1:{port}")
     result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
     assert (result.exit_code, result.stdout) == (2, "")
@@ -333,9 +338,7 @@ def test_gcp_only_options_refuse_file_sources(cli, env, tmp_path):
 
 
 def test_endpoint_credentials_never_reach_the_error(cli, env):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = _closed_port()
     env.setenv("TRIAGE_LOGGING_ENDPOINT", f"http://user:hunter2@127.0.0.1:{port}/")
     result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
     assert result.exit_code == 2
