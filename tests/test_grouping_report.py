@@ -9,7 +9,7 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from triage.grouping import SAMPLES_KEPT, Accumulator, rank
+from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank
 from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
 from triage.history import ClusterContext
@@ -60,6 +60,14 @@ def test_merge_equals_adding_everything():
         b.add(e)
     a.merge(b)
     assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == cluster_of(entries)
+
+
+def test_newest_keeps_the_largest_items_whatever_the_order():
+    items = [(random.Random(i).randrange(50), i) for i in range(1000)]
+    newest = _Newest(30)
+    for item in items:
+        newest.add(item)
+    assert newest.newest() == sorted(items, reverse=True)[:30]
 
 
 def _rule(priority: str) -> Rule:
