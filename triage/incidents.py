@@ -40,7 +40,6 @@ from datetime import datetime
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .model import Cluster, Severity
 from .redact import redact
@@ -134,7 +133,8 @@ class _Layout:
     previous one on one time axis, so a running maximum sweeps every group at once."""
 
     def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[str | None], lag_s: float) -> None:
-        group = pd.factorize(pd.Series(keys, dtype=object))[0]  # None → -1
+        numbers: dict[str, int] = {}
+        group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
         self.rows = np.flatnonzero(group >= 0)
         spacing = float(t.max()) + 2 * lag_s + 1
         shifted = t[self.rows] + group[self.rows] * spacing

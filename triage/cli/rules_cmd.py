@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..rules import RuleError, RuleSet, check_examples, load_rules
 from . import app, fatal
+
+if TYPE_CHECKING:
+    from ..rules import RuleSet
 
 rules_app = typer.Typer(help="List the rules and test them against their own examples.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -19,8 +21,10 @@ app.add_typer(rules_app, name="rules")
 _COLUMNS = ("id", "priority", "category", "title", "file")
 
 
-def _load(paths: Optional[List[Path]]) -> RuleSet:
+def _load(paths: Optional[List[Path]]) -> "RuleSet":
     """The rules, or every load problem on its own line (``Error: file:line rule-id: problem``) and exit 2."""
+    from ..rules import RuleError, load_rules  # imported here: `triage --help` needs no rule engine
+
     try:
         return load_rules(paths or None)
     except RuleError as err:
@@ -64,6 +68,8 @@ def test_rules(
     paths: Optional[List[Path]] = typer.Argument(None, help="Rule files or directories (default: the shipped pack)."),
 ) -> None:
     """Validate the rules and run every example through the whole set, in match order."""
+    from ..rules import check_examples
+
     rule_set = _load(paths)
     count, failures = check_examples(rule_set)
     for failure in failures:
