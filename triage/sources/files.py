@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import sys
 import zlib
 from pathlib import Path
@@ -144,7 +145,7 @@ def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
         yield from read_wrapped(_text(stream), name, prefix + second_line.decode("utf-8", "replace"), number)
         return
     lines = [first_line] + [b""] * (second_number - number - 1) + [second_line]
-    yield from read_ndjson(_chain(lines, stream), name, number)
+    yield from read_ndjson(itertools.chain(lines, stream), name, number)
 
 
 def _next_line(stream: io.BufferedReader, number: int) -> tuple[int, bytes]:
@@ -180,11 +181,6 @@ def _is_object(line: bytes) -> bool:
         return isinstance(loads(line), dict)
     except orjson.JSONDecodeError:
         return False
-
-
-def _chain(first: list[bytes], stream: io.BufferedReader) -> Iterator[bytes]:
-    yield from first
-    yield from stream
 
 
 def _text(stream: io.BufferedReader) -> io.TextIOWrapper:
