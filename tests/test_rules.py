@@ -192,6 +192,16 @@ def test_field_conditions(tmp_path: Path) -> None:
     assert rules.match(entry("will retry", Severity.ERROR, service="web")) is None
 
 
+def test_a_remembered_answer_is_only_reused_for_the_same_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.yaml", """\
+        - {id: api-retry, title: t, priority: P1, category: c, match: {contains: retry, service: api}}
+        - {id: any-retry, title: t, priority: P2, category: c, match: {contains: retry}}
+        """)
+    rules = load_rules([path])
+    answers = [rules.match(entry("will retry", service=service)).rule.id for service in ("api", "web", "api", "web")]
+    assert answers == ["api-retry", "any-retry", "api-retry", "any-retry"]
+
+
 def test_latency_units(tmp_path: Path) -> None:
     path = write(tmp_path, "r.yaml", """\
         - {id: fast-enough, title: t, priority: P2, category: c, match: {latency: "<= 250ms"}}

@@ -30,6 +30,8 @@ __all__ = ["MAX_LINE", "REGEX_TIMEOUT_S", "RuleError", "RuleHit", "RuleSet", "Ex
 
 MAX_LINE = 8192
 REGEX_TIMEOUT_S = 0.1
+_REMEMBERED = 4096  # answers kept for repeated messages, of at most _REMEMBERED_CHARS characters
+_REMEMBERED_CHARS = 1024
 _PREFIX = 32  # the combined prefilter looks for trigger prefixes: still necessary, and keeps its regex small
 
 
@@ -43,6 +45,7 @@ class RuleHit:
 class _Compiled:
     loaded: LoadedRule
     triggers: tuple[str, ...]  # empty: the rule has no text condition to prefilter on
+    on_fields: bool  # the rule has conditions on fields besides the text
 
     @property
     def rule(self) -> Rule:
@@ -58,24 +61,44 @@ class RuleSet:
 
     def __init__(self, loaded: Sequence[LoadedRule]):
         order = sorted(range(len(loaded)), key=lambda i: (PRIORITIES.index(loaded[i].rule.priority), i))
-        self._all = tuple(_Compiled(loaded[i], _triggers(loaded[i].spec)) for i in order)
+        self._all = tuple(_Compiled(loaded[i], _triggers(loaded[i].spec), loaded[i].spec.on_fields) for i in order)
         active = [c for c in self._all if c.rule.status != "deprecated"]
         self._ungated = tuple(c for c in active if not c.triggers)
         self._active = tuple(active)
         self._any_trigger = _literal_search({t[:_PREFIX] for c in active for t in c.triggers})
         self.request_specs = tuple(c.spec for c in active if c.spec.on_requests)  # rules on http status / latency
         self._timed_out: set[str] = set()
+        self._recent: dict[tuple, RuleHit | None] = {}
         self.rules: tuple[Rule, ...] = tuple(c.rule for c in self._all)
         self.timeouts: list[str] = []
 
     def match(self, entry: Entry) -> RuleHit | None:
-        """The first rule (in match order) whose conditions all hold for ``entry``, with its regex captures."""
+        """The first rule (in match order) whose conditions all hold for ``entry``, with its regex captures.
+
+        Failures repeat: the answers for recent messages (with the fields rules look at) are remembered."""
+        if len(entry.message) > _REMEMBERED_CHARS:
+            return self._match(entry)
+        key = (entry.message, entry.severity, entry.service, entry.log_name, entry.http_status, entry.latency_s)
+        try:
+            return self._recent[key]
+        except KeyError:
+            pass
+        if len(self._recent) >= _REMEMBERED:
+            self._recent.clear()
+        hit = self._recent[key] = self._match(entry)
+        return hit
+
+    def _match(self, entry: Entry) -> RuleHit | None:
         text = entry.message[:MAX_LINE]
         lowered = text.lower()
         candidates = self._active if self._any_trigger(lowered) else self._ungated
         for compiled in candidates:
-            if compiled.triggers and not _contains_one(lowered, compiled.triggers):
-                continue
+            if compiled.triggers:  # one must occur (a plain loop: this is the hot path)
+                for trigger in compiled.triggers:
+                    if trigger in lowered:
+                        break
+                else:
+                    continue
             captures = self._match_one(compiled, entry, text, lowered)
             if captures is not None:
                 return RuleHit(compiled.rule, captures)
@@ -87,12 +110,23 @@ class RuleSet:
             return False
         return any(spec.fields_hold(entry) for spec in self.request_specs)
 
+    def may_want_request(self, http_status: int | None, latency_s: float | None) -> bool:
+        """False when no rule on requests can match a request of this status and latency, whatever else the
+        entry holds (a quick test on the raw record; :meth:`needs_below_floor` decides on the entry)."""
+        if http_status is None and latency_s is None:
+            return False
+        for spec in self.request_specs:
+            if spec.request_holds(http_status, latency_s):
+                return True
+        return False
+
     def _match_one(self, compiled: _Compiled, entry: Entry, text: str, lowered: str) -> dict[str, str] | None:
         spec = compiled.spec
-        if not spec.fields_hold(entry):
+        if compiled.on_fields and not spec.fields_hold(entry):
             return None
-        if not all(t in lowered for t in spec.contains):
-            return None
+        for literal in spec.contains:
+            if literal not in lowered:
+                return None
         if spec.contains_any and not any(t in lowered for t in spec.contains_any):
             return None
         if spec.regex is None:
@@ -200,14 +234,6 @@ def _literal_search(words: set[str]) -> Callable[[str], object]:
         return group
 
     return re.compile(pattern(trie)).search if words else lambda text: None
-
-
-def _contains_one(text: str, literals: tuple[str, ...]) -> bool:
-    """Whether any of ``literals`` occurs in ``text`` (a plain loop: this is the hot path)."""
-    for literal in literals:
-        if literal in text:
-            return True
-    return False
 
 
 def _triggers(spec: MatchSpec) -> tuple[str, ...]:

@@ -76,15 +76,28 @@ class MatchSpec:
             return False
         if self.log_names and not (entry.log_name and any(n in entry.log_name.lower() for n in self.log_names)):
             return False
-        if self.http_status and not (
-            entry.http_status is not None and any(lo <= entry.http_status <= hi for lo, hi in self.http_status)
-        ):
-            return False
+        return self.request_holds(entry.http_status, entry.latency_s)
+
+    def request_holds(self, http_status: int | None, latency_s: float | None) -> bool:
+        """The conditions on request fields alone (true when there are none)."""
+        if self.http_status:
+            if http_status is None:
+                return False
+            for lo, hi in self.http_status:
+                if lo <= http_status <= hi:
+                    break
+            else:
+                return False
         if self.latency is not None:
             op, seconds = self.latency
-            if entry.latency_s is None or not _COMPARE[op](entry.latency_s, seconds):
+            if latency_s is None or not _COMPARE[op](latency_s, seconds):
                 return False
         return True
+
+    @property
+    def on_fields(self) -> bool:
+        """True when the rule has conditions besides the text."""
+        return self.min_severity is not None or bool(self.services) or bool(self.log_names) or self.on_requests
 
     @property
     def on_requests(self) -> bool:
