@@ -189,23 +189,3 @@ def test_numeric_labels_become_text():
 
 def test_timestamp_out_of_range_after_conversion_is_none():
     assert parse_timestamp("0001-01-01T00:00:00+01:00") is None
-
-
-def _fixture_records():
-    from pathlib import Path
-
-    from triage.sources import Record
-    from triage.sources.files import read_file
-
-    root = Path(__file__).resolve().parent.parent
-    paths = [root / "fixtures" / "sample.json", *sorted((root.parent / "shared" / "netra" / "dev").glob("*.json"))]
-    return [r.data for path in paths if path.exists() for r in read_file(str(path)) if isinstance(r, Record)]
-
-
-def test_quick_severity_agrees_with_the_full_entry_whenever_it_answers():
-    from triage.entries import quick_severity
-
-    records = _fixture_records()
-    answered = [(quick_severity(data), to_entry(data).severity) for data in records if quick_severity(data) is not None]
-    assert len(answered) > len(records) / 2
-    assert all(quick == full for quick, full in answered)

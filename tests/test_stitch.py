@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from triage.model import Entry, Severity
-from triage.stitch import stitch
+from triage.entries import stream_key
+from triage.stitch import Stitcher, stitch
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 US = timedelta(microseconds=7)
@@ -229,6 +230,29 @@ def test_entries_queued_behind_a_pending_traceback_are_bounded():
     others = (entry(f"GET /items/{i} 200", None, instance="busy", n=i) for i in itertools.count())
     out = list(itertools.islice(stitch(itertools.chain([header], others), max_lines=100), 1000))
     assert out[0] is header and out[-1].message == "GET /items/998 200"
+
+
+def _fed_and_skipped(entries, skipped_at: int, skipped_instance: str):
+    """Stitch ``entries``, with an entry of ``skipped_instance``'s stream only skipped at ``skipped_at``."""
+    stitcher, out = Stitcher(), []
+    for i, e in enumerate(entries):
+        if i == skipped_at:
+            out += stitcher.skip(stream_key(skipped_instance, "api", "run.googleapis.com/stderr"))
+        out += stitcher.feed(e)
+    return out + stitcher.close()
+
+
+def test_skipping_an_entry_ends_its_streams_run_as_feeding_it_would():
+    lines = emitted(TRACEBACK)
+    healthy = entry("request served", T0 + 3 * US, severity=Severity.INFO, n=99)
+    fed = list(stitch(lines[:3] + [healthy] + lines[3:]))
+    assert [e for e in fed if e is not healthy] == _fed_and_skipped(lines, 3, "inst-a")
+    assert len(fed) == 4  # the cut run: its head, the healthy line, a stray caret line, the last frames
+
+
+def test_skipping_an_entry_of_another_stream_leaves_the_run_alone():
+    [event] = _fed_and_skipped(emitted(TRACEBACK), 3, "inst-b")
+    assert event.message == "\n".join(TRACEBACK)
 
 
 def _real_entries(path: Path):

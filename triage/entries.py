@@ -13,7 +13,7 @@ import math
 import re
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Hashable, Mapping
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
 
@@ -76,13 +76,13 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
         timestamp=parse_timestamp(data.get("timestamp")),
         severity=severity,
         message=message or EMPTY_MESSAGE,
-        service=_text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name")),
+        service=service_of(data),
         revision=_text(resource_labels.get("revision_name")),
         project=_text(resource_labels.get("project_id")),
         instance=_text(labels.get("instanceId")),
         log_name=_short_log_name(_text(data.get("logName"))),
         trace=_text(data.get("trace")),
-        http_status=_int(http.get("status")) if http else None,
+        http_status=to_int(http.get("status")) if http else None,
         latency_s=parse_latency(http.get("latency")) if http else None,
         severity_inferred=inferred,
         location=location,
@@ -91,44 +91,25 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
     )
 
 
-def quick_severity(data: Mapping[str, Any]) -> Severity | None:
-    """The severity :func:`to_entry` gives ``data`` when it shows without building the entry (a declared
-    level, or one inferred from ``textPayload``); None when only the whole entry can tell."""
-    if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
-        return None  # a snake_case dump: to_entry renames its keys first
-    declared = _declared_severity(data.get("severity"))
-    if declared is not None and declared is not Severity.DEFAULT:
-        return declared
-    if declared is None and isinstance(data.get("jsonPayload"), dict):
-        return None  # the payload may declare the level
-    text = data.get("textPayload")
-    if not isinstance(text, str) or not text.strip():
-        return None  # the message comes from elsewhere
-    return infer_severity(clean_text(text)) or Severity.DEFAULT
-
-
-def scope_fields(data: Mapping[str, Any]) -> tuple[datetime | None, str | None]:
-    """The time and service of ``data``, as :func:`to_entry` reads them."""
+def service_of(data: Mapping[str, Any]) -> str | None:
+    """The service of a camelCase ``data`` as :func:`to_entry` reads it (for records not built into entries)."""
     labels = _mapping(_mapping(data.get("resource")).get("labels"))
-    service = _text(labels.get("service_name")) or _text(labels.get("configuration_name"))
-    return parse_timestamp(data.get("timestamp")), service
+    return _text(labels.get("service_name")) or _text(labels.get("configuration_name"))
 
 
-def request_probe(data: Mapping[str, Any], severity: Severity) -> Entry | None:
-    """For a request log, an entry with just what rules on requests look at (no message); else None."""
-    http = data.get("httpRequest")
-    if not isinstance(http, dict):
-        return None
-    labels = _mapping(_mapping(data.get("resource")).get("labels"))
-    return Entry(
-        timestamp=None,
-        severity=severity,
-        message="",
-        service=_text(labels.get("service_name")) or _text(labels.get("configuration_name")),
-        log_name=_short_log_name(_text(data.get("logName"))),
-        http_status=_int(http.get("status")),
-        latency_s=parse_latency(http.get("latency")),
-    )
+def stream_key(instance: str | None, service: str | None, log_name: str | None) -> Hashable:
+    """The stream an entry belongs to (what stitching keys on): its instance's log, else its service's."""
+    if instance:
+        return ("instance", instance, log_name)
+    return ("service", service, log_name)
+
+
+def stream_of(data: Mapping[str, Any]) -> Hashable:
+    """The :func:`stream_key` of a camelCase ``data``, its fields read as :func:`to_entry` reads them."""
+    labels = data.get("labels")
+    instance = _text(labels.get("instanceId")) if isinstance(labels, dict) else None
+    log_name = _short_log_name(_text(data.get("logName")))
+    return stream_key(instance, None if instance else service_of(data), log_name)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -202,7 +183,7 @@ def _request_summary(http: dict) -> str:
         path = urlsplit(str(http.get("requestUrl", ""))).path or "/"
     except ValueError:  # e.g. an unbalanced "[" in the host
         path = "/"
-    status = _int(http.get("status"))
+    status = to_int(http.get("status"))
     phrase = _STATUS_PHRASES.get(status, "") if status else ""
     summary = f"{http.get('requestMethod', '')} {path} → {status if status else '?'} {phrase}".strip()
     latency = http.get("latency")
@@ -219,16 +200,17 @@ def clean_text(text: str) -> str:
 
 
 def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) -> tuple[Severity, bool]:
-    declared = _declared_severity(data.get("severity"))
+    declared = declared_severity(data.get("severity"))
     if declared is None and payload is not None:
-        declared = _declared_severity(payload.get("severity") or payload.get("level"))
+        declared = declared_severity(payload.get("severity") or payload.get("level"))
     if declared is not None and declared is not Severity.DEFAULT:
         return declared, False
     inferred = infer_severity(message)
     return (inferred, True) if inferred is not None else (Severity.DEFAULT, False)
 
 
-def _declared_severity(value: Any) -> Severity | None:
+def declared_severity(value: Any) -> Severity | None:
+    """A LogEntry's own severity value (name or number) as a Severity; None when absent or unknown."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -276,11 +258,15 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         ts = value
     else:
-        text = str(value).strip().replace(",", ".")
+        text = str(value).strip()
+        if "," in text:
+            text = text.replace(",", ".")
         try:
             ts = datetime.fromisoformat(text)
         except ValueError:
             return None
+    if ts.tzinfo is timezone.utc:
+        return ts
     try:
         return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC time
@@ -301,7 +287,8 @@ def parse_latency(value: Any) -> float | None:
     return seconds if math.isfinite(seconds) else None
 
 
-def _int(value: Any) -> int | None:
+def to_int(value: Any) -> int | None:
+    """``value`` as an int, or None."""
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from . import clustering
-from .entries import quick_severity, request_probe, scope_fields, strip_log_prefix, to_entry
+from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import redact
 from .rules import RuleSet
 from .sources import Record, Truncated
-from .stitch import may_join, stitch
+from .sieve import Sieve
+from .stitch import Stitcher
 
 PROBLEMS_KEPT = 5
 
@@ -49,9 +50,15 @@ class _Scope:
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
+        self.timed = options.window.start is not None or options.window.end is not None
         self.services = set(options.services)
         self.counters = counters
         self.other_services: Counter[str] = Counter()  # to explain an empty result
+
+    def admits_record(self, data: dict) -> bool:
+        """:meth:`admits` for a record not built into an entry, reading only the fields the scope looks at."""
+        timestamp = parse_timestamp(data.get("timestamp")) if self.timed else None
+        return self.admits(timestamp, service_of(data) if self.services else None)
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
         if not self.window.contains(timestamp):
@@ -63,24 +70,6 @@ class _Scope:
         return True
 
 
-def _healthy(floor: Severity, rules: RuleSet) -> Callable[[dict], bool]:
-    """Whether a record is surely below the floor, of no interest to any rule and no part of a traceback,
-    told without building its entry: most traffic is, and it then costs little more than its parse. Such
-    records are only counted."""
-
-    def healthy(data: dict) -> bool:
-        severity = quick_severity(data)
-        if severity is None or severity is Severity.DEFAULT or severity >= floor:
-            return False  # DEFAULT lines may be parts of a traceback: stitching needs them
-        text = data.get("textPayload")
-        if isinstance(text, str) and may_join(text):
-            return False  # a traceback logged line by line at INFO is still an ERROR event
-        probe = request_probe(data, severity)
-        return probe is None or not rules.needs_below_floor(probe)
-
-    return healthy
-
-
 def scan(
     options: ScanOptions,
     rules: RuleSet,
@@ -90,40 +79,35 @@ def scan(
 ) -> ScanResult:
     """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value."""
     counters = _Counters()
-    by_rule: dict[tuple, Accumulator] = defaultdict(Accumulator)
-    hits: dict[tuple, tuple] = {}
-    by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
     scope = _Scope(options, counters)
-    healthy = _healthy(options.min_severity, rules)
-    projects: set[str] = set()
+    sieve = Sieve(options.min_severity, rules)
     # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
     # counted once. The ids of failures are kept for that, so only when there is more than one source.
-    kept_ids: set[tuple[str, datetime | None]] | None = set() if len(options.sources) > 1 else None
+    failures = _Failures(rules, options.min_severity, counters, dedupe=len(options.sources) > 1)
     for spec in options.sources:
-        records = _entries(open_source(spec), counters, on_problem, healthy, scope)
-        for entry in stitch(records):
-            if not scope.admits(entry.timestamp, entry.service):
+        stitcher = Stitcher()
+        for record in open_source(spec):
+            if isinstance(record, Problem):
+                counters.skip(record)
+                if on_problem is not None:
+                    on_problem(record)
                 continue
-            if entry.severity < options.min_severity and not rules.needs_below_floor(entry):
+            if isinstance(record, Truncated):
+                counters.truncations.append(f"{record.location}: {record.reason}")
                 continue
-            if kept_ids is not None and entry.insert_id is not None:
-                key = (entry.insert_id, entry.timestamp)
-                if key in kept_ids:  # overlapping exports, or the same file twice
-                    counters.duplicates += 1
+            counters.read += 1
+            data = record.data
+            if not sieve.quiet(data):
+                ready = stitcher.feed(to_entry(data, record.location))
+            else:  # only counted; it still ends a pending traceback run of its stream
+                scope.admits_record(data)
+                if not stitcher.pending:
                     continue
-                kept_ids.add(key)
-            if entry.project:
-                projects.add(entry.project)
-            hit = rules.match(entry)
-            if hit is not None:
-                fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)
-                key = (hit.rule.id, fields)
-                by_rule[key].add(entry)
-                if key not in hits:
-                    hits[key] = (hit.rule, dict(zip(hit.rule.fingerprint, fields)))
-            else:
-                by_signature[clustering.signature(entry.message)].add(entry)
-    clusters = _rule_clusters(by_rule, hits) + _mined_clusters(by_signature)
+                ready = stitcher.skip(stream_of(data))
+                if not ready:
+                    continue
+            failures.take(ready, scope)
+        failures.take(stitcher.close(), scope)
     return ScanResult(
         window=options.window,
         sources=options.sources,
@@ -131,12 +115,55 @@ def scan(
         entries_skipped=counters.skipped,
         skipped_examples=tuple(counters.problems),
         entries_in_window=counters.in_window,
-        clusters=rank(clusters),
+        clusters=rank(failures.clusters()),
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
-        project=next(iter(projects)) if len(projects) == 1 else None,
+        project=next(iter(failures.projects)) if len(failures.projects) == 1 else None,
         warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, scope.other_services),
     )
+
+
+class _Failures:
+    """Entries at or above the floor (or wanted by a rule on requests), grouped by rule hit or by signature."""
+
+    def __init__(self, rules: RuleSet, floor: Severity, counters: _Counters, *, dedupe: bool):
+        self.rules = rules
+        self.floor = floor
+        self.counters = counters
+        self.by_rule: dict[tuple, Accumulator] = defaultdict(Accumulator)
+        self.hits: dict[tuple, tuple] = {}
+        self.by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
+        self.projects: set[str] = set()
+        self.kept_ids: set[tuple[str, datetime | None]] | None = set() if dedupe else None
+
+    def take(self, entries: list[Entry], scope: _Scope) -> None:
+        for entry in entries:
+            if scope.admits(entry.timestamp, entry.service):
+                self.add(entry)
+
+    def add(self, entry: Entry) -> None:
+        if entry.severity < self.floor and not self.rules.needs_below_floor(entry):
+            return
+        if self.kept_ids is not None and entry.insert_id is not None:
+            key = (entry.insert_id, entry.timestamp)
+            if key in self.kept_ids:  # overlapping exports, or the same file twice
+                self.counters.duplicates += 1
+                return
+            self.kept_ids.add(key)
+        if entry.project:
+            self.projects.add(entry.project)
+        hit = self.rules.match(entry)
+        if hit is not None:
+            fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)
+            key = (hit.rule.id, fields)
+            self.by_rule[key].add(entry)
+            if key not in self.hits:
+                self.hits[key] = (hit.rule, dict(zip(hit.rule.fingerprint, fields)))
+        else:
+            self.by_signature[clustering.signature(entry.message)].add(entry)
+
+    def clusters(self) -> list[Cluster]:
+        return _rule_clusters(self.by_rule, self.hits) + _mined_clusters(self.by_signature)
 
 
 def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[str]) -> tuple[str, ...]:
@@ -152,29 +179,6 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
         )
     return tuple(notes)
-
-
-def _entries(
-    records: Iterable[Record | Problem | Truncated],
-    counters: _Counters,
-    on_problem: Callable[[Problem], None] | None,
-    healthy: Callable[[dict], bool],
-    scope: _Scope,
-) -> Iterator[Entry]:
-    for record in records:
-        if isinstance(record, Problem):
-            counters.skip(record)
-            if on_problem is not None:
-                on_problem(record)
-            continue
-        if isinstance(record, Truncated):
-            counters.truncations.append(f"{record.location}: {record.reason}")
-            continue
-        counters.read += 1
-        if healthy(record.data):
-            scope.admits(*scope_fields(record.data))
-            continue
-        yield to_entry(record.data, record.location)
 
 
 def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) -> list[Cluster]:

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from .entries import stream_key
 from .model import Entry, Severity
 
 MAX_GAP = timedelta(milliseconds=500)
@@ -92,13 +93,13 @@ _OPEN_ENDS = (_Line.HEADER, _Line.FRAME, _Line.INDENTED)
 
 
 def _kind(line: str) -> _Line:
-    if _FRAME.match(line):
+    if "File " in line and _FRAME.match(line):
         return _Line.FRAME
     if line[:1].isspace():
         return _Line.INDENTED
-    if _JOINER.match(line):
+    if line[:1] in "DT" and _JOINER.match(line):
         return _Line.JOINER
-    if _HEADER.search(line):
+    if "Traceback" in line and _HEADER.search(line):
         return _Line.HEADER
     if _EXCEPTION.match(line):
         return _Line.EXCEPTION
@@ -132,15 +133,6 @@ class _Shape:
         if self.last is _Line.JOINER:
             return _State.JOINED
         return _State.OPEN if self.last in _OPEN_ENDS else _State.CLOSED
-
-
-def may_join(text: str) -> bool:
-    """Whether a message could be part of a split traceback (a header, frame, indented or joining line, or
-    an exception line at either end): the scan lets such lines through to stitching whatever their level."""
-    message = text.rstrip("\r\n")
-    if _kind(message.partition("\n")[0]) is not _Line.OTHER:
-        return True
-    return "\n" in message and (_kind(message.rpartition("\n")[2]) is not _Line.OTHER or bool(_HEADER_LINE.search(message)))
 
 
 def _shape(entry: Entry) -> _Shape:
@@ -223,6 +215,10 @@ class _Run:
 
     def fill(self, trend: _Trend) -> None:
         """Stitch the run: each event goes to the slot of its earliest-arriving member."""
+        if len(self.entries) == 1:
+            self.slots[0].entries.append(self.entries[0])
+            self.slots[0].ready = True
+            return
         order = list(range(len(self.entries)))
         if len(order) > 1 and _is_reversed(self, trend):
             order.reverse()
@@ -259,10 +255,94 @@ def _merge(event: list[Entry]) -> Entry:
     )
 
 
-def _stream_key(entry: Entry) -> Hashable:
-    if entry.instance:
-        return ("instance", entry.instance, entry.log_name)
-    return ("service", entry.service, entry.log_name)
+class Stitcher:
+    """Stitches the entries fed to it, one at a time; :func:`stitch` over an iterable.
+
+    A caller that drops an entry without feeding it (one it can tell is no stitching candidate and of no
+    use downstream) calls :meth:`skip` while :attr:`pending` is true, so that the entry still ends the
+    pending run of its stream. Runs that went stale meanwhile are stitched when the next entry is fed (their
+    content is the same, they are only emitted later). The stream's direction (for runs with equal
+    timestamps) is judged from the entries fed.
+    """
+
+    def __init__(self, *, max_gap: timedelta = MAX_GAP, max_lines: int = MAX_LINES):
+        self.max_gap = max_gap
+        self.max_lines = max_lines
+        self._runs: dict[Hashable, _Run] = {}
+        self._queue: deque[Entry | _Slot] = deque()
+        self._trend = _Trend()
+        self._calm: tuple[datetime, datetime] | None = None  # times at which no pending run is stale
+
+    @property
+    def pending(self) -> bool:
+        """True while some stream has a run that a later entry may extend."""
+        return bool(self._runs)
+
+    def feed(self, entry: Entry) -> list[Entry]:
+        """Take ``entry``; return the entries now ready, in arrival order."""
+        self._trend.observe(entry.timestamp)
+        self._finish_stale(entry.timestamp)
+        key = stream_key(entry.instance, entry.service, entry.log_name)
+        shape = _shape(entry)
+        run = self._runs.get(key)
+        if run is not None and (not shape.candidate or len(run.entries) >= self.max_lines):
+            self._finish(run)
+            run = None
+        if not shape.candidate:
+            self._queue.append(entry)
+        else:
+            if run is None:
+                run = self._runs[key] = _Run(key)
+            self._queue.append(run.add(entry, shape))
+            self._narrow_calm(entry.timestamp)
+        queue = self._queue
+        if len(queue) > self.max_lines and isinstance(queue[0], _Slot) and not queue[0].ready:
+            self._finish(queue[0].run)
+        return _ready(queue)
+
+    def skip(self, stream: Hashable) -> list[Entry]:
+        """An entry of ``stream`` (see :func:`~triage.entries.stream_key`) that is no candidate and is not
+        wanted downstream arrived: end the stream's pending run, as feeding the entry would; return the
+        entries now ready."""
+        run = self._runs.get(stream)
+        if run is None:
+            return []
+        self._finish(run)
+        return _ready(self._queue)
+
+    def close(self) -> list[Entry]:
+        """The end of the input: stitch every pending run; return the rest of the entries."""
+        for run in list(self._runs.values()):
+            self._finish(run)
+        return _ready(self._queue)
+
+    def _finish_stale(self, timestamp: datetime | None) -> bool:
+        """Stitch the runs that ``timestamp`` is more than ``max_gap`` away from; True if there were any."""
+        if timestamp is None or not self._runs:
+            return False
+        if self._calm is None:
+            times = [run.last_time for run in self._runs.values() if run.last_time is not None]
+            if not times:
+                return False  # a run without times is never stale
+            self._calm = (max(times) - self.max_gap, min(times) + self.max_gap)
+        if self._calm[0] <= timestamp <= self._calm[1]:
+            return False
+        stale = [run for run in self._runs.values() if run.stale(timestamp, self.max_gap)]
+        for run in stale:
+            self._finish(run)
+        return bool(stale)
+
+    def _narrow_calm(self, timestamp: datetime | None) -> None:
+        """A run's last time became ``timestamp``: keep the calm bounds, narrowed to stay within ``max_gap``
+        of it (still calm for every run; recomputed once a run is finished)."""
+        if self._calm is not None and timestamp is not None:
+            low, high = self._calm
+            self._calm = (max(low, timestamp - self.max_gap), min(high, timestamp + self.max_gap))
+
+    def _finish(self, run: _Run) -> None:
+        run.fill(self._trend)
+        del self._runs[run.key]
+        self._calm = None
 
 
 def stitch(
@@ -273,46 +353,22 @@ def stitch(
     Output keeps arrival order: an event takes the place of its earliest-arriving member, and entries that
     arrive while a run is pending wait behind it (at most ``max_lines`` of them).
     """
-    runs: dict[Hashable, _Run] = {}
-    queue: deque[Entry | _Slot] = deque()
-    trend = _Trend()
-
-    def finish(run: _Run) -> None:
-        run.fill(trend)
-        del runs[run.key]
-
+    stitcher = Stitcher(max_gap=max_gap, max_lines=max_lines)
     for entry in entries:
-        trend.observe(entry.timestamp)
-        for run in [run for run in runs.values() if run.stale(entry.timestamp, max_gap)]:
-            finish(run)
-        key = _stream_key(entry)
-        shape = _shape(entry)
-        run = runs.get(key)
-        if run is not None and (not shape.candidate or len(run.entries) >= max_lines):
-            finish(run)
-            run = None
-        if not shape.candidate:
-            queue.append(entry)
-        else:
-            if run is None:
-                run = runs[key] = _Run(key)
-            queue.append(run.add(entry, shape))
-        if len(queue) > max_lines and isinstance(queue[0], _Slot) and not queue[0].ready:
-            finish(queue[0].run)
-        yield from _ready(queue)
-    for run in list(runs.values()):
-        finish(run)
-    yield from _ready(queue)
+        yield from stitcher.feed(entry)
+    yield from stitcher.close()
 
 
-def _ready(queue: deque[Entry | _Slot]) -> Iterator[Entry]:
-    """Pop and yield from the front of ``queue`` up to the first slot still pending."""
+def _ready(queue: deque[Entry | _Slot]) -> list[Entry]:
+    """Pop the front of ``queue`` up to the first slot still pending; return its entries."""
+    out: list[Entry] = []
     while queue:
-        head = queue.popleft()
+        head = queue[0]
         if isinstance(head, Entry):
-            yield head
+            out.append(head)
         elif head.ready:
-            yield from head.entries
+            out.extend(head.entries)
         else:
-            queue.appendleft(head)
-            return
+            break
+        queue.popleft()
+    return out

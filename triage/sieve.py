@@ -1,0 +1,117 @@
+"""Tell, from a raw LogEntry mapping and without building its :class:`Entry`, that the scan can only count it.
+
+Most traffic is healthy: request logs and chatter below the severity floor. Such a record is *quiet* when
+it is surely below the floor, no rule on requests can want it, and it can be no part of a split traceback;
+the scan then counts it and drops it, which costs little more than its parse. Every test here is
+conservative: a record it cannot clear takes the full way (``to_entry``, stitching, the floor), which
+decides exactly. So a quiet record is one the full way would have dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .entries import declared_severity, parse_latency, to_int
+from .model import Severity
+from .rules import RuleSet
+
+# Words by which a text announces a level (see entries.infer_severity), by the level they announce.
+_LEVEL_WORDS = {
+    Severity.DEBUG: ("debug", "trace"),
+    Severity.INFO: ("info", "success"),
+    Severity.WARNING: ("warn",),
+    Severity.ERROR: ("error",),
+    Severity.CRITICAL: ("critical", "fatal"),
+}
+# Words of a Python traceback (header, chained-exception joiners, exception names) or its inferred ERROR.
+_TRACEBACK_WORDS = ("traceback", "exception", "error", "exit", "interrupt")
+
+# A superset of what makes a line a stitching candidate (see stitch._kind): at its start, an indent, a frame
+# (also loguru's "> File"), an exception line ``[module.]Name[: message]``; anywhere, a header or a joiner;
+# and what cleaning would change (ANSI codes, loguru markup) or a second line.
+_CANDIDATE_START = re.compile(r"[\s>]|File |(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::(?:\s.*)?)?$")
+_CANDIDATE_ANYWHERE = ("\n", "\x1b", "<", "Traceback", "exception")
+
+
+class Sieve:
+    """Decides :meth:`quiet` for a scan's severity floor and rule set."""
+
+    def __init__(self, floor: Severity, rules: RuleSet):
+        self._floor = floor
+        self._candidate_from = min(floor, Severity.ERROR)  # ERROR+ entries are stitching candidates
+        self._rules = rules
+        loud = {word for level, words in _LEVEL_WORDS.items() if level >= self._candidate_from for word in words}
+        self._loud = tuple(sorted(loud.union(_TRACEBACK_WORDS)))
+
+    def quiet(self, data: Mapping[str, Any]) -> bool:
+        """True when the full way would surely drop ``data``: below the floor, wanted by no rule, no part of a
+        traceback."""
+        if self._floor is Severity.DEFAULT or "protoPayload" in data:
+            return False
+        if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
+            return False  # a snake_case dump: to_entry renames its keys first
+        payload = data.get("jsonPayload")
+        if not isinstance(payload, dict):
+            payload = None
+        text = _message_text(data, payload)
+        if payload is not None:
+            error = payload.get("error")
+            if isinstance(error, dict) and (text is None or error.get("traceback")):
+                return False  # the message may be "Type: value" (an exception line) or carry a traceback
+        http = data.get("httpRequest")
+        if not isinstance(http, dict):
+            http = None
+            if text is None and payload:
+                return False  # the message is a rendering of the payload: left to the full way
+        severity = data.get("severity")
+        declared = _NAMED.get(severity) if isinstance(severity, str) else None
+        if declared is None:
+            declared = declared_severity(severity)
+            if declared is None and payload is not None:
+                declared = declared_severity(payload.get("severity") or payload.get("level"))
+        if declared is None or declared is Severity.DEFAULT:
+            # the level is inferred from the message: no level word at or above the floor, no traceback
+            if text is None or self._loud_text(text) or _joinable(text):
+                return False
+        elif declared >= self._candidate_from or (text is not None and _joinable(text)):
+            return False
+        if http is None:
+            return True
+        return not self._rules.may_want_request(to_int(http.get("status")), parse_latency(http.get("latency")))
+
+    def _loud_text(self, text: str) -> bool:
+        lowered = text.lower()
+        for word in self._loud:
+            if word in lowered:
+                return True
+        return False
+
+
+# Severity names as LogEntries spell them (anything else goes through entries.declared_severity).
+_NAMED = {severity.name: severity for severity in Severity}
+
+
+def _joinable(text: str) -> bool:
+    """Whether ``text`` may be a stitching candidate."""
+    text = text.rstrip("\r\n")
+    if _CANDIDATE_START.match(text):
+        return True
+    for part in _CANDIDATE_ANYWHERE:
+        if part in text:
+            return True
+    return False
+
+
+def _message_text(data: Mapping[str, Any], payload: dict | None) -> str | None:
+    """The entry's message when it is a text of the record (entries._message's first choices), else None
+    (a request summary or a rendering of the payload, which are never traceback lines)."""
+    text = data.get("textPayload")
+    if isinstance(text, str) and text and not text.isspace():
+        return text
+    if payload is not None:
+        for key in ("message", "textPayload", "msg"):
+            value = payload.get(key)
+            if isinstance(value, str) and value and not value.isspace():
+                return value
+    return None
