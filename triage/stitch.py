@@ -1,7 +1,8 @@
 """Stitch Python tracebacks that arrive split over several entries back into one event.
 
-Used per source, on the entry stream, before the window/severity filter, rules and clustering (records the
-scan can tell are healthy without building them never get here; DEFAULT lines always do).
+Used per source, on the entry stream, before the window/severity filter, rules and clustering. Records
+the scan's sieve clears are never built into entries; they only end a pending run of their stream
+(:meth:`Stitcher.skip`), as a fed non-candidate would.
 
 Rules
 -----
@@ -220,7 +221,7 @@ class _Run:
             self.slots[0].ready = True
             return
         order = list(range(len(self.entries)))
-        if len(order) > 1 and _is_reversed(self, trend):
+        if _is_reversed(self, trend):
             order.reverse()
         for event in _events([self.shapes[i] for i in order]):
             arrivals = [order[position] for position in event]
