@@ -140,15 +140,25 @@ def _camel(data: Mapping[str, Any]) -> dict:
     return out
 
 
-def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | None) -> str:
+def message_text(data: Mapping[str, Any], payload: Mapping | None) -> str | None:
+    """The record's message when it is one of its texts: ``textPayload``, else the JSON payload's
+    ``message``, ``textPayload`` or ``msg``; None when it has none (the message is then made of other fields)."""
     text = data.get("textPayload")
-    if isinstance(text, str) and text.strip():
+    if isinstance(text, str) and text and not text.isspace():
         return text
     if payload is not None:
         for key in ("message", "textPayload", "msg"):
             value = payload.get(key)
-            if isinstance(value, str) and value.strip():
-                return _with_traceback(value, payload)
+            if isinstance(value, str) and value and not value.isspace():
+                return value
+    return None
+
+
+def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | None) -> str:
+    text = message_text(data, payload)
+    if text is not None:
+        return text if payload is None else _with_traceback(text, payload)
+    if payload is not None:
         error = payload.get("error")
         if isinstance(error, dict) and (error.get("value") or error.get("type")):
             return _with_traceback(": ".join(str(error[k]) for k in ("type", "value") if error.get(k)), payload)
@@ -200,17 +210,24 @@ def clean_text(text: str) -> str:
 
 
 def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) -> tuple[Severity, bool]:
-    declared = declared_severity(data.get("severity"))
-    if declared is None and payload is not None:
-        declared = declared_severity(payload.get("severity") or payload.get("level"))
+    declared = declared_level(data, payload)
     if declared is not None and declared is not Severity.DEFAULT:
         return declared, False
     inferred = infer_severity(message)
     return (inferred, True) if inferred is not None else (Severity.DEFAULT, False)
 
 
-def declared_severity(value: Any) -> Severity | None:
-    """A LogEntry's own severity value (name or number) as a Severity; None when absent or unknown."""
+def declared_level(data: Mapping[str, Any], payload: Mapping | None) -> Severity | None:
+    """The level a record declares: its own severity, else its JSON payload's ``severity`` or ``level``;
+    None when neither is there (DEFAULT when it says so)."""
+    declared = _declared_severity(data.get("severity"))
+    if declared is None and payload is not None:
+        declared = _declared_severity(payload.get("severity") or payload.get("level"))
+    return declared
+
+
+def _declared_severity(value: Any) -> Severity | None:
+    """A severity value (name or number) as a Severity; None when absent or unknown."""
     if value is None or value == "":
         return None
     if isinstance(value, str):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .entries import declared_severity, parse_latency, to_int
+from .entries import declared_level, message_text, parse_latency, to_int
 from .model import Severity
 from .rules import RuleSet
 
@@ -54,7 +54,7 @@ class Sieve:
         payload = data.get("jsonPayload")
         if not isinstance(payload, dict):
             payload = None
-        text = _message_text(data, payload)
+        text = message_text(data, payload)
         if payload is not None:
             error = payload.get("error")
             if isinstance(error, dict) and (text is None or error.get("traceback")):
@@ -64,12 +64,7 @@ class Sieve:
             http = None
             if text is None and payload:
                 return False  # the message is a rendering of the payload: left to the full way
-        severity = data.get("severity")
-        declared = _NAMED.get(severity) if isinstance(severity, str) else None
-        if declared is None:
-            declared = declared_severity(severity)
-            if declared is None and payload is not None:
-                declared = declared_severity(payload.get("severity") or payload.get("level"))
+        declared = declared_level(data, payload)
         if declared is None or declared is Severity.DEFAULT:
             # the level is inferred from the message: no level word at or above the floor, no traceback
             if text is None or self._loud_text(text) or _joinable(text):
@@ -88,10 +83,6 @@ class Sieve:
         return False
 
 
-# Severity names as LogEntries spell them (anything else goes through entries.declared_severity).
-_NAMED = {severity.name: severity for severity in Severity}
-
-
 def _joinable(text: str) -> bool:
     """Whether ``text`` may be a stitching candidate."""
     text = text.rstrip("\r\n")
@@ -101,17 +92,3 @@ def _joinable(text: str) -> bool:
         if part in text:
             return True
     return False
-
-
-def _message_text(data: Mapping[str, Any], payload: dict | None) -> str | None:
-    """The entry's message when it is a text of the record (entries._message's first choices), else None
-    (a request summary or a rendering of the payload, which are never traceback lines)."""
-    text = data.get("textPayload")
-    if isinstance(text, str) and text and not text.isspace():
-        return text
-    if payload is not None:
-        for key in ("message", "textPayload", "msg"):
-            value = payload.get(key)
-            if isinstance(value, str) and value and not value.isspace():
-                return value
-    return None
