@@ -199,7 +199,9 @@ class _Seq(list):
         self.item_lines = list(lines)
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (loads the pack in a third of the time), else the pure-Python
+# one; both give every node its line.
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     pass
 
 
