@@ -10,6 +10,7 @@ from conftest import FIXTURES, SHARED
 from triage.entries import to_entry
 from triage.model import Severity
 from triage.rules import load_rules
+from triage.scan import ScanOptions, scan
 from triage.sieve import Sieve
 from triage.sources import Record
 from triage.sources.files import read_file
@@ -19,6 +20,7 @@ RULES = load_rules()
 FLOORS = [Severity.DEBUG, Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL]
 REQUESTS = "projects/p/logs/run.googleapis.com%2Frequests"
 STDERR = "projects/p/logs/run.googleapis.com%2Fstderr"
+STDOUT = "projects/p/logs/run.googleapis.com%2Fstdout"
 
 # Records the sieve must send the full way at the WARNING floor, each for its own reason.
 LOUD = {
@@ -43,6 +45,14 @@ LOUD = {
     "snake_case dump": {"severity": "INFO", "text_payload": "fine", "log_name": STDERR},
     "audit log": {"severity": "INFO", "logName": STDERR, "protoPayload": {"status": {"message": "PERMISSION_DENIED"}}},
     "payload without text": {"severity": "INFO", "logName": STDERR, "jsonPayload": {"event": "x"}},
+    "request summary shaped like an exception line": {
+        "severity": "INFO", "logName": REQUESTS, "httpRequest": {"requestUrl": "Foo_Error: boom", "status": 200}},
+    "request method shaped like an exception line": {
+        "severity": "INFO", "logName": REQUESTS, "httpRequest": {"requestMethod": "KeyError:", "status": 200}},
+    "request latency with an indented line": {"severity": "INFO", "logName": REQUESTS, "httpRequest": {
+        "requestMethod": "GET", "requestUrl": "/", "status": 200, "latency": "\n  0.1s"}},
+    "payload dump beside an empty request": {"severity": "DEBUG", "logName": STDERR, "httpRequest": {},
+                                             "jsonPayload": {"a": "Traceback (most recent call last):"}},
 }
 QUIET = {
     "request": {"severity": "INFO", "logName": REQUESTS, "httpRequest": {"status": 200, "latency": "0.120s"}},
@@ -110,6 +120,49 @@ def test_a_critical_floor_still_sends_errors_to_stitching():
 
 def test_no_floor_means_nothing_is_quiet():
     assert not Sieve(Severity.DEFAULT, RULES).quiet(QUIET["request"])
+
+
+def _clusters(records: list[dict], floor: Severity, monkeypatch=None) -> list[tuple]:
+    def source(_spec):
+        return (Record(f"test:{i}", data) for i, data in enumerate(records))
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(Sieve, "quiet", lambda self, data: False)
+    result = scan(ScanOptions(("test",), min_severity=floor), RULES, source)
+    return sorted((c.fingerprint, c.count, tuple(s.message for s in c.samples)) for c in result.clusters)
+
+
+def _line(text: str, severity: str = "ERROR", log: str = STDERR, at: str | None = None) -> dict:
+    record = {"severity": severity, "logName": log, "textPayload": text}
+    return record if at is None else {**record, "timestamp": f"2026-11-28T01:{at}Z"}
+
+
+HEADER, FRAME, RAISED = "Traceback (most recent call last):", '  File "app.py", line 3, in f', "KeyError: 'x'"
+STITCHING_CASES = {
+    "a request line cuts a run in two": [
+        _line(HEADER, at="00:00"), _line(FRAME, at="00:00"),
+        {"timestamp": "2026-11-28T01:00:00Z", "severity": "INFO", "logName": STDERR,
+         "httpRequest": {"requestUrl": "Foo_Error: boom", "status": 200}}],
+    "quiet lines set the direction of equal-time runs": [
+        *(_line("request ok", "INFO", at=f"00:{s}") for s in ("30", "20", "10")),
+        _line('  File "a.py", line 1, in g', at="00:05"), _line('  File "b.py", line 1, in g', at="00:05")],
+    "more quiet lines than a run may wait for": [
+        _line(HEADER), *[_line("request done", "INFO", STDOUT)] * 2001, _line(FRAME), _line(RAISED)],
+    "a quiet line far later ends a stale run": [
+        _line(HEADER, at="00:00"), _line("request done", "INFO", STDOUT, at="05:00"),
+        _line(FRAME, at="00:00.1"), _line(RAISED, at="00:00.1")],
+}
+
+
+@pytest.mark.parametrize("case", STITCHING_CASES)
+def test_the_sieve_changes_no_event(case, monkeypatch):
+    records = STITCHING_CASES[case]
+    assert _clusters(records, Severity.WARNING) == _clusters(records, Severity.WARNING, monkeypatch)
+
+
+def test_the_sieve_changes_no_cluster_of_the_sample(monkeypatch):
+    records = _records(FIXTURES / "sample.json")
+    assert _clusters(records, Severity.WARNING) == _clusters(records, Severity.WARNING, monkeypatch)
 
 
 def test_quiet_lines_end_a_pending_traceback_as_fed_ones_do(cli, tmp_path):

@@ -237,7 +237,8 @@ def _fed_and_skipped(entries, skipped_at: int, skipped_instance: str):
     stitcher, out = Stitcher(), []
     for i, e in enumerate(entries):
         if i == skipped_at:
-            out += stitcher.skip(stream_key(skipped_instance, "api", "run.googleapis.com/stderr"))
+            stream = stream_key(skipped_instance, "api", "run.googleapis.com/stderr")
+            out += stitcher.skip(e.timestamp, stream if stitcher.pending else None)
         out += stitcher.feed(e)
     return out + stitcher.close()
 

@@ -171,7 +171,7 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
         if method:
             return f"{method} {proto.get('resourceName', '')}".strip()
     if http:
-        return _request_summary(http)
+        return request_summary(http)
     if payload:
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()[:2000]
     return ""
@@ -187,12 +187,10 @@ def _with_traceback(message: str, payload: Mapping) -> str:
     return message
 
 
-def _request_summary(http: dict) -> str:
-    """``GET /api/threads → 404 Not Found (0.120s)``: the path without host or query, the status with its phrase."""
-    try:
-        path = urlsplit(str(http.get("requestUrl", ""))).path or "/"
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        path = "/"
+def request_summary(http: Mapping[str, Any]) -> str:
+    """``GET /api/threads → 404 Not Found (0.120s)``: the path without host or query, the status with its
+    phrase (the message of a request log without text)."""
+    path = _url_path(str(http.get("requestUrl", "")))
     status = to_int(http.get("status"))
     phrase = _STATUS_PHRASES.get(status, "") if status else ""
     summary = f"{http.get('requestMethod', '')} {path} → {status if status else '?'} {phrase}".strip()
@@ -310,6 +308,15 @@ def to_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+@lru_cache(maxsize=4096)
+def _url_path(url: str) -> str:
+    """The path of a request URL, ``/`` when it has none or cannot be read (request URLs repeat: cached)."""
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return "/"
 
 
 @lru_cache(maxsize=256)

@@ -50,15 +50,9 @@ class _Scope:
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
-        self.timed = options.window.start is not None or options.window.end is not None
         self.services = set(options.services)
         self.counters = counters
         self.other_services: Counter[str] = Counter()  # to explain an empty result
-
-    def admits_record(self, data: dict) -> bool:
-        """:meth:`admits` for a record not built into an entry, reading only the fields the scope looks at."""
-        timestamp = parse_timestamp(data.get("timestamp")) if self.timed else None
-        return self.admits(timestamp, service_of(data) if self.services else None)
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
         if not self.window.contains(timestamp):
@@ -99,11 +93,10 @@ def scan(
             data = record.data
             if not sieve.quiet(data):
                 ready = stitcher.feed(to_entry(data, record.location))
-            else:  # only counted; it still ends a pending traceback run of its stream
-                scope.admits_record(data)
-                if not stitcher.pending:
-                    continue
-                ready = stitcher.skip(stream_of(data))
+            else:  # only counted; stitching still takes note of it
+                timestamp = parse_timestamp(data.get("timestamp"))
+                scope.admits(timestamp, service_of(data) if scope.services else None)
+                ready = stitcher.skip(timestamp, stream_of(data) if stitcher.pending else None)
                 if not ready:
                     continue
             failures.take(ready, scope)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .entries import declared_level, message_text, parse_latency, to_int
+from .entries import declared_level, message_text, parse_latency, request_summary, to_int
 from .model import Severity
 from .rules import RuleSet
 
@@ -32,6 +32,7 @@ _TRACEBACK_WORDS = ("traceback", "exception", "error", "exit", "interrupt")
 # and what cleaning would change (ANSI codes, loguru markup) or a second line.
 _CANDIDATE_START = re.compile(r"[\s>]|File |(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::(?:\s.*)?)?$")
 _CANDIDATE_ANYWHERE = ("\n", "\x1b", "<", "Traceback", "exception")
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
 
 
 class Sieve:
@@ -60,16 +61,21 @@ class Sieve:
             if isinstance(error, dict) and (text is None or error.get("traceback")):
                 return False  # the message may be "Type: value" (an exception line) or carry a traceback
         http = data.get("httpRequest")
-        if not isinstance(http, dict):
+        if not isinstance(http, dict) or not http:
             http = None
-            if text is None and payload:
-                return False  # the message is a rendering of the payload: left to the full way
+        if text is None and http is None:
+            return False  # the message is a rendering of the payload (or nothing): left to the full way
         declared = declared_level(data, payload)
-        if declared is None or declared is Severity.DEFAULT:
-            # the level is inferred from the message: no level word at or above the floor, no traceback
-            if text is None or self._loud_text(text) or _joinable(text):
+        if text is None:  # the message is the request's summary
+            if declared is None or declared is Severity.DEFAULT or declared >= self._candidate_from:
                 return False
-        elif declared >= self._candidate_from or (text is not None and _joinable(text)):
+            if _summary_joinable(http):
+                return False
+        elif declared is None or declared is Severity.DEFAULT:
+            # the level is inferred from the message: no level word at or above the floor, no traceback
+            if self._loud_text(text) or _joinable(text):
+                return False
+        elif declared >= self._candidate_from or _joinable(text):
             return False
         if http is None:
             return True
@@ -81,6 +87,22 @@ class Sieve:
             if word in lowered:
                 return True
         return False
+
+
+def _summary_joinable(http: Mapping[str, Any]) -> bool:
+    """Whether the summary ``to_entry`` makes of a request without text may be a stitching candidate. With a
+    standard method it starts ``GET /…`` (no candidate start), so only its free text (URL, latency) can
+    hold what :func:`_joinable` looks for anywhere; the status and its phrase never do."""
+    method = http.get("requestMethod")
+    if not isinstance(method, str) or method not in _METHODS:
+        return _joinable(request_summary(http))
+    for value in (http.get("requestUrl"), http.get("latency")):
+        if value is not None:
+            text = str(value)
+            for part in _CANDIDATE_ANYWHERE:
+                if part in text:
+                    return True
+    return False
 
 
 def _joinable(text: str) -> bool:

@@ -1,8 +1,8 @@
 """Stitch Python tracebacks that arrive split over several entries back into one event.
 
 Used per source, on the entry stream, before the window/severity filter, rules and clustering. Records
-the scan's sieve clears are never built into entries; they only end a pending run of their stream
-(:meth:`Stitcher.skip`), as a fed non-candidate would.
+the scan's sieve clears are never built into entries; :meth:`Stitcher.skip` takes note of them as feeding
+them would, so the events do not depend on the severity floor.
 
 Rules
 -----
@@ -65,6 +65,7 @@ from .model import Entry, Severity
 
 MAX_GAP = timedelta(milliseconds=500)
 MAX_LINES = 2000
+_SKIPPED = None  # the place of a skipped entry in the output queue
 
 
 class _Line(Enum):
@@ -260,17 +261,15 @@ class Stitcher:
     """Stitches the entries fed to it, one at a time; :func:`stitch` over an iterable.
 
     A caller that drops an entry without feeding it (one it can tell is no stitching candidate and of no
-    use downstream) calls :meth:`skip` while :attr:`pending` is true, so that the entry still ends the
-    pending run of its stream. Runs that went stale meanwhile are stitched when the next entry is fed (their
-    content is the same, they are only emitted later). The stream's direction (for runs with equal
-    timestamps) is judged from the entries fed.
+    use downstream) calls :meth:`skip` instead, so that the entry still counts where it would have counted:
+    the events are the same as if it had been fed.
     """
 
     def __init__(self, *, max_gap: timedelta = MAX_GAP, max_lines: int = MAX_LINES):
         self.max_gap = max_gap
         self.max_lines = max_lines
         self._runs: dict[Hashable, _Run] = {}
-        self._queue: deque[Entry | _Slot] = deque()
+        self._queue: deque[Entry | _Slot | None] = deque()  # None: a skipped entry's place
         self._trend = _Trend()
         self._calm: tuple[datetime, datetime] | None = None  # times at which no pending run is stale
 
@@ -296,26 +295,41 @@ class Stitcher:
                 run = self._runs[key] = _Run(key)
             self._queue.append(run.add(entry, shape))
             self._narrow_calm(entry.timestamp)
-        queue = self._queue
-        if len(queue) > self.max_lines and isinstance(queue[0], _Slot) and not queue[0].ready:
-            self._finish(queue[0].run)
-        return _ready(queue)
+        return self._emit()
 
-    def skip(self, stream: Hashable) -> list[Entry]:
-        """An entry of ``stream`` (see :func:`~triage.entries.stream_key`) that is no candidate and is not
-        wanted downstream arrived: end the stream's pending run, as feeding the entry would; return the
-        entries now ready."""
+    def skip(self, timestamp: datetime | None, stream: Hashable | None) -> list[Entry]:
+        """An entry that is no candidate and is not wanted downstream arrived at ``timestamp``: take note of it
+        as feeding it would (the stream's direction, runs gone stale, the run of its ``stream``, the queue's
+        length) and return the entries now ready. ``stream`` (see :func:`~triage.entries.stream_key`) is
+        only looked at while :attr:`pending`."""
+        self._trend.observe(timestamp)
+        if not self._runs:
+            return []  # nothing waits: a fed entry would pass straight through
+        finished = self._finish_stale(timestamp)
         run = self._runs.get(stream)
-        if run is None:
-            return []
-        self._finish(run)
-        return _ready(self._queue)
+        if run is not None:
+            self._finish(run)
+            finished = True
+        queue = self._queue
+        if queue:
+            queue.append(_SKIPPED)  # it takes its place in the queue, as a fed entry would
+            if len(queue) > self.max_lines:
+                return self._emit()
+        return _ready(queue) if finished else []  # else the head of the queue still waits
 
     def close(self) -> list[Entry]:
         """The end of the input: stitch every pending run; return the rest of the entries."""
         for run in list(self._runs.values()):
             self._finish(run)
         return _ready(self._queue)
+
+    def _emit(self) -> list[Entry]:
+        """The entries now ready, after stitching the run at the head of the queue if more than ``max_lines``
+        entries wait behind it."""
+        queue = self._queue
+        if len(queue) > self.max_lines and isinstance(queue[0], _Slot) and not queue[0].ready:
+            self._finish(queue[0].run)
+        return _ready(queue)
 
     def _finish_stale(self, timestamp: datetime | None) -> bool:
         """Stitch the runs that ``timestamp`` is more than ``max_gap`` away from; True if there were any."""
@@ -360,13 +374,15 @@ def stitch(
     yield from stitcher.close()
 
 
-def _ready(queue: deque[Entry | _Slot]) -> list[Entry]:
+def _ready(queue: deque[Entry | _Slot | None]) -> list[Entry]:
     """Pop the front of ``queue`` up to the first slot still pending; return its entries."""
     out: list[Entry] = []
     while queue:
         head = queue[0]
         if isinstance(head, Entry):
             out.append(head)
+        elif head is _SKIPPED:
+            pass
         elif head.ready:
             out.extend(head.entries)
         else:
