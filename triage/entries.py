@@ -76,7 +76,7 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
         timestamp=parse_timestamp(data.get("timestamp")),
         severity=severity,
         message=message or EMPTY_MESSAGE,
-        service=service_of(data),
+        service=_service(resource_labels),
         revision=_text(resource_labels.get("revision_name")),
         project=_text(resource_labels.get("project_id")),
         instance=_text(labels.get("instanceId")),
@@ -93,8 +93,11 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
 
 def service_of(data: Mapping[str, Any]) -> str | None:
     """The service of a camelCase ``data`` as :func:`to_entry` reads it (for records not built into entries)."""
-    labels = _mapping(_mapping(data.get("resource")).get("labels"))
-    return _text(labels.get("service_name")) or _text(labels.get("configuration_name"))
+    return _service(_mapping(_mapping(data.get("resource")).get("labels")))
+
+
+def _service(resource_labels: Mapping[str, Any]) -> str | None:
+    return _text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name"))
 
 
 def stream_key(instance: str | None, service: str | None, log_name: str | None) -> Hashable:
