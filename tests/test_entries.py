@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -84,12 +85,41 @@ def test_missing_field_error_object_on_info_is_not_an_error():
         ({"httpRequest": {"requestMethod": "GET", "requestUrl": "https://x/a?q=1", "status": 503, "latency": "0.5s"}},
          "GET /a → 503 Service Unavailable (0.5s)"),
         ({"jsonPayload": {"b": 1, "a": "x"}}, '{"a":"x","b":1}'),
+        ({"textPayload": 12345, "logName": "x"}, "12345"),
+        ({"textPayload": {"detail": "nested"}, "logName": "x"}, '{"detail":"nested"}'),
+        ({"jsonPayload": ["a", 1], "logName": "x"}, '["a",1]'),
+        ({"jsonPayload": "a string payload", "logName": "x"}, "a string payload"),
         ({"textPayload": ""}, EMPTY_MESSAGE),
+        ({"textPayload": "  ", "logName": "x"}, EMPTY_MESSAGE),
         ({}, EMPTY_MESSAGE),
     ],
 )
 def test_message_fallbacks_never_empty(data, message):
     assert to_entry(data).message == message
+
+
+def test_a_payload_the_stdlib_parser_read_is_still_rendered():
+    # compact arrays are parsed by the stdlib (integers beyond 64 bits, nesting orjson refuses to write)
+    big = json.loads('{"severity": "ERROR", "jsonPayload": {"n": 123456789012345678901234567890}}')
+    assert to_entry(big).message == '{"n":123456789012345678901234567890}'
+    deep = json.loads('{"severity": "ERROR", "jsonPayload": {"x": ' + "[" * 300 + "]" * 300 + "}}")
+    assert to_entry(deep).message == '{"x":' + "[" * 300 + "]" * 300 + "}"
+
+
+def test_an_application_json_line_keeps_its_own_fields_as_payload():
+    """A JSON line with no payload (an app's structured stdout) reads as Cloud Run's agent would file it."""
+    entry = to_entry({"message": "boom", "level": "error", "tags": ["a"], "time": "2026-11-28T02:00:00Z"})
+    assert (entry.message, entry.severity, entry.timestamp) == (
+        "boom", Severity.ERROR, datetime(2026, 11, 28, 2, tzinfo=timezone.utc)
+    )
+    entry = to_entry({"msg": "slow", "severity": "WARNING", "timestamp": "2026-11-28T02:00:00Z", "trace": "t1"})
+    assert (entry.message, entry.severity, entry.trace) == ("slow", Severity.WARNING, "t1")
+    assert to_entry({"event": "login", "user": 7, "severity": "ERROR"}).message == '{"event":"login","user":7}'
+
+
+@pytest.mark.parametrize("value, expected", [("500", Severity.ERROR), ("400", Severity.WARNING), ("550", Severity.DEFAULT)])
+def test_a_numeric_severity_written_as_text(value, expected):
+    assert to_entry({"severity": value, "textPayload": "x"}).severity is expected
 
 
 def test_http_request_fields():
@@ -118,6 +148,19 @@ def test_client_dump_bare_payload():
 def test_ansi_and_loguru_markup_are_stripped_but_html_kept():
     assert clean_text("\x1b[31mred\x1b[0m <red>alert</red> <level>x</level>") == "red alert x"
     assert clean_text("<div>kept</div>") == "<div>kept</div>"
+
+
+def test_every_terminal_escape_and_loguru_tag_is_stripped():
+    # tput sgr0 ends colours with ESC ( B; OSC sets titles and hyperlinks, ended by BEL or ESC \
+    assert clean_text("\x1b[31mERROR:\x1b(B\x1b[m  boom") == "ERROR:  boom"
+    assert clean_text("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x1b]0;title\x07done") == "link done"
+    assert clean_text("<r>red</> <lr>light</lr> <RED>bg</RED> <fg #ff0000>hex</fg #ff0000>") == "red light bg hex"
+    assert clean_text("List<T> x < y > z <>") == "List<T> x < y > z <>"
+
+
+def test_an_escape_no_longer_hides_the_level():
+    entry = to_entry({"textPayload": "\x1b[31mERROR:\x1b(B\x1b[m  boom"})
+    assert (entry.severity, entry.message) == (Severity.ERROR, "ERROR:  boom")
 
 
 @pytest.mark.parametrize(
@@ -189,3 +232,13 @@ def test_numeric_labels_become_text():
 
 def test_timestamp_out_of_range_after_conversion_is_none():
     assert parse_timestamp("0001-01-01T00:00:00+01:00") is None
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "0001-12-31T23:59:59Z", "9999-12-31T23:59:59.999999Z"])
+def test_a_time_at_the_limits_of_datetime_is_no_time(text):
+    assert parse_timestamp(text) is None
+
+
+def test_times_near_the_limits_are_kept():
+    assert parse_timestamp("0002-01-01T00:00:00Z") == datetime(2, 1, 1, tzinfo=timezone.utc)
+    assert parse_timestamp("9998-12-31T00:00:00Z") == datetime(9998, 12, 31, tzinfo=timezone.utc)

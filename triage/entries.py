@@ -9,6 +9,7 @@ An ``error`` object on an INFO line does not make it an error: only severity dec
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from functools import lru_cache
@@ -33,12 +34,23 @@ _SNAKE_KEYS = {
     "span_id": "spanId",
     "receive_timestamp": "receiveTimestamp",
 }
+_PAYLOAD_KEYS = frozenset(("textPayload", "jsonPayload", "protoPayload", "payload"))
+# LogEntry fields other than the payload, camelCase and as the client library names those it does not rename.
+_LOG_ENTRY_FIELDS = frozenset((
+    "logName", "resource", "timestamp", "receiveTimestamp", "severity", "insertId", "httpRequest", "labels",
+    "operation", "trace", "spanId", "traceSampled", "sourceLocation", "split", "errorGroups",
+    "trace_sampled", "source_location", "logger", "received_timestamp",
+))
 _SNAKE_HTTP_KEYS = {"request_method": "requestMethod", "request_url": "requestUrl"}
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Terminal escapes: CSI (colours, cursor), OSC (titles, hyperlinks; ended by BEL or ST), charset and
+# two-byte escapes (``tput sgr0`` writes ``ESC ( B``).
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[()*+][0-9A-Za-z]|[78=>DEHMNOZc])")
+# Loguru colour markup: names and their abbreviations (upper case: background), ``fg``/``bg`` values, ``</>``.
 _LOGURU_MARKUP = re.compile(
     r"</?(?:red|green|yellow|blue|magenta|cyan|white|black|level|bold|b|dim|d|normal|n|italic|i|"
-    r"underline|u|strike|s|reverse|r|blink|hide|h|light-[a-z]+|fg [^>]+|bg [^>]+|e)>"
+    r"underline|u|strike|s|reverse|r|v|blink|l|hide|h|e|k|c|g|m|w|y|light-[a-z]+|l[kecgmrwy]|"
+    r"RED|GREEN|YELLOW|BLUE|MAGENTA|CYAN|WHITE|BLACK|LIGHT-[A-Z]+|L[KECGMRWY]|fg [^>]+|bg [^>]+)>|</>"
 )
 _LEVEL_IN_TEXT = re.compile(
     r"\|\s*(?P<a>TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)\s*\|"  # loguru
@@ -129,7 +141,9 @@ def _text(value: Any) -> str | None:
 
 
 def _camel(data: Mapping[str, Any]) -> dict:
-    """Rename the client library's snake_case keys; a bare ``payload`` becomes text or JSON payload."""
+    """Rename the client library's snake_case keys; a bare ``payload`` becomes text or JSON payload. A record
+    with no payload at all (an application's own JSON line) keeps its LogEntry fields and the rest becomes its
+    JSON payload, ``time`` its timestamp, as Cloud Run's logging agent does with structured stdout."""
     out = {_SNAKE_KEYS.get(k, k): v for k, v in data.items()}
     if "payload" in out and "textPayload" not in out and "jsonPayload" not in out:
         payload = out.pop("payload")
@@ -137,6 +151,13 @@ def _camel(data: Mapping[str, Any]) -> dict:
             out["textPayload"] = payload
         elif isinstance(payload, dict):
             out["protoPayload" if "@type" in payload else "jsonPayload"] = payload
+    if not _PAYLOAD_KEYS.intersection(out):
+        payload = {k: v for k, v in out.items() if k not in _LOG_ENTRY_FIELDS}
+        if payload:
+            out = {k: v for k, v in out.items() if k in _LOG_ENTRY_FIELDS}
+            out["jsonPayload"] = payload
+            if "timestamp" not in out and "time" in payload:
+                out["timestamp"] = payload.pop("time")
     http = out.get("httpRequest")
     if isinstance(http, dict):
         out["httpRequest"] = {_SNAKE_HTTP_KEYS.get(k, k): v for k, v in http.items()}
@@ -175,9 +196,25 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
             return f"{method} {proto.get('resourceName', '')}".strip()
     if http:
         return request_summary(http)
-    if payload:
-        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()[:2000]
+    for value in (payload, data.get("jsonPayload"), data.get("textPayload")):  # also a list, a number…
+        if isinstance(value, str):
+            if value.strip():
+                return value
+        elif value is not None and value != {} and value != []:
+            return _compact_json(value)
     return ""
+
+
+def _compact_json(value: Any) -> str:
+    """``value`` as compact JSON with sorted keys, cut to 2000 characters (for a message made of a payload)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits or nesting beyond orjson's limit, as the stdlib parser reads them
+        try:
+            text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        except (RecursionError, TypeError, ValueError):
+            text = f"({type(value).__name__} payload too deeply nested to show)"
+    return text[:2000]
 
 
 def _with_traceback(message: str, payload: Mapping) -> str:
@@ -246,6 +283,9 @@ def _declared_severity(value: Any) -> Severity | None:
 
 @lru_cache(maxsize=64)
 def _severity_named(name: str) -> Severity | None:
+    """A level name, or a LogSeverity number written as text (``"500"``)."""
+    if name.isdigit():
+        return _declared_severity(int(name))
     try:
         return Severity.parse(name)
     except ValueError:
@@ -269,8 +309,15 @@ def strip_log_prefix(text: str) -> str:
     return _LOG_PREFIX.sub("", text, count=1)
 
 
+# A time within a year of datetime's limits (Go's zero time 0001-01-01, 9999-12-31 placeholders) is no usable
+# time: it would overflow the arithmetic done on times (stitching gaps, windows, Logs Explorer links).
+_EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
-    """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC."""
+    """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC. None
+    when unreadable or within a year of datetime's limits."""
     if not value:
         return None
     if isinstance(value, datetime):
@@ -283,12 +330,12 @@ def parse_timestamp(value: Any) -> datetime | None:
             ts = datetime.fromisoformat(text)
         except ValueError:
             return None
-    if ts.tzinfo is timezone.utc:
-        return ts
-    try:
-        return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC time
-        return None
+    if ts.tzinfo is not timezone.utc:
+        try:
+            ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC time
+            return None
+    return ts if _EARLIEST <= ts <= _LATEST else None
 
 
 def parse_latency(value: Any) -> float | None:
