@@ -165,6 +165,38 @@ def test_odd_field_types_are_scanned_and_recorded_without_a_traceback(cli, tmp_p
     assert data["entries_read"] == 6 and sum(c["count"] for c in data["clusters"]) == 6
 
 
+def test_times_at_the_limits_of_datetime_are_scanned_as_entries_without_time(cli, tmp_path):
+    lines = [
+        {"severity": "ERROR", "textPayload": "zero time", "timestamp": "0001-01-01T00:00:00Z"},
+        {"severity": "ERROR", "textPayload": "zero time", "timestamp": "0001-01-01T00:00:00Z"},
+        {"severity": "ERROR", "textPayload": "far future", "timestamp": "9999-12-31T23:59:59.999999Z"},
+        {"severity": "ERROR", "textPayload": "far future", "timestamp": "9999-12-31T23:59:59.999999Z"},
+    ]
+    path = tmp_path / "limits.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    data = scan_json(cli, "-s", path, "--state-dir", tmp_path / "state")
+    assert sorted((c["title"], c["count"], c["first_seen"]) for c in data["clusters"]) == [
+        ("far future", 2, None), ("zero time", 2, None)
+    ]
+
+
+def test_a_window_says_how_many_failures_it_left_out_for_want_of_a_time(cli, tmp_path):
+    api, web = {"resource": {"labels": {"service_name": "api"}}}, {"resource": {"labels": {"service_name": "web"}}}
+    lines = [
+        {"severity": "ERROR", "textPayload": "no time", **api},
+        {"severity": "ERROR", "textPayload": "unreadable time", "timestamp": "yesterday", **api},
+        {"severity": "INFO", "textPayload": "below the floor, no time", **api},
+        {"severity": "ERROR", "textPayload": "other service, no time", **web},
+        {"severity": "ERROR", "textPayload": "in the window", "timestamp": "2026-11-28T02:00:00Z", **api},
+    ]
+    path = tmp_path / "timeless.ndjson"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = cli("scan", "-f", "json", "-s", path, "--no-state", "--from", "2026-11-28T00:00:00Z", "--service", "api")
+    assert [c["title"] for c in json.loads(result.stdout)["clusters"]] == ["in the window"]
+    assert "Warning: left out 2 failure entries that carry no readable time" in result.stderr
+    assert "readable time" not in cli("scan", "-s", path, "--no-state").stderr  # no window: all are scanned
+
+
 def test_incidents_come_most_urgent_first(cli):
     data = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")
     assert [i["priority"] for i in data["incidents"]] == sorted(i["priority"] for i in data["incidents"])

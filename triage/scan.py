@@ -36,6 +36,7 @@ class _Counters:
     skipped: int = 0
     in_window: int = 0
     duplicates: int = 0
+    timeless: int = 0  # failures a bounded window left out because they carry no readable time
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
 
@@ -62,6 +63,12 @@ class _Scope:
             return False
         self.counters.in_window += 1
         return True
+
+    def left_out_for_time(self, entry: Entry) -> bool:
+        """Whether ``entry`` is out of scope only because it has no time and the window is bounded."""
+        return entry.timestamp is None and not self.window.contains(None) and (
+            not self.services or entry.service in self.services
+        )
 
 
 def scan(
@@ -133,9 +140,15 @@ class _Failures:
         for entry in entries:
             if scope.admits(entry.timestamp, entry.service):
                 self.add(entry)
+            elif scope.left_out_for_time(entry) and self.wants(entry):
+                self.counters.timeless += 1
+
+    def wants(self, entry: Entry) -> bool:
+        """At or above the floor, or wanted by a rule on requests."""
+        return entry.severity >= self.floor or self.rules.needs_below_floor(entry)
 
     def add(self, entry: Entry) -> None:
-        if entry.severity < self.floor and not self.rules.needs_below_floor(entry):
+        if not self.wants(entry):
             return
         if self.kept_ids is not None and entry.insert_id is not None:
             key = (entry.insert_id, entry.timestamp)
@@ -162,6 +175,11 @@ class _Failures:
 def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[str]) -> tuple[str, ...]:
     """Warnings that explain a surprising result: duplicates dropped, a --service that matched nothing."""
     notes = []
+    if counters.timeless:
+        notes.append(
+            f"left out {counters.timeless} failure entries that carry no readable time (a window needs one); "
+            "scan without --since/--from/--until to see them"
+        )
     if counters.duplicates:
         notes.append(f"dropped {counters.duplicates} duplicate entries (same insertId and time, e.g. overlapping exports)")
     if options.services and counters.in_window == 0 and other_services:
