@@ -265,13 +265,14 @@ def test_escaped_lone_surrogates_become_replacement_characters(tmp_path, content
     assert payloads(records(path)) == ["bad \ufffd thing \U0001f600"]
 
 
-def test_data_after_the_array_is_reported_not_dropped(tmp_path):
+def test_arrays_appended_after_the_array_are_read_and_other_data_is_reported(tmp_path):
     path = tmp_path / "double.json"
-    path.write_text(json.dumps([ENTRY_A], indent=2) + "\n" + json.dumps([ENTRY_A], indent=2) + "\n")
+    path.write_text(json.dumps([ENTRY_A], indent=2) + "\n" + json.dumps([ENTRY_A, ENTRY_A]) + "\n" + "junk\n")
     items = records(path)
-    assert payloads(items) == ["boom A"]
+    assert payloads(items) == ["boom A"] * 3
+    assert [r.location for r in items if isinstance(r, Record)] == [f"{path}:2", f"{path}:8", f"{path}:8"]
     assert [(p.location, p.reason) for p in problems(items)] == [
-        (f"{path}:8", "data after the JSON array's closing ']' was not read")]
+        (f"{path}:9", "data after the JSON array's closing ']' was not read")]
 
 
 def test_a_dump_written_on_one_line_streams_past_the_line_cap(tmp_path, monkeypatch):
@@ -291,3 +292,140 @@ def test_plain_lines_that_start_with_a_brace_are_not_json(tmp_path):
     path = tmp_path / "workers.log"
     path.write_text("{worker-1} ERROR queue stalled\n{worker-2} ERROR queue stalled\n")
     assert payloads(records(path)) == ["{worker-1} ERROR queue stalled", "{worker-2} ERROR queue stalled"]
+
+
+def entry(text: str) -> dict:
+    return {"severity": "ERROR", "textPayload": text}
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+@pytest.mark.parametrize(
+    "content, locations",
+    [
+        ('[{"textPayload": "one"},{"textPayload": "two" oops},{"textPayload": "three"},{"textPayload": "four"}]', [1]),
+        ('{"project": "p", "entries": [\n{"textPayload": "one"},\n{"textPayload": "tw\n{"textPayload": "three"},\n'
+         '{"textPayload": "four"}\n]}\n', [3]),
+        ('[\n{"textPayload": "one"},\n{"textPayload": {"x": 1},\n{"textPayload": "three"},\n{"textPayload": "four"}\n]',
+         [3]),
+    ],
+)
+def test_malformed_element_in_compact_array_is_skipped_and_reading_goes_on(tmp_path, monkeypatch, chunk, content, locations):
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", chunk)
+    path = tmp_path / "c.json"
+    path.write_text(content)
+    items = records(path)
+    assert payloads(items) == ["one", "three", "four"]
+    assert [p.location for p in problems(items)] == [f"{path}:{line}" for line in locations]
+    assert all(p.reason.startswith("malformed JSON entry") for p in problems(items))
+
+
+def test_malformed_element_keeps_the_buffer_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 256)
+    monkeypatch.setattr(jsonstream, "ELEMENT_MAX_CHARS", 512)
+    lines = [json.dumps(entry(f"m{i}")) for i in range(2000)]
+    lines[1] = lines[1][:20]
+    path = tmp_path / "big.json"
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    longest = 0
+    real_more = jsonstream._Buffer.more
+
+    def more(self):
+        nonlocal longest
+        longest = max(longest, len(self.text))
+        return real_more(self)
+
+    monkeypatch.setattr(jsonstream._Buffer, "more", more)
+    items = records(path)
+    assert len(payloads(items)) == 1999
+    assert [p.location for p in problems(items)] == [f"{path}:3"]
+    assert longest < 1024
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "content, location",
+    [
+        (f'[{{"jsonPayload": {{"x": {DEEP}}}}}, {{"textPayload": "after"}}]', 1),
+        (f'{{"entries": [\n{{"jsonPayload": {{"x": {DEEP}}}}},\n{{"textPayload": "after"}}\n]}}', 2),
+        (f'{{"meta": {DEEP}, "entries": [{{"textPayload": "after"}}, {DEEP}]}}', 1),
+    ],
+)
+def test_deep_nesting_is_a_counted_skip(tmp_path, content, location):
+    path = tmp_path / "deep.json"
+    path.write_text(content)
+    items = records(path)
+    assert payloads(items) == ["after"]
+    [problem] = problems(items)
+    assert problem.location == f"{path}:{location}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"project": "p", "warnings": [], "entries": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n]}\n',
+        '{"warnings": ["x"], "entries": [{"text_payload": "boom"}, {"text_payload": "bang"}]}\n',
+        '{"warnings": ["x"], "items": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n], "more": [{"a": 1}]}\n',
+        '{"counts": [[1]], "logs": [{"text_payload": "boom"}, {"text_payload": "bang"}], "next": [{"a": 1}]}\n',
+        '{"counts": [[1]], "data": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n], "next": [{"a": 1}]}\n',
+    ],
+)
+def test_wrapper_entry_list_is_the_named_one_or_the_first_list_of_objects(tmp_path, content):
+    path = tmp_path / "w.json"
+    path.write_text(content)
+    items = records(path)
+    assert payloads(items) == ["boom", "bang"]
+    assert problems(items) == []
+
+
+@pytest.mark.parametrize("content", ['{"warnings": ["x"], "ids": []}\n', '{"warnings": [\n"x"\n], "ids": []}\n'])
+def test_wrapper_with_only_lists_of_scalars_is_a_problem(tmp_path, content):
+    path = tmp_path / "w.json"
+    path.write_text(content)
+    assert records(path) == [Problem(f"{path}:1", "JSON object holds no list of log entries")]
+
+
+def test_wrappers_appended_after_the_wrapper_are_read(tmp_path):
+    path = tmp_path / "w.json"
+    page = '{"entries": [\n{"textPayload": "one"}\n], "nextPageToken": "t"}\n'
+    path.write_text(page + page.replace("one", "two") + "junk\n")
+    items = records(path)
+    assert payloads(items) == ["one", "two"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:7", "data after the JSON object's closing '}' was not read")]
+
+
+def test_pretty_printed_array_with_indent_0(tmp_path):
+    entries = [dict(entry(f"e{i}"), jsonPayload={"a": {"b": [1, {"c": 2}]}}) for i in range(3)]
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(entries, indent=0))
+    items = records(path)
+    assert payloads(items) == ["e0", "e1", "e2"]
+    assert [r.location for r in items] == [f"{path}:2", f"{path}:16", f"{path}:30"]
+
+
+def test_indented_array_counts_each_non_object_once(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([entry("e0"), 42, entry("e1"), "s", entry("e2"), [1], entry("e3")], indent=2))
+    items = records(path)
+    assert payloads(items) == ["e0", "e1", "e2", "e3"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:6", "expected a JSON object, found int"),
+        (f"{path}:11", "expected a JSON object, found str"),
+        (f"{path}:16", "expected a JSON object, found list"),
+    ]
+
+
+@pytest.mark.parametrize("layout, location", [(2, 6), (None, 1), ("lines", 3)])
+def test_undecodable_bytes_in_an_array_are_a_counted_skip(tmp_path, layout, location):
+    entries = [entry("e0"), entry("e1"), entry("e2")]
+    if layout == "lines":
+        text = '{"entries": [\n' + ",\n".join(json.dumps(e) for e in entries) + "\n]}\n"
+    else:
+        text = json.dumps(entries, indent=layout)
+    path = tmp_path / "u.json"
+    path.write_bytes(text.encode().replace(b'"e1"', b'"e1 \xff\xfe"'))
+    items = records(path)
+    assert payloads(items) == ["e0", "e2"]
+    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:{location}", "undecodable bytes")]

@@ -1,14 +1,16 @@
 """Incremental readers for JSON arrays and NDJSON that never hold the whole input in memory.
 
 Arrays printed one element per indented block (``gcloud --format=json``, ``json.dumps(indent=…)``) are
-split on their closing lines and each element parsed with orjson; any other layout falls back to the
-stdlib's incremental ``raw_decode``. A raw newline can never occur inside a JSON string, so a line that
-holds only the element's closing brace at the element's indentation is always structural.
+split on their closing lines; elements of any other layout are delimited by their brackets and strings
+(a guess at the end first, which orjson confirms), so a broken element is skipped and reading resumes
+after it. Every element is parsed with orjson. A raw newline can never occur inside a JSON string, so a
+line that holds only the element's closing brace at the element's indentation is always structural, and
+a string that reaches the end of its line is broken there.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import re
 from typing import IO, Callable, Iterator
 
@@ -18,8 +20,17 @@ from ..model import Problem
 from . import Record, RecordStream
 
 CHUNK_CHARS = 1 << 20
+ELEMENT_MAX_CHARS = 1 << 24  # 64 times Cloud Logging's cap on an entry: a longer element has unbalanced brackets
 _WS = re.compile(r"\s*")
-_DECODER = json.JSONDecoder()
+_STRING = r'"(?:[^"\\\n]++|\\.)*+"'  # a JSON string never holds a raw line end
+# What ends a scalar value: a comma, a line end, a bracket, a quote that opens no string on its line.
+_SCALAR = re.compile(rf'(?:[^"\[\]{{}},\n]++|{_STRING})*+')
+_KEY = re.compile(rf'(?:[^"\[\]{{}},:\n]++|{_STRING})*+')  # a wrapper's member key or scalar value
+_INSIDE = re.compile(rf'(?:[^"\[\]{{}}]++|{_STRING})*+')  # inside brackets: what changes no nesting
+_CLOSER = {"{": "}", "[": "]"}
+_OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
+# What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 # A JSON string escape of half a UTF-16 surrogate pair: valid JSON that no UTF-8 text can hold.
@@ -44,10 +55,30 @@ def _bad_value(name: str, line: int, value: object) -> Problem:
     return Problem(f"{name}:{line}", f"expected a JSON object, found {type(value).__name__}")
 
 
+def _unreadable(name: str, line: int, raw: str, detail: str = "") -> Problem:
+    """The problem of an element that does not parse: undecodable bytes if it holds some, else malformed JSON."""
+    if _UNDECODABLE.search(raw):
+        return Problem(f"{name}:{line}", "undecodable bytes")
+    return Problem(f"{name}:{line}", "malformed JSON entry" + detail)
+
+
+def _parse(raw: str, name: str, line: int) -> object:
+    """The value of one element's text, or the problem that skips it."""
+    try:
+        return loads(raw)
+    except orjson.JSONDecodeError as err:
+        return _unreadable(name, line, raw, f" ({err.args[0].split(':')[0]})")
+
+
 class _Buffer:
-    """A text buffer over a stream that tracks the line number of its start."""
+    """A text buffer over a stream that tracks the line number of its start.
+
+    Undecodable bytes of the stream are kept as lone surrogates (``surrogateescape``), which no element holding
+    them parses with, so that element is skipped and counted like an NDJSON line with such bytes."""
 
     def __init__(self, stream: IO[str], text: str = "", line: int = 1):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="surrogateescape")
         self.stream = stream
         self.text = text
         self.pos = 0
@@ -81,30 +112,86 @@ class _Buffer:
                 return False
 
 
-def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1, *, nested: bool = False) -> RecordStream:
-    """Yield the objects of a JSON array whose ``[`` is the first non-blank character of ``prefix+stream``.
+def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
+    """Where the JSON value at the buffer's position ends, found from its brackets and strings alone (so any
+    nesting depth is fine), and whether it is whole. A value that is not whole ends at the end of the line
+    where one of its strings breaks, at the end of its first line when its brackets do not match (it is closed
+    by the wrong kind, or outgrows :data:`ELEMENT_MAX_CHARS`), or at the end of the input. ``scalar`` matches
+    a value that is not bracketed."""
+    while True:
+        found = _scan(buf.text, buf.pos, scalar)
+        if found is not None:
+            return found
+        if len(buf.text) - buf.pos > ELEMENT_MAX_CHARS:
+            return _line_end(buf.text, buf.pos), False
+        if not buf.more():
+            return len(buf.text), False
 
-    Unless the array is ``nested`` in a wrapping object, data after its closing ``]`` (a second array
-    appended to the file, say) is reported, not silently dropped."""
+
+def _scan(text: str, pos: int, scalar: re.Pattern) -> tuple[int, bool] | None:
+    """:func:`_span` within ``text``; None when the value may go on past its end."""
+    if text[pos] not in "[{":
+        end = scalar.match(text, pos).end()
+        if end == len(text):
+            return None
+        if text[end] == '"':
+            return _broken_string(text, end)
+        return (end, True) if end > pos else (end + 1, False)  # a stray "}" (or ":") is a value of its own
+    depth = 0
+    i = pos
+    while True:
+        char = text[i]
+        if char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0 and char == _CLOSER[text[pos]]:
+                return i + 1, True
+            if depth == 0:  # unbalanced: closed by the array's "]", say
+                return _line_end(text, pos), False
+        else:
+            return _broken_string(text, i)
+        i = _INSIDE.match(text, i + 1).end()
+        if i == len(text):
+            return None
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return end if end >= 0 else len(text)
+
+
+def _broken_string(text: str, quote: int) -> tuple[int, bool] | None:
+    """The end of the line where the string opened at ``quote`` breaks; None when that line goes on past the text."""
+    end = text.find("\n", quote)
+    return (end, False) if end >= 0 else None
+
+
+def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1) -> RecordStream:
+    """Yield the objects of the JSON array whose ``[`` is the first non-blank character of ``prefix+stream``,
+    then those of any arrays appended after it (what ``>>`` makes); other data after it is reported."""
     buf = _Buffer(stream, prefix, line)
-    buf.skip_ws()
+    while buf.skip_ws():
+        if buf.text[buf.pos] != "[":
+            yield Problem(f"{name}:{buf.line}", "data after the JSON array's closing ']' was not read")
+            return
+        yield from _read_list(buf, name)
+
+
+def _read_list(buf: _Buffer, name: str) -> RecordStream:
+    """The elements of the array whose ``[`` is at the buffer's position; leaves the buffer past its ``]``."""
     buf.advance(buf.pos + 1)  # the "["
     if not buf.skip_ws():
         yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
         return
-    if buf.text[buf.pos] != "]":
-        indent = _element_indent(buf)
-        yield from _read_indented(buf, name, indent) if indent is not None else _read_compact(buf, name)
-    if nested or buf.pos >= len(buf.text) or buf.text[buf.pos] != "]":
-        return
-    buf.advance(buf.pos + 1)
-    if buf.skip_ws():
-        yield Problem(f"{name}:{buf.line}", "data after the JSON array's closing ']' was not read")
+    indent = _element_indent(buf)
+    yield from _read_indented(buf, name, indent) if indent else _read_compact(buf, name)
 
 
 def _element_indent(buf: _Buffer) -> str | None:
     """The indentation of the first element when its ``{`` stands alone on its line (a pretty-printed
-    array), else None (any other layout, e.g. one compact element per line)."""
+    array), else None (any other layout, e.g. one compact element per line). An empty indentation (``indent=0``)
+    does not tell an element's closing line from a nested one's, so those arrays are read as compact ones."""
     start = buf.text.rfind("\n", 0, buf.pos)
     end = buf.text.find("\n", buf.pos)
     if start < 0 or end < 0 or buf.text[buf.pos] != "{" or buf.text[buf.pos + 1 : end].strip():
@@ -114,50 +201,61 @@ def _element_indent(buf: _Buffer) -> str | None:
 
 
 def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
+    """Objects are split on their closing lines; any other element (or one that outgrows
+    :data:`ELEMENT_MAX_CHARS`, where the layout changed) is read as in a compact array."""
     closer = "\n" + indent + "}"
 
     def take(start_line: int) -> tuple[object, int | None]:
+        if buf.text[buf.pos] != "{":
+            return _take_compact(buf, name, start_line)
         end = buf.text.find(closer, buf.pos)
         while end < 0:
+            if len(buf.text) - buf.pos > ELEMENT_MAX_CHARS:
+                return _take_compact(buf, name, start_line)
             if not buf.more():
                 return Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete"), None
             end = buf.text.find(closer, buf.pos)
         end += len(closer)
-        try:
-            return loads(buf.text[buf.pos : end]), end
-        except orjson.JSONDecodeError as err:
-            return Problem(f"{name}:{start_line}", f"malformed JSON entry ({err.args[0].split(':')[0]})"), end
+        return _parse(buf.text[buf.pos : end], name, start_line), end
 
     return _read_elements(buf, name, take)
 
 
 def _read_compact(buf: _Buffer, name: str) -> RecordStream:
-    def take(start_line: int) -> tuple[object, int | None]:
-        while True:
-            try:
-                value, end = _DECODER.raw_decode(buf.text, buf.pos)
-                break
-            except json.JSONDecodeError as err:
-                if not buf.more():  # an error at the end of all input: nothing more will fix it
-                    reason = f"malformed or truncated JSON entry ({err.msg}); the rest of the file was not read"
-                    return Problem(f"{name}:{start_line}", reason), None
-        if "\\u" in buf.text[buf.pos : end]:  # the stdlib keeps lone surrogates that no output can encode
-            value = loads(buf.text[buf.pos : end])
-        return value, end
+    return _read_elements(buf, name, lambda start_line: _take_compact(buf, name, start_line))
 
-    return _read_elements(buf, name, take)
+
+def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int | None]:
+    """The element at the buffer's position, delimited by :func:`_span`: a broken one is skipped and reading
+    resumes after it; one cut by the end of the input stops the array.
+
+    First, an object is tried up to the first ``}`` that a ``,{`` or ``]`` follows, which is its end whenever
+    that text parses (a JSON object is no prefix of another): most elements need no :func:`_span`."""
+    if buf.text.startswith("{", buf.pos) and (guess := _OBJECT_END.search(buf.text, buf.pos)):
+        try:
+            return orjson.loads(buf.text[buf.pos : guess.end()]), guess.end()
+        except orjson.JSONDecodeError:
+            pass
+    end, whole = _span(buf)
+    raw = buf.text[buf.pos : end]
+    if whole:
+        return _parse(raw, name, start_line), end
+    if end == len(buf.text) and buf.eof:
+        return Problem(f"{name}:{start_line}", "truncated JSON array: the last entry is incomplete"), None
+    return _unreadable(name, start_line, raw), end
 
 
 def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, int | None]]) -> RecordStream:
-    """The loop both layouts share: separators, the closing ``]`` and a missing one. ``take(line)`` reads the
-    element at the buffer's position: ``(value, end)``, or ``(Problem, end)`` to skip it, ``(Problem, None)``
-    to stop reading."""
+    """The loop both layouts share: separators, the closing ``]`` (consumed) and a missing one. ``take(line)``
+    reads the element at the buffer's position: ``(value, end)``, or ``(Problem, end)`` to skip it,
+    ``(Problem, None)`` to stop reading (at the end of the input)."""
     while True:
         if not buf.skip_ws():
             yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
             return
         head = buf.text[buf.pos]
         if head == "]":
+            buf.advance(buf.pos + 1)
             return
         if head == ",":
             buf.advance(buf.pos + 1)
@@ -167,6 +265,7 @@ def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, 
         if isinstance(value, Problem):
             yield value
             if end is None:
+                buf.advance(len(buf.text))
                 return
         elif isinstance(value, dict):
             yield Record(f"{name}:{start_line}", value)
@@ -210,14 +309,29 @@ def _is_wrapper(value: dict) -> bool:
     return not _ENTRY_KEYS.intersection(value) and any(isinstance(v, list) for v in value.values())
 
 
+# Names of a wrapper's member that holds the entry list.
+_LIST_NAMES = frozenset(("entries", "logEntries", "log_entries", "items", "records", "logs"))
+
+
+def _is_entry_list(key: str, first: object, found: bool) -> bool:
+    """A wrapper's list member holds entries when it is named like an entry list or, unless an entry list came
+    before it, when its first element (``first``) is an object: empty lists and lists of scalars are metadata."""
+    return key in _LIST_NAMES or (not found and isinstance(first, dict))
+
+
 def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
-    """The entries of a one-line wrapper (``{"entries": [...]}``, an API response page): its first list."""
-    entries = next(v for v in value.values() if isinstance(v, list))
-    for item in entries:
-        if isinstance(item, dict):
-            yield Record(f"{name}:{number}", item)
-        else:
-            yield _bad_value(name, number, item)
+    """The entries of a one-line wrapper (``{"entries": [...]}``, an API response page): its entry lists."""
+    found = False
+    for key, member in value.items():
+        if isinstance(member, list) and _is_entry_list(key, member[0] if member else None, found):
+            found = True
+            for item in member:
+                if isinstance(item, dict):
+                    yield Record(f"{name}:{number}", item)
+                else:
+                    yield _bad_value(name, number, item)
+    if not found:
+        yield Problem(f"{name}:{number}", "JSON object holds no list of log entries")
 
 
 def is_utf8(raw: bytes) -> bool:
@@ -229,32 +343,49 @@ def is_utf8(raw: bytes) -> bool:
 
 
 def read_wrapped(stream: IO[str], name: str, prefix: str, line: int = 1) -> RecordStream:
-    """Yield the entries of an object that wraps the entry list (``{"entries": [...]}``), streaming the list.
+    """Yield the entries of an object that wraps the entry list (``{"entries": [...]}``), streaming the list,
+    then those of any objects appended after it; other data after it is reported.
 
-    The first member whose value is an array is taken as the entry list; other members are skipped.
-    """
+    Entry lists are picked as :func:`_is_entry_list` says; other members are skipped."""
     buf = _Buffer(stream, prefix, line)
-    buf.skip_ws()
+    while buf.skip_ws():
+        if buf.text[buf.pos] != "{":
+            yield Problem(f"{name}:{buf.line}", "data after the JSON object's closing '}' was not read")
+            return
+        yield from _read_wrapper(buf, name)
+
+
+def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
+    """The entries of the wrapping object whose ``{`` is at the buffer's position; leaves the buffer past its ``}``."""
+    start_line = buf.line
     buf.advance(buf.pos + 1)  # the "{"
-    while True:
-        if not buf.skip_ws():
-            break
+    key, found = "", False
+    while buf.skip_ws():
         head = buf.text[buf.pos]
+        if head == "}":
+            buf.advance(buf.pos + 1)
+            break
         if head in ",:":
             buf.advance(buf.pos + 1)
             continue
-        if head == "}":
-            break
-        if head == "[":
-            rest = buf.text[buf.pos :]
-            yield from read_array(buf.stream, name, rest, buf.line, nested=True)
-            return
-        try:
-            _, end = _DECODER.raw_decode(buf.text, buf.pos)
-        except json.JSONDecodeError:
-            if buf.more():
-                continue
-            yield Problem(f"{name}:{buf.line}", "malformed or truncated JSON object")
-            return
+        if head == "[" and _is_entry_list(key, {} if _opens_object(buf) else None, found):
+            found = True
+            yield from _read_list(buf, name)
+            continue
+        member_line = buf.line
+        end, whole = _span(buf, _KEY)
+        if not whole:
+            yield Problem(f"{name}:{member_line}", "malformed or truncated JSON object")
+        elif head == '"':
+            key = buf.text[buf.pos + 1 : end - 1]
         buf.advance(end)
-    yield Problem(f"{name}:{line}", "JSON object holds no list of log entries")
+    if not found:
+        yield Problem(f"{name}:{start_line}", "JSON object holds no list of log entries")
+
+
+def _opens_object(buf: _Buffer) -> bool:
+    """Whether the first element of the list whose ``[`` is at the buffer's position is an object."""
+    while True:
+        first = _WS.match(buf.text, buf.pos + 1).end()
+        if first < len(buf.text) or not buf.more():
+            return buf.text.startswith("{", first)
