@@ -291,3 +291,19 @@ def test_plain_lines_that_start_with_a_brace_are_not_json(tmp_path):
     path = tmp_path / "workers.log"
     path.write_text("{worker-1} ERROR queue stalled\n{worker-2} ERROR queue stalled\n")
     assert payloads(records(path)) == ["{worker-1} ERROR queue stalled", "{worker-2} ERROR queue stalled"]
+
+# ----------------------------------------------------------------------------- bad input costs only itself
+
+
+def test_app_json_lines_holding_lists_are_records_not_wrappers(tmp_path):
+    path = tmp_path / "app.ndjson"
+    lines = [{"message": f"boom {i}", "level": "error", "tags": ["a", "b"]} for i in (1, 2, 3)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    items = records(path)
+    assert [(r.location, r.data) for r in items] == [(f"{path}:{n}", line) for n, line in enumerate(lines, 1)]
+
+
+def test_an_empty_list_wraps_nothing(tmp_path):
+    path = tmp_path / "e.ndjson"
+    path.write_text('{"entries": []}\n' + json.dumps(ENTRY_A) + "\n")
+    assert [r.data for r in records(path)] == [{"entries": []}, ENTRY_A]

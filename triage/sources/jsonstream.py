@@ -198,7 +198,8 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
             yield _bad_value(name, number, value)
 
 
-# Keys of a LogEntry (camelCase or snake_case); an object with none of them and a list member wraps entries.
+# Keys of a LogEntry (camelCase or snake_case); an object with none of them whose first list holds an object
+# with some of them wraps entries.
 _ENTRY_KEYS = frozenset((
     "timestamp", "severity", "textPayload", "jsonPayload", "protoPayload", "logName", "insertId", "resource",
     "httpRequest", "text_payload", "json_payload", "proto_payload", "log_name", "insert_id", "http_request",
@@ -207,7 +208,11 @@ _ENTRY_KEYS = frozenset((
 
 
 def _is_wrapper(value: dict) -> bool:
-    return not _ENTRY_KEYS.intersection(value) and any(isinstance(v, list) for v in value.values())
+    """``{"entries": [{LogEntry}, …], …}``, not an app's own JSON line that holds a list (``"tags": ["a"]``)."""
+    if _ENTRY_KEYS.intersection(value):
+        return False
+    entries = next((v for v in value.values() if isinstance(v, list)), None)
+    return bool(entries) and isinstance(entries[0], dict) and not _ENTRY_KEYS.isdisjoint(entries[0])
 
 
 def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
