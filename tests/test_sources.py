@@ -307,3 +307,33 @@ def test_an_empty_list_wraps_nothing(tmp_path):
     path = tmp_path / "e.ndjson"
     path.write_text('{"entries": []}\n' + json.dumps(ENTRY_A) + "\n")
     assert [r.data for r in records(path)] == [{"entries": []}, ENTRY_A]
+
+
+def test_table_lines_before_the_first_row_are_counted(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(
+        b"TIMESTAMP                    SEV\xc5RITY  TEXT_PAYLOAD\n"  # a flipped bit costs that title only
+        b"                                       orphan continuation\n"
+        b"                             ERROR     row without a time\n"
+        b"2026-11-28T01:00:02.000001Z  ERROR     boom\n"
+    )
+    items = records(path)
+    assert [(r.location, r.data) for r in items if isinstance(r, Record)] == [
+        (f"{path}:4", {"timestamp": "2026-11-28T01:00:02.000001Z", "sev\ufffdrity": "ERROR", "textPayload": "boom"})]
+    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:2", "text before the first table row")]
+
+
+def test_plain_lines_coloured_by_loguru_keep_their_time(tmp_path):
+    path = tmp_path / "c.log"
+    line = "\x1b[32m2026-11-28 01:10:30.001\x1b[0m | \x1b[31mERROR   \x1b[0m | api:f:1 | Redis down"
+    path.write_text(line + "\n")
+    assert [r.data for r in records(path)] == [{"textPayload": line, "timestamp": "2026-11-28 01:10:30.001"}]
+
+
+def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
+    from conftest import FIXTURES
+
+    result = cli("scan", "--no-state", "-f", "json", "-s", FIXTURES / "sample.log",
+                 "--from", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z")
+    [redis] = [c for c in json.loads(result.stdout)["clusters"] if c["rule"] == "redis-dns-resolution"]
+    assert redis["count"] == 7
