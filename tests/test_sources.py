@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 
 import pytest
 
@@ -277,8 +278,9 @@ def test_data_after_the_array_is_reported_not_dropped(tmp_path):
 def test_a_dump_written_on_one_line_streams_past_the_line_cap(tmp_path, monkeypatch):
     from triage.sources import files
 
-    monkeypatch.setattr(files, "ENTRY_LINE_MAX", 64)
+    monkeypatch.setattr(files, "ENTRY_LINE_MAX", 256)  # longer than an entry, as the real cap is
     monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 64)
+    monkeypatch.setattr(files, "read_ndjson", lambda *args: pytest.fail("the whole line was read into memory"))
     entries = [dict(ENTRY_A, textPayload=f"failure {i} é") for i in range(50)]
     path = tmp_path / "oneline.json"
     path.write_text(json.dumps({"project": "p", "entries": entries}), encoding="utf-8")
@@ -292,7 +294,52 @@ def test_plain_lines_that_start_with_a_brace_are_not_json(tmp_path):
     path.write_text("{worker-1} ERROR queue stalled\n{worker-2} ERROR queue stalled\n")
     assert payloads(records(path)) == ["{worker-1} ERROR queue stalled", "{worker-2} ERROR queue stalled"]
 
+
 # ----------------------------------------------------------------------------- bad input costs only itself
+
+
+def test_ndjson_whose_first_two_lines_are_broken_loses_only_those_lines(tmp_path):
+    path = tmp_path / "n.ndjson"
+    good = [json.dumps({"severity": "ERROR", "textPayload": f"msg {i}"}) for i in range(1, 6)]
+    path.write_text('{"severity":"ERROR","textPay\n{"bad": \n' + "\n".join(good) + "\n")
+    items = records(path)
+    assert payloads(items) == [f"msg {i}" for i in range(1, 6)]
+    assert [r.location for r in items if isinstance(r, Record)] == [f"{path}:{n}" for n in range(3, 8)]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:1", "malformed JSON line"), (f"{path}:2", "malformed JSON line")]
+
+
+def test_text_whose_first_line_starts_with_a_json_object_is_read_as_text(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text('{"a": 1} leading object then text\n2026-11-28 01:00:30.640 | ERROR    | a:b:1 | boom\n')
+    assert [(r.location, r.data) for r in records(path)] == [
+        (f"{path}:1", {"textPayload": '{"a": 1} leading object then text'}),
+        (f"{path}:2", {"textPayload": "2026-11-28 01:00:30.640 | ERROR    | a:b:1 | boom",
+                       "timestamp": "2026-11-28 01:00:30.640"}),
+    ]
+
+
+def test_wrapper_whose_first_line_holds_members_before_the_list(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text('{"project": "p", "count": 1, "entries": [\n{"textPayload": "one"}\n]}\n')
+    items = records(path)
+    assert payloads(items) == ["one"] and problems(items) == []
+
+
+@pytest.mark.parametrize("position", [0, 1, 3])
+@pytest.mark.parametrize("long_entry", [
+    {"severity": "ERROR", "textPayload": "B" * (1 << 20)},
+    {"tags": [{"id": 1}], "message": "B" * (1 << 20)},  # an app's line: its list holds no LogEntry
+])
+def test_a_line_longer_than_the_line_cap_is_one_record_wherever_it_is(tmp_path, position, long_entry):
+    path = tmp_path / "long.ndjson"
+    lines = [json.dumps({"severity": "ERROR", "textPayload": f"m{i}"}) for i in range(5)]
+    lines.insert(position, json.dumps(long_entry))
+    path.write_text("\n".join(lines) + "\n")
+    items = records(path)
+    assert problems(items) == []
+    assert [r.location for r in items] == [f"{path}:{n}" for n in range(1, 7)]
+    assert items[position].data == long_entry
 
 
 def test_app_json_lines_holding_lists_are_records_not_wrappers(tmp_path):
@@ -307,6 +354,81 @@ def test_an_empty_list_wraps_nothing(tmp_path):
     path = tmp_path / "e.ndjson"
     path.write_text('{"entries": []}\n' + json.dumps(ENTRY_A) + "\n")
     assert [r.data for r in records(path)] == [{"entries": []}, ENTRY_A]
+
+
+@pytest.mark.parametrize(
+    "padding, line", [(b"\x00" * 100, 1), (b"\x00" * 9000 + b"\n\n", 3), (b"\x00" * (3 << 20), 1)], ids=["100", "9000+2", "3M"])
+def test_the_nul_run_of_a_log_rotated_with_copytruncate_is_skipped(tmp_path, padding, line):
+    path = tmp_path / "r.log"
+    path.write_bytes(padding + b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | boom\n")
+    assert [(r.location, r.data["timestamp"]) for r in records(path)] == [(f"{path}:{line}", "2026-11-28 01:00:00.000")]
+
+
+def test_a_nul_byte_inside_a_text_line_does_not_make_the_file_binary(tmp_path):
+    path = tmp_path / "n.log"
+    path.write_bytes(b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | bad \x00 byte\nnext line\n")
+    assert payloads(records(path)) == ["2026-11-28 01:00:00.000 | ERROR    | a:b:1 | bad \x00 byte", "next line"]
+
+
+def test_random_bytes_are_one_problem(tmp_path):
+    import random
+
+    path = tmp_path / "junk.bin"
+    path.write_bytes(random.Random(7).randbytes(100_000))
+    assert records(path) == [Problem(f"{path}:1", "binary data, not a log export")]
+
+
+def test_white_space_longer_than_the_sniff_window_before_the_data(tmp_path):
+    path = tmp_path / "ws.json"
+    path.write_text(" " * 9000 + "\n\n" + json.dumps([ENTRY_A, ENTRY_B], indent=2))
+    items = records(path)
+    assert payloads(items) == ["boom A", ENTRY_B["textPayload"]]
+    assert [r.location for r in items] == [f"{path}:4", f"{path}:9"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_utf16_with_a_byte_order_mark_is_decoded(tmp_path, codec, indent):
+    entries = [dict(ENTRY_A, textPayload="café 😀"), ENTRY_B]
+    text = json.dumps(entries, indent=indent, ensure_ascii=False)
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
+    path = tmp_path / "ps.json"
+    path.write_bytes(bom + text.encode(codec))
+    items = records(path)
+    assert payloads(items) == ["café 😀", ENTRY_B["textPayload"]] and problems(items) == []
+
+
+def test_utf16_ndjson_with_a_lone_surrogate_and_an_odd_last_byte(tmp_path):
+    path = tmp_path / "ps.ndjson"
+    good = (json.dumps(ENTRY_A) + "\r\n").encode("utf-16-le")
+    lone = '{"textPayload": "x'.encode("utf-16-le") + b"\x00\xd8" + '"}\r\n'.encode("utf-16-le")
+    path.write_bytes(b"\xff\xfe" + good + lone + good + b"x")
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:2", "undecodable bytes"), (str(path), "stopped reading: UTF-16 text ends in the middle of a character")]
+
+
+def test_a_read_error_at_the_first_bytes_is_a_source_error(monkeypatch):
+    from triage.sources import files
+
+    class Failing(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files, "_open_binary", lambda spec: Failing())
+    with pytest.raises(SourceError, match=r"^dev: cannot read \(Input/output error\)$"):
+        list(read_file("dev"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
+def test_an_unreadable_file_is_one_error_line(cli):
+    result = cli("scan", "--no-state", "-s", "/proc/self/mem")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: /proc/self/mem: cannot read (Input/output error)\n"
 
 
 def test_table_lines_before_the_first_row_are_counted(tmp_path):
