@@ -431,6 +431,12 @@ def test_an_unreadable_file_is_one_error_line(cli):
     assert result.stderr == "Error: /proc/self/mem: cannot read (Input/output error)\n"
 
 
+def test_stdin_given_twice_is_a_usage_error(cli):
+    result = cli("scan", "--no-state", "-s", "-", "-s", "-", input=json.dumps(ENTRY_A) + "\n")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --source - is given more than once: standard input can be read only once\n"
+
+
 def test_table_lines_before_the_first_row_are_counted(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(
