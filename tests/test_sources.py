@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 
 import pytest
 
@@ -278,8 +279,9 @@ def test_arrays_appended_after_the_array_are_read_and_other_data_is_reported(tmp
 def test_a_dump_written_on_one_line_streams_past_the_line_cap(tmp_path, monkeypatch):
     from triage.sources import files
 
-    monkeypatch.setattr(files, "ENTRY_LINE_MAX", 64)
+    monkeypatch.setattr(files, "ENTRY_LINE_MAX", 256)  # longer than an entry, as the real cap is
     monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 64)
+    monkeypatch.setattr(files, "read_ndjson", lambda *args: pytest.fail("the whole line was read into memory"))
     entries = [dict(ENTRY_A, textPayload=f"failure {i} é") for i in range(50)]
     path = tmp_path / "oneline.json"
     path.write_text(json.dumps({"project": "p", "entries": entries}), encoding="utf-8")
@@ -379,11 +381,17 @@ def test_wrapper_entry_list_is_the_named_one_or_the_first_list_of_objects(tmp_pa
     assert problems(items) == []
 
 
-@pytest.mark.parametrize("content", ['{"warnings": ["x"], "ids": []}\n', '{"warnings": [\n"x"\n], "ids": []}\n'])
-def test_wrapper_with_only_lists_of_scalars_is_a_problem(tmp_path, content):
+def test_wrapper_with_only_lists_of_scalars_is_a_problem(tmp_path):
     path = tmp_path / "w.json"
-    path.write_text(content)
+    path.write_text('{"warnings": [\n"x"\n], "ids": []}\n')
     assert records(path) == [Problem(f"{path}:1", "JSON object holds no list of log entries")]
+
+
+def test_a_one_line_object_without_a_list_of_entries_is_a_record(tmp_path):
+    """On one line it reads as an app's own JSON line (NDJSON of one line), not as a wrapper."""
+    path = tmp_path / "w.json"
+    path.write_text('{"warnings": ["x"], "ids": []}\n')
+    assert [(type(item), item.data) for item in records(path)] == [(Record, {"warnings": ["x"], "ids": []})]
 
 
 def test_wrappers_appended_after_the_wrapper_are_read(tmp_path):
@@ -417,15 +425,189 @@ def test_indented_array_counts_each_non_object_once(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("layout, location", [(2, 6), (None, 1), ("lines", 3)])
+@pytest.mark.parametrize("layout, location", [(2, 6), (None, 1), ("lines", 3), ("first line", 2)])
 def test_undecodable_bytes_in_an_array_are_a_counted_skip(tmp_path, layout, location):
     entries = [entry("e0"), entry("e1"), entry("e2")]
     if layout == "lines":
         text = '{"entries": [\n' + ",\n".join(json.dumps(e) for e in entries) + "\n]}\n"
+    elif layout == "first line":  # the bad entry is among the lines read to tell the layout
+        text = '{"entries": [\n' + ",\n".join(json.dumps(e) for e in entries[1:] + entries[:1]) + "\n]}\n"
     else:
         text = json.dumps(entries, indent=layout)
     path = tmp_path / "u.json"
     path.write_bytes(text.encode().replace(b'"e1"', b'"e1 \xff\xfe"'))
     items = records(path)
-    assert payloads(items) == ["e0", "e2"]
+    assert sorted(payloads(items)) == ["e0", "e2"]
     assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:{location}", "undecodable bytes")]
+
+
+# ----------------------------------------------------------------------------- bad input costs only itself
+
+
+def test_ndjson_whose_first_two_lines_are_broken_loses_only_those_lines(tmp_path):
+    path = tmp_path / "n.ndjson"
+    good = [json.dumps({"severity": "ERROR", "textPayload": f"msg {i}"}) for i in range(1, 6)]
+    path.write_text('{"severity":"ERROR","textPay\n{"bad": \n' + "\n".join(good) + "\n")
+    items = records(path)
+    assert payloads(items) == [f"msg {i}" for i in range(1, 6)]
+    assert [r.location for r in items if isinstance(r, Record)] == [f"{path}:{n}" for n in range(3, 8)]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:1", "malformed JSON line"), (f"{path}:2", "malformed JSON line")]
+
+
+def test_text_whose_first_line_starts_with_a_json_object_is_read_as_text(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text('{"a": 1} leading object then text\n2026-11-28 01:00:30.640 | ERROR    | a:b:1 | boom\n')
+    assert [(r.location, r.data) for r in records(path)] == [
+        (f"{path}:1", {"textPayload": '{"a": 1} leading object then text'}),
+        (f"{path}:2", {"textPayload": "2026-11-28 01:00:30.640 | ERROR    | a:b:1 | boom",
+                       "timestamp": "2026-11-28 01:00:30.640"}),
+    ]
+
+
+def test_wrapper_whose_first_line_holds_members_before_the_list(tmp_path):
+    path = tmp_path / "w.json"
+    path.write_text('{"project": "p", "count": 1, "entries": [\n{"textPayload": "one"}\n]}\n')
+    items = records(path)
+    assert payloads(items) == ["one"] and problems(items) == []
+
+
+@pytest.mark.parametrize("position", [0, 1, 3])
+@pytest.mark.parametrize("long_entry", [
+    {"severity": "ERROR", "textPayload": "B" * (1 << 20)},
+    {"tags": [{"id": 1}], "message": "B" * (1 << 20)},  # an app's line: its list holds no LogEntry
+])
+def test_a_line_longer_than_the_line_cap_is_one_record_wherever_it_is(tmp_path, position, long_entry):
+    path = tmp_path / "long.ndjson"
+    lines = [json.dumps({"severity": "ERROR", "textPayload": f"m{i}"}) for i in range(5)]
+    lines.insert(position, json.dumps(long_entry))
+    path.write_text("\n".join(lines) + "\n")
+    items = records(path)
+    assert problems(items) == []
+    assert [r.location for r in items] == [f"{path}:{n}" for n in range(1, 7)]
+    assert items[position].data == long_entry
+
+
+def test_app_json_lines_holding_lists_are_records_not_wrappers(tmp_path):
+    path = tmp_path / "app.ndjson"
+    lines = [{"message": f"boom {i}", "level": "error", "tags": ["a", "b"]} for i in (1, 2, 3)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    items = records(path)
+    assert [(r.location, r.data) for r in items] == [(f"{path}:{n}", line) for n, line in enumerate(lines, 1)]
+
+
+def test_an_empty_list_wraps_nothing(tmp_path):
+    path = tmp_path / "e.ndjson"
+    path.write_text('{"entries": []}\n' + json.dumps(ENTRY_A) + "\n")
+    assert [r.data for r in records(path)] == [{"entries": []}, ENTRY_A]
+
+
+@pytest.mark.parametrize(
+    "padding, line", [(b"\x00" * 100, 1), (b"\x00" * 9000 + b"\n\n", 3), (b"\x00" * (3 << 20), 1)], ids=["100", "9000+2", "3M"])
+def test_the_nul_run_of_a_log_rotated_with_copytruncate_is_skipped(tmp_path, padding, line):
+    path = tmp_path / "r.log"
+    path.write_bytes(padding + b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | boom\n")
+    assert [(r.location, r.data["timestamp"]) for r in records(path)] == [(f"{path}:{line}", "2026-11-28 01:00:00.000")]
+
+
+def test_a_nul_byte_inside_a_text_line_does_not_make_the_file_binary(tmp_path):
+    path = tmp_path / "n.log"
+    path.write_bytes(b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | bad \x00 byte\nnext line\n")
+    assert payloads(records(path)) == ["2026-11-28 01:00:00.000 | ERROR    | a:b:1 | bad \x00 byte", "next line"]
+
+
+def test_random_bytes_are_one_problem(tmp_path):
+    import random
+
+    path = tmp_path / "junk.bin"
+    path.write_bytes(random.Random(7).randbytes(100_000))
+    assert records(path) == [Problem(f"{path}:1", "binary data, not a log export")]
+
+
+def test_white_space_longer_than_the_sniff_window_before_the_data(tmp_path):
+    path = tmp_path / "ws.json"
+    path.write_text(" " * 9000 + "\n\n" + json.dumps([ENTRY_A, ENTRY_B], indent=2))
+    items = records(path)
+    assert payloads(items) == ["boom A", ENTRY_B["textPayload"]]
+    assert [r.location for r in items] == [f"{path}:4", f"{path}:9"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_utf16_with_a_byte_order_mark_is_decoded(tmp_path, codec, indent):
+    entries = [dict(ENTRY_A, textPayload="café 😀"), ENTRY_B]
+    text = json.dumps(entries, indent=indent, ensure_ascii=False)
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
+    path = tmp_path / "ps.json"
+    path.write_bytes(bom + text.encode(codec))
+    items = records(path)
+    assert payloads(items) == ["café 😀", ENTRY_B["textPayload"]] and problems(items) == []
+
+
+def test_utf16_ndjson_with_a_lone_surrogate_and_an_odd_last_byte(tmp_path):
+    path = tmp_path / "ps.ndjson"
+    good = (json.dumps(ENTRY_A) + "\r\n").encode("utf-16-le")
+    lone = '{"textPayload": "x'.encode("utf-16-le") + b"\x00\xd8" + '"}\r\n'.encode("utf-16-le")
+    path.write_bytes(b"\xff\xfe" + good + lone + good + b"x")
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:2", "undecodable bytes"), (str(path), "stopped reading: UTF-16 text ends in the middle of a character")]
+
+
+def test_a_read_error_at_the_first_bytes_is_a_source_error(monkeypatch):
+    from triage.sources import files
+
+    class Failing(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files, "_open_binary", lambda spec: Failing())
+    with pytest.raises(SourceError, match=r"^dev: cannot read \(Input/output error\)$"):
+        list(read_file("dev"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
+def test_an_unreadable_file_is_one_error_line(cli):
+    result = cli("scan", "--no-state", "-s", "/proc/self/mem")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: /proc/self/mem: cannot read (Input/output error)\n"
+
+
+def test_stdin_given_twice_is_a_usage_error(cli):
+    result = cli("scan", "--no-state", "-s", "-", "-s", "-", input=json.dumps(ENTRY_A) + "\n")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --source - is given more than once: standard input can be read only once\n"
+
+
+def test_table_lines_before_the_first_row_are_counted(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(
+        b"TIMESTAMP                    SEV\xc5RITY  TEXT_PAYLOAD\n"  # a flipped bit costs that title only
+        b"                                       orphan continuation\n"
+        b"                             ERROR     row without a time\n"
+        b"2026-11-28T01:00:02.000001Z  ERROR     boom\n"
+    )
+    items = records(path)
+    assert [(r.location, r.data) for r in items if isinstance(r, Record)] == [
+        (f"{path}:4", {"timestamp": "2026-11-28T01:00:02.000001Z", "sev\ufffdrity": "ERROR", "textPayload": "boom"})]
+    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:2", "text before the first table row")]
+
+
+def test_plain_lines_coloured_by_loguru_keep_their_time(tmp_path):
+    path = tmp_path / "c.log"
+    line = "\x1b[32m2026-11-28 01:10:30.001\x1b[0m | \x1b[31mERROR   \x1b[0m | api:f:1 | Redis down"
+    path.write_text(line + "\n")
+    assert [r.data for r in records(path)] == [{"textPayload": line, "timestamp": "2026-11-28 01:10:30.001"}]
+
+
+def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
+    from conftest import FIXTURES
+
+    result = cli("scan", "--no-state", "-f", "json", "-s", FIXTURES / "sample.log",
+                 "--from", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z")
+    [redis] = [c for c in json.loads(result.stdout)["clusters"] if c["rule"] == "redis-dns-resolution"]
+    assert redis["count"] == 7

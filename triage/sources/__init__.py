@@ -59,8 +59,11 @@ def open_source(spec: str, read_gcp: Callable[[str], RecordStream] | None = None
 def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, ...]:
     """The ``--source`` values with ``gcp`` resolved to ``gcp:PROJECT``; Cloud Logging when none is given.
 
-    ``project`` is the configured one; without it the environment's or gcloud's default is used.
+    ``project`` is the configured one; without it the environment's or gcloud's default is used. Standard input
+    can be read once only, so ``-`` given twice is refused.
     """
+    if specs.count("-") > 1:
+        raise UsageError("--source - is given more than once: standard input can be read only once")
     needs_project = not specs or any(gcp_project(spec) == "" for spec in specs)
     found = None
     if needs_project:

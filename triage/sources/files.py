@@ -1,4 +1,4 @@
-"""Open an export file (or stdin), undo gzip, detect its shape and stream its records.
+"""Open an export file (or stdin), undo gzip and UTF-16, detect its shape and stream its records.
 
 Shapes, detected from the first bytes: a JSON array (``gcloud logging read --format=json``), NDJSON,
 an object wrapping the entry list (client dumps), a gcloud ``table(...)`` or ``value(...)`` dump, or
@@ -7,9 +7,12 @@ plain log lines.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import itertools
+import json
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -20,30 +23,53 @@ import orjson
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
-from .jsonstream import loads, is_utf8, read_array, read_ndjson, read_wrapped
+from .jsonstream import _is_wrapper, loads, read_array, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
+_BUFFER = 1 << 20
 _SNIFF_BYTES = 8192
-ENTRY_LINE_MAX = 1 << 20  # Cloud Logging caps an entry at 256 KB: a longer first line holds a whole dump
+_SNIFF_LINES = 8
+ENTRY_LINE_MAX = 1 << 20  # Cloud Logging caps an entry at 256 KB: a longer first line may hold a whole dump
 _GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# White space, and the NUL bytes a log truncated by logrotate's copytruncate while still written starts with.
+_PADDING = b" \t\r\n\v\f\x00"
+# Control characters other than white space and ESC (ANSI colours): text has few, binary data many.
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\v\f\x1b") + b"\x7f"
+# A first line that opens an object over several lines: `{` alone, or members up to an opened list.
+_OPENS_OBJECT = re.compile(rb'\{\s*(?:"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[-\w.+]+)\s*,\s*)*(?:"[^"\\]*"\s*:\s*\[|$)')
+_WS = re.compile(r"\s*")
+_DECODER = json.JSONDecoder()
 
 
 def read_file(spec: str) -> RecordStream:
     """Stream the records of one file path, or of stdin when ``spec`` is ``-``."""
     name = "<stdin>" if spec == "-" else spec
     with _open_binary(spec) as raw:
-        stream = io.BufferedReader(raw, buffer_size=1 << 20) if not isinstance(raw, io.BufferedReader) else raw
-        gunzip = None
-        if stream.peek(2)[:2] == _GZIP_MAGIC:
-            gunzip = _Gunzip(stream)
-            stream = io.BufferedReader(gunzip, buffer_size=1 << 20)
+        stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size=_BUFFER)
         try:
-            if gunzip is None or stream.peek(1) or gunzip.error is None:
+            stream.peek(1)
+        except OSError as err:
+            raise SourceError(f"{spec}: cannot read ({err.strerror or err})") from None
+        decoders: list[_Gunzip | _Utf16] = []
+        try:
+            if stream.peek(2)[:2] == _GZIP_MAGIC:
+                stream = _decoding(_Gunzip(stream), decoders)
+            if stream.peek(2)[:2] in _UTF16_BOMS:
+                stream = _decoding(_Utf16(stream), decoders)
+            if stream.peek(1) or not any(decoder.error for decoder in decoders):
                 yield from _read_stream(stream, name)
         except OSError as err:
             yield Problem(f"{name}", f"stopped reading: {err.strerror or err}")
-        if gunzip is not None and gunzip.error is not None:
-            yield Problem(f"{name}", f"stopped reading: {gunzip.error}")
+        error = next((decoder.error for decoder in decoders if decoder.error), None)
+        if error is not None:
+            yield Problem(f"{name}", f"stopped reading: {error}")
+
+
+def _decoding(decoder: _Gunzip | _Utf16, decoders: list[_Gunzip | _Utf16]) -> io.BufferedReader:
+    """A buffered reader of ``decoder``, noted in ``decoders`` for the error it may end with."""
+    decoders.append(decoder)
+    return io.BufferedReader(decoder, buffer_size=_BUFFER)
 
 
 class _Gunzip(io.RawIOBase):
@@ -67,6 +93,34 @@ class _Gunzip(io.RawIOBase):
             return 0
         buffer[: len(data)] = data
         return len(data)
+
+
+class _Utf16(io.RawIOBase):
+    """UTF-16 text that starts with its byte-order mark (PowerShell's ``>``), as UTF-8. A lone surrogate stays
+    undecodable (its line is skipped and counted); an odd last byte ends the text, and ``error`` says so."""
+
+    def __init__(self, encoded: io.BufferedReader):
+        self._encoded = encoded
+        self._decoder = codecs.getincrementaldecoder("utf-16")("surrogatepass")
+        self._pending = b""
+        self.error: str | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending and self.error is None:
+            data = self._encoded.read1(len(buffer))
+            try:
+                self._pending = self._decoder.decode(data, final=not data).encode("utf-8", "surrogatepass")
+            except UnicodeDecodeError:
+                self.error = "UTF-16 text ends in the middle of a character"
+            if not data:
+                break
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 class _Borrowed(io.RawIOBase):
@@ -97,27 +151,52 @@ def _open_binary(spec: str) -> BinaryIO:
 
 
 def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
+    line = _skip_padding(stream)
+    stream = _sniffable(stream)
     head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-    if head.startswith(b"\xef\xbb\xbf"):
-        stream.read(3)
-        head = head[3:]
-    if not head.strip():
+    if not head:
         yield Problem(f"{name}:1", "empty file")
         return
-    if b"\x00" in head:
-        yield Problem(f"{name}:1", "binary data, not a log export")
+    if _is_binary(head):
+        yield Problem(f"{name}:{line}", "binary data, not a log export")
         return
-    first = head.lstrip()[:1]
+    first = head[:1]
     if first == b"[" and _is_json_array(head):
-        yield from read_array(_text(stream), name)
-    elif first == b"{" and head.lstrip()[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
-        yield from _read_object_stream(stream, name)
+        yield from read_array(_text(stream), name, "", line)
+    elif first == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
+        yield from _read_object_stream(stream, name, line)
     elif TABLE_HEADER.match(head):
-        yield from read_table(_lines(stream), name)
+        yield from read_table(_lines(stream), name, line)
     elif VALUE_ROW.match(head.decode("utf-8", "replace")):
-        yield from read_value(_lines(stream), name)
+        yield from read_value(_lines(stream), name, line)
     else:
-        yield from read_plain(_lines(stream), name)
+        yield from read_plain(_lines(stream), name, line)
+
+
+def _skip_padding(stream: io.BufferedReader) -> int:
+    """Consume a UTF-8 byte-order mark, then white space and NUL bytes; the number of the line reached."""
+    if stream.peek(3)[:3] == codecs.BOM_UTF8:
+        stream.read(3)
+    line = 1
+    while True:
+        chunk = stream.peek(1)
+        padding = len(chunk) - len(chunk.lstrip(_PADDING))
+        line += chunk.count(b"\n", 0, padding)
+        stream.read(padding)
+        if padding < len(chunk) or not chunk:
+            return line
+
+
+def _sniffable(stream: io.BufferedReader) -> io.BufferedReader:
+    """``stream``, or its bytes in a new buffer, with the first :data:`_SNIFF_BYTES` (or all there is) to peek at."""
+    if len(stream.peek(1)) >= _SNIFF_BYTES:
+        return stream
+    return io.BufferedReader(_Prefixed(stream.read(_SNIFF_BYTES), stream), buffer_size=_BUFFER)
+
+
+def _is_binary(head: bytes) -> bool:
+    """More than one byte in 32 is a control character (see :data:`_CONTROL`)."""
+    return (len(head) - len(head.translate(None, _CONTROL))) * 32 > len(head)
 
 
 def _is_json_array(head: bytes) -> bool:
@@ -131,30 +210,68 @@ def _is_json_array(head: bytes) -> bool:
         return False
 
 
-def _read_object_stream(stream: io.BufferedReader, name: str) -> RecordStream:
-    """NDJSON when the first line is a JSON object on its own, is not UTF-8, or is malformed but followed by
-    one (a bad first line costs one line, not the file); else one object wrapping the entry list."""
-    number, first_line = _next_line(stream, 1)
-    if len(first_line) >= ENTRY_LINE_MAX and not first_line.endswith(b"\n"):  # a whole dump on one line
-        yield from read_wrapped(_text(io.BufferedReader(_Prefixed(first_line, stream))), name, "", number)
+def _read_object_stream(stream: io.BufferedReader, name: str, number: int) -> RecordStream:
+    """NDJSON, one object wrapping the entry list, or text lines the first of which starts with a JSON object,
+    told apart by the first few lines (so that bad lines among them cost those lines, not the file)."""
+    lines = _first_lines(stream)
+    if _is_wrapped(lines):
+        whole = io.BufferedReader(_Prefixed(b"".join(lines), stream), buffer_size=_BUFFER)
+        yield from read_wrapped(_text(whole), name, "", number)
         return
-    second_number, second_line = _next_line(stream, number + 1)
-    opens_list = first_line.rstrip().endswith(b"[")  # '{"entries": [' then one entry per line
-    if not (_is_object(first_line) or (_is_object(second_line) and not opens_list) or not is_utf8(first_line)):
-        prefix = first_line.decode("utf-8", "replace") + "\n" * (second_number - number - 1)
-        yield from read_wrapped(_text(stream), name, prefix + second_line.decode("utf-8", "replace"), number)
-        return
-    lines = [first_line] + [b""] * (second_number - number - 1) + [second_line]
-    yield from read_ndjson(itertools.chain(lines, stream), name, number)
+    if _is_cut(lines[-1]):
+        lines[-1] += stream.readline()  # an entry longer than the cap is read whole, as any later line is
+    rest = itertools.chain(lines, stream)
+    yield from (read_plain if _is_text(lines) else read_ndjson)(rest, name, number)
 
 
-def _next_line(stream: io.BufferedReader, number: int) -> tuple[int, bytes]:
-    """The next non-blank line (at most :data:`ENTRY_LINE_MAX` bytes of it) and its number (``b""`` at the end)."""
-    line = stream.readline(ENTRY_LINE_MAX)
-    while line and not line.strip():
-        number += 1
+def _first_lines(stream: io.BufferedReader) -> list[bytes]:
+    """Up to :data:`_SNIFF_LINES` lines, each of at most :data:`ENTRY_LINE_MAX` bytes; the last may be cut there."""
+    lines: list[bytes] = []
+    while len(lines) < _SNIFF_LINES and (not lines or not _is_cut(lines[-1])):
         line = stream.readline(ENTRY_LINE_MAX)
-    return number, line
+        if not line:
+            break
+        lines.append(line)
+    return lines
+
+
+def _is_cut(line: bytes) -> bool:
+    return len(line) >= ENTRY_LINE_MAX and not line.endswith(b"\n")
+
+
+def _is_wrapped(lines: list[bytes]) -> bool:
+    """The file is one object wrapping the entry list: a first line too long to hold that starts a dump whose
+    list holds LogEntry-like objects, or a first line that opens an object (``{`` alone, ``{"entries": [``)
+    followed mostly by lines that are no JSON objects (unlike NDJSON whose first line is broken)."""
+    first, rest = lines[0], [line for line in lines[1:] if line.strip()]
+    if _is_cut(first):
+        return _is_wrapper(_dump_head(first))
+    if _is_object(first) or not _OPENS_OBJECT.match(first):
+        return False
+    return sum(map(_is_object, rest)) * 2 <= len(rest)
+
+
+def _dump_head(start: bytes) -> dict:
+    """The members of the object ``start`` opens, up to its first list, which holds only its first item."""
+    text = start.decode("utf-8", "replace")
+    members: dict = {}
+    pos = 1  # past the "{"
+    try:
+        while True:
+            key, pos = _DECODER.raw_decode(text, _WS.match(text, pos).end())
+            pos = _WS.match(text, _WS.match(text, pos).end() + 1).end()  # past the ":"
+            if text[pos] == "[":
+                members[key] = [_DECODER.raw_decode(text, _WS.match(text, pos + 1).end())[0]]
+                return members
+            members[key], pos = _DECODER.raw_decode(text, pos)
+            pos = _WS.match(text, pos).end() + 1  # past the ","
+    except (ValueError, IndexError, TypeError, RecursionError):  # the head ends (or breaks, or nests too deep) first
+        return members
+
+
+def _is_text(lines: list[bytes]) -> bool:
+    """No line is a JSON object, and some line does not even start like one."""
+    return not any(map(_is_object, lines)) and any(not line.lstrip().startswith(b"{") for line in lines if line.strip())
 
 
 class _Prefixed(io.RawIOBase):
@@ -184,7 +301,8 @@ def _is_object(line: bytes) -> bool:
 
 
 def _text(stream: io.BufferedReader) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+    """The stream as text; undecodable bytes become lone surrogates, which make their JSON element a counted skip."""
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
 
 
 def _lines(stream: io.BufferedReader) -> Iterator[bytes]:

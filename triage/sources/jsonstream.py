@@ -10,7 +10,6 @@ a string that reaches the end of its line is broken there.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import IO, Callable, Iterator
 
@@ -73,12 +72,10 @@ def _parse(raw: str, name: str, line: int) -> object:
 class _Buffer:
     """A text buffer over a stream that tracks the line number of its start.
 
-    Undecodable bytes of the stream are kept as lone surrogates (``surrogateescape``), which no element holding
-    them parses with, so that element is skipped and counted like an NDJSON line with such bytes."""
+    Streams of files are decoded with ``surrogateescape``: undecodable bytes become lone surrogates, which no
+    element holding them parses with, so that element is skipped and counted like an NDJSON line with such bytes."""
 
     def __init__(self, stream: IO[str], text: str = "", line: int = 1):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="surrogateescape")
         self.stream = stream
         self.text = text
         self.pos = 0
@@ -297,7 +294,8 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
             yield _bad_value(name, number, value)
 
 
-# Keys of a LogEntry (camelCase or snake_case); an object with none of them and a list member wraps entries.
+# Keys of a LogEntry (camelCase or snake_case); an object with none of them holding a list whose first item has
+# some of them wraps entries.
 _ENTRY_KEYS = frozenset((
     "timestamp", "severity", "textPayload", "jsonPayload", "protoPayload", "logName", "insertId", "resource",
     "httpRequest", "text_payload", "json_payload", "proto_payload", "log_name", "insert_id", "http_request",
@@ -306,7 +304,14 @@ _ENTRY_KEYS = frozenset((
 
 
 def _is_wrapper(value: dict) -> bool:
-    return not _ENTRY_KEYS.intersection(value) and any(isinstance(v, list) for v in value.values())
+    """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects, not an app's own JSON line that
+    holds a list (``"tags": ["a"]``)."""
+    if _ENTRY_KEYS.intersection(value):
+        return False
+    return any(
+        isinstance(member, list) and member and isinstance(member[0], dict) and not _ENTRY_KEYS.isdisjoint(member[0])
+        for member in value.values()
+    )
 
 
 # Names of a wrapper's member that holds the entry list.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator
 
+from ..entries import clean_text
 from ..model import Problem
 from . import Record, RecordStream
 
@@ -53,24 +54,24 @@ def _put(entry: dict, path: tuple[str, ...], value: str) -> None:
     entry[path[-1]] = value
 
 
-def read_table(lines: Iterable[bytes], name: str) -> RecordStream:
-    """Rows of a gcloud table: columns start where their header starts; indented lines continue the last cell."""
-    rows = _decoded(lines, name, 1)
-    header = next(rows)
-    if isinstance(header, Problem):
-        yield header
-        return
-    columns = [(m.start(), m.group()) for m in re.finditer(r"\S+", header[1])]
+def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
+    """Rows of a gcloud table: columns start where their header starts; indented lines continue the last cell.
+
+    The header (line ``first``) only places the columns: a byte in it that is not UTF-8 costs no row."""
+    lines = iter(lines)
+    header = next(lines).decode("utf-8", "replace")
+    columns = [(m.start(), m.group()) for m in re.finditer(r"\S+", header)]
     payload_start, last = columns[-1]
     path = _TABLE_COLUMNS.get(last, (last.lower(),))
-    for group in _groups(_non_blank(rows), lambda text: not text[:1].isspace()):
+    for group in _groups(_non_blank(_decoded(lines, name, first + 1)), lambda text: not text[:1].isspace()):
         if isinstance(group, Problem):
             yield group
             continue
-        number, (first, *more) = group
-        if first[:1].isspace():
-            continue  # continuation lines with no row before them
-        entry = _table_row(first, columns)
+        number, (row, *more) = group
+        if row[:1].isspace():
+            yield Problem(f"{name}:{number}", "text before the first table row")
+            continue
+        entry = _table_row(row, columns)
         for text in more:
             _append(entry, path, text[payload_start:] if text[:payload_start].strip() == "" else text.strip())
         yield Record(f"{name}:{number}", entry)
@@ -95,19 +96,19 @@ def _append(entry: dict, path: tuple[str, ...], cell: str) -> None:
     node[path[-1]] = cell if previous is None else previous + "\n" + cell
 
 
-def read_value(lines: Iterable[bytes], name: str) -> RecordStream:
+def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
     """Tab-separated ``value(timestamp,severity,textPayload)`` rows; other lines continue the payload."""
-    for group in _groups(_decoded(lines, name, 1), lambda text: VALUE_ROW.match(text) is not None):
+    for group in _groups(_decoded(lines, name, first), lambda text: VALUE_ROW.match(text) is not None):
         if isinstance(group, Problem):
             yield group
             continue
-        number, (first, *more) = group
-        if not VALUE_ROW.match(first):
-            if any(text.strip() for text in (first, *more)):
+        number, (row, *more) = group
+        if not VALUE_ROW.match(row):
+            if any(text.strip() for text in (row, *more)):
                 yield Problem(f"{name}:{number}", "text before the first value() row")
             continue
         entry: dict = {}
-        for path, cell in zip(_VALUE_FIELDS, first.split("\t", len(_VALUE_FIELDS) - 1)):
+        for path, cell in zip(_VALUE_FIELDS, row.split("\t", len(_VALUE_FIELDS) - 1)):
             if cell:
                 _put(entry, path, cell)
         for text in more:
@@ -115,9 +116,9 @@ def read_value(lines: Iterable[bytes], name: str) -> RecordStream:
         yield Record(f"{name}:{number}", entry)
 
 
-def read_plain(lines: Iterable[bytes], name: str) -> RecordStream:
+def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
     """One entry per line; a line that starts with white space continues the previous entry."""
-    for group in _groups(_non_blank(_decoded(lines, name, 1)), lambda text: not text[:1].isspace()):
+    for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
         yield group if isinstance(group, Problem) else _plain_record(name, *group)
 
 
@@ -147,9 +148,9 @@ def _groups(
 
 
 def _plain_record(name: str, line: int, lines: list[str]) -> Record:
-    text = "\n".join(lines)
-    entry = {"textPayload": text}
-    match = _LINE_TIME.match(text)
+    """The lines of one entry; its time is read past the ANSI colours of its first line."""
+    entry = {"textPayload": "\n".join(lines)}
+    match = _LINE_TIME.match(clean_text(lines[0]))
     if match:
         entry["timestamp"] = match.group("ts")
     return Record(f"{name}:{line}", entry)
