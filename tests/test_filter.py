@@ -32,6 +32,13 @@ def test_default_scope():
     )
 
 
+def test_years_below_1000_have_four_digits():
+    window = Window(datetime(999, 1, 1, tzinfo=timezone.utc), datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc))
+    assert build_filter(window, min_severity=Severity.DEFAULT, resource_type=None) == (
+        'timestamp>="0999-01-01T00:00:00Z" AND timestamp<="0999-01-01T00:00:00.000005Z"'
+    )
+
+
 def test_services_resource_type_and_user_filter():
     text = build_filter(WINDOW, ("api", "worker"), Severity.DEFAULT, "cloud_run_job", 'logName:"stderr" OR x=1')
     assert text == (

@@ -276,3 +276,24 @@ def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith("Error: invalid duration '3x'")
+
+
+def _ancient_export(tmp_path):
+    """The sample export plus one failure logged in year 500."""
+    record = {"insertId": "z1", "timestamp": "0500-06-01T00:00:00Z", "severity": "ERROR", "textPayload": "worker crashed",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    path = tmp_path / "ancient.ndjson"
+    path.write_text((FIXTURES / "sample.ndjson").read_text() + json.dumps(record) + "\n")
+    return path
+
+
+def test_years_below_1000_keep_the_store_readable_and_print_four_digits(cli, tmp_path):
+    source, state = _ancient_export(tmp_path), tmp_path / "state"
+    first = cli("scan", "-s", source, "--state-dir", state, "-f", "markdown")
+    assert first.exit_code == 0, first.output
+    assert "| 0500-06-01T00:00:00Z | 0500-06-01T00:00:00Z |" in first.stdout
+    again = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "--from", "0999-01-01T00:00:00Z")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Window 0999-01-01T00:00:00Z → now")
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state).exit_code == 0
+    assert cli("history", "--state-dir", state).exit_code == 0

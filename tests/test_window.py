@@ -63,6 +63,11 @@ def test_window_contains_and_format():
     assert format_time(datetime(2026, 11, 28, 3, 4, 5, 999, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-28T01:04:05Z"
 
 
+def test_years_below_1000_format_with_four_digits():
+    assert format_time(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
+    assert format_time(datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC)) == "0999-12-31T23:59:59Z"
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -119,4 +119,4 @@ def quote(value: str) -> str:
 def rfc3339(ts: datetime) -> str:
     """UTC RFC 3339 with ``Z``; microseconds only when present."""
     utc = ts.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")

@@ -69,4 +69,4 @@ def format_time(ts: datetime | None) -> str:
     """UTC ISO-8601 with ``Z`` (seconds precision), or ``-``."""
     if ts is None:
         return "-"
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
