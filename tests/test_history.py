@@ -209,3 +209,8 @@ def test_a_closed_issue_means_regressed_only_for_events_after_it_was_closed(stor
     _, before_closing = record(store, scan_result(at(2), cluster("aaa", 2, at(2))))
     _, after_closing = record(store, scan_result(at(6), cluster("aaa", 2, at(6))))
     assert (before_closing["aaa"].status, after_closing["aaa"].status) == ("recurring", "regressed")
+
+
+def test_history_empty_now_is_an_error(tmp_path, store):
+    result = _cli("--now", "", "--state-dir", str(tmp_path))
+    assert (result.exit_code, result.stderr) == (2, "Error: --now: invalid time '': use ISO-8601, e.g. 2026-11-28T03:00:00Z\n")

@@ -275,7 +275,7 @@ def test_a_secret_is_redacted_before_a_long_title_is_cut(cli, tmp_path):
 def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr.startswith("Error: invalid duration '3x'")
+    assert result.stderr.startswith("Error: --keep: invalid duration '3x'")
 
 
 def _ancient_export(tmp_path):
@@ -297,3 +297,43 @@ def test_years_below_1000_keep_the_store_readable_and_print_four_digits(cli, tmp
     assert again.stdout.startswith("Window 0999-01-01T00:00:00Z → now")
     assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state).exit_code == 0
     assert cli("history", "--state-dir", state).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "option", ["--now", "--since", "--from", "--until", "--format", "--min-severity", "--keep", "--rules", "--output",
+               "--state-dir", "--service", "--filter"]
+)
+def test_empty_option_values_are_errors(cli, option):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", option, "")
+    assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {option}: empty value\n", "")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--since", "0m"], "Error: invalid duration '0m': must be longer than 0 (at least 1µs)\n"),
+        (["--since", "0.0000001s"], "Error: invalid duration '0.0000001s': must be longer than 0 (at least 1µs)\n"),
+        (["--keep", "0d"], "Error: --keep: invalid duration '0d': must be longer than 0 (at least 1µs)\n"),
+        (["--keep", "800000d"], "Error: --keep: invalid duration '800000d': reaches back before year 1\n"),
+        (["--from", "2026-11-28T01:00:00Z", "--until", "2026-11-28T01:00:00Z"],
+         "Error: the window must end after it starts (2026-11-28T01:00:00Z → 2026-11-28T01:00:00Z)\n"),
+    ],
+)
+def test_zero_and_unrepresentable_durations_are_errors_before_anything_is_recorded(cli, tmp_path, args, message):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path, *args)
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_a_keep_in_the_config_file_too_long_to_prune_is_an_error(cli, tmp_path, monkeypatch):
+    (tmp_path / "triage.toml").write_text('keep = "800000d"\n')
+    monkeypatch.chdir(tmp_path)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path / "state")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path / 'triage.toml'}: keep: invalid duration '800000d' (e.g. 1h, 30d)\n")
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_rules_directory_without_rule_files_is_an_error(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a rule\n")
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--rules", tmp_path)
+    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}: no rule file (*.yaml, *.yml) in this directory\n")

@@ -8,7 +8,7 @@ import pytest
 
 from triage.errors import UsageError
 from triage.model import Window
-from triage.window import build_window, format_time, parse_duration
+from triage.window import build_window, format_time, parse_duration, parse_keep
 
 UTC = timezone.utc
 
@@ -20,7 +20,7 @@ def test_durations(text, seconds):
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1 hour"])
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1 hour", "0m", "0s", "0.0000001s"])
 def test_bad_durations(text):
     with pytest.raises(UsageError, match="invalid duration"):
         parse_duration(text)
@@ -50,7 +50,7 @@ def test_errors():
         build_window(since="1h", start="2026-11-28T00:00:00Z")
     with pytest.raises(UsageError, match="--from: invalid time 'yesterday'"):
         build_window(start="yesterday")
-    with pytest.raises(UsageError, match="starts after it ends"):
+    with pytest.raises(UsageError, match=r"must end after it starts \(2026-11-28T02:00:00Z → 2026-11-28T01:00:00Z\)"):
         build_window(start="2026-11-28T02:00:00Z", end="2026-11-28T01:00:00Z")
 
 
@@ -78,4 +78,16 @@ def test_years_below_1000_format_with_four_digits():
 )
 def test_out_of_range_windows_are_usage_errors(kwargs):
     with pytest.raises(UsageError):
+        build_window(**kwargs)
+
+
+def test_keep_must_reach_back_no_further_than_year_one():
+    assert parse_keep("3650d") == timedelta(days=3650)
+    with pytest.raises(UsageError, match=r"^--keep: invalid duration '800000d': reaches back before year 1$"):
+        parse_keep("800000d", "--keep")
+
+
+@pytest.mark.parametrize("kwargs", [{"since": ""}, {"start": ""}, {"end": ""}, {"now": "", "since": "1h"}])
+def test_empty_window_options_are_errors(kwargs):
+    with pytest.raises(UsageError, match="invalid"):
         build_window(**kwargs)

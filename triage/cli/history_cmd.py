@@ -29,7 +29,7 @@ def history(
     if fmt not in HISTORY_FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
     try:
-        until = parse_time(now, "--now") if now else datetime.now(timezone.utc)
+        until = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
         start = time_before(until, parse_duration(since))
         path = state_path(state_dir)
         if not path.exists():

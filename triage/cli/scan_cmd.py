@@ -39,17 +39,17 @@ def scan(
     now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
     service: Optional[List[str]] = typer.Option(None, "--service", help="Only this Cloud Run service. Repeatable."),
     min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Severity floor (inferred severities count). Default WARNING."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
+    rules: Optional[List[str]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
     project: Optional[str] = typer.Option(None, "--project", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
     resource_type: Optional[str] = typer.Option(None, "--resource-type", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
     extra_filter: Optional[str] = typer.Option(None, "--filter", help="A Cloud Logging filter expression ANDed into the query."),
     show_filter: bool = typer.Option(False, "--show-filter", help="Print the Cloud Logging filter and exit."),
     max_entries: Optional[int] = typer.Option(None, "--max-entries", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
-    save_raw: Optional[Path] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+    save_raw: Optional[str] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
+    state_dir: Optional[str] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
     no_state: bool = typer.Option(False, "--no-state", help="Do not record this scan in the state store."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
 ) -> None:
@@ -61,9 +61,16 @@ def scan(
     from ..config import load_config
     from ..gcp_filter import DEFAULT_RESOURCE_TYPE, DEFAULT_WINDOW, build_filter, closed_window
     from ..sources import gcp_project, open_source, resolve_sources
-    from ..window import build_window, parse_duration, parse_time
+    from ..window import build_window, parse_duration, parse_keep, parse_time
 
-    fmt = fmt or _FORMAT_OF_SUFFIX.get(output.suffix.lower() if output else "", "table")
+    _reject_empty({
+        "--source": source, "--since": since, "--from": start, "--until": end, "--now": now, "--service": service,
+        "--min-severity": min_severity, "--rules": rules, "--format": fmt, "--output": output, "--fail-on": fail_on,
+        "--project": project, "--resource-type": resource_type, "--filter": extra_filter, "--save-raw": save_raw,
+        "--state-dir": state_dir, "--keep": keep,
+    })
+    output_file, raw_file, store_dir = (None if v is None else Path(v) for v in (output, save_raw, state_dir))
+    fmt = fmt or _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.upper() not in PRIORITIES:
@@ -81,13 +88,13 @@ def scan(
     kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
-        history_kept = None if no_state else parse_duration(keep or config.keep or "30d")
+        history_kept = None if no_state else parse_keep(keep or config.keep or "30d", "--keep")
         specs = () if show_filter else resolve_sources(tuple(source or ()), project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
-        rule_set = load_rules(rules or list(config.rules) or None)
+        rule_set = load_rules(_rule_paths([Path(r) for r in rules or ()] or list(config.rules)))
         query = None
         if uses_gcp:
-            anchor = parse_time(now, "--now") if now else None
+            anchor = parse_time(now, "--now") if now is not None else None
             default = parse_duration(config.since) if config.since else DEFAULT_WINDOW
             pulled = closed_window(window, default, anchor or datetime.now(timezone.utc))
             query = build_filter(pulled, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
@@ -99,7 +106,7 @@ def scan(
         if not uses_gcp and (save_raw is not None or max_entries is not None):
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
         options = ScanOptions(specs, window, services, floor)
-        with _gcp_reader(query, max_entries, save_raw) as read_gcp:
+        with _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))
     except TriageError as err:
         fail_from(err)
@@ -119,13 +126,13 @@ def scan(
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
-    report = _assess(result, state_dir, history_kept)
-    terminal = output is None and sys.stdout.isatty()
+    report = _assess(result, store_dir, history_kept)
+    terminal = output_file is None and sys.stdout.isatty()
     color = terminal and "NO_COLOR" not in os.environ
     text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
-    if output is not None:
+    if output_file is not None:
         try:
-            output.write_text(text, encoding="utf-8")
+            output_file.write_text(text, encoding="utf-8")
         except OSError as err:
             fatal(f"cannot write {output}: {err.strerror or err}")
         typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {output}", err=True)
@@ -136,6 +143,23 @@ def scan(
         limit = PRIORITIES.index(fail_on.upper())
         if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
             raise typer.Exit(3)
+
+
+def _reject_empty(values: dict[str, object]) -> None:
+    """An empty option value (an unset shell variable, say) is an error, never the same as leaving it out."""
+    for option, value in values.items():
+        if value == "" or (isinstance(value, list) and "" in value):
+            fatal(f"{option}: empty value")
+
+
+def _rule_paths(paths: List[Path]) -> Optional[List[Path]]:
+    """The rule files and directories to load (None: the default pack); a directory must hold a rule file."""
+    from ..rules_load import rule_files
+
+    for path in paths:
+        if path.is_dir() and not rule_files([path]):
+            fatal(f"{path}: no rule file (*.yaml, *.yml) in this directory")
+    return paths or None
 
 
 def _assess(result: "ScanResult", state_dir: Optional[Path], keep: Optional[timedelta]) -> "ScanReport":
