@@ -337,3 +337,15 @@ def test_a_rules_directory_without_rule_files_is_an_error(cli, tmp_path):
     (tmp_path / "notes.txt").write_text("not a rule\n")
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--rules", tmp_path)
     assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}: no rule file (*.yaml, *.yml) in this directory\n")
+
+
+def test_an_event_on_the_hour_counts_in_one_of_two_consecutive_windows(cli, tmp_path):
+    record = {"insertId": "b1", "timestamp": "2026-11-28T02:00:00Z", "severity": "ERROR", "textPayload": "boundary failure",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    source = tmp_path / "boundary.ndjson"
+    source.write_text(json.dumps(record) + "\n")
+    counts = [
+        [c["count"] for c in scan_json(cli, "-s", source, "--no-state", "--since", "1h", "--now", now)["clusters"]]
+        for now in ("2026-11-28T02:00:00Z", "2026-11-28T03:00:00Z")
+    ]
+    assert counts == [[], [1]]

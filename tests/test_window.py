@@ -58,6 +58,8 @@ def test_window_contains_and_format():
     window = Window(datetime(2026, 11, 28, 1, tzinfo=UTC), datetime(2026, 11, 28, 2, tzinfo=UTC))
     assert window.contains(datetime(2026, 11, 28, 1, tzinfo=UTC))
     assert not window.contains(datetime(2026, 11, 28, 2, 0, 1, tzinfo=UTC))
+    assert not window.contains(datetime(2026, 11, 28, 2, tzinfo=UTC)), "the end is exclusive"
+    assert window.contains(datetime(2026, 11, 28, 1, 59, 59, 999999, tzinfo=UTC))
     assert not window.contains(None)
     assert Window(None, None).contains(None)
     assert format_time(datetime(2026, 11, 28, 3, 4, 5, 999, tzinfo=timezone(timedelta(hours=2)))) == "2026-11-28T01:04:05Z"

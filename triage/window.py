@@ -58,7 +58,7 @@ def parse_time(text: str, option: str) -> datetime:
 def build_window(
     since: str | None = None, start: str | None = None, end: str | None = None, now: str | None = None
 ) -> Window:
-    """The scan window; with no option at all it is open on both sides (a file is read whole)."""
+    """The half-open scan window ``[from, until)``; with no option it is open on both sides (a file is read whole)."""
     if since is not None and start is not None:
         raise UsageError("--since and --from both set the window start: use one")
     anchor = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
