@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -349,3 +350,63 @@ def test_an_event_on_the_hour_counts_in_one_of_two_consecutive_windows(cli, tmp_
         for now in ("2026-11-28T02:00:00Z", "2026-11-28T03:00:00Z")
     ]
     assert counts == [[], [1]]
+
+
+def _recorded_scans(state) -> int:
+    import sqlite3
+
+    if not (state / "state.db").exists():
+        return 0
+    with sqlite3.connect(state / "state.db") as db:
+        return db.execute("SELECT count(*) FROM scans").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "target, reason",
+    [("nodir/x.json", "No such file or directory"), (".", "Is a directory"), ("/dev/full", "No space left on device")],
+)
+def test_an_output_that_cannot_be_written_records_nothing(cli, tmp_path, target, reason):
+    if target == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    output = target if target.startswith("/") else tmp_path / target
+    state = tmp_path / "state"
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "-o", output)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {output}: {reason}\n")
+    assert _recorded_scans(state) == 0
+    assert {c["status"] for c in scan_json(cli, "-s", FIXTURES / "sample.json", "--state-dir", state)["clusters"]} == {"new"}
+
+
+def test_a_failed_scan_leaves_the_output_file_as_it_was(cli, tmp_path):
+    out = tmp_path / "report.json"
+    out.write_text("previous report\n")
+    out.chmod(0o640)
+    result = cli("scan", "-s", FIXTURES / "bad" / "junk.bin", "--no-state", "-o", out)
+    assert result.exit_code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and out.read_text() == "previous report\n"
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", out).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and out.stat().st_mode & 0o777 == 0o640
+    assert json.loads(out.read_text())["schema"] == 1
+
+
+def test_output_dash_is_stdout(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", "-", "-f", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["schema"] == 1
+    assert list(tmp_path.iterdir()) == [] and "Wrote" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_old_file_and_records_nothing(cli, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out, state = tmp_path / "out" / "report.md", tmp_path / "state"
+    out.parent.mkdir()
+    out.write_text("previous report\n")
+    monkeypatch.setattr(os, "fsync", disk_full)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "-o", out)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {out}: No space left on device\n")
+    assert [p.name for p in out.parent.iterdir()] == ["report.md"] and out.read_text() == "previous report\n"
+    assert _recorded_scans(state) == 0

@@ -9,7 +9,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence
 
 import typer
 
@@ -18,6 +18,7 @@ from ..errors import TriageError
 
 if TYPE_CHECKING:
     from ..assess import ScanReport
+    from .report_file import ReportFile
     from ..model import ScanResult
 
 FORMAT_HELP = "Output format: table, json, markdown or csv (default: from the --output suffix, else table)."
@@ -55,7 +56,7 @@ def scan(
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
     from ..model import PRIORITIES, Severity
-    from ..report import FORMATS, render
+    from ..report import FORMATS
     from ..rules import load_rules
     from ..scan import ScanOptions, scan as run_scan
     from ..config import load_config
@@ -69,7 +70,8 @@ def scan(
         "--project": project, "--resource-type": resource_type, "--filter": extra_filter, "--save-raw": save_raw,
         "--state-dir": state_dir, "--keep": keep,
     })
-    output_file, raw_file, store_dir = (None if v is None else Path(v) for v in (output, save_raw, state_dir))
+    output_file = None if output in (None, "-") else Path(output)
+    raw_file, store_dir = (None if v is None else Path(v) for v in (save_raw, state_dir))
     fmt = fmt or _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -106,11 +108,44 @@ def scan(
         if not uses_gcp and (save_raw is not None or max_entries is not None):
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
         options = ScanOptions(specs, window, services, floor)
-        with _gcp_reader(query, max_entries, raw_file) as read_gcp:
+        with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))
+            _report(result, specs, fmt, report_file, store_dir, history_kept)
     except TriageError as err:
         fail_from(err)
+    if fail_on is not None:
+        limit = PRIORITIES.index(fail_on.upper())
+        if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
+            raise typer.Exit(3)
 
+
+def _report(
+    result: "ScanResult", specs: Sequence[str], fmt: str, report_file: Optional["ReportFile"], state_dir: Optional[Path],
+    keep: Optional[timedelta],
+) -> None:
+    """Warn about the scan, render and deliver the report (to stdout without ``report_file``); then, with state
+    (``keep`` set), record the scan: a report that was not delivered leaves no trace in the history."""
+    from ..report import render
+
+    _warn(result, specs)
+    report, recordable = _assess(result, state_dir, keep is not None)
+    terminal = report_file is None and sys.stdout.isatty()
+    color = terminal and "NO_COLOR" not in os.environ
+    text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
+    if report_file is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            report_file.write(text)
+        except OSError as err:
+            fatal(f"cannot write {report_file.path}: {err.strerror or err}")
+        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {report_file.path}", err=True)
+    if recordable:
+        _record(result, state_dir, keep)
+
+
+def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
+    """Warnings and notes about what the scan read, on stderr; nothing readable at all is an error."""
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if result.entries_skipped:
@@ -126,23 +161,21 @@ def scan(
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
-    report = _assess(result, store_dir, history_kept)
-    terminal = output_file is None and sys.stdout.isatty()
-    color = terminal and "NO_COLOR" not in os.environ
-    text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
-    if output_file is not None:
-        try:
-            output_file.write_text(text, encoding="utf-8")
-        except OSError as err:
-            fatal(f"cannot write {output}: {err.strerror or err}")
-        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {output}", err=True)
-    else:
-        typer.echo(text, nl=False)
 
-    if fail_on is not None:
-        limit = PRIORITIES.index(fail_on.upper())
-        if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
-            raise typer.Exit(3)
+@contextmanager
+def _report_file(path: Optional[Path]) -> Iterator[Optional["ReportFile"]]:
+    """``--output``, opened before the scan so that a path that cannot be written fails first (None: stdout)."""
+    if path is None:
+        yield None
+        return
+    from .report_file import ReportFile
+
+    try:
+        report_file = ReportFile(path)
+    except OSError as err:
+        fatal(f"cannot write {path}: {err.strerror or err}")
+    with report_file:
+        yield report_file
 
 
 def _reject_empty(values: dict[str, object]) -> None:
@@ -162,17 +195,29 @@ def _rule_paths(paths: List[Path]) -> Optional[List[Path]]:
     return paths or None
 
 
-def _assess(result: "ScanResult", state_dir: Optional[Path], keep: Optional[timedelta]) -> "ScanReport":
-    """Incidents always; with state (``keep`` set), record the scan and annotate it. A store failure only warns."""
+def _assess(result: "ScanResult", state_dir: Optional[Path], history: bool) -> tuple["ScanReport", bool]:
+    """The report, with history when asked, and whether to record the scan; a store failure only warns."""
     import sqlite3
 
     from ..assess import assess
 
     try:
-        return assess(result, state_dir, keep, record=keep is not None)
+        return assess(result, state_dir, history=history), history
     except (TriageError, sqlite3.Error, OSError) as err:
         typer.echo(f"Warning: scan not recorded: {err}", err=True)
-        return assess(result, None, None, record=False)
+        return assess(result, None, history=False), False
+
+
+def _record(result: "ScanResult", state_dir: Optional[Path], keep: timedelta) -> None:
+    """Record the delivered scan; a store failure only warns."""
+    import sqlite3
+
+    from ..assess import record
+
+    try:
+        record(result, state_dir, keep)
+    except (TriageError, sqlite3.Error, OSError) as err:
+        typer.echo(f"Warning: scan not recorded: {err}", err=True)
 
 
 @contextmanager
