@@ -410,3 +410,18 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_old_file_and_records_n
     assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {out}: No space left on device\n")
     assert [p.name for p in out.parent.iterdir()] == ["report.md"] and out.read_text() == "previous report\n"
     assert _recorded_scans(state) == 0
+
+
+@pytest.mark.parametrize("extra", [(), ("--fail-on", "P0")])
+def test_a_closed_stdout_exits_141_quietly_and_records_nothing(tmp_path, extra):
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    command = [sys.executable, "-c", "from triage.cli import main; main()",
+               "scan", "-s", str(FIXTURES / "sample.json"), "--state-dir", str(state), "-f", "json", *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the report is written, as with `| head` done early
+    assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
+    process.stderr.close()
+    assert _recorded_scans(state) == 0
