@@ -108,6 +108,11 @@ def test_covered_hours_of_open_windows():
     assert covered_hours(Window(None, None), at(5), None, None) == 0.0
 
 
+def test_a_span_shorter_than_a_minute_counts_as_one_minute():
+    assert covered_hours(Window(None, None), at(5), at(1), at(1)) == 1 / 60  # every failure at one instant
+    assert covered_hours(Window(at(0), at(0) + timedelta(seconds=0.5)), at(5), None, None) == 1 / 60
+
+
 def test_sparkline_scales_to_the_largest_bucket_and_marks_absence():
     assert sparkline([0, 1, 2, 3, 4, 5, 6, 7, 8]) == " ▁▂▃▄▅▆▇█"
     assert sparkline([0, 100, 1]) == " █▁"

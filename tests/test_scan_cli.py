@@ -425,3 +425,12 @@ def test_a_closed_stdout_exits_141_quietly_and_records_nothing(tmp_path, extra):
     assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
     process.stderr.close()
     assert _recorded_scans(state) == 0
+
+
+def test_failures_at_one_instant_have_a_rate_over_one_minute(cli, tmp_path):
+    record = {"insertId": "r1", "timestamp": "2026-11-28T02:00:00Z", "severity": "ERROR", "textPayload": "lone failure",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    source, state = tmp_path / "one.ndjson", tmp_path / "state"
+    source.write_text(json.dumps(record) + "\n")
+    runs = [scan_json(cli, "-s", source, "--state-dir", state)["clusters"][0] for _ in range(2)]
+    assert [(c["rate"], c["baseline_rate"], c["status"]) for c in runs] == [(60.0, None, "new"), (60.0, 60.0, "recurring")]
