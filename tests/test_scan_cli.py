@@ -434,3 +434,13 @@ def test_failures_at_one_instant_have_a_rate_over_one_minute(cli, tmp_path):
     source.write_text(json.dumps(record) + "\n")
     runs = [scan_json(cli, "-s", source, "--state-dir", state)["clusters"][0] for _ in range(2)]
     assert [(c["rate"], c["baseline_rate"], c["status"]) for c in runs] == [(60.0, None, "new"), (60.0, 60.0, "recurring")]
+
+
+def test_help_shows_readable_metavars(cli):
+    text = cli("scan", "--help").stdout
+    assert not re.search(r"<(list|str|int|path)", text), text
+    for usage in ("-s, --source SOURCE", "--since DURATION", "--from TS", "--until TS", "--now TS", "--min-severity LEVEL",
+                  "--rules PATH", "-o, --output FILE", "--fail-on PRIORITY", "--max-entries N", "--keep DURATION"):
+        assert usage in text
+    flat = " ".join(text.split())
+    assert "90s, 30m, 1h, 2d, 1w" in flat and flat.count("naive means UTC") == 2 and "('-': stdout)" in flat

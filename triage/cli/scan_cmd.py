@@ -32,27 +32,27 @@ SOURCE_HELP = (
 @app.command()
 def scan(
     source: Optional[List[str]] = typer.Option(
-        None, "--source", "-s", help=SOURCE_HELP
+        None, "--source", "-s", metavar="SOURCE", help=SOURCE_HELP
     ),
-    since: Optional[str] = typer.Option(None, "--since", help="Window start relative to now: 90s, 30m, 1h, 2d."),
-    start: Optional[str] = typer.Option(None, "--from", help="Window start, ISO-8601 with any offset."),
-    end: Optional[str] = typer.Option(None, "--until", help="Window end, ISO-8601 with any offset."),
-    now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
-    service: Optional[List[str]] = typer.Option(None, "--service", help="Only this Cloud Run service. Repeatable."),
-    min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Severity floor (inferred severities count). Default WARNING."),
-    rules: Optional[List[str]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
-    project: Optional[str] = typer.Option(None, "--project", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
-    resource_type: Optional[str] = typer.Option(None, "--resource-type", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
-    extra_filter: Optional[str] = typer.Option(None, "--filter", help="A Cloud Logging filter expression ANDed into the query."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DURATION", help="Window relative to now: 90s, 30m, 1h, 2d, 1w (up to now, exclusive)."),
+    start: Optional[str] = typer.Option(None, "--from", metavar="TS", help="Window start (inclusive), ISO-8601 with any offset; naive means UTC."),
+    end: Optional[str] = typer.Option(None, "--until", metavar="TS", help="Window end (exclusive), ISO-8601 with any offset; naive means UTC."),
+    now: Optional[str] = typer.Option(None, "--now", metavar="TS", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
+    service: Optional[List[str]] = typer.Option(None, "--service", metavar="NAME", help="Only this Cloud Run service. Repeatable."),
+    min_severity: Optional[str] = typer.Option(None, "--min-severity", metavar="LEVEL", help="Severity floor: DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL (inferred severities count). Default WARNING."),
+    rules: Optional[List[str]] = typer.Option(None, "--rules", metavar="PATH", help="Rule file or directory; replaces the default pack. Repeatable."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help=FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file instead of stdout ('-': stdout)."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="PRIORITY", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
+    resource_type: Optional[str] = typer.Option(None, "--resource-type", metavar="TYPE", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
+    extra_filter: Optional[str] = typer.Option(None, "--filter", metavar="EXPR", help="A Cloud Logging filter expression ANDed into the query."),
     show_filter: bool = typer.Option(False, "--show-filter", help="Print the Cloud Logging filter and exit."),
-    max_entries: Optional[int] = typer.Option(None, "--max-entries", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
-    save_raw: Optional[str] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
-    state_dir: Optional[str] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+    max_entries: Optional[int] = typer.Option(None, "--max-entries", metavar="N", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
+    save_raw: Optional[str] = typer.Option(None, "--save-raw", metavar="FILE", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
+    state_dir: Optional[str] = typer.Option(None, "--state-dir", metavar="DIR", help="State store folder (default $XDG_STATE_HOME/triage)."),
     no_state: bool = typer.Option(False, "--no-state", help="Do not record this scan in the state store."),
-    keep: Optional[str] = typer.Option(None, "--keep", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
+    keep: Optional[str] = typer.Option(None, "--keep", metavar="DURATION", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
     from ..model import PRIORITIES, Severity
