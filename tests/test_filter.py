@@ -14,7 +14,7 @@ from triage.model import Severity, Window
 START = datetime(2026, 3, 1, 11, 0, tzinfo=timezone.utc)
 END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 WINDOW = Window(START, END)
-BOUNDS = 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"'
+BOUNDS = 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"'
 TEXT_TERMS = (
     'textPayload:"Traceback (most recent call last)" OR textPayload:"File \\"" OR '
     'textPayload:"During handling of the above exception" OR textPayload:"The above exception was the direct cause"'
@@ -29,6 +29,13 @@ def test_default_scope():
     assert build_filter(WINDOW, min_severity=Severity.ERROR) == (
         f'{BOUNDS} AND resource.type="cloud_run_revision" AND '
         f"(severity>=ERROR OR severity=DEFAULT OR {TEXT_TERMS} OR {ERROR_MARKERS})"
+    )
+
+
+def test_years_below_1000_have_four_digits():
+    window = Window(datetime(999, 1, 1, tzinfo=timezone.utc), datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=timezone.utc))
+    assert build_filter(window, min_severity=Severity.DEFAULT, resource_type=None) == (
+        'timestamp>="0999-01-01T00:00:00Z" AND timestamp<"0999-01-01T00:00:00.000005Z"'
     )
 
 
@@ -92,18 +99,19 @@ def test_the_filter_keeps_candidates_and_keeps_out_the_rest():
         "other resource type": run_entry(at, "x", severity="ERROR", resource_type="gce_instance"),
         "before the window": run_entry("2026-03-01T10:59:59Z", "x", severity="ERROR"),
         "after the window": run_entry("2026-03-01T12:00:01Z", "x", severity="ERROR"),
-        "on the end bound": run_entry("2026-03-01T12:00:00Z", "x", severity="CRITICAL"),
+        "on the start bound": run_entry("2026-03-01T11:00:00Z", "x", severity="CRITICAL"),
+        "on the end bound (exclusive)": run_entry("2026-03-01T12:00:00Z", "x", severity="CRITICAL"),
     }
     kept = _kept(build_filter(WINDOW, ("api",), Severity.WARNING), entries)
     assert kept == {
         "json error", "json warning", "loguru error on stderr (DEFAULT)", "loguru info on stderr (DEFAULT)",
         "traceback frame (DEFAULT)", "traceback header tagged INFO", "gunicorn error tagged INFO", "request 503",
-        "on the end bound",
+        "on the start bound",
     }
     strict = _kept(build_filter(WINDOW, ("api",), Severity.ERROR), entries)
     assert kept - strict == {"json warning"}
     everything = _kept(build_filter(WINDOW, (), Severity.DEFAULT, None), entries)
-    assert everything == set(entries) - {"before the window", "after the window"}
+    assert everything == set(entries) - {"before the window", "after the window", "on the end bound (exclusive)"}
 
 
 def test_rule_conditions_on_requests_fetch_slow_and_failing_requests_at_any_severity():

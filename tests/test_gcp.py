@@ -17,7 +17,7 @@ from triage.sources import Record, Truncated
 from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, make_client, pull
 
 NOW = "2026-03-01T12:00:00Z"
-FILTER = 'timestamp>="2026-03-01T00:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"'
+FILTER = 'timestamp>="2026-03-01T00:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"'
 
 
 class FakeTime:
@@ -228,7 +228,7 @@ def test_configured_project_is_the_default_source_and_config_rules_apply(cli, fa
     data, _ = scan_json(cli)
     assert data["sources"] == ["gcp:test-proj"]
     assert any(c["rule"] == "db-pool-exhausted" and c["count"] == 10 for c in data["clusters"])
-    assert fake.requests[0]["filter"].startswith('timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z"')
+    assert fake.requests[0]["filter"].startswith('timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"')
 
 
 def test_max_entries_reports_truncation(cli, fake):
@@ -318,7 +318,7 @@ def test_missing_adc_with_the_real_discovery(tmp_path):
 def test_show_filter_needs_no_credentials_or_project(cli, env):
     result = cli("scan", "--show-filter", "--now", NOW, "--min-severity", "DEFAULT")
     assert (result.exit_code, result.stdout) == (
-        0, 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<="2026-03-01T12:00:00Z" AND resource.type="cloud_run_revision"\n')
+        0, 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z" AND resource.type="cloud_run_revision"\n')
 
 
 def test_gcp_source_without_a_project_is_one_line(cli, env):

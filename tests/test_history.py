@@ -108,6 +108,11 @@ def test_covered_hours_of_open_windows():
     assert covered_hours(Window(None, None), at(5), None, None) == 0.0
 
 
+def test_a_span_shorter_than_a_minute_counts_as_one_minute():
+    assert covered_hours(Window(None, None), at(5), at(1), at(1)) == 1 / 60  # every failure at one instant
+    assert covered_hours(Window(at(0), at(0) + timedelta(seconds=0.5)), at(5), None, None) == 1 / 60
+
+
 def test_sparkline_scales_to_the_largest_bucket_and_marks_absence():
     assert sparkline([0, 1, 2, 3, 4, 5, 6, 7, 8]) == " ▁▂▃▄▅▆▇█"
     assert sparkline([0, 100, 1]) == " █▁"
@@ -209,3 +214,8 @@ def test_a_closed_issue_means_regressed_only_for_events_after_it_was_closed(stor
     _, before_closing = record(store, scan_result(at(2), cluster("aaa", 2, at(2))))
     _, after_closing = record(store, scan_result(at(6), cluster("aaa", 2, at(6))))
     assert (before_closing["aaa"].status, after_closing["aaa"].status) == ("recurring", "regressed")
+
+
+def test_history_empty_now_is_an_error(tmp_path, store):
+    result = _cli("--now", "", "--state-dir", str(tmp_path))
+    assert (result.exit_code, result.stderr) == (2, "Error: --now: invalid time '': use ISO-8601, e.g. 2026-11-28T03:00:00Z\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -307,4 +308,171 @@ def test_a_secret_is_redacted_before_a_long_title_is_cut(cli, tmp_path):
 def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr.startswith("Error: invalid duration '3x'")
+    assert result.stderr.startswith("Error: --keep: invalid duration '3x'")
+
+
+def _ancient_export(tmp_path):
+    """The sample export plus one failure logged in year 500."""
+    record = {"insertId": "z1", "timestamp": "0500-06-01T00:00:00Z", "severity": "ERROR", "textPayload": "worker crashed",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    path = tmp_path / "ancient.ndjson"
+    path.write_text((FIXTURES / "sample.ndjson").read_text() + json.dumps(record) + "\n")
+    return path
+
+
+def test_years_below_1000_keep_the_store_readable_and_print_four_digits(cli, tmp_path):
+    source, state = _ancient_export(tmp_path), tmp_path / "state"
+    first = cli("scan", "-s", source, "--state-dir", state, "-f", "markdown")
+    assert first.exit_code == 0, first.output
+    assert "| 0500-06-01T00:00:00Z | 0500-06-01T00:00:00Z |" in first.stdout
+    again = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "--from", "0999-01-01T00:00:00Z")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("Window 0999-01-01T00:00:00Z → now")
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state).exit_code == 0
+    assert cli("history", "--state-dir", state).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "option", ["--now", "--since", "--from", "--until", "--format", "--min-severity", "--keep", "--rules", "--output",
+               "--state-dir", "--service", "--filter"]
+)
+def test_empty_option_values_are_errors(cli, option):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", option, "")
+    assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {option}: empty value\n", "")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--since", "0m"], "Error: invalid duration '0m': must be longer than 0 (at least 1µs)\n"),
+        (["--since", "0.0000001s"], "Error: invalid duration '0.0000001s': must be longer than 0 (at least 1µs)\n"),
+        (["--keep", "0d"], "Error: --keep: invalid duration '0d': must be longer than 0 (at least 1µs)\n"),
+        (["--keep", "800000d"], "Error: --keep: invalid duration '800000d': reaches back before year 1\n"),
+        (["--from", "2026-11-28T01:00:00Z", "--until", "2026-11-28T01:00:00Z"],
+         "Error: the window must end after it starts (2026-11-28T01:00:00Z → 2026-11-28T01:00:00Z)\n"),
+    ],
+)
+def test_zero_and_unrepresentable_durations_are_errors_before_anything_is_recorded(cli, tmp_path, args, message):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path, *args)
+    assert (result.exit_code, result.stderr) == (2, message)
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_a_keep_in_the_config_file_too_long_to_prune_is_an_error(cli, tmp_path, monkeypatch):
+    (tmp_path / "triage.toml").write_text('keep = "800000d"\n')
+    monkeypatch.chdir(tmp_path)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path / "state")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path / 'triage.toml'}: keep: invalid duration '800000d' (e.g. 1h, 30d)\n")
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_rules_directory_without_rule_files_is_an_error(cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a rule\n")
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--rules", tmp_path)
+    assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}: no rule file (*.yaml, *.yml) in this directory\n")
+
+
+def test_an_event_on_the_hour_counts_in_one_of_two_consecutive_windows(cli, tmp_path):
+    record = {"insertId": "b1", "timestamp": "2026-11-28T02:00:00Z", "severity": "ERROR", "textPayload": "boundary failure",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    source = tmp_path / "boundary.ndjson"
+    source.write_text(json.dumps(record) + "\n")
+    counts = [
+        [c["count"] for c in scan_json(cli, "-s", source, "--no-state", "--since", "1h", "--now", now)["clusters"]]
+        for now in ("2026-11-28T02:00:00Z", "2026-11-28T03:00:00Z")
+    ]
+    assert counts == [[], [1]]
+
+
+def _recorded_scans(state) -> int:
+    import sqlite3
+
+    if not (state / "state.db").exists():
+        return 0
+    with sqlite3.connect(state / "state.db") as db:
+        return db.execute("SELECT count(*) FROM scans").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "target, reason",
+    [("nodir/x.json", "No such file or directory"), (".", "Is a directory"), ("/dev/full", "No space left on device")],
+)
+def test_an_output_that_cannot_be_written_records_nothing(cli, tmp_path, target, reason):
+    if target == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    output = target if target.startswith("/") else tmp_path / target
+    state = tmp_path / "state"
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "-o", output)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {output}: {reason}\n")
+    assert _recorded_scans(state) == 0
+    assert {c["status"] for c in scan_json(cli, "-s", FIXTURES / "sample.json", "--state-dir", state)["clusters"]} == {"new"}
+
+
+def test_a_failed_scan_leaves_the_output_file_as_it_was(cli, tmp_path):
+    out = tmp_path / "report.json"
+    out.write_text("previous report\n")
+    out.chmod(0o640)
+    result = cli("scan", "-s", FIXTURES / "bad" / "junk.bin", "--no-state", "-o", out)
+    assert result.exit_code == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and out.read_text() == "previous report\n"
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", out).exit_code == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"] and out.stat().st_mode & 0o777 == 0o640
+    assert json.loads(out.read_text())["schema"] == 1
+
+
+def test_output_dash_is_stdout(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", "-", "-f", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["schema"] == 1
+    assert list(tmp_path.iterdir()) == [] and "Wrote" not in result.stderr
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_old_file_and_records_nothing(cli, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out, state = tmp_path / "out" / "report.md", tmp_path / "state"
+    out.parent.mkdir()
+    out.write_text("previous report\n")
+    monkeypatch.setattr(os, "fsync", disk_full)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state, "-o", out)
+    assert (result.exit_code, result.stderr) == (2, f"Error: cannot write {out}: No space left on device\n")
+    assert [p.name for p in out.parent.iterdir()] == ["report.md"] and out.read_text() == "previous report\n"
+    assert _recorded_scans(state) == 0
+
+
+@pytest.mark.parametrize("extra", [(), ("--fail-on", "P0")])
+def test_a_closed_stdout_exits_141_quietly_and_records_nothing(tmp_path, extra):
+    import subprocess
+    import sys
+
+    state = tmp_path / "state"
+    command = [sys.executable, "-c", "from triage.cli import main; main()",
+               "scan", "-s", str(FIXTURES / "sample.json"), "--state-dir", str(state), "-f", "json", *extra]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the report is written, as with `| head` done early
+    assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
+    process.stderr.close()
+    assert _recorded_scans(state) == 0
+
+
+def test_failures_at_one_instant_have_a_rate_over_one_minute(cli, tmp_path):
+    record = {"insertId": "r1", "timestamp": "2026-11-28T02:00:00Z", "severity": "ERROR", "textPayload": "lone failure",
+              "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
+    source, state = tmp_path / "one.ndjson", tmp_path / "state"
+    source.write_text(json.dumps(record) + "\n")
+    runs = [scan_json(cli, "-s", source, "--state-dir", state)["clusters"][0] for _ in range(2)]
+    assert [(c["rate"], c["baseline_rate"], c["status"]) for c in runs] == [(60.0, None, "new"), (60.0, 60.0, "recurring")]
+
+
+def test_help_shows_readable_metavars(cli):
+    text = cli("scan", "--help").stdout
+    assert not re.search(r"<(list|str|int|path)", text), text
+    for usage in ("-s, --source SOURCE", "--since DURATION", "--from TS", "--until TS", "--now TS", "--min-severity LEVEL",
+                  "--rules PATH", "-o, --output FILE", "--fail-on PRIORITY", "--max-entries N", "--keep DURATION"):
+        assert usage in text
+    flat = " ".join(text.split())
+    assert "90s, 30m, 1h, 2d, 1w" in flat and flat.count("naive means UTC") == 2 and "('-': stdout)" in flat

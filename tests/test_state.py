@@ -145,6 +145,37 @@ def test_a_version_1_store_is_migrated(tmp_path):
     old.commit()
     old.close()
     with StateStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         issue = store.linked_issue("fp")
         assert (issue.state, issue.closed_at) == ("closed", None)
+
+
+def test_years_below_1000_are_stored_with_four_digits(store):
+    from datetime import datetime, timezone
+
+    from triage.state import utc_text
+
+    assert utc_text(datetime(1, 1, 1, tzinfo=timezone.utc)) == "0001-01-01T00:00:00.000000Z"
+    ancient = dataclasses.replace(rule_cluster(), first_seen=datetime(500, 6, 1, tzinfo=timezone.utc))
+    store.record_scan(scan_result(ancient, scanned_at=T0))
+    assert [r.first_seen.year for r in store.cluster_history()] == [500]
+
+
+def test_a_version_2_store_with_unpadded_years_is_repaired(tmp_path):
+    from triage.state import _MIGRATIONS
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(_MIGRATIONS[1] + ";" + _MIGRATIONS[2] + ";PRAGMA user_version=2;")
+    old.execute(
+        "INSERT INTO scans VALUES (1, '2026-11-28T02:00:00.000000Z', '999-01-01T00:00:00.000000Z',"
+        " '2026-11-28T02:00:00.000000Z', '[]', 0, 0, 0, 0, '{}')"
+    )
+    old.execute("INSERT INTO scan_clusters VALUES (1, 'fp', NULL, NULL, 'ERROR', 't', 1, '1-01-01T00:00:00.000000Z', NULL)")
+    old.commit()
+    old.close()
+    with StateStore(path) as store:
+        assert [s.window.start.isoformat() for s in store.scans()] == ["0999-01-01T00:00:00+00:00"]
+        assert store.db.execute("SELECT first_seen, last_seen FROM scan_clusters").fetchall() == [
+            ("0001-01-01T00:00:00.000000Z", None)
+        ]

@@ -1,5 +1,5 @@
-"""Put a scan in context: record it, link its clusters into incidents, and annotate each cluster with its
-status, spike test and linked issue against the earlier scans in the state store."""
+"""Put a scan in context: link its clusters into incidents, annotate each cluster with its status, spike test
+and linked issue against the earlier scans in the state store, and record it there."""
 
 from __future__ import annotations
 
@@ -23,14 +23,19 @@ class ScanReport:
     context: Mapping[str, ClusterContext] = field(default_factory=dict)  # empty when no state is kept
 
 
-def assess(result: ScanResult, state_dir: Path | None, keep: timedelta | None, *, record: bool = True) -> ScanReport:
-    """Link incidents; with ``record``, store the scan, annotate it against history and prune old scans."""
+def assess(result: ScanResult, state_dir: Path | None, *, history: bool = True) -> ScanReport:
+    """Link incidents; with ``history``, annotate the clusters against the scans recorded in ``state_dir``."""
     incidents = link_incidents(result.clusters)
-    if not record:
+    if not history:
         return ScanReport(result, incidents)
     with StateStore.in_dir(state_dir) as store:
-        scan_id = store.record_scan(result)
-        context = annotate(store, result, scan_id, incidents=incidents)
-        if keep is not None:
-            store.prune(keep)
+        context = annotate(store, result, incidents=incidents)
     return ScanReport(result, incidents, context)
+
+
+def record(result: ScanResult, state_dir: Path | None, keep: timedelta) -> int:
+    """Store the scan in ``state_dir``, prune the scans recorded more than ``keep`` ago; return its id."""
+    with StateStore.in_dir(state_dir) as store:
+        scan_id = store.record_scan(result)
+        store.prune(keep)
+    return scan_id

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from .errors import UsageError
 from .model import Severity
-from .window import parse_duration
+from .window import parse_duration, parse_keep
 
 CONFIG_FILE = "triage.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -98,11 +98,11 @@ def _parse(table: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
 
 
 def _check_values(config: Config, path: Path, prefix: str) -> None:
-    for key in ("since", "keep"):
+    for key, parse in (("since", parse_duration), ("keep", parse_keep)):
         text = getattr(config, key)
         if text is not None:
             try:
-                parse_duration(text)
+                parse(text)
             except UsageError:
                 raise UsageError(f"{path}: {prefix}{key}: invalid duration {text!r} (e.g. 1h, 30d)") from None
     if config.min_severity is not None:

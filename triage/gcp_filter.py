@@ -1,7 +1,7 @@
 """Build the Cloud Logging filter that pushes a scan's scope to the server, so only candidates cross the wire.
 
-The filter always carries both window bounds: without a ``timestamp`` term the client library silently
-adds its own 24-hour one. The severity floor keeps, besides ``severity>=FLOOR``:
+The filter always carries both window bounds, ``timestamp>=`` the start and ``timestamp<`` the end (the window
+is half-open): without a ``timestamp`` term the client library silently adds its own 24-hour one. The severity floor keeps, besides ``severity>=FLOOR``:
 
 * ``severity=DEFAULT``: Cloud Run gives plain stdout/stderr lines no severity. Their level lives in the
   text (loguru ``| ERROR |``, gunicorn ``[ERROR]``), and a traceback printed line by line arrives as
@@ -61,7 +61,7 @@ def build_filter(
     """
     if window.start is None or window.end is None:
         raise ValueError("a Cloud Logging filter needs both window bounds")
-    terms = [f'timestamp>="{rfc3339(window.start)}"', f'timestamp<="{rfc3339(window.end)}"']
+    terms = [f'timestamp>="{rfc3339(window.start)}"', f'timestamp<"{rfc3339(window.end)}"']
     if resource_type:
         terms.append(f"resource.type={quote(resource_type)}")
     if services:
@@ -119,4 +119,4 @@ def quote(value: str) -> str:
 def rfc3339(ts: datetime) -> str:
     """UTC RFC 3339 with ``Z``; microseconds only when present."""
     utc = ts.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")

@@ -9,6 +9,8 @@ Status of a cluster in a scan, against the scans recorded before it:
 
 Covered hours of a scan: its window; an open start (a whole file read) falls back to the first
 failure it saw, an open end to the scan time when the start was given, else to the last failure.
+A span shorter than :data:`MIN_COVERED` (every failure at the same instant, a 0.5 s window) counts as
+that long, for the rate of a scan and the baselines alike: one event at one instant is 60 per hour.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .state import ClusterRow, LinkedIssue, ScanInfo, StateStore
 from .window import format_time, iso_z
 
 QUIET_BEFORE_REGRESSION = timedelta(hours=24)
+MIN_COVERED = timedelta(minutes=1)  # the shortest span a rate is taken over
 HOURLY_UP_TO = timedelta(hours=48)  # longer spans are bucketed by day
 SPARK_LEVELS = "▁▂▃▄▅▆▇█"
 
@@ -94,12 +97,12 @@ def _back_after_closing(issue: LinkedIssue | None, last_seen: datetime | None) -
 
 
 def covered_hours(window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None) -> float:
-    """Hours a scan covers (see the module docstring); 0 when unknown."""
+    """Hours a scan covers, at least :data:`MIN_COVERED` (see the module docstring); 0 when unknown."""
     start = window.start or first
     end = window.end or (scanned_at if window.start else last)
-    if start is None or end is None or end <= start:
+    if start is None or end is None or end < start:
         return 0.0
-    return (end - start).total_seconds() / 3600
+    return max(end - start, MIN_COVERED).total_seconds() / 3600
 
 
 def _earlier_scans(store: StateStore, at: datetime, scan_id: int | None) -> list[ScanInfo]:

@@ -161,15 +161,16 @@ def derived_priority(severity: Severity) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The scan's time window; an open bound is None."""
+    """The scan's half-open time window ``[start, end)``; an open bound is None."""
 
     start: datetime | None
     end: datetime | None
 
     def contains(self, ts: datetime | None) -> bool:
+        """``start <= ts < end``: consecutive windows never share an event. An unknown time only fits an open window."""
         if ts is None:
             return self.start is None and self.end is None
-        return (self.start is None or ts >= self.start) and (self.end is None or ts <= self.end)
+        return (self.start is None or ts >= self.start) and (self.end is None or ts < self.end)
 
 
 @dataclass(frozen=True, slots=True)

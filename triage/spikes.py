@@ -1,6 +1,7 @@
 """Spikes: is a cluster's rate in this scan significantly above its baseline from earlier scans?
 
-Method. A cluster's *rate* is its count in this scan divided by the hours the scan covers. Its
+Method. A cluster's *rate* is its count in this scan divided by the hours the scan covers (at least one
+minute, see :func:`triage.history.covered_hours`). Its
 *baseline rate* is the sum of its counts over the earlier stored scans divided by the sum of the
 hours those scans cover (scans that overlap count twice in both sums, so the ratio stays fair); a
 cluster never seen before has no baseline and is never a spike. Under the baseline, the count in

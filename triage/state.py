@@ -23,9 +23,26 @@ from .errors import TriageError
 from .model import ScanResult, Window
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
+
+_TIME_COLUMNS = {
+    "scans": ("scanned_at", "window_from", "window_until"),
+    "scan_clusters": ("first_seen", "last_seen"),
+    "issues": ("updated_at", "closed_at"),
+}
+_TIME_WIDTH = len("2026-11-28T01:00:00.000000Z")  # every stored time: see utc_text
+
+
+def _pad_years_sql() -> str:
+    """SQL that zero-pads the year of every stored time shorter than :data:`_TIME_WIDTH`."""
+    return ";".join(
+        f"UPDATE {table} SET {column} = substr('000' || {column}, -{_TIME_WIDTH}) WHERE length({column}) < {_TIME_WIDTH}"
+        for table, columns in _TIME_COLUMNS.items()
+        for column in columns
+    )
+
 
 _MIGRATIONS: dict[int, str] = {
     # version reached → SQL that gets there from the previous version
@@ -67,6 +84,7 @@ _MIGRATIONS: dict[int, str] = {
     );
     """,
     2: "ALTER TABLE issues ADD COLUMN closed_at TEXT",  # when GitHub says the issue was closed
+    3: _pad_years_sql(),  # years below 1000 were once stored unpadded ('1-01-01T…'), unreadable and missorted
 }
 
 
@@ -81,8 +99,8 @@ def state_path(state_dir: Path | None = None) -> Path:
 
 
 def utc_text(ts: datetime | None) -> str | None:
-    """Fixed-width UTC text (sorts like the times it stands for)."""
-    return None if ts is None else ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC text, 4-digit year and microseconds (sorts like the times it stands for)."""
+    return None if ts is None else ts.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,30 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w)\s*$", re.I
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` → timedelta."""
+def parse_duration(text: str, option: str | None = None) -> timedelta:
+    """``90s``, ``30m``, ``1h``, ``2d``, ``1w`` → a timedelta of at least 1 µs; ``option`` prefixes errors."""
+    problem = f"{option}: " if option else ""
     match = _DURATION.match(text)
     if not match:
-        raise UsageError(f"invalid duration {text!r}: use a number and a unit, e.g. 90s, 30m, 1h, 2d")
+        raise UsageError(f"{problem}invalid duration {text!r}: use a number and a unit, e.g. 90s, 30m, 1h, 2d")
     try:
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+        span = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     except OverflowError:
-        raise UsageError(f"invalid duration {text!r}: too long") from None
+        raise UsageError(f"{problem}invalid duration {text!r}: too long") from None
+    if not span:
+        raise UsageError(f"{problem}invalid duration {text!r}: must be longer than 0 (at least 1µs)")
+    return span
+
+
+def parse_keep(text: str, option: str | None = None) -> timedelta:
+    """How long scan history is kept: a :func:`parse_duration` that reaches back no further than year 1."""
+    span = parse_duration(text, option)
+    try:
+        datetime.now(timezone.utc) - span
+    except OverflowError:
+        problem = f"{option}: " if option else ""
+        raise UsageError(f"{problem}invalid duration {text!r}: reaches back before year 1") from None
+    return span
 
 
 def time_before(ts: datetime, span: timedelta) -> datetime:
@@ -43,20 +58,20 @@ def parse_time(text: str, option: str) -> datetime:
 def build_window(
     since: str | None = None, start: str | None = None, end: str | None = None, now: str | None = None
 ) -> Window:
-    """The scan window; with no option at all it is open on both sides (a file is read whole)."""
-    if since and start:
+    """The half-open scan window ``[from, until)``; with no option it is open on both sides (a file is read whole)."""
+    if since is not None and start is not None:
         raise UsageError("--since and --from both set the window start: use one")
-    anchor = parse_time(now, "--now") if now else datetime.now(timezone.utc)
-    until = parse_time(end, "--until") if end else None
-    if since:
+    anchor = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
+    until = parse_time(end, "--until") if end is not None else None
+    if since is not None:
         lower = time_before(until or anchor, parse_duration(since))
         until = until or anchor
     else:
-        lower = parse_time(start, "--from") if start else None
-        if lower is not None and until is None and now:
+        lower = parse_time(start, "--from") if start is not None else None
+        if lower is not None and until is None and now is not None:
             until = anchor
-    if lower and until and lower > until:
-        raise UsageError(f"the window starts after it ends ({format_time(lower)} > {format_time(until)})")
+    if lower and until and lower >= until:
+        raise UsageError(f"the window must end after it starts ({format_time(lower)} → {format_time(until)})")
     return Window(lower, until)
 
 
@@ -69,4 +84,4 @@ def format_time(ts: datetime | None) -> str:
     """UTC ISO-8601 with ``Z`` (seconds precision), or ``-``."""
     if ts is None:
         return "-"
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -12,11 +12,35 @@ import sys
 from typing import NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import TriageError
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+
+
+class _Group(TyperGroup):
+    """Every command: a reader that closes stdout early (``| head``) ends it quietly with exit 141."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not fail (and print) once more."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests): nothing is flushed at exit
+        pass
+
+
 app = typer.Typer(
     name="triage",
+    cls=_Group,
     help="Find what is broken in Cloud Run logs: rules, clusters, priorities, drafts and issues.",
     no_args_is_help=True,
     add_completion=False,

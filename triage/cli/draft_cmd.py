@@ -22,12 +22,12 @@ SYMPTOMS_HELP = "Also select the symptoms of incidents (by default an incident i
 def draft(
     keys: Optional[List[str]] = typer.Argument(None, metavar="KEY", help=KEYS_HELP),
     all_clusters: bool = typer.Option(False, "--all", help="Draft every cluster of the last scan."),
-    min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only clusters at or above P0-P3."),
+    min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only clusters at or above P0-P3."),
     include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout."),
-    project: Optional[str] = typer.Option(None, "--project", help="Google Cloud project for the Logs Explorer links."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
-    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout."),
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help="Google Cloud project for the Logs Explorer links."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
+    templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
     """Render issue drafts (evidence, samples, five whys, remediation) from the last recorded scan."""
     from ..config import load_config

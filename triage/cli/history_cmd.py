@@ -14,10 +14,10 @@ from ..errors import TriageError
 @app.command()
 def history(
     fingerprint: Optional[str] = typer.Argument(None, help="Only clusters whose fingerprint starts with this."),
-    since: str = typer.Option("7d", "--since", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond."),
-    now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible output."),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table, json or csv."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+    since: str = typer.Option("7d", "--since", metavar="DURATION", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond."),
+    now: Optional[str] = typer.Option(None, "--now", metavar="TS", help="Anchor 'now' (ISO-8601) for reproducible output."),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="Output format: table, json or csv."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help="State store folder (default $XDG_STATE_HOME/triage)."),
 ) -> None:
     """Show how often each failure appeared in the recorded scans."""
     from datetime import datetime, timezone
@@ -29,7 +29,7 @@ def history(
     if fmt not in HISTORY_FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
     try:
-        until = parse_time(now, "--now") if now else datetime.now(timezone.utc)
+        until = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
         start = time_before(until, parse_duration(since))
         path = state_path(state_dir)
         if not path.exists():

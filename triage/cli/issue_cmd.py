@@ -26,14 +26,14 @@ FORMATS = ("table", "json")
 def file_issues(
     keys: Optional[List[str]] = typer.Argument(None, metavar="KEY", help=KEYS_HELP),
     all_: bool = typer.Option(False, "--all", help="Every cluster of the last scan."),
-    min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only clusters at or above this priority (P0-P3)."),
+    min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only clusters at or above this priority (P0-P3)."),
     include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
-    repo: Optional[str] = typer.Option(None, "--repo", help="OWNER/REPO (default: github_repo from the config file)."),
-    label: Optional[List[str]] = typer.Option(None, "--label", help="Extra label for new issues. Repeatable."),
+    repo: Optional[str] = typer.Option(None, "--repo", metavar="OWNER/REPO", help="OWNER/REPO (default: github_repo from the config file)."),
+    label: Optional[List[str]] = typer.Option(None, "--label", metavar="LABEL", help="Extra label for new issues. Repeatable."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
-    fmt: str = typer.Option("table", "--format", "-f", help="Output format: table or json."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
-    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+    fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="Output format: table or json."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
+    templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
     """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GITHUB_TOKEN or GH_TOKEN."""
     from .. import github

@@ -36,7 +36,7 @@ def _load(paths: Optional[List[Path]]) -> "RuleSet":
 @rules_app.command("list")
 def list_rules(
     rules: Optional[List[Path]] = typer.Option(
-        None, "--rules", help="Rule file or directory (repeatable); replaces the default pack."
+        None, "--rules", metavar="PATH", help="Rule file or directory (repeatable); replaces the default pack."
     ),
 ) -> None:
     """Print every rule in match order: id, priority, category, title, file."""

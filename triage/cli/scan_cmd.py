@@ -9,7 +9,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence
 
 import typer
 
@@ -18,6 +18,7 @@ from ..errors import TriageError
 
 if TYPE_CHECKING:
     from ..assess import ScanReport
+    from .report_file import ReportFile
     from ..model import ScanResult
 
 FORMAT_HELP = "Output format: table, json, markdown or csv (default: from the --output suffix, else table)."
@@ -31,39 +32,47 @@ SOURCE_HELP = (
 @app.command()
 def scan(
     source: Optional[List[str]] = typer.Option(
-        None, "--source", "-s", help=SOURCE_HELP
+        None, "--source", "-s", metavar="SOURCE", help=SOURCE_HELP
     ),
-    since: Optional[str] = typer.Option(None, "--since", help="Window start relative to now: 90s, 30m, 1h, 2d."),
-    start: Optional[str] = typer.Option(None, "--from", help="Window start, ISO-8601 with any offset."),
-    end: Optional[str] = typer.Option(None, "--until", help="Window end, ISO-8601 with any offset."),
-    now: Optional[str] = typer.Option(None, "--now", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
-    service: Optional[List[str]] = typer.Option(None, "--service", help="Only this Cloud Run service. Repeatable."),
-    min_severity: Optional[str] = typer.Option(None, "--min-severity", help="Severity floor (inferred severities count). Default WARNING."),
-    rules: Optional[List[Path]] = typer.Option(None, "--rules", help="Rule file or directory; replaces the default pack. Repeatable."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
-    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
-    project: Optional[str] = typer.Option(None, "--project", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
-    resource_type: Optional[str] = typer.Option(None, "--resource-type", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
-    extra_filter: Optional[str] = typer.Option(None, "--filter", help="A Cloud Logging filter expression ANDed into the query."),
+    since: Optional[str] = typer.Option(None, "--since", metavar="DURATION", help="Window relative to now: 90s, 30m, 1h, 2d, 1w (up to now, exclusive)."),
+    start: Optional[str] = typer.Option(None, "--from", metavar="TS", help="Window start (inclusive), ISO-8601 with any offset; naive means UTC."),
+    end: Optional[str] = typer.Option(None, "--until", metavar="TS", help="Window end (exclusive), ISO-8601 with any offset; naive means UTC."),
+    now: Optional[str] = typer.Option(None, "--now", metavar="TS", help="Anchor 'now' (ISO-8601) for reproducible --since windows."),
+    service: Optional[List[str]] = typer.Option(None, "--service", metavar="NAME", help="Only this Cloud Run service. Repeatable."),
+    min_severity: Optional[str] = typer.Option(None, "--min-severity", metavar="LEVEL", help="Severity floor: DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL (inferred severities count). Default WARNING."),
+    rules: Optional[List[str]] = typer.Option(None, "--rules", metavar="PATH", help="Rule file or directory; replaces the default pack. Repeatable."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", metavar="FORMAT", help=FORMAT_HELP),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the report to this file instead of stdout ('-': stdout)."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", metavar="PRIORITY", help="Exit 3 when a cluster at or above this priority (P0-P3) exists."),
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help="Cloud Logging project (else triage.toml, GOOGLE_CLOUD_PROJECT, gcloud's)."),
+    resource_type: Optional[str] = typer.Option(None, "--resource-type", metavar="TYPE", help="Cloud Logging resource type (default cloud_run_revision; 'any' for all)."),
+    extra_filter: Optional[str] = typer.Option(None, "--filter", metavar="EXPR", help="A Cloud Logging filter expression ANDed into the query."),
     show_filter: bool = typer.Option(False, "--show-filter", help="Print the Cloud Logging filter and exit."),
-    max_entries: Optional[int] = typer.Option(None, "--max-entries", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
-    save_raw: Optional[Path] = typer.Option(None, "--save-raw", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="State store folder (default $XDG_STATE_HOME/triage)."),
+    max_entries: Optional[int] = typer.Option(None, "--max-entries", metavar="N", min=1, help="Stop after N Cloud Logging entries (reported as truncated)."),
+    save_raw: Optional[str] = typer.Option(None, "--save-raw", metavar="FILE", help="Write every fetched entry to this NDJSON file (replay with --source FILE)."),
+    state_dir: Optional[str] = typer.Option(None, "--state-dir", metavar="DIR", help="State store folder (default $XDG_STATE_HOME/triage)."),
     no_state: bool = typer.Option(False, "--no-state", help="Do not record this scan in the state store."),
-    keep: Optional[str] = typer.Option(None, "--keep", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
+    keep: Optional[str] = typer.Option(None, "--keep", metavar="DURATION", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
     from ..model import PRIORITIES, Severity
-    from ..report import FORMATS, render
+    from ..report import FORMATS
     from ..rules import load_rules
     from ..scan import ScanOptions, scan as run_scan
     from ..config import load_config
     from ..gcp_filter import DEFAULT_RESOURCE_TYPE, DEFAULT_WINDOW, build_filter, closed_window
     from ..sources import gcp_project, open_source, resolve_sources
-    from ..window import build_window, parse_duration, parse_time
+    from ..window import build_window, parse_duration, parse_keep, parse_time
 
-    fmt = fmt or _FORMAT_OF_SUFFIX.get(output.suffix.lower() if output else "", "table")
+    _reject_empty({
+        "--source": source, "--since": since, "--from": start, "--until": end, "--now": now, "--service": service,
+        "--min-severity": min_severity, "--rules": rules, "--format": fmt, "--output": output, "--fail-on": fail_on,
+        "--project": project, "--resource-type": resource_type, "--filter": extra_filter, "--save-raw": save_raw,
+        "--state-dir": state_dir, "--keep": keep,
+    })
+    output_file = None if output in (None, "-") else Path(output)
+    raw_file, store_dir = (None if v is None else Path(v) for v in (save_raw, state_dir))
+    fmt = fmt or _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.upper() not in PRIORITIES:
@@ -81,13 +90,13 @@ def scan(
     kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
-        history_kept = None if no_state else parse_duration(keep or config.keep or "30d")
+        history_kept = None if no_state else parse_keep(keep or config.keep or "30d", "--keep")
         specs = () if show_filter else resolve_sources(tuple(source or ()), project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
-        rule_set = load_rules(rules or list(config.rules) or None)
+        rule_set = load_rules(_rule_paths([Path(r) for r in rules or ()] or list(config.rules)))
         query = None
         if uses_gcp:
-            anchor = parse_time(now, "--now") if now else None
+            anchor = parse_time(now, "--now") if now is not None else None
             default = parse_duration(config.since) if config.since else DEFAULT_WINDOW
             pulled = closed_window(window, default, anchor or datetime.now(timezone.utc))
             query = build_filter(pulled, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
@@ -99,11 +108,44 @@ def scan(
         if not uses_gcp and (save_raw is not None or max_entries is not None):
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
         options = ScanOptions(specs, window, services, floor)
-        with _gcp_reader(query, max_entries, save_raw) as read_gcp:
+        with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))
+            _report(result, specs, fmt, report_file, store_dir, history_kept)
     except TriageError as err:
         fail_from(err)
+    if fail_on is not None:
+        limit = PRIORITIES.index(fail_on.upper())
+        if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
+            raise typer.Exit(3)
 
+
+def _report(
+    result: "ScanResult", specs: Sequence[str], fmt: str, report_file: Optional["ReportFile"], state_dir: Optional[Path],
+    keep: Optional[timedelta],
+) -> None:
+    """Warn about the scan, render and deliver the report (to stdout without ``report_file``); then, with state
+    (``keep`` set), record the scan: a report that was not delivered leaves no trace in the history."""
+    from ..report import render
+
+    _warn(result, specs)
+    report, recordable = _assess(result, state_dir, keep is not None)
+    terminal = report_file is None and sys.stdout.isatty()
+    color = terminal and "NO_COLOR" not in os.environ
+    text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
+    if report_file is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            report_file.write(text)
+        except OSError as err:
+            fatal(f"cannot write {report_file.path}: {err.strerror or err}")
+        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {report_file.path}", err=True)
+    if recordable:
+        _record(result, state_dir, keep)
+
+
+def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
+    """Warnings and notes about what the scan read, on stderr; nothing readable at all is an error."""
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if result.entries_skipped:
@@ -119,36 +161,63 @@ def scan(
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
 
-    report = _assess(result, state_dir, history_kept)
-    terminal = output is None and sys.stdout.isatty()
-    color = terminal and "NO_COLOR" not in os.environ
-    text = render(report, fmt, color=color, width=shutil.get_terminal_size().columns if terminal else 80)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as err:
-            fatal(f"cannot write {output}: {err.strerror or err}")
-        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {output}", err=True)
-    else:
-        typer.echo(text, nl=False)
 
-    if fail_on is not None:
-        limit = PRIORITIES.index(fail_on.upper())
-        if any(PRIORITIES.index(c.priority) <= limit for c in result.clusters):
-            raise typer.Exit(3)
+@contextmanager
+def _report_file(path: Optional[Path]) -> Iterator[Optional["ReportFile"]]:
+    """``--output``, opened before the scan so that a path that cannot be written fails first (None: stdout)."""
+    if path is None:
+        yield None
+        return
+    from .report_file import ReportFile
+
+    try:
+        report_file = ReportFile(path)
+    except OSError as err:
+        fatal(f"cannot write {path}: {err.strerror or err}")
+    with report_file:
+        yield report_file
 
 
-def _assess(result: "ScanResult", state_dir: Optional[Path], keep: Optional[timedelta]) -> "ScanReport":
-    """Incidents always; with state (``keep`` set), record the scan and annotate it. A store failure only warns."""
+def _reject_empty(values: dict[str, object]) -> None:
+    """An empty option value (an unset shell variable, say) is an error, never the same as leaving it out."""
+    for option, value in values.items():
+        if value == "" or (isinstance(value, list) and "" in value):
+            fatal(f"{option}: empty value")
+
+
+def _rule_paths(paths: List[Path]) -> Optional[List[Path]]:
+    """The rule files and directories to load (None: the default pack); a directory must hold a rule file."""
+    from ..rules_load import rule_files
+
+    for path in paths:
+        if path.is_dir() and not rule_files([path]):
+            fatal(f"{path}: no rule file (*.yaml, *.yml) in this directory")
+    return paths or None
+
+
+def _assess(result: "ScanResult", state_dir: Optional[Path], history: bool) -> tuple["ScanReport", bool]:
+    """The report, with history when asked, and whether to record the scan; a store failure only warns."""
     import sqlite3
 
     from ..assess import assess
 
     try:
-        return assess(result, state_dir, keep, record=keep is not None)
+        return assess(result, state_dir, history=history), history
     except (TriageError, sqlite3.Error, OSError) as err:
         typer.echo(f"Warning: scan not recorded: {err}", err=True)
-        return assess(result, None, None, record=False)
+        return assess(result, None, history=False), False
+
+
+def _record(result: "ScanResult", state_dir: Optional[Path], keep: timedelta) -> None:
+    """Record the delivered scan; a store failure only warns."""
+    import sqlite3
+
+    from ..assess import record
+
+    try:
+        record(result, state_dir, keep)
+    except (TriageError, sqlite3.Error, OSError) as err:
+        typer.echo(f"Warning: scan not recorded: {err}", err=True)
 
 
 @contextmanager

@@ -21,8 +21,8 @@ app.add_typer(worklog_app, name="worklog")
 @worklog_app.command("new")
 def new(
     path: Path = typer.Argument(..., help="The worklog file to create (never overwritten)."),
-    title: str = typer.Option("Worklog", "--title", help="The heading of the worklog."),
-    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+    title: str = typer.Option("Worklog", "--title", metavar="TEXT", help="The heading of the worklog."),
+    templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
     """Start a worklog from the template; refuse to overwrite an existing file."""
     from ..drafts import Templates, render_worklog_new
@@ -38,10 +38,10 @@ def new(
 @worklog_app.command("attach")
 def attach(
     path: Path = typer.Argument(..., help="The worklog file (created with a heading if missing)."),
-    min_priority: Optional[str] = typer.Option(None, "--min-priority", help="Only list clusters at or above P0-P3."),
-    drafts: Optional[Path] = typer.Option(None, "--drafts", help="Folder of drafts written by `triage draft --out`: link them."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help=STATE_DIR_HELP),
-    templates: Optional[Path] = typer.Option(None, "--templates", help=TEMPLATES_HELP),
+    min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only list clusters at or above P0-P3."),
+    drafts: Optional[Path] = typer.Option(None, "--drafts", metavar="DIR", help="Folder of drafts written by `triage draft --out`: link them."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
+    templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
     """Append a dated section about the last recorded scan; existing bytes are never changed."""
     from ..drafts import Templates, at_or_above, render_worklog_new, render_worklog_section
