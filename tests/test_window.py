@@ -50,6 +50,8 @@ def test_errors():
         build_window(since="1h", start="2026-11-28T00:00:00Z")
     with pytest.raises(UsageError, match="--from: invalid time 'yesterday'"):
         build_window(start="yesterday")
+    with pytest.raises(UsageError, match=r"--from: invalid time '0001-01-01T00:00:00Z': use ISO-8601 \(years 2 to 9998\)"):
+        build_window(start="0001-01-01T00:00:00Z")
     with pytest.raises(UsageError, match=r"must end after it starts \(2026-11-28T02:00:00Z → 2026-11-28T01:00:00Z\)"):
         build_window(start="2026-11-28T02:00:00Z", end="2026-11-28T01:00:00Z")
 

@@ -51,7 +51,7 @@ def parse_time(text: str, option: str) -> datetime:
     """ISO-8601 with any offset (``Z``, ``+02:00``; naive means UTC) → aware UTC datetime."""
     ts = parse_timestamp(text)
     if ts is None:
-        raise UsageError(f"{option}: invalid time {text!r}: use ISO-8601, e.g. 2026-11-28T03:00:00Z")
+        raise UsageError(f"{option}: invalid time {text!r}: use ISO-8601 (years 2 to 9998), e.g. 2026-11-28T03:00:00Z")
     return ts
 
 
