@@ -189,3 +189,20 @@ def test_every_format_redacts_secrets_in_log_text():
     for fmt in ("table", "json", "markdown", "csv"):
         text = render(report, fmt)
         assert "s3cr3tvalue" not in text and "token=[REDACTED]" in text, fmt
+
+
+def _titled(title: str, **fields) -> ScanReport:
+    """``result()`` whose one cluster has ``title`` as its title and template."""
+    plain = result().result
+    cluster = Cluster(**{**_fields(plain.clusters[0]), "title": title, "template": title, **fields})
+    return ScanReport(replace(plain, clusters=(cluster,)))
+
+
+def test_control_and_bidi_characters_never_reach_markdown_csv_or_table():
+    report = _titled("Error\x07 bell\x00 nul \u202eevil\u202c \u2066iso\u2069 done\x7f", services={"a\u202eb": 3})
+    clean = "Error bell nul evil iso done"
+    assert f"| {clean} |" in render_markdown(report)
+    [row] = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert (row["title"], row["template"], row["services"]) == (clean, clean, "ab:3")
+    table = render_table(report, width=160)
+    assert clean in table and "ab×3" in table

@@ -36,6 +36,7 @@ MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters 
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
 _MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 TITLE_LIMIT = 256  # GitHub's limit for issue titles
 MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
 STATUSES = ("new", "recurring", "regression")
@@ -106,9 +107,14 @@ class Templates:
 # --- escaping ---------------------------------------------------------------------------------------------
 
 
+def printable(text: str) -> str:
+    """``text`` without control characters (but tab and newline) and bidi overrides and isolates."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def escape_html(text: str) -> str:
-    """Plain text for Markdown outside code: ``&``, ``<``, ``>`` escaped, ``@mentions`` broken, one line."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Plain text for Markdown outside code: printable, ``&``, ``<``, ``>`` escaped, ``@mentions`` broken, one line."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MENTION.sub("@" + WORD_JOINER, " ".join(text.split()))
 
 
