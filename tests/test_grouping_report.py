@@ -9,6 +9,8 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank
 from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
@@ -198,6 +200,25 @@ def _titled(title: str, **fields) -> ScanReport:
     return ScanReport(replace(plain, clusters=(cluster,)))
 
 
+@pytest.mark.parametrize(
+    ("title", "cell"),
+    [
+        ("=cmd|' /C calc'!A0 failed", "'=cmd|' /C calc'!A0 failed"),
+        ("+SUM(1+1) unexpected value", "'+SUM(1+1) unexpected value"),
+        ("-2+3 formula error", "'-2+3 formula error"),
+        ('@HYPERLINK("http://evil") bad', '\'@HYPERLINK("http://evil") bad'),
+        ("\tTAB first", "'\tTAB first"),
+        ("\r=cmd after a carriage return", "'=cmd after a carriage return"),
+        ("a=b, -1 and @x inside are fine", "a=b, -1 and @x inside are fine"),
+    ],
+)
+def test_csv_neutralises_formulas_in_log_text(title, cell):
+    text = render_csv(_titled(title, services={"=svc": 2, "api": 1}))
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert (row["title"], row["template"], row["services"]) == (cell, cell, "'=svc:2;api:1")
+    assert (row["priority"], row["count"], row["first_seen"]) == ("P1", "3", "2026-11-28T01:00:00Z")
+
+
 def test_control_and_bidi_characters_never_reach_markdown_csv_or_table():
     report = _titled("Error\x07 bell\x00 nul \u202eevil\u202c \u2066iso\u2069 done\x7f", services={"a\u202eb": 3})
     clean = "Error bell nul evil iso done"
@@ -206,3 +227,4 @@ def test_control_and_bidi_characters_never_reach_markdown_csv_or_table():
     assert (row["title"], row["template"], row["services"]) == (clean, clean, "ab:3")
     table = render_table(report, width=160)
     assert clean in table and "ab×3" in table
+

@@ -242,6 +242,14 @@ def _redacted(report: ScanReport) -> ScanReport:
     return replace(report, result=result, incidents=incidents)
 
 
+def _csv_text(text: str) -> str:
+    """Log text for a CSV cell: printable (so no carriage return), and with a ``'`` before a leading ``=``,
+    ``+``, ``-``, ``@`` or tab, so a spreadsheet does not run it as a formula (OWASP, CSV injection)."""
+    text = printable(text)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 CSV_COLUMNS = (
     "fingerprint", "rule", "priority", "priority_derived", "severity", "count", "first_seen", "last_seen", "status", "incident",
     "services", "title", "template",
@@ -259,7 +267,7 @@ def render_csv(report: ScanReport) -> str:
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
              iso_z(c.first_seen) or "", iso_z(c.last_seen) or "", context.status if context else "",
-             incident_of.get(c.fingerprint, ""), printable(services), printable(c.title), printable(c.template)]
+             incident_of.get(c.fingerprint, ""), _csv_text(services), _csv_text(c.title), _csv_text(c.template)]
         )
     return buffer.getvalue()
 
