@@ -188,9 +188,9 @@ def test_every_format_redacts_secrets_in_log_text():
                                         for s in plain.result.clusters[0].samples)})
     report = ScanReport(replace(plain.result, clusters=(leaky,)),
                         (replace(plain.incidents[0], summary=f"auth failed {secret} (3)"),), plain.context)
-    for fmt in ("table", "json", "markdown", "csv"):
+    for fmt, mask in (("table", "[REDACTED]"), ("json", "[REDACTED]"), ("markdown", "\\[REDACTED\\]"), ("csv", "[REDACTED]")):
         text = render(report, fmt)
-        assert "s3cr3tvalue" not in text and "token=[REDACTED]" in text, fmt
+        assert "s3cr3tvalue" not in text and f"token={mask}" in text, fmt
 
 
 def _titled(title: str, **fields) -> ScanReport:
@@ -228,3 +228,11 @@ def test_control_and_bidi_characters_never_reach_markdown_csv_or_table():
     table = render_table(report, width=160)
     assert clean in table and "ab×3" in table
 
+
+def test_markdown_cells_render_log_text_literally():
+    title = "KeyError in api/__init__.py:__call__ `x` **b** [l](http://x) ![i](http://y) ~~s~~ snake_case &amp; <br>"
+    row = render_markdown(_titled(title)).splitlines()[-1]
+    assert row == (
+        "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | KeyError in api/\\_\\_init\\_\\_.py:\\_\\_call\\_\\_ "
+        "\\`x\\` \\*\\*b\\*\\* \\[l\\](http://x) !\\[i\\](http://y) \\~\\~s\\~\\~ snake_case &amp;amp; &lt;br&gt; | - | `0123456789` |"
+    )
