@@ -132,3 +132,14 @@ def test_cluster_text_is_redacted_everywhere():
     everything = repr((safe.title, safe.template, safe.samples, safe.captures))
     for secret in ("pw123", "abc123", "zzz999"):
         assert secret not in everything
+
+
+def test_a_secret_found_in_a_sample_is_masked_where_it_stands_without_context():
+    """A key's first line, taken for a traceback's exception type, shows up in the title without its PEM header."""
+    line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    message = f"ValueError: bad key -----BEGIN RSA PRIVATE KEY-----\n{line}\n-----END RSA PRIVATE KEY-----"
+    cluster = dataclasses.replace(unmatched_cluster(messages=(message,)), title=f"{line} in app/k.py:load",
+                                  template=f"{line} in app/k.py:load", captures={"type": line})
+    safe = redact_cluster(cluster)
+    assert (safe.title, safe.template, safe.captures, safe.samples[0].message) == (
+        f"{MASK} in app/k.py:load", f"{MASK} in app/k.py:load", {"type": MASK}, f"ValueError: bad key {MASK}")

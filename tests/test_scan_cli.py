@@ -292,6 +292,19 @@ def test_a_title_fills_no_secret_whose_name_stayed_a_placeholder(cli, tmp_path):
     assert (cluster["title"], cluster["template"]) == ("<ID> = [REDACTED] rejected", "<ID> = <ID> rejected")
 
 
+def test_a_private_key_line_never_becomes_a_title(cli, tmp_path):
+    key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nabcdefghijklmnopQRSTUVWXYZab+/\nZZZtail0000=="
+    message = ('Traceback (most recent call last):\n  File "/app/k.py", line 3, in load\n    key = load_pem(raw)\n'
+               f"ValueError: bad key -----BEGIN RSA PRIVATE KEY-----\n{key}\n-----END RSA PRIVATE KEY-----")
+    path = tmp_path / "pem.ndjson"
+    path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": message}) + "\n")
+    for fmt in ("json", "csv", "markdown", "table"):
+        output = cli("scan", "-s", path, "--no-state", "-f", fmt).stdout
+        assert "MIIE" not in output and "QRSTUV" not in output and "ZZZtail" not in output, fmt
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["title"], cluster["template"]) == ("[REDACTED] in app/k.py:load", "[REDACTED] in app/k.py:load")
+
+
 def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
     assert (result.exit_code, result.stdout) == (2, "")

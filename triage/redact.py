@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Iterable
 
 from .model import Cluster
 
@@ -92,12 +93,33 @@ def redact(text: str) -> str:
     return text
 
 
+def secret_words(texts: Iterable[str]) -> frozenset[str]:
+    """The words (8+ characters) that :func:`redact` removes from ``texts``: secrets it recognised in context."""
+    found: set[str] = set()
+    for text in texts:
+        kept = set(redact(text).split())
+        found.update(word for word in text.split() if len(word) >= 8 and word not in kept)
+    return frozenset(found)
+
+
+def redact_with(text: str, secrets: frozenset[str]) -> str:
+    """:func:`redact` of ``text`` that also masks the words in ``secrets``, which may stand there without the
+    context that gave them away (a key's first line taken for a traceback's exception type)."""
+    text = redact(text)
+    return _WORD.sub(lambda word: MASK if word[0] in secrets else word[0], text) if secrets else text
+
+
+_WORD = re.compile(r"\S+")
+
+
 def redact_cluster(cluster: Cluster) -> Cluster:
-    """A copy of ``cluster`` whose log-derived text (title, template, samples, captures) is redacted."""
+    """A copy of ``cluster`` whose log-derived text (title, template, samples, captures) is redacted; a secret
+    found in a sample is masked in the title, template and captures too."""
+    secrets = secret_words(s.message for s in cluster.samples)
     return dataclasses.replace(
         cluster,
-        title=redact(cluster.title),
-        template=redact(cluster.template),
+        title=redact_with(cluster.title, secrets),
+        template=redact_with(cluster.template, secrets),
         samples=tuple(dataclasses.replace(s, message=redact(s.message)) for s in cluster.samples),
-        captures={name: redact(value) for name, value in cluster.captures.items()},
+        captures={name: redact_with(value, secrets) for name, value in cluster.captures.items()},
     )
