@@ -74,7 +74,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
      rf"\g<1>{MASK}"),
     # token: v, client_secret: v only when v looks like one ("token: 401 - Unauthorized" is prose)
     (("secret", "token", "credential"),
-     re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[^\s"',;]{8,}"""),
+     re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{8,}(?![^\s"',;])"""),
      rf"\g<1>{MASK}"),
     # token=v (no spaces: query strings, logfmt, env dumps; `key = expr` in a traceback's code line is kept);
     # a PEM value runs to the line's end
