@@ -8,7 +8,8 @@ from urllib.parse import unquote
 import pytest
 
 from triage.drafts import (
-    MARKER_RE, MAX_BODY, DraftContext, Templates, fence, parse_marker, project_of, render_issue, render_scan_report,
+    MARKER_RE, MAX_BODY, DraftContext, Templates, escape_cell, escape_html, fence, parse_marker, project_of, render_issue,
+    render_scan_report,
 )
 from triage.errors import TriageError
 from triage.incidents import link_incidents
@@ -101,6 +102,37 @@ def test_hostile_log_text_cannot_escape():
     assert "&lt;b&gt;\\|x&lt;/b&gt;" in outside_code
     assert "````` " not in body  # no fence opened inside a sample: the sample fence is longer than its runs
     assert "`````text\nboom ```` fence" in body
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("KeyError in api/__init__.py:__call__", r"KeyError in api/\_\_init\_\_.py:\_\_call\_\_"),
+        ("send_json failed for SERVICE_NAME", "send_json failed for SERVICE_NAME"),
+        ("`code` **bold** *em* ~~gone~~", r"\`code\` \*\*bold\*\* \*em\* \~\~gone\~\~"),
+        ("[link](http://x) ![img](http://y)", r"\[link\](http://x) !\[img\](http://y)"),
+        ("# not a heading, #12", r"\# not a heading, #12"),
+        (r'C:\temp\x \* \"q\"', r'C:\temp\x \\\* \\"q\\"'),
+        ("a &amp; b < c", "a &amp;amp; b &lt; c"),
+        ("bell\x07 nul\x00 \u202eevil\u202c \u2067iso\u2069", "bell nul evil iso"),
+    ],
+)
+def test_text_filter_renders_log_text_literally(text, escaped):
+    assert escape_html(text) == escaped
+    assert escape_cell(text + " | x") == escaped.replace("|", "\\|") + r" \| x"
+
+
+def test_a_last_backslash_cannot_escape_what_follows():
+    assert (escape_html("ends in \\"), escape_cell("ends in \\")) == ("ends in \\\\", "ends in \\\\")
+
+
+def test_draft_title_and_cells_keep_dunder_names_literal():
+    cluster = dataclasses.replace(unmatched_cluster(), title="KeyError in api/__init__.py:__call__ ![x](http://t/p.gif)",
+                                  services={"svc_`a`": 4})
+    draft = render_issue(cluster, DraftContext(WINDOW))
+    escaped = r"KeyError in api/\_\_init\_\_.py:\_\_call\_\_ !\[x\](http://t/p.gif)"
+    assert draft.as_markdown().startswith(f"# GCP-new | P3 | {escaped}\n\n**{escaped}** happened")
+    assert r"| Services | svc\_\`a\` ×4 |" in draft.body
 
 
 def test_log_text_cannot_mention_people():
@@ -214,7 +246,7 @@ def test_root_cause_draft_with_incident_snapshot():
     assert f"Probable root cause of incident `{incident.id}`: ModuleNotFoundError" in section
     assert "| Instances | 3: inst-1, inst-2, inst-3 |" in section
     symptoms = re.findall(r"^\| (\d+) \| (.+) \| `(\w+)` \|$", section, re.M)
-    assert symptoms == [("12", "[ERROR] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
+    assert symptoms == [("12", "\\[ERROR\\] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
                         ("6", "Cloud Run answered 503 (malformed respo…", HTTP503_FP)]
     assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id}
     check_snapshot("incident_root.md", draft.as_markdown())

@@ -9,6 +9,8 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank
 from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
@@ -186,6 +188,51 @@ def test_every_format_redacts_secrets_in_log_text():
                                         for s in plain.result.clusters[0].samples)})
     report = ScanReport(replace(plain.result, clusters=(leaky,)),
                         (replace(plain.incidents[0], summary=f"auth failed {secret} (3)"),), plain.context)
-    for fmt in ("table", "json", "markdown", "csv"):
+    for fmt, mask in (("table", "[REDACTED]"), ("json", "[REDACTED]"), ("markdown", "\\[REDACTED\\]"), ("csv", "[REDACTED]")):
         text = render(report, fmt)
-        assert "s3cr3tvalue" not in text and "token=[REDACTED]" in text, fmt
+        assert "s3cr3tvalue" not in text and f"token={mask}" in text, fmt
+
+
+def _titled(title: str, **fields) -> ScanReport:
+    """``result()`` whose one cluster has ``title`` as its title and template."""
+    plain = result().result
+    cluster = Cluster(**{**_fields(plain.clusters[0]), "title": title, "template": title, **fields})
+    return ScanReport(replace(plain, clusters=(cluster,)))
+
+
+@pytest.mark.parametrize(
+    ("title", "cell"),
+    [
+        ("=cmd|' /C calc'!A0 failed", "'=cmd|' /C calc'!A0 failed"),
+        ("+SUM(1+1) unexpected value", "'+SUM(1+1) unexpected value"),
+        ("-2+3 formula error", "'-2+3 formula error"),
+        ('@HYPERLINK("http://evil") bad', '\'@HYPERLINK("http://evil") bad'),
+        ("\tTAB first", "'\tTAB first"),
+        ("\r=cmd after a carriage return", "'=cmd after a carriage return"),
+        ("a=b, -1 and @x inside are fine", "a=b, -1 and @x inside are fine"),
+    ],
+)
+def test_csv_neutralises_formulas_in_log_text(title, cell):
+    text = render_csv(_titled(title, services={"=svc": 2, "api": 1}))
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert (row["title"], row["template"], row["services"]) == (cell, cell, "'=svc:2;api:1")
+    assert (row["priority"], row["count"], row["first_seen"]) == ("P1", "3", "2026-11-28T01:00:00Z")
+
+
+def test_control_and_bidi_characters_never_reach_markdown_csv_or_table():
+    report = _titled("Error\x07 bell\x00 nul \u202eevil\u202c \u2066iso\u2069 done\x7f", services={"a\u202eb": 3})
+    clean = "Error bell nul evil iso done"
+    assert f"| {clean} |" in render_markdown(report)
+    [row] = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert (row["title"], row["template"], row["services"]) == (clean, clean, "ab:3")
+    table = render_table(report, width=160)
+    assert clean in table and "ab×3" in table
+
+
+def test_markdown_cells_render_log_text_literally():
+    title = "KeyError in api/__init__.py:__call__ `x` **b** [l](http://x) ![i](http://y) ~~s~~ snake_case &amp; <br>"
+    row = render_markdown(_titled(title)).splitlines()[-1]
+    assert row == (
+        "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | KeyError in api/\\_\\_init\\_\\_.py:\\_\\_call\\_\\_ "
+        "\\`x\\` \\*\\*b\\*\\* \\[l\\](http://x) !\\[i\\](http://y) \\~\\~s\\~\\~ snake_case &amp;amp; &lt;br&gt; | - | `0123456789` |"
+    )

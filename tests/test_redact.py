@@ -52,6 +52,73 @@ def test_ordinary_text_is_kept(text):
     assert redact(text) == text
 
 
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"failed private_key=-----BEGIN PRIVATE KEY-----{PEM_BODY}", f"failed private_key={MASK}"),
+        ("failed private_key=-----BEGIN PRIVATE <ID>", f"failed private_key={MASK}"),  # a masked template
+        (f"bad key:\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY}==\n-----END RSA PRIVATE KEY-----\nat load()",
+         f"bad key:\n{MASK}\nat load()"),
+        (f"ValueError: -----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY}", f"ValueError: {MASK}"),
+        ("failed PASSWORD = plain_spaced_16 (spaces)", f"failed PASSWORD = {MASK} (spaces)"),
+        ("db_secret =s3cr3t, retrying", f"db_secret ={MASK}, retrying"),
+        ("failed --password pw_flag_18 cli", f"failed --password {MASK} cli"),
+        ("run --api-key abc123 --verbose", f"run --api-key {MASK} --verbose"),
+        ("GitHub call failed with token ghp_abcdefghijklmnopqrstuvwxyz0123456789 401",
+         f"GitHub call failed with token {MASK} 401"),
+        ("push as github_pat_11ABCDEFG0123456789_abcdefghijklmnop denied", f"push as {MASK} denied"),
+        ("gho_16C7e42F292c6912E7710c838347Ae178B4a, ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+         f"{MASK}, {MASK}"),
+        ("stripe error sk_live_51HxxxxxxxxxxxxxxxX invalid", f"stripe error {MASK} invalid"),
+        ("keys rk_live_abcdefghij12 sk_test_4eC39HqLyjWDarjtT1zdp7dc", f"keys {MASK} {MASK}"),
+        ("slack xoxb-1234567890-abcdefghijkl failed", f"slack {MASK} failed"),
+        ("POST https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX: 404",
+         f"POST https://hooks.slack.com/services/{MASK}: 404"),
+        ("as AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A", f"as {MASK} and {MASK}"),
+        ("key AIzaSyA-1234567890abcdefghijklmnopqrstu rejected", f"key {MASK} rejected"),
+        ("Error: curl -u user:p4ssw0rd https://api", f"Error: curl -u user:{MASK} https://api"),
+        ("curl -s --user=admin:hunter2 http://x", f"curl -s --user=admin:{MASK} http://x"),
+        ("Error Basic dXNlcjpwYXNzd29yZA== rejected", f"Error Basic {MASK} rejected"),
+        ("Error sending mail SMTP auth PASS=topsecret99", f"Error sending mail SMTP auth PASS={MASK}"),
+        ("env SMTP_PASS=pw1 bypass=yes", f"env SMTP_PASS={MASK} bypass=yes"),
+        ("client_secret: mysecretvalue123 was rejected", f"client_secret: {MASK} was rejected"),
+        ("token: abc123secretvalue in yaml", f"token: {MASK} in yaml"),
+        ("X-Auth-Token: 9f8e7d6c5b4a3210", f"X-Auth-Token: {MASK}"),
+    ],
+)
+def test_secret_is_replaced_exactly(text, expected):
+    assert redact(text) == expected
+    assert redact(expected) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Basic auth failed",
+        "Basic authentication failed for user ana",
+        "commit 3f9a2b7c4d5e6f708192a3b4c5d6e7f8091a2b3c not found",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
+        "    password = settings.PASSWORD",
+        "    password = request.form['password']",
+        "if password == expected:",
+        "token: expired",
+        "--password-file /run/secrets/db",
+        "docker run -u 1000:1000 app",
+        "ghp_ prefix is reserved",
+        "Asia/Kolkata offset +05:30",
+        "-----BEGIN CERTIFICATE-----MIIC",
+        "compass=north",
+        "Could not get event name for stream/token: com.apple.xpc.activity/4505: 132: Request for stale data",
+        "Bad activity token: android.os.BinderProxy@2bd79ce",
+    ],
+)
+def test_ordinary_text_is_kept_by_the_new_forms(text):
+    assert redact(text) == text
+
+
 def test_masking_twice_changes_nothing():
     once = redact(f"token={JWT} api_key=abc")
     assert redact(once) == once == f"token={MASK} api_key={MASK}"
@@ -67,3 +134,14 @@ def test_cluster_text_is_redacted_everywhere():
     everything = repr((safe.title, safe.template, safe.samples, safe.captures))
     for secret in ("pw123", "abc123", "zzz999"):
         assert secret not in everything
+
+
+def test_a_secret_found_in_a_sample_is_masked_where_it_stands_without_context():
+    """A key's first line, taken for a traceback's exception type, shows up in the title without its PEM header."""
+    line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+    message = f"ValueError: bad key -----BEGIN RSA PRIVATE KEY-----\n{line}\n-----END RSA PRIVATE KEY-----"
+    cluster = dataclasses.replace(unmatched_cluster(messages=(message,)), title=f"{line} in app/k.py:load",
+                                  template=f"{line} in app/k.py:load", captures={"type": line})
+    safe = redact_cluster(cluster)
+    assert (safe.title, safe.template, safe.captures, safe.samples[0].message) == (
+        f"{MASK} in app/k.py:load", f"{MASK} in app/k.py:load", {"type": MASK}, f"ValueError: bad key {MASK}")

@@ -305,6 +305,39 @@ def test_a_secret_is_redacted_before_a_long_title_is_cut(cli, tmp_path):
         assert "Hunter2" not in output, fmt
 
 
+def test_a_title_fills_its_placeholders_with_redacted_values(cli, tmp_path):
+    """Masking made the token a placeholder; filling it from the samples must not bring the token back."""
+    message = "GitHub call failed with token ghp_abcdefghijklmnopqrstuvwxyz0123456789 401"
+    path = tmp_path / "token.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:0{i}Z", "severity": "ERROR", "textPayload": message})
+                            + "\n" for i in range(2)))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["title"], cluster["template"]) == (
+        "GitHub call failed with token [REDACTED] 401", "GitHub call failed with token <ID> <NUM>")
+
+
+def test_a_title_fills_no_secret_whose_name_stayed_a_placeholder(cli, tmp_path):
+    """The samples agree on the password but not on its name (``<ID> = <ID>``): the value is filled redacted."""
+    path = tmp_path / "spaced.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:0{i}Z", "severity": "ERROR",
+                                        "textPayload": f"db{i}_password = hunter2x rejected"}) + "\n" for i in range(2)))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["title"], cluster["template"]) == ("<ID> = [REDACTED] rejected", "<ID> = <ID> rejected")
+
+
+def test_a_private_key_line_never_becomes_a_title(cli, tmp_path):
+    key = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nabcdefghijklmnopQRSTUVWXYZab+/\nZZZtail0000=="
+    message = ('Traceback (most recent call last):\n  File "/app/k.py", line 3, in load\n    key = load_pem(raw)\n'
+               f"ValueError: bad key -----BEGIN RSA PRIVATE KEY-----\n{key}\n-----END RSA PRIVATE KEY-----")
+    path = tmp_path / "pem.ndjson"
+    path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": message}) + "\n")
+    for fmt in ("json", "csv", "markdown", "table"):
+        output = cli("scan", "-s", path, "--no-state", "-f", fmt).stdout
+        assert "MIIE" not in output and "QRSTUV" not in output and "ZZZtail" not in output, fmt
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["title"], cluster["template"]) == ("[REDACTED] in app/k.py:load", "[REDACTED] in app/k.py:load")
+
+
 def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
     assert (result.exit_code, result.stdout) == (2, "")

@@ -5,8 +5,9 @@ name. A missing variable is an error (``StrictUndefined``), reported as one line
 
 Log text is untrusted. Before rendering, secrets are redacted (:mod:`triage.redact`); in the templates it
 only ever goes through one of three filters: ``fence`` (a code block fenced longer than any backtick run it
-holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no comment can open; the ``@`` of a
-mention broken, so no one is notified). Inside code, ``<!--`` and ``-->`` are broken with a zero-width joiner,
+holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no comment can open; Markdown
+punctuation backslash-escaped, so no emphasis, code, link or image starts; control and bidi override characters
+dropped; the ``@`` of a mention broken, so no one is notified). Inside code, ``<!--`` and ``-->`` are broken with a zero-width joiner,
 so log text can never forge the hidden marker ``<!-- triage:{json} -->`` that the issue filer finds its issues
 by (:data:`MARKER_RE`, :func:`parse_marker`).
 """
@@ -36,6 +37,10 @@ MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters 
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
 _MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Markdown that log text must not start: a backslash before punctuation (or last), code, emphasis, links and
+# images, strikethrough, a heading; "_" inside a word (snake_case) opens nothing and stays as it is
+_MARKDOWN = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)|[`*\[\]~]|(?<![^\W_])_|_(?![^\W_])|^#")
 TITLE_LIMIT = 256  # GitHub's limit for issue titles
 MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
 STATUSES = ("new", "recurring", "regression")
@@ -106,10 +111,18 @@ class Templates:
 # --- escaping ---------------------------------------------------------------------------------------------
 
 
+def printable(text: str) -> str:
+    """``text`` without control characters (but tab and newline) and bidi overrides and isolates."""
+    return _UNPRINTABLE.sub("", text)
+
+
 def escape_html(text: str) -> str:
-    """Plain text for Markdown outside code: ``&``, ``<``, ``>`` escaped, ``@mentions`` broken, one line."""
+    """Plain text for Markdown outside code, on one line and printable: ``&``, ``<``, ``>`` escaped (no HTML),
+    the punctuation that opens emphasis, code, links, images or strikethrough backslash-escaped (``__init__``
+    stays literal), ``@mentions`` broken."""
+    text = _MARKDOWN.sub(r"\\\g<0>", " ".join(printable(text).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MENTION.sub("@" + WORD_JOINER, " ".join(text.split()))
+    return _MENTION.sub("@" + WORD_JOINER, text)
 
 
 def escape_cell(text: str) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .assess import ScanReport
-from .drafts import escape_cell
+from .drafts import escape_cell, printable
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -186,10 +186,11 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
-        grid.add_row("root", Text(f"{root.title} ({root.fingerprint[:10]})"))
-        grid.add_row("chain", Text(incident.summary))
+        grid.add_row("root", Text(f"{printable(root.title)} ({root.fingerprint[:10]})"))
+        grid.add_row("chain", Text(printable(incident.summary)))
         grid.add_row("when", f"{format_time(incident.first_seen)} → {format_time(incident.last_seen)}")
-        grid.add_row("where", f"{len(incident.instances)} instance(s), revisions {', '.join(incident.revisions) or '-'}")
+        revisions = printable(", ".join(incident.revisions)) or "-"
+        grid.add_row("where", Text(f"{len(incident.instances)} instance(s), revisions {revisions}"))
         console.print(grid)
     in_incident = {fp for incident in report.incidents for fp in incident.clusters}
     rest = [c for c in result.clusters if c.fingerprint not in in_incident]
@@ -208,7 +209,7 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
             Text(_priority(cluster), style=_PRIORITY_STYLE[cluster.priority]),
             str(cluster.count),
             f"{format_time(cluster.first_seen)}\n{format_time(cluster.last_seen)}",
-            Text(cluster.title) + Text("\n" + meta, style="dim"),
+            Text(printable(cluster.title)) + Text("\n" + printable(meta), style="dim"),
         )
     if report.incidents:
         console.print()
@@ -241,6 +242,14 @@ def _redacted(report: ScanReport) -> ScanReport:
     return replace(report, result=result, incidents=incidents)
 
 
+def _csv_text(text: str) -> str:
+    """Log text for a CSV cell: printable (so no carriage return), and with a ``'`` before a leading ``=``,
+    ``+``, ``-``, ``@`` or tab, so a spreadsheet does not run it as a formula (OWASP, CSV injection)."""
+    text = printable(text)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 CSV_COLUMNS = (
     "fingerprint", "rule", "priority", "priority_derived", "severity", "count", "first_seen", "last_seen", "status", "incident",
     "services", "title", "template",
@@ -258,7 +267,7 @@ def render_csv(report: ScanReport) -> str:
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
              iso_z(c.first_seen) or "", iso_z(c.last_seen) or "", context.status if context else "",
-             incident_of.get(c.fingerprint, ""), services, c.title, c.template]
+             incident_of.get(c.fingerprint, ""), _csv_text(services), _csv_text(c.title), _csv_text(c.template)]
         )
     return buffer.getvalue()
 
