@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
+import orjson
 import pytest
 
 from triage.entries import EMPTY_MESSAGE, clean_text, infer_severity, parse_latency, parse_timestamp, strip_log_prefix, to_entry
@@ -98,11 +98,8 @@ def test_message_fallbacks_never_empty(data, message):
     assert to_entry(data).message == message
 
 
-def test_a_payload_the_stdlib_parser_read_is_still_rendered():
-    # compact arrays are parsed by the stdlib (integers beyond 64 bits, nesting orjson refuses to write)
-    big = json.loads('{"severity": "ERROR", "jsonPayload": {"n": 123456789012345678901234567890}}')
-    assert to_entry(big).message == '{"n":123456789012345678901234567890}'
-    deep = json.loads('{"severity": "ERROR", "jsonPayload": {"x": ' + "[" * 300 + "]" * 300 + "}}")
+def test_a_payload_nested_deeper_than_orjson_writes_is_still_rendered():
+    deep = orjson.loads('{"severity": "ERROR", "jsonPayload": {"x": ' + "[" * 300 + "]" * 300 + "}}")  # reads 1024
     assert to_entry(deep).message == '{"x":' + "[" * 300 + "]" * 300 + "}"
 
 
@@ -117,7 +114,28 @@ def test_an_application_json_line_keeps_its_own_fields_as_payload():
     assert to_entry({"event": "login", "user": 7, "severity": "ERROR"}).message == '{"event":"login","user":7}'
 
 
-@pytest.mark.parametrize("value, expected", [("500", Severity.ERROR), ("400", Severity.WARNING), ("550", Severity.DEFAULT)])
+def test_an_application_json_line_has_its_agent_fields_read():
+    entry = to_entry({
+        "message": "boom", "severity": "ERROR", "logger": "api.ws",
+        "logging.googleapis.com/trace": "projects/p/traces/abc", "logging.googleapis.com/labels": {"instanceId": "i1"},
+        "timestampSeconds": 1795824000, "timestampNanos": 5000,
+    })
+    assert (entry.trace, entry.instance, entry.timestamp) == (
+        "projects/p/traces/abc", "i1", datetime(2026, 11, 28, 0, 0, 0, 5, tzinfo=timezone.utc)
+    )
+    assert entry.raw["jsonPayload"] == {"message": "boom", "logger": "api.ws"}
+
+
+def test_a_client_dump_payload_of_any_json_type_is_its_message():
+    assert to_entry({"log_name": "x", "payload": ["a", "b"], "severity": "ERROR"}).message == '["a","b"]'
+    assert to_entry({"log_name": "x", "payload": 42, "severity": "ERROR"}).message == "42"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("500", Severity.ERROR), ("400", Severity.WARNING), ("550", Severity.DEFAULT), ("²", Severity.DEFAULT),
+     ("1" * 5000, Severity.DEFAULT), ("٥٠٠", Severity.DEFAULT)],
+)
 def test_a_numeric_severity_written_as_text(value, expected):
     assert to_entry({"severity": value, "textPayload": "x"}).severity is expected
 
@@ -241,4 +259,4 @@ def test_a_time_at_the_limits_of_datetime_is_no_time(text):
 
 def test_times_near_the_limits_are_kept():
     assert parse_timestamp("0002-01-01T00:00:00Z") == datetime(2, 1, 1, tzinfo=timezone.utc)
-    assert parse_timestamp("9998-12-31T00:00:00Z") == datetime(9998, 12, 31, tzinfo=timezone.utc)
+    assert parse_timestamp("9998-12-31T23:59:59.999999Z") == datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)

@@ -381,6 +381,37 @@ def test_wrapper_entry_list_is_the_named_one_or_the_first_list_of_objects(tmp_pa
     assert problems(items) == []
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"meta": [{"a": 1}], "entries": [{"text_payload": "boom"}, {"text_payload": "bang"}]}\n',
+        '{"meta": [\n{"a": 1}\n], "entries": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n]}\n',
+        '{"meta": [\n{"a": 1}\n], "data": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n]}\n',
+    ],
+)
+def test_a_list_of_other_objects_before_the_entries_is_metadata(tmp_path, content):
+    path = tmp_path / "w.json"
+    path.write_text(content)
+    items = records(path)
+    assert (payloads(items), problems(items)) == (["boom", "bang"], [])
+
+
+def test_an_app_line_with_a_list_of_entry_like_objects_is_a_record(tmp_path):
+    path = tmp_path / "app.ndjson"
+    line = {"message": "batch done", "results": [{"severity": "ERROR", "id": 1}]}
+    path.write_text(json.dumps(line) + "\n")
+    assert [item.data for item in records(path)] == [line]
+
+
+def test_a_stream_of_pretty_printed_entries_is_read(tmp_path):
+    """``jq '.[]' export.json`` without ``-c``: one indented LogEntry after another."""
+    path = tmp_path / "pretty.json"
+    path.write_text("".join(json.dumps({"insertId": str(i), **entry(f"e{i}")}, indent=2) + "\n" for i in range(3)))
+    items = records(path)
+    assert (payloads(items), problems(items)) == (["e0", "e1", "e2"], [])
+    assert [item.location for item in items] == [f"{path}:1", f"{path}:6", f"{path}:11"]
+
+
 def test_wrapper_with_only_lists_of_scalars_is_a_problem(tmp_path):
     path = tmp_path / "w.json"
     path.write_text('{"warnings": [\n"x"\n], "ids": []}\n')

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Hashable, Mapping
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
@@ -39,8 +39,18 @@ _PAYLOAD_KEYS = frozenset(("textPayload", "jsonPayload", "protoPayload", "payloa
 _LOG_ENTRY_FIELDS = frozenset((
     "logName", "resource", "timestamp", "receiveTimestamp", "severity", "insertId", "httpRequest", "labels",
     "operation", "trace", "spanId", "traceSampled", "sourceLocation", "split", "errorGroups",
-    "trace_sampled", "source_location", "logger", "received_timestamp",
+    "trace_sampled", "source_location", "received_timestamp",
 ))
+# Every key a LogEntry may have, camelCase or snake_case (what tells an entry from an object wrapping entries).
+LOG_ENTRY_KEYS = _LOG_ENTRY_FIELDS | _PAYLOAD_KEYS | frozenset(_SNAKE_KEYS)
+# Special fields of a structured log line, as Cloud Logging's agent files them.
+_AGENT_FIELDS = {
+    f"logging.googleapis.com/{name}": field_name
+    for name, field_name in (
+        ("trace", "trace"), ("spanId", "spanId"), ("trace_sampled", "traceSampled"), ("insertId", "insertId"),
+        ("labels", "labels"), ("operation", "operation"), ("sourceLocation", "sourceLocation"),
+    )
+}
 _SNAKE_HTTP_KEYS = {"request_method": "requestMethod", "request_url": "requestUrl"}
 
 # Terminal escapes: CSI (colours, cursor), OSC (titles, hyperlinks; ended by BEL or ST), charset and
@@ -141,27 +151,48 @@ def _text(value: Any) -> str | None:
 
 
 def _camel(data: Mapping[str, Any]) -> dict:
-    """Rename the client library's snake_case keys; a bare ``payload`` becomes text or JSON payload. A record
-    with no payload at all (an application's own JSON line) keeps its LogEntry fields and the rest becomes its
-    JSON payload, ``time`` its timestamp, as Cloud Run's logging agent does with structured stdout."""
+    """Rename the client library's snake_case keys; a bare ``payload`` becomes the text, proto or JSON payload.
+    A record with no payload at all (an application's own JSON line) keeps its LogEntry fields, takes the
+    special fields Cloud Run's logging agent reads from structured stdout, and the rest becomes its JSON payload."""
     out = {_SNAKE_KEYS.get(k, k): v for k, v in data.items()}
     if "payload" in out and "textPayload" not in out and "jsonPayload" not in out:
         payload = out.pop("payload")
         if isinstance(payload, str):
             out["textPayload"] = payload
-        elif isinstance(payload, dict):
-            out["protoPayload" if "@type" in payload else "jsonPayload"] = payload
+        elif isinstance(payload, dict) and "@type" in payload:
+            out["protoPayload"] = payload
+        elif payload is not None:
+            out["jsonPayload"] = payload
     if not _PAYLOAD_KEYS.intersection(out):
         payload = {k: v for k, v in out.items() if k not in _LOG_ENTRY_FIELDS}
         if payload:
             out = {k: v for k, v in out.items() if k in _LOG_ENTRY_FIELDS}
             out["jsonPayload"] = payload
-            if "timestamp" not in out and "time" in payload:
-                out["timestamp"] = payload.pop("time")
+            _read_agent_fields(payload, out)
     http = out.get("httpRequest")
     if isinstance(http, dict):
         out["httpRequest"] = {_SNAKE_HTTP_KEYS.get(k, k): v for k, v in http.items()}
     return out
+
+
+def _read_agent_fields(payload: dict, out: dict) -> None:
+    """Move the fields Cloud Logging's agent reads from a structured line (``time``, ``timestampSeconds``/
+    ``timestampNanos``, ``logging.googleapis.com/trace`` …) from ``payload`` to the entry ``out``."""
+    for key, field_name in _AGENT_FIELDS.items():
+        if key in payload:
+            value = payload.pop(key)
+            out.setdefault(field_name, value)
+    if "timestamp" not in out:
+        if "time" in payload:
+            out["timestamp"] = payload.pop("time")
+        elif "timestampSeconds" in payload:
+            seconds, nanos = payload.pop("timestampSeconds"), payload.pop("timestampNanos", 0)
+            try:
+                out["timestamp"] = datetime.fromtimestamp(float(seconds), timezone.utc) + timedelta(
+                    microseconds=float(nanos) / 1000
+                )
+            except (TypeError, ValueError, OverflowError, OSError):
+                pass
 
 
 def message_text(data: Mapping[str, Any], payload: Mapping | None) -> str | None:
@@ -196,8 +227,8 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
             return f"{method} {proto.get('resourceName', '')}".strip()
     if http:
         return request_summary(http)
-    for value in (payload, data.get("jsonPayload"), data.get("textPayload")):  # also a list, a number…
-        if isinstance(value, str):
+    for value in (data.get("jsonPayload"), data.get("textPayload")):  # an object, a list, a number…
+        if isinstance(value, str):  # a text jsonPayload (a text textPayload is the message already)
             if value.strip():
                 return value
         elif value is not None and value != {} and value != []:
@@ -209,7 +240,7 @@ def _compact_json(value: Any) -> str:
     """``value`` as compact JSON with sorted keys, cut to 2000 characters (for a message made of a payload)."""
     try:
         text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:  # an integer beyond 64 bits or nesting beyond orjson's limit, as the stdlib parser reads them
+    except TypeError:  # orjson reads deeper nesting (1024 levels) than it writes (254)
         try:
             text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         except (RecursionError, TypeError, ValueError):
@@ -284,7 +315,7 @@ def _declared_severity(value: Any) -> Severity | None:
 @lru_cache(maxsize=64)
 def _severity_named(name: str) -> Severity | None:
     """A level name, or a LogSeverity number written as text (``"500"``)."""
-    if name.isdigit():
+    if name.isascii() and name.isdigit() and len(name) <= 3:
         return _declared_severity(int(name))
     try:
         return Severity.parse(name)
@@ -312,7 +343,7 @@ def strip_log_prefix(text: str) -> str:
 # A time within a year of datetime's limits (Go's zero time 0001-01-01, 9999-12-31 placeholders) is no usable
 # time: it would overflow the arithmetic done on times (stitching gaps, windows, Logs Explorer links).
 _EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
-_LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+_LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 
 
 def parse_timestamp(value: Any) -> datetime | None:

@@ -23,7 +23,7 @@ import orjson
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
-from .jsonstream import _is_wrapper, loads, read_array, read_ndjson, read_wrapped
+from .jsonstream import is_wrapper, loads, read_array, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
 _BUFFER = 1 << 20
@@ -245,7 +245,7 @@ def _is_wrapped(lines: list[bytes]) -> bool:
     followed mostly by lines that are no JSON objects (unlike NDJSON whose first line is broken)."""
     first, rest = lines[0], [line for line in lines[1:] if line.strip()]
     if _is_cut(first):
-        return _is_wrapper(_dump_head(first))
+        return is_wrapper(_dump_head(first))
     if _is_object(first) or not _OPENS_OBJECT.match(first):
         return False
     return sum(map(_is_object, rest)) * 2 <= len(rest)

@@ -15,10 +15,12 @@ from typing import IO, Callable, Iterator
 
 import orjson
 
+from ..entries import LOG_ENTRY_KEYS
 from ..model import Problem
 from . import Record, RecordStream
 
 CHUNK_CHARS = 1 << 20
+PEEK_CHARS = 4096  # enough to see the first key of an object
 ELEMENT_MAX_CHARS = 1 << 24  # 64 times Cloud Logging's cap on an entry: a longer element has unbalanced brackets
 _WS = re.compile(r"\s*")
 _STRING = r'"(?:[^"\\\n]++|\\.)*+"'  # a JSON string never holds a raw line end
@@ -30,6 +32,7 @@ _CLOSER = {"{": "}", "[": "]"}
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
 # What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+_KEY_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
 
 
 # A JSON string escape of half a UTF-16 surrogate pair: valid JSON that no UTF-8 text can hold.
@@ -286,7 +289,7 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
                 yield Problem(f"{name}:{number}", reason)
                 continue
         if isinstance(value, dict):
-            if "timestamp" in value or "insertId" in value or not _is_wrapper(value):
+            if "timestamp" in value or "insertId" in value or not is_wrapper(value):
                 yield Record(f"{name}:{number}", value)
             else:
                 yield from _wrapped_entries(value, name, number)
@@ -294,24 +297,21 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
             yield _bad_value(name, number, value)
 
 
-# Keys of a LogEntry (camelCase or snake_case); an object with none of them holding a list whose first item has
-# some of them wraps entries.
-_ENTRY_KEYS = frozenset((
-    "timestamp", "severity", "textPayload", "jsonPayload", "protoPayload", "logName", "insertId", "resource",
-    "httpRequest", "text_payload", "json_payload", "proto_payload", "log_name", "insert_id", "http_request",
-    "payload",
-))
+# Keys by which a JSON line is a record of its own (a LogEntry, an app's JSON line), not a wrapper.
+_RECORD_KEYS = LOG_ENTRY_KEYS | {"message", "msg"}
 
 
-def _is_wrapper(value: dict) -> bool:
+def is_wrapper(value: dict) -> bool:
     """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects, not an app's own JSON line that
     holds a list (``"tags": ["a"]``)."""
-    if _ENTRY_KEYS.intersection(value):
+    if not _RECORD_KEYS.isdisjoint(value):
         return False
-    return any(
-        isinstance(member, list) and member and isinstance(member[0], dict) and not _ENTRY_KEYS.isdisjoint(member[0])
-        for member in value.values()
-    )
+    return any(isinstance(member, list) and member and _is_entry_like(member[0]) for member in value.values())
+
+
+def _is_entry_like(item: object) -> bool:
+    """An object with a LogEntry key (for a list's first item, only its first key may be known)."""
+    return isinstance(item, dict) and not LOG_ENTRY_KEYS.isdisjoint(item)
 
 
 # Names of a wrapper's member that holds the entry list.
@@ -320,8 +320,8 @@ _LIST_NAMES = frozenset(("entries", "logEntries", "log_entries", "items", "recor
 
 def _is_entry_list(key: str, first: object, found: bool) -> bool:
     """A wrapper's list member holds entries when it is named like an entry list or, unless an entry list came
-    before it, when its first element (``first``) is an object: empty lists and lists of scalars are metadata."""
-    return key in _LIST_NAMES or (not found and isinstance(first, dict))
+    before it, when its first element (``first``) is LogEntry-like: other lists are metadata."""
+    return key in _LIST_NAMES or (not found and _is_entry_like(first))
 
 
 def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
@@ -361,8 +361,15 @@ def read_wrapped(stream: IO[str], name: str, prefix: str, line: int = 1) -> Reco
 
 
 def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
-    """The entries of the wrapping object whose ``{`` is at the buffer's position; leaves the buffer past its ``}``."""
+    """The entries of the wrapping object whose ``{`` is at the buffer's position; leaves the buffer past its ``}``.
+    An object that is itself a LogEntry (``jq '.[]'`` prints a stream of them) is yielded as a record."""
     start_line = buf.line
+    _peek(buf)
+    if _first_key(buf.text, buf.pos) in LOG_ENTRY_KEYS:
+        value, end = _take_compact(buf, name, start_line)
+        yield Record(f"{name}:{start_line}", value) if isinstance(value, dict) else value
+        buf.advance(len(buf.text) if end is None else end)
+        return
     buf.advance(buf.pos + 1)  # the "{"
     key, found = "", False
     while buf.skip_ws():
@@ -373,7 +380,7 @@ def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
         if head in ",:":
             buf.advance(buf.pos + 1)
             continue
-        if head == "[" and _is_entry_list(key, {} if _opens_object(buf) else None, found):
+        if head == "[" and _is_entry_list(key, _first_item(buf), found):
             found = True
             yield from _read_list(buf, name)
             continue
@@ -388,9 +395,24 @@ def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
         yield Problem(f"{name}:{start_line}", "JSON object holds no list of log entries")
 
 
-def _opens_object(buf: _Buffer) -> bool:
-    """Whether the first element of the list whose ``[`` is at the buffer's position is an object."""
-    while True:
-        first = _WS.match(buf.text, buf.pos + 1).end()
-        if first < len(buf.text) or not buf.more():
-            return buf.text.startswith("{", first)
+def _first_item(buf: _Buffer) -> dict | None:
+    """The first element of the list whose ``[`` is at the buffer's position, as far as :func:`_is_entry_like`
+    needs it: ``{first key: None}`` for an object (``{}`` when its key is not in sight), None for anything else."""
+    _peek(buf)
+    item = _WS.match(buf.text, buf.pos + 1).end()
+    if not buf.text.startswith("{", item):
+        return None
+    key = _first_key(buf.text, item)
+    return {} if key is None else {key: None}
+
+
+def _first_key(text: str, brace: int) -> str | None:
+    """The first key of the object whose ``{`` is at ``brace``, if it is in ``text``."""
+    match = _KEY_STRING.match(text, _WS.match(text, brace + 1).end())
+    return match[1] if match else None
+
+
+def _peek(buf: _Buffer) -> None:
+    """Make :data:`PEEK_CHARS` characters past the buffer's position available (fewer at the end of the input)."""
+    while len(buf.text) - buf.pos < PEEK_CHARS and buf.more():
+        pass
