@@ -95,10 +95,10 @@ def test_bad_input_is_counted_and_the_scan_goes_on(cli):
     [
         (["-s", "missing.json"], "Error: missing.json: no such file\n"),
         (["-s", str(FIXTURES / "bad" / "junk.bin")], f"Error: nothing readable in {FIXTURES / 'bad' / 'junk.bin'}\n"),
-        (["-s", str(FIXTURES / "sample.json"), "--since", "yesterday"], "Error: invalid duration 'yesterday': use a number and a unit, e.g. 90s, 30m, 1h, 2d\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--since", "yesterday"], "Error: --since: invalid duration 'yesterday': use a number and a unit, e.g. 90s, 30m, 1h, 2d\n"),
         (["-s", str(FIXTURES / "sample.json"), "--format", "xml"], "Error: unknown --format 'xml': use one of table, json, markdown, csv\n"),
         (["-s", str(FIXTURES / "sample.json"), "--min-severity", "LOUD"], "Error: unknown --min-severity 'LOUD': use DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL\n"),
-        (["-s", str(FIXTURES / "sample.json"), "--since", "99999999999w"], "Error: invalid duration '99999999999w': too long\n"),
+        (["-s", str(FIXTURES / "sample.json"), "--since", "99999999999w"], "Error: --since: invalid duration '99999999999w': too long\n"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(cli, args, message):
@@ -372,13 +372,30 @@ def test_years_below_1000_keep_the_store_readable_and_print_four_digits(cli, tmp
 def test_empty_option_values_are_errors(cli, option):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", option, "")
     assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {option}: empty value\n", "")
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", f"{option}=")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {option}: empty value\n")
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--since", "0m"], "Error: invalid duration '0m': must be longer than 0 (at least 1µs)\n"),
-        (["--since", "0.0000001s"], "Error: invalid duration '0.0000001s': must be longer than 0 (at least 1µs)\n"),
+        (["draft", "--all", "--state-dir", ""], "--state-dir: empty value"),
+        (["history", "--state-dir", ""], "--state-dir: empty value"),
+        (["worklog", "attach", ""], "empty argument"),
+        (["rules", "test", ""], "empty argument"),
+        (["issue", "file", "--all", "--repo", "", "--dry-run"], "--repo: empty value"),
+    ],
+)
+def test_every_command_refuses_an_empty_value(cli, args, message):
+    result = cli(*args)
+    assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {message}\n", "")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--since", "0m"], "Error: --since: invalid duration '0m': must be longer than 0 (at least 1µs)\n"),
+        (["--since", "0.0000001s"], "Error: --since: invalid duration '0.0000001s': must be longer than 0 (at least 1µs)\n"),
         (["--keep", "0d"], "Error: --keep: invalid duration '0d': must be longer than 0 (at least 1µs)\n"),
         (["--keep", "800000d"], "Error: --keep: invalid duration '800000d': reaches back before year 1\n"),
         (["--from", "2026-11-28T01:00:00Z", "--until", "2026-11-28T01:00:00Z"],

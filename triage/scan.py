@@ -173,7 +173,8 @@ class _Failures:
 
 
 def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[str]) -> tuple[str, ...]:
-    """Warnings that explain a surprising result: duplicates dropped, a --service that matched nothing."""
+    """Warnings that explain a surprising result: failures a window left out for want of a time, duplicates
+    dropped, a --service that matched nothing."""
     notes = []
     if counters.timeless:
         notes.append(

@@ -64,7 +64,7 @@ def build_window(
     anchor = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
     until = parse_time(end, "--until") if end is not None else None
     if since is not None:
-        lower = time_before(until or anchor, parse_duration(since))
+        lower = time_before(until or anchor, parse_duration(since, "--since"))
         until = until or anchor
     else:
         lower = parse_time(start, "--from") if start is not None else None

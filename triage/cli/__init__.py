@@ -20,7 +20,12 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose
 
 
 class _Group(TyperGroup):
-    """Every command: a reader that closes stdout early (``| head``) ends it quietly with exit 141."""
+    """Every command: an empty argument is an error; a reader that closes stdout early (``| head``) ends it
+    quietly with exit 141."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        _reject_empty(args)
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: typer.Context):
         try:
@@ -28,6 +33,16 @@ class _Group(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
+
+
+def _reject_empty(args: list[str]) -> None:
+    """An empty value (an unset shell variable, say) is an error, never the same as leaving the option out."""
+    for i, arg in enumerate(args):
+        if arg == "":
+            option = args[i - 1] if i and args[i - 1].startswith("-") else None
+            fatal(f"{option}: empty value" if option else "empty argument")
+        if arg.startswith("--") and arg.endswith("="):
+            fatal(f"{arg[:-1]}: empty value")
 
 
 def _silence_stdout() -> None:

@@ -30,7 +30,7 @@ def history(
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
     try:
         until = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
-        start = time_before(until, parse_duration(since))
+        start = time_before(until, parse_duration(since, "--since"))
         path = state_path(state_dir)
         if not path.exists():
             raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")

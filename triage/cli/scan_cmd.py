@@ -64,12 +64,6 @@ def scan(
     from ..sources import gcp_project, open_source, resolve_sources
     from ..window import build_window, parse_duration, parse_keep, parse_time
 
-    _reject_empty({
-        "--source": source, "--since": since, "--from": start, "--until": end, "--now": now, "--service": service,
-        "--min-severity": min_severity, "--rules": rules, "--format": fmt, "--output": output, "--fail-on": fail_on,
-        "--project": project, "--resource-type": resource_type, "--filter": extra_filter, "--save-raw": save_raw,
-        "--state-dir": state_dir, "--keep": keep,
-    })
     output_file = None if output in (None, "-") else Path(output)
     raw_file, store_dir = (None if v is None else Path(v) for v in (save_raw, state_dir))
     fmt = fmt or _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
@@ -176,13 +170,6 @@ def _report_file(path: Optional[Path]) -> Iterator[Optional["ReportFile"]]:
         fatal(f"cannot write {path}: {err.strerror or err}")
     with report_file:
         yield report_file
-
-
-def _reject_empty(values: dict[str, object]) -> None:
-    """An empty option value (an unset shell variable, say) is an error, never the same as leaving it out."""
-    for option, value in values.items():
-        if value == "" or (isinstance(value, list) and "" in value):
-            fatal(f"{option}: empty value")
 
 
 def _rule_paths(paths: List[Path]) -> Optional[List[Path]]:

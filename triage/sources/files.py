@@ -124,7 +124,7 @@ class _Utf16(io.RawIOBase):
 
 
 class _Borrowed(io.RawIOBase):
-    """Reads from a stream that closing this one leaves open (stdin, which ``-`` may read again)."""
+    """Reads from a stream that closing this one leaves open (stdin stays the caller's)."""
 
     def __init__(self, stream: BinaryIO):
         self._stream = stream
