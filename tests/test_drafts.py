@@ -114,7 +114,7 @@ def test_hostile_log_text_cannot_escape():
         ("# not a heading, #12", r"\# not a heading, #12"),
         (r'C:\temp\x \* \"q\"', r'C:\temp\x \\\* \\"q\\"'),
         ("a &amp; b < c", "a &amp;amp; b &lt; c"),
-        ("bell\x07 nul\x00 \u202eevil\u202c \u2067iso\u2069", "bell nul evil iso"),
+        ("bell\x07 nul\x00 \u202eevil\u202c \u2067iso\u2069 \u200fmark\u200e\u061c", "bell nul evil iso mark"),
     ],
 )
 def test_text_filter_renders_log_text_literally(text, escaped):

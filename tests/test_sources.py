@@ -309,6 +309,8 @@ def entry(text: str) -> dict:
          '{"textPayload": "four"}\n]}\n', [3]),
         ('[\n{"textPayload": "one"},\n{"textPayload": {"x": 1},\n{"textPayload": "three"},\n{"textPayload": "four"}\n]',
          [3]),
+        ('{"project": "p", "entries": [\n{"textPayload": "one"},\n{"textPayload": "x", "resource": {"labels": {\n'
+         '{"textPayload": "three"},\n{"textPayload": "four"}\n]}\n', [3]),
     ],
 )
 def test_malformed_element_in_compact_array_is_skipped_and_reading_goes_on(tmp_path, monkeypatch, chunk, content, locations):
@@ -401,6 +403,15 @@ def test_an_app_line_with_a_list_of_entry_like_objects_is_a_record(tmp_path):
     line = {"message": "batch done", "results": [{"severity": "ERROR", "id": 1}]}
     path.write_text(json.dumps(line) + "\n")
     assert [item.data for item in records(path)] == [line]
+
+
+def test_a_wrapper_with_object_members_before_its_list_is_read(tmp_path):
+    path = tmp_path / "dump.json"
+    lines = [json.dumps(entry(f"e{i}")) for i in range(3)]
+    path.write_text('{"project": "p", "query": {"filter": "severity>=ERROR", "order": ["timestamp"]}, "entries": [\n'
+                    + ",\n".join(lines) + "\n]}\n")
+    items = records(path)
+    assert (payloads(items), problems(items)) == (["e0", "e1", "e2"], [])
 
 
 def test_a_stream_of_pretty_printed_entries_is_read(tmp_path):
@@ -539,6 +550,21 @@ def test_the_nul_run_of_a_log_rotated_with_copytruncate_is_skipped(tmp_path, pad
     path = tmp_path / "r.log"
     path.write_bytes(padding + b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | boom\n")
     assert [(r.location, r.data["timestamp"]) for r in records(path)] == [(f"{path}:{line}", "2026-11-28 01:00:00.000")]
+
+
+@pytest.mark.parametrize(
+    "name, first, second",
+    [("r.log", b"2026-11-28 01:00:00.000 | ERROR    | a:b:1 | one\n", b"2026-11-28 01:00:01.000 | ERROR    | a:b:1 | two\n"),
+     ("r.ndjson", b'{"timestamp": "2026-11-28T01:00:00Z", "textPayload": "one"}\n',
+      b'{"timestamp": "2026-11-28T01:00:01Z", "textPayload": "two"}\n')],
+)
+def test_a_nul_run_after_the_first_lines_costs_nothing(tmp_path, name, first, second):
+    """copytruncate while the log is written: the writer's next line lands after a run of NUL bytes."""
+    path = tmp_path / name
+    path.write_bytes(first + b"\x00" * 300 + second)
+    items = records(path)
+    assert problems(items) == []
+    assert [r.data["timestamp"][:19].replace("T", " ") for r in items] == ["2026-11-28 01:00:00", "2026-11-28 01:00:01"]
 
 
 def test_a_nul_byte_inside_a_text_line_does_not_make_the_file_binary(tmp_path):

@@ -37,7 +37,7 @@ MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters 
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
 _MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Markdown that log text must not start: a backslash before punctuation (or last), code, emphasis, links and
 # images, strikethrough, a heading; "_" inside a word (snake_case) opens nothing and stays as it is
 _MARKDOWN = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)|[`*\[\]~]|(?<![^\W_])_|_(?![^\W_])|^#")
@@ -112,7 +112,7 @@ class Templates:
 
 
 def printable(text: str) -> str:
-    """``text`` without control characters (but tab and newline) and bidi overrides and isolates."""
+    """``text`` without control characters (but tab and newline) and bidi marks, overrides and isolates."""
     return _UNPRINTABLE.sub("", text)
 
 

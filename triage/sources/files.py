@@ -34,10 +34,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # White space, and the NUL bytes a log truncated by logrotate's copytruncate while still written starts with.
 _PADDING = b" \t\r\n\v\f\x00"
+_NUL_RUN = re.compile(rb"\x00{16,}")
 # Control characters other than white space and ESC (ANSI colours): text has few, binary data many.
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\v\f\x1b") + b"\x7f"
-# A first line that opens an object over several lines: `{` alone, or members up to an opened list.
-_OPENS_OBJECT = re.compile(rb'\{\s*(?:"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[-\w.+]+)\s*,\s*)*(?:"[^"\\]*"\s*:\s*\[|$)')
+# A first line that opens an object over several lines: `{` alone, or members (of any kind) up to an opened list.
+_OPENS_OBJECT = re.compile(rb'\{\s*(?:$|.*"\s*:\s*\[\s*$)')
 _WS = re.compile(r"\s*")
 _DECODER = json.JSONDecoder()
 
@@ -195,7 +196,9 @@ def _sniffable(stream: io.BufferedReader) -> io.BufferedReader:
 
 
 def _is_binary(head: bytes) -> bool:
-    """More than one byte in 32 is a control character (see :data:`_CONTROL`)."""
+    """More than one byte in 32 is a control character (see :data:`_CONTROL`), runs of NUL bytes left out (the
+    padding copytruncate leaves where a log was truncated while written)."""
+    head = _NUL_RUN.sub(b"", head)
     return (len(head) - len(head.translate(None, _CONTROL))) * 32 > len(head)
 
 

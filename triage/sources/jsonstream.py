@@ -29,6 +29,7 @@ _SCALAR = re.compile(rf'(?:[^"\[\]{{}},\n]++|{_STRING})*+')
 _KEY = re.compile(rf'(?:[^"\[\]{{}},:\n]++|{_STRING})*+')  # a wrapper's member key or scalar value
 _INSIDE = re.compile(rf'(?:[^"\[\]{{}}]++|{_STRING})*+')  # inside brackets: what changes no nesting
 _CLOSER = {"{": "}", "[": "]"}
+_NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
 # What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -116,8 +117,9 @@ def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
     """Where the JSON value at the buffer's position ends, found from its brackets and strings alone (so any
     nesting depth is fine), and whether it is whole. A value that is not whole ends at the end of the line
     where one of its strings breaks, at the end of its first line when its brackets do not match (it is closed
-    by the wrong kind, or outgrows :data:`ELEMENT_MAX_CHARS`), or at the end of the input. ``scalar`` matches
-    a value that is not bracketed."""
+    by the wrong kind, outgrows :data:`ELEMENT_MAX_CHARS`, or is never closed but an object starts the next
+    line: one entry per line, one of them cut), or at the end of the input. ``scalar`` matches a value that
+    is not bracketed."""
     while True:
         found = _scan(buf.text, buf.pos, scalar)
         if found is not None:
@@ -125,7 +127,8 @@ def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
         if len(buf.text) - buf.pos > ELEMENT_MAX_CHARS:
             return _line_end(buf.text, buf.pos), False
         if not buf.more():
-            return len(buf.text), False
+            end = _line_end(buf.text, buf.pos)
+            return (end if _NEXT_OBJECT.match(buf.text, end) else len(buf.text)), False
 
 
 def _scan(text: str, pos: int, scalar: re.Pattern) -> tuple[int, bool] | None:
@@ -280,6 +283,7 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
         try:
             value = orjson.loads(raw)  # the common case first: this loop is the hot path of NDJSON
         except orjson.JSONDecodeError:
+            raw = raw.lstrip(b"\0")  # the NUL bytes a log truncated by copytruncate while written holds
             if not raw.strip():
                 continue
             try:

@@ -43,7 +43,8 @@ _LINE_TIME = re.compile(
 def _decoded(lines: Iterable[bytes], name: str, first: int) -> Iterator[tuple[int, str] | Problem]:
     for number, raw in enumerate(lines, first):
         try:
-            yield number, raw.decode("utf-8").rstrip("\r\n")
+            # without the NUL bytes a log truncated by copytruncate while written holds before a line
+            yield number, raw.lstrip(b"\0").decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             yield Problem(f"{name}:{number}", "undecodable bytes (not UTF-8)")
 
