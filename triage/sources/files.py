@@ -38,7 +38,7 @@ _NUL_RUN = re.compile(rb"\x00{16,}")
 # Control characters other than white space and ESC (ANSI colours): text has few, binary data many.
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\v\f\x1b") + b"\x7f"
 # A first line that opens an object over several lines: `{` alone, or members (of any kind) up to an opened list.
-_OPENS_OBJECT = re.compile(rb'\{\s*(?:$|.*"\s*:\s*\[\s*$)')
+_OPENS_OBJECT = re.compile(rb'\{\s*(?:$|".*?"\s*:\s*\[)')
 _WS = re.compile(r"\s*")
 _DECODER = json.JSONDecoder()
 
