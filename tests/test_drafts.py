@@ -284,6 +284,25 @@ def test_incident_text_is_redacted_and_escaped():
     assert "sk-live-abc9" not in body and "<b>" not in body
 
 
+
+def test_a_secret_found_in_a_samples_context_is_masked_in_chain_titles_rows_and_summaries():
+    """Review §2: the chain's short titles, the incident summary and the report rows mask a secret that a sample
+    of the same cluster shows in context (``Authorization: Basic …``), not only what :func:`redact` finds."""
+    token = "dXNlcjpwYXNzd29yZA9x"
+    root, context, _ = incident_context(0)
+    leaky = dataclasses.replace(
+        context.chain[1], title=f"login rejected for {token}",
+        samples=tuple(dataclasses.replace(s, message=f"login rejected for {token}\nAuthorization: Basic {token}")
+                      for s in context.chain[1].samples),
+    )
+    chain = (context.chain[0], leaky, context.chain[2])
+    (incident,) = link_incidents(chain)
+    body = render_issue(root, dataclasses.replace(context, chain=chain, incident=incident)).body
+    assert token not in body and "login rejected for \\[REDACTED\\]" in body
+    report = render_scan_report(scan_result(*chain))
+    assert token not in report and "login rejected for \\[REDACTED\\]" in report
+
+
 def test_project_of(monkeypatch):
     def scanned(*sources: str, project: str | None = None) -> ScanResult:
         return ScanResult(WINDOW, sources, 0, 0, (), 0, (), project=project)

@@ -348,6 +348,17 @@ def test_comment_with_huge_fresh_samples_stays_under_the_limit():
     assert comment.count("…[truncated]") == 5
 
 
+
+def test_comment_samples_mask_a_secret_found_in_context():
+    token = "dXNlcjpwYXNzd29yZA9x"
+    c = cluster(DB, T0, 2)
+    c = Cluster(**{**{f: getattr(c, f) for f in c.__dataclass_fields__},
+                   "samples": tuple(Sample(s.timestamp, f"login rejected for {token}\nAuthorization: Basic {token}", "api", "i")
+                                    for s in c.samples)})
+    comment = update_comment(c, "Seen again", None, 2, 2)
+    assert token not in comment and "login rejected for [REDACTED]" in comment
+
+
 # --- incidents: one issue, on the root cause -----------------------------------------------------------------
 
 def incident_id(state) -> str:

@@ -145,3 +145,73 @@ def test_a_secret_found_in_a_sample_is_masked_where_it_stands_without_context():
     safe = redact_cluster(cluster)
     assert (safe.title, safe.template, safe.captures, safe.samples[0].message) == (
         f"{MASK} in app/k.py:load", f"{MASK} in app/k.py:load", {"type": MASK}, f"ValueError: bad key {MASK}")
+
+
+# --- a secret found in context is masked wherever it shows in the cluster (review §2) -----------------------
+
+def _everything(cluster) -> str:
+    return repr((cluster.title, cluster.template, cluster.samples, cluster.captures))
+
+
+@pytest.mark.parametrize(
+    ("context", "secret"),
+    [
+        ("login failed: password=Sup3rS3cretValue", "Sup3rS3cretValue"),  # the value joined to its name
+        ("running curl -sf -u admin:Adm1nPassw0rd https://api.internal/health", "Adm1nPassw0rd"),
+        ("cannot connect to postgres://app:Hunt3rHunt3r@db.internal:5432/orders", "Hunt3rHunt3r"),
+        ('config {"client_secret": "pass phrase 42"}', "pass phrase 42"),
+        ("call with Authorization: Bearer tok.Abc123xyz", "tok.Abc123xyz"),
+    ],
+)
+def test_a_secret_found_in_context_is_masked_where_it_stands_bare(context, secret):
+    """The value alone is recorded, not ``password=value``, and masked as a substring: bare, in brackets, joined."""
+    cluster = dataclasses.replace(
+        unmatched_cluster(messages=(context,)),
+        title=f"{secret} is wrong", template=f"retrying with ({secret}) x={secret}", captures={"value": secret},
+        samples=(sample(0, context), sample(1, f"second attempt with {secret}")),
+    )
+    safe = redact_cluster(cluster)
+    assert secret not in _everything(safe)
+    assert (safe.title, safe.template, safe.captures) == (
+        f"{MASK} is wrong", f"retrying with ({MASK}) x={MASK}", {"value": MASK})
+    assert safe.samples[1].message == f"second attempt with {MASK}"
+
+
+def test_a_secret_bare_and_in_context_in_the_same_sample_is_masked_in_both_places():
+    token = "dXNlcjpwYXNzd29yZA9x"
+    message = f"login rejected for {token}\nAuthorization: Basic {token}"
+    cluster = dataclasses.replace(unmatched_cluster(messages=(message,)), title=f"login rejected for {token}",
+                                  template=f"login rejected for {token}")
+    safe = redact_cluster(cluster)
+    assert token not in _everything(safe)
+    assert safe.samples[0].message == f"login rejected for {MASK}\nAuthorization: {MASK}"
+
+
+def test_a_short_or_common_value_is_masked_in_context_only():
+    """``password=secret`` masks its value, but "secret" elsewhere is kept: short values are not looked for."""
+    cluster = dataclasses.replace(unmatched_cluster(messages=("password=secret rejected",)),
+                                  title="client_secret missing", template="client_secret missing")
+    safe = redact_cluster(cluster)
+    assert (safe.title, safe.samples[0].message) == ("client_secret missing", f"password={MASK} rejected")
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("password=Sup3rS3cretValue", {"Sup3rS3cretValue"}),
+        ("curl -u admin:Adm1nPassw0rd https://x", {"Adm1nPassw0rd"}),
+        ("postgres://app:Hunt3rHunt3r@db/x", {"Hunt3rHunt3r"}),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA9x", {"dXNlcjpwYXNzd29yZA9x"}),
+        (f"token {JWT} expired", {JWT}),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0\nabc\n-----END RSA PRIVATE KEY-----",
+         {"MIIEvQIBADANBgkqhkiG9w0"}),
+        ("password=short", set()),
+        ("nothing to see here", set()),
+    ],
+)
+def test_redact_found_reports_the_values_it_masked(text, values):
+    from triage.redact import redact_found
+
+    masked, found = redact_found(text)
+    assert masked == redact(text)
+    assert found == values

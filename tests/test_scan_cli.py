@@ -526,3 +526,31 @@ def test_help_shows_readable_metavars(cli):
         assert usage in text
     flat = " ".join(text.split())
     assert "90s, 30m, 1h, 2d, 1w" in flat and flat.count("naive means UTC") == 2 and "('-': stdout)" in flat
+
+
+@pytest.mark.parametrize(
+    ("message", "secret"),
+    [
+        # review §2: the secret shows bare on the first line and in context further on, in the same sample
+        ("login rejected for dXNlcjpwYXNzd29yZA9x\nAuthorization: Basic dXNlcjpwYXNzd29yZA9x", "dXNlcjpwYXNzd29yZA9x"),
+        ("login rejected for Sup3rS3cretValue (password=Sup3rS3cretValue)", "Sup3rS3cretValue"),
+        ("health check as Adm1nPassw0rd failed: curl -u admin:Adm1nPassw0rd https://api.internal/health", "Adm1nPassw0rd"),
+        ("db login Hunt3rHunt3r refused for postgres://app:Hunt3rHunt3r@db.internal:5432/orders", "Hunt3rHunt3r"),
+    ],
+)
+def test_a_secret_found_in_context_never_reaches_a_report_draft_worklog_or_history(cli, tmp_path, message, secret):
+    path = tmp_path / "leak.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:0{i}Z", "severity": "ERROR", "textPayload": message})
+                            + "\n" for i in range(2)))
+    state = tmp_path / "state"
+    [cluster] = scan_json(cli, "-s", path, "--state-dir", state)["clusters"]
+    assert secret not in json.dumps(cluster) and "[REDACTED]" in cluster["title"]
+    for fmt in ("csv", "markdown", "table"):
+        assert secret not in cli("scan", "-s", path, "--no-state", "-f", fmt).stdout, fmt
+    drafts = cli("draft", "--all", "--state-dir", state)
+    assert drafts.exit_code == 0 and "REDACTED" in drafts.stdout and secret not in drafts.stdout
+    worklog = tmp_path / "WORKLOG.md"
+    assert cli("worklog", "attach", worklog, "--state-dir", state).exit_code == 0
+    assert "REDACTED" in worklog.read_text() and secret not in worklog.read_text()
+    history = cli("history", "--state-dir", state, "--format", "json")
+    assert history.exit_code == 0 and "REDACTED" in history.stdout and secret not in history.stdout

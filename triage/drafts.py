@@ -28,7 +28,7 @@ from .errors import TriageError
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Window
-from .redact import redact, redact_cluster
+from .redact import redact, redact_cluster, redact_title
 from .resources import data_dir
 from .window import format_time, iso_z
 
@@ -255,7 +255,7 @@ def _incident_view(fingerprint: str, context: DraftContext) -> dict[str, Any] | 
     incident = context.incident
     if incident is None:
         return None
-    members = [replace(c, title=redact(c.title)) for c in context.chain]
+    members = [replace(c, title=redact_title(c)) for c in context.chain]
     root = next((c for c in members if c.fingerprint == incident.root), None)
     shown = incident.instances[:INSTANCES_SHOWN]
     more = len(incident.instances) - len(shown)
@@ -329,7 +329,7 @@ def cluster_rows(result: ScanResult, floor: str | None = None, drafts: dict[str,
         if floor is not None and not at_or_above(cluster, floor):
             continue
         priority, derived = cluster.priority, cluster.priority_derived
-        rows.append(Row(cluster.fingerprint, priority, derived, cluster.count, redact(cluster.title),
+        rows.append(Row(cluster.fingerprint, priority, derived, cluster.count, redact_title(cluster),
                         (drafts or {}).get(cluster.fingerprint)))
     return rows
 

@@ -17,7 +17,7 @@ from .drafts import MARKER_RE, Draft, cut, fence, marker, parse_marker
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
-from .redact import redact
+from .redact import cluster_secrets, redact_with
 from .window import format_time
 
 REGRESSION_LABEL = "regression"
@@ -145,7 +145,10 @@ def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_
     ]
     fresh = [s for s in cluster.samples if since is None or (s.timestamp is not None and s.timestamp > since)]
     if fresh:
-        text = "\n".join(f"{format_time(s.timestamp)} {cut(redact(s.message), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN])
+        secrets = cluster_secrets(cluster)
+        text = "\n".join(
+            f"{format_time(s.timestamp)} {cut(redact_with(s.message, secrets), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN]
+        )
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
     lines += ["", "The issue body now shows the evidence of the latest window."]
     return "\n".join(lines)

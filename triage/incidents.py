@@ -42,7 +42,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .model import Cluster, Severity
-from .redact import redact
+from .redact import cluster_secrets, redact_with
 
 SHORT_TITLE = 40
 LIFT = 0.5  # a link must close at least half the distance between chance and certainty
@@ -84,8 +84,9 @@ def incident_for(fingerprint: str, incidents: Iterable[Incident]) -> Incident | 
 
 
 def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
-    """The cluster's title on one line, secrets redacted, cut to ``width``."""
-    title = redact(" ".join(cluster.title.split()))
+    """The cluster's title on one line, secrets redacted (also those found in its samples), cut to ``width``."""
+    secrets = cluster_secrets(cluster)
+    title = redact_with(" ".join(redact_with(cluster.title, secrets).split()), secrets)
     return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 

@@ -13,11 +13,18 @@ dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password
 Replacements keep the name and put :data:`MASK` in place of the value.
 
 Each pattern comes with the lower-case words one of which it needs, so text holding none of them skips it.
+
+A secret often shows twice: in context (``password=…``, ``Authorization: Basic …``) and bare (a title, a
+capture, the first line of the same sample). :func:`redact_found` reports the values the patterns masked (the
+value only, :data:`MIN_SECRET`+ characters) and :func:`redact_with` masks those values as substrings wherever
+they stand; :func:`redact_cluster` does both over all of a cluster's log-derived text.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import re
 from typing import Iterable
 
@@ -38,48 +45,48 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # a PEM private key up to its END line, or (cut) as far as base64 and line breaks go
     (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s]*)", re.S), MASK),
     (("authorization",),
-     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)(?:[a-z-]+\s+)?[^\s\"',;]+"), rf"\g<1>{MASK}"),
-    (("bearer",), re.compile(r"(?i)(\bbearer\s+)[a-z0-9\-._~+/]+=*"), rf"\g<1>{MASK}"),
+     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)(?:[a-z-]+\s+)?(?P<v>[^\s\"',;]+)"), rf"\g<1>{MASK}"),
+    (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
     # Basic dXNlcjpw… (base64 holding a digit, + / or padding: not "Basic authentication failed")
-    (("basic",), re.compile(r"(?i)(\bbasic\s+)(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2}"), rf"\g<1>{MASK}"),
+    (("basic",), re.compile(r"(?i)(\bbasic\s+)(?P<v>(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2})"), rf"\g<1>{MASK}"),
     (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
-    (("@",), re.compile(r"(://[^\s:/@]*:)[^\s/]+@"), rf"\g<1>{MASK}@"),
+    (("@",), re.compile(r"(://[^\s:/@]*:)(?P<v>[^\s/]+)@"), rf"\g<1>{MASK}@"),
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
          r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-]))"
      ),
      MASK),
-    (("hooks.slack.com",), re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)[\w/<>*-]+"),
+    (("hooks.slack.com",), re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)(?P<v>[\w/<>*-]+)"),
      rf"\g<1>{MASK}"),
     # curl -u user:pass, curl --user=user:pass
-    (("curl",), re.compile(r"""(?i)(\bcurl\b[^\n]*?\s(?:-u|--user)[\s=]*["']?[^\s:"']+:)[^\s"']+"""), rf"\g<1>{MASK}"),
+    (("curl",), re.compile(r"""(?i)(\bcurl\b[^\n]*?\s(?:-u|--user)[\s=]*["']?[^\s:"']+:)(?P<v>[^\s"']+)"""), rf"\g<1>{MASK}"),
     # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
-    (_NAMES, re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*b?)(["'])(?:\\.|(?!\3).)*\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
+    (_NAMES, re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*b?)(["'])(?P<v>(?:\\.|(?!\3).)*)\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
     # the same inside a JSON string: \"token\": \"v\"
-    (_NAMES, re.compile(rf"""(?i)(\\["']{_NAME}\\["']\s*:\s*\\["']).*?(\\["'])"""), rf"\g<1>{MASK}\g<2>"),
+    (_NAMES, re.compile(rf"""(?i)(\\["']{_NAME}\\["']\s*:\s*\\["'])(?P<v>.*?)(\\["'])"""), rf"\g<1>{MASK}\g<3>"),
     # password="v", api_key = 'v'
-    (_NAMES, re.compile(rf"""(?i)({_NAME_END}\s*=\s*)(["']){_NOT_MASK}(?:\\.|(?!\2).)*\2"""), rf"\g<1>{MASK}"),
+    (_NAMES, re.compile(rf"""(?i)({_NAME_END}\s*=\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>{MASK}"),
     # PASSWORD = v (unquoted, spaced; `password = settings.PASSWORD` in a traceback's code line is kept)
     (("secret", "pass", "pwd"),
-     re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?![=\s])[^\s"'&,;()\[\]{{}}.]+(?=\.?(?:[\s,;&]|$))"""),
+     re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
      rf"\g<1>{MASK}"),
     # --password v, --api-key v (command lines)
-    (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key)\s+){_NOT_MASK}(?![-"'])[^\s"']+"""),
+    (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
      rf"\g<1>{MASK}"),
     # password: v, X-Api-Key: v (headers, YAML)
     (("pass", "pwd", "key"),
-     re.compile(r"""(?i)((?:\bpassword|\bpasswd|\bpwd|api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)[^\s"',;]+"""),
+     re.compile(r"""(?i)((?:\bpassword|\bpasswd|\bpwd|api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)(?P<v>[^\s"',;]+)"""),
      rf"\g<1>{MASK}"),
     # token: v, client_secret: v only when v looks like one ("token: 401 - Unauthorized" is prose)
     (("secret", "token", "credential"),
-     re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{8,}(?![^\s"',;])"""),
+     re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{8,})(?![^\s"',;])"""),
      rf"\g<1>{MASK}"),
     # token=v (no spaces: query strings, logfmt, env dumps; `key = expr` in a traceback's code line is kept);
     # a PEM value runs to the line's end
     (_NAMES,
-     re.compile(rf"""(?i)({_NAME_END}=)(?![=\s]){_NOT_MASK}(?:-----BEGIN[^"'&\r\n]*|[^\s"'&,;)}}\]]+)"""),
+     re.compile(rf"""(?i)({_NAME_END}=)(?![=\s]){_NOT_MASK}(?P<v>-----BEGIN[^"'&\r\n]*|[^\s"'&,;)}}\]]+)"""),
      rf"\g<1>{MASK}"),
 )
 
@@ -93,33 +100,86 @@ def redact(text: str) -> str:
     return text
 
 
-def secret_words(texts: Iterable[str]) -> frozenset[str]:
-    """The words (8+ characters) that :func:`redact` removes from ``texts``: secrets it recognised in context."""
+MIN_SECRET = 8
+"""Shortest value :func:`redact_found` reports: a shorter one is masked where its context gives it away, but not
+looked for elsewhere (``password=secret`` must not mask every "secret")."""
+
+
+def redact_found(text: str) -> tuple[str, frozenset[str]]:
+    """:func:`redact` of ``text`` and the secret values it masked there (the value only, not ``password=`` or
+    ``Basic ``; each :data:`MIN_SECRET`+ characters; a PEM block gives the words of its body), for
+    :func:`redact_with` to mask wherever they show without their context."""
+    lower = text.lower()
+    found: set[str] = set()
+
+    def masked(match: re.Match[str], replacement: str) -> str:
+        value = match["v"] if "v" in match.re.groupindex else match[0]
+        if len(value) >= MIN_SECRET:
+            _add_values(value, found)
+        return match.expand(replacement)
+
+    for words, pattern, replacement in _PATTERNS:
+        if any(word in lower for word in words):
+            text = pattern.sub(lambda match, r=replacement: masked(match, r), text)
+    return text, frozenset(found)
+
+
+# a PEM armor line (maybe cut), and what separates a PEM body's lines (also escaped: \n in a JSON string)
+_PEM_ARMOR = re.compile(r"-----(?:BEGIN|END)[A-Z0-9 ]*(?:-----)?")
+_PEM_BREAK = re.compile(r"(?:\s|\\[nr])+")
+
+
+def _add_values(value: str, found: set[str]) -> None:
+    for piece in value.split(MASK):  # a part already masked by an earlier pattern
+        if "-----" in piece or "\n" in piece or "\\n" in piece:  # a PEM block: the words of its body
+            found.update(w for w in _PEM_BREAK.split(_PEM_ARMOR.sub(" ", piece)) if len(w) >= MIN_SECRET)
+        elif len(piece := piece.strip()) >= MIN_SECRET and piece not in MASK:  # password=REDACTED
+            found.add(piece)
+
+
+def found_secrets(texts: Iterable[str]) -> frozenset[str]:
+    """The secret values :func:`redact` masks in ``texts`` (see :func:`redact_found`)."""
     found: set[str] = set()
     for text in texts:
-        kept = set(redact(text).split())
-        found.update(word for word in text.split() if len(word) >= 8 and word not in kept)
+        found.update(redact_found(text)[1])
     return frozenset(found)
 
 
 def redact_with(text: str, secrets: frozenset[str]) -> str:
-    """:func:`redact` of ``text`` that also masks the words in ``secrets``, which may stand there without the
-    context that gave them away (a key's first line taken for a traceback's exception type)."""
+    """:func:`redact` of ``text`` that also masks each value in ``secrets`` wherever it occurs, also inside a word
+    (``x=<secret>``, ``(<secret>)``): a secret found in context elsewhere may stand here without it (bare in a
+    title, or a key's first line taken for a traceback's exception type)."""
     text = redact(text)
-    return _WORD.sub(lambda word: MASK if word[0] in secrets else word[0], text) if secrets else text
+    if not secrets or not any(secret in text for secret in secrets):
+        return text
+    return _masker(secrets).sub(MASK, text)
 
 
-_WORD = re.compile(r"\S+")
+@functools.lru_cache(maxsize=64)
+def _masker(secrets: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(s) for s in sorted(secrets, key=lambda s: (-len(s), s))))
+
+
+def cluster_secrets(cluster: Cluster) -> frozenset[str]:
+    """The secret values found in the cluster's log-derived text: samples, title, template and captures."""
+    return found_secrets(
+        itertools.chain((s.message for s in cluster.samples), (cluster.title, cluster.template), cluster.captures.values())
+    )
+
+
+def redact_title(cluster: Cluster) -> str:
+    """The cluster's title, redacted, with the secrets found in its samples masked too."""
+    return redact_with(cluster.title, cluster_secrets(cluster))
 
 
 def redact_cluster(cluster: Cluster) -> Cluster:
     """A copy of ``cluster`` whose log-derived text (title, template, samples, captures) is redacted; a secret
-    found in a sample is masked in the title, template and captures too."""
-    secrets = secret_words(s.message for s in cluster.samples)
+    found anywhere in that text is masked everywhere in it, also where it stands without its context."""
+    secrets = cluster_secrets(cluster)
     return dataclasses.replace(
         cluster,
         title=redact_with(cluster.title, secrets),
         template=redact_with(cluster.template, secrets),
-        samples=tuple(dataclasses.replace(s, message=redact(s.message)) for s in cluster.samples),
+        samples=tuple(dataclasses.replace(s, message=redact_with(s.message, secrets)) for s in cluster.samples),
         captures={name: redact_with(value, secrets) for name, value in cluster.captures.items()},
     )

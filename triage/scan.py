@@ -11,7 +11,7 @@ from . import clustering
 from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
-from .redact import redact, redact_with, secret_words
+from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
 from .sources import Record, Truncated
 from .sieve import Sieve
@@ -226,12 +226,13 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
 def _title(template: str, cluster: Cluster, width: int = 100) -> str:
     """The template's first line without its logging prefix, redacted and cut to ``width``; a placeholder shows
     its value when the samples hold every event of the cluster and all show the same value there (``→ 403
-    Forbidden``). Values come from the redacted sample lines: a secret is never filled back in, and a secret
-    found in a sample is masked where it shows without its context."""
+    Forbidden``). A secret found anywhere in the samples or the template is masked in the title and in the
+    sample lines the values come from, also where it stands without its context: it is never filled back in."""
+    secrets = cluster_secrets(replace(cluster, template=template))
     first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
-    first = redact_with(first, secret_words(s.message for s in cluster.samples))  # before cutting: a cut secret hides
+    first = redact_with(first, secrets)  # before cutting: a cut secret hides
     if cluster.count <= len(cluster.samples):
-        lines = [redact(strip_log_prefix(s.message.strip().split("\n", 1)[0])) for s in cluster.samples]
+        lines = [redact_with(strip_log_prefix(s.message.strip().split("\n", 1)[0]), secrets) for s in cluster.samples]
         first = _fill_common_values(first, lines)
     return first if len(first) <= width else first[: width - 1] + "…"
 
