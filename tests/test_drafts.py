@@ -198,6 +198,14 @@ def test_logs_query_of_unmatched_uses_longest_template_piece():
     )
 
 
+def test_logs_query_never_searches_for_a_masked_secret():
+    cluster = dataclasses.replace(unmatched_cluster(), template="Login for [REDACTED] refused by the upstream identity provider")
+    assert logs_query(cluster).splitlines()[-1] == (
+        '(textPayload:"refused by the upstream identity provider" OR '
+        'jsonPayload.message:"refused by the upstream identity provider")'
+    )
+
+
 def test_open_window_falls_back_to_first_and_last_seen():
     url = logs_explorer_url(rule_cluster(), dataclasses.replace(WINDOW, start=None, end=None), None)
     assert url.endswith(";timeRange=2026-03-14T09:04:00Z%2F2026-03-14T09:43:00Z")

@@ -554,3 +554,4 @@ def test_a_secret_found_in_context_never_reaches_a_report_draft_worklog_or_histo
     assert "REDACTED" in worklog.read_text() and secret not in worklog.read_text()
     history = cli("history", "--state-dir", state, "--format", "json")
     assert history.exit_code == 0 and "REDACTED" in history.stdout and secret not in history.stdout
+    assert all(secret.encode() not in store.read_bytes() for store in state.iterdir())  # the store holds none either

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from .gcp_filter import quote as filter_quote, request_term
 from .model import Cluster, Window
+from .redact import MASK
 from .rules import regex_literals
 from .rules_load import latency_condition, status_ranges
 from .window import format_time
@@ -21,7 +22,7 @@ from .window import format_time
 CONSOLE = "https://console.cloud.google.com/logs/query"
 RESOURCE_TYPE = "cloud_run_revision"
 MIN_LITERAL = 4
-_PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
+_PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>|" + re.escape(MASK))  # a masked secret matches no log text either
 
 
 def logs_query(cluster: Cluster) -> str:

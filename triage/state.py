@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import TriageError
 from .model import ScanResult, Window
+from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
 SCHEMA_VERSION = 3
@@ -207,7 +208,8 @@ class StateStore:
     # --- scans --------------------------------------------------------------------------------------------
 
     def record_scan(self, result: ScanResult) -> int:
-        """Store one scan (and its clusters' history rows); return its id."""
+        """Store one scan (and its clusters' history rows), its clusters redacted; return its id."""
+        result = replace(result, clusters=tuple(redact_cluster(c) for c in result.clusters))
         scanned_at = result.scanned_at or datetime.now(timezone.utc)
         payload = json.dumps(scan_result_to_dict(result), ensure_ascii=False, default=str, separators=(",", ":"))
         with self._transaction():
