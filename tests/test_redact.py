@@ -27,6 +27,11 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("password: hunter2", "hunter2"),
         ("X-Api-Key: abcd1234efgh", "abcd1234efgh"),
         ("{'password': b'hunter2'}", "hunter2"),
+        ("login with password: 'hunter2 secret'", "hunter2 secret"),
+        ("db_password: hunter2secret", "hunter2secret"),
+        ("api_key: 'AbCd1234EfGh'", "AbCd1234EfGh"),
+        ('secret: "topsecretvalue1"', "topsecretvalue1"),
+        ("AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI'", "wJalrXUtnFEMI"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -46,6 +51,7 @@ def test_secret_is_masked(text, secret):
         "opentelemetry.instrumentation.fastapi not installed",
         "token: 401 - Unauthorized",
         "jwt_secret: No JWT secret config",
+        "cache key: 'user:123' evicted",
     ],
 )
 def test_ordinary_text_is_kept(text):

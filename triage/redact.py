@@ -37,6 +37,8 @@ _NOT_MASK = rf"(?!{re.escape(MASK)})"
 _NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|(?<![a-z0-9])pass)"
 # a whole name, for forms that start at a quote
 _NAME = r"(?:[\w.-]*?(?:key|secret|token|password|passwd|pwd|credentials?)|(?:[\w.-]*?[_.-])?pass)"
+# a name that says its value is kept secret ("cache key" does not)
+_KEPT_NAME = r"(?:[\w.-]*?[_.-])?(?:(?:api|access|private|secret|signing)[-_]?key|secret|token|passw(?:or)?d|pwd|credentials?)"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|pwd)"
 _PEM_LABEL = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _NAMES = ("key", "secret", "token", "pass", "pwd", "credential")
@@ -77,8 +79,10 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
      rf"\g<1>{MASK}"),
     # password: v, X-Api-Key: v (headers, YAML)
     (("pass", "pwd", "key"),
-     re.compile(r"""(?i)((?:\bpassword|\bpasswd|\bpwd|api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)(?P<v>[^\s"',;]+)"""),
+     re.compile(r"""(?i)((?:\b|_)(?:password|passwd|pwd|api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)(?P<v>[^\s"',;]+)"""),
      rf"\g<1>{MASK}"),
+    # api_key: 'v', secret: "v" (YAML, log text: a quoted value is a value, prose or not)
+    (_NAMES, re.compile(rf"""(?i)(\b{_KEPT_NAME}\s*:\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>\g<2>{MASK}\g<2>"),
     # token: v, client_secret: v only when v looks like one ("token: 401 - Unauthorized" is prose)
     (("secret", "token", "credential"),
      re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{8,})(?![^\s"',;])"""),
