@@ -214,3 +214,60 @@ def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_cha
         sparse.add("timeout", k * 37.0 + 0.5, "inst-1")
     [incident] = link_incidents(sparse.clusters(KINDS))
     assert incident.root == "fp-redis"
+
+
+def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float]]:
+    """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
+    (equal times count) on the same instance or in the same trace, and the sum of the smallest such gaps."""
+    events = [
+        [(o.timestamp.timestamp(), o.instance, o.trace) for o in c.occurrences if o.timestamp is not None]
+        if _role_of(c) != "noise" else []
+        for c in clusters
+    ]
+    found: dict[tuple[int, int], tuple[int, float]] = {}
+    for a, sources in enumerate(events):
+        for b, targets in enumerate(events):
+            if a == b:
+                continue
+            gaps = [
+                min(gaps) for t, instance, trace in targets
+                if (gaps := [t - s for s, i, tr in sources if 0 <= t - s <= lag_s
+                             and ((instance and i == instance) or (trace and tr == trace))])
+            ]
+            if gaps:
+                found[(a, b)] = (len(gaps), sum(gaps))
+    return found
+
+
+def _role_of(cluster: Cluster) -> str | None:
+    return cluster.rule.role if cluster.rule else None
+
+
+def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
+    from triage.incidents import _precedence
+
+    rng = random.Random(11)
+    for _ in range(150):
+        events = Events()
+        names = [f"c{n}" for n in range(rng.randint(2, 12))]
+        for name in names:
+            for _ in range(rng.choice([1, 2, 5, 20])):
+                events.add(name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]))
+        kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
+        clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
+        pairs, _ = _precedence(clusters, 5.0)
+        assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == _brute_force_precedence(clusters, 5.0)
+
+
+def test_thousands_of_one_off_failures_link_only_the_real_cascade():
+    events = Events()
+    for n in range(3000):  # one-off failures 10 s apart on the same instance: nothing precedes anything twice
+        events.add(f"one-off-{n}", 10 * n, "i1")
+    for boot in range(4):  # and a crash loop on another instance
+        events.add("import", 600 * boot + 3, "i2")
+        events.add("boot", 600 * boot + 3.1, "i2")
+    kinds = {name: (name, Severity.ERROR, None) for name in events.occurrences}
+    clusters = events.clusters(kinds)
+    [incident] = link_incidents(clusters)
+    by_fingerprint = {c.fingerprint: c.title for c in clusters}
+    assert [by_fingerprint[fp] for fp in incident.clusters] == ["import", "boot"]

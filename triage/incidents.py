@@ -3,8 +3,9 @@
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
 occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
 the same instance or in the same trace. Occurrences are sorted once by instance (and by trace) and
-time, then swept once per cluster with a vectorized running maximum: the cost is the number of
-occurrences times the number of clusters, never all pairs of occurrences.
+time; for each cluster only the windows of ``lag_s`` after its own occurrences are looked up (binary
+search), so the cost follows the occurrences that fall in such windows and memory the pairs that do
+precede each other: thousands of one-off failures cost neither all pairs of occurrences nor of clusters.
 
 When both directions of a pair qualify (a crash loop repeats A, B, A, B…), the direction with the
 smaller mean gap wins (the import error 0.1 s before "worker failed to boot", not the boot failure
@@ -46,6 +47,7 @@ from .redact import cluster_secrets, redact_with
 
 SHORT_TITLE = 40
 LIFT = 0.5  # a link must close at least half the distance between chance and certainty
+_SLACK_S = 1e-3  # a window looks this much further, so that rounding never hides an occurrence at lag_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,21 @@ def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
     return title if len(title) <= width else title[: width - 1].rstrip() + "…"
 
 
-def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``hits[A, B]``: B occurrences with an A occurrence at most ``lag_s`` before them on the same
-    instance or trace; ``gap_sums[A, B]``: the sum of those (smallest) gaps; ``expected[A, B]``: the
-    share of B's occurrences that A would precede by chance (see :meth:`_Layout.coverage`);
-    ``totals[B]``: B's timestamped occurrences. Noise clusters take no part."""
+@dataclass(frozen=True, slots=True)
+class _Precedence:
+    """How often ``source`` precedes ``target``: ``hits`` target occurrences with a source occurrence at most
+    ``lag_s`` before them on the same instance or trace, ``gap_sum`` the sum of those (smallest) gaps, and
+    ``expected`` the share of the target's occurrences the source would precede by chance (see
+    :meth:`_Layout.coverage`)."""
+
+    hits: int
+    gap_sum: float
+    expected: float
+
+
+def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray]:
+    """The pairs of clusters of which one precedes the other at least once, and ``totals[B]``: B's timestamped
+    occurrences. Noise clusters take no part."""
     size = len(clusters)
     times: list[float] = []
     owners: list[int] = []
@@ -111,31 +123,63 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[np.ndarray, 
                 traces.append(occurrence.trace or None)
     owner = np.array(owners, dtype=np.int64)
     totals = np.bincount(owner, minlength=size)
-    hits = np.zeros((size, size), dtype=np.int64)
-    gap_sums = np.zeros((size, size))
-    expected = np.zeros((size, size))
+    pairs: dict[tuple[int, int], _Precedence] = {}
     if not times:
-        return hits, gap_sums, expected, totals
+        return pairs, totals
     t = np.array(times) - min(times)
     layouts = [_Layout(t, owner, keys, lag_s) for keys in (instances, traces)]
     by_instance = layouts[0]
+    occurrences_of = _Positions(owner)
     for source in np.unique(owner):
-        gap = np.minimum.reduce([layout.gaps_from(source, len(t)) for layout in layouts])
-        linked = (gap <= lag_s) & (owner != source)
-        hits[source] = np.bincount(owner[linked], minlength=size)
-        gap_sums[source] = np.bincount(owner[linked], weights=gap[linked], minlength=size)
-        chance = by_instance.coverage(source, len(t))
-        expected[source] = np.bincount(owner, weights=chance, minlength=size) / np.maximum(totals, 1)
-    return hits, gap_sums, expected, totals
+        occurrence, gap = _nearest_after(layouts, int(source))
+        others = owner[occurrence] != source
+        occurrence, gap = occurrence[others], gap[others]
+        if not occurrence.size:
+            continue
+        targets, compact = np.unique(owner[occurrence], return_inverse=True)
+        hits = np.bincount(compact)
+        gap_sums = np.bincount(compact, weights=gap)
+        coverage = by_instance.coverage(int(source))
+        for target, n, gap_sum in zip(targets.tolist(), hits.tolist(), gap_sums.tolist()):
+            chance = by_instance.chance(coverage, occurrences_of[target])
+            pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1))
+    return pairs, totals
+
+
+def _nearest_after(layouts: Sequence["_Layout"], source: int) -> tuple[np.ndarray, np.ndarray]:
+    """The occurrences (ascending) with a ``source`` occurrence at most ``lag_s`` before them in some layout,
+    and the smallest such gap of each."""
+    found = [layout.gaps_from(source) for layout in layouts]
+    occurrence = np.concatenate([rows for rows, _ in found])
+    gap = np.concatenate([gaps for _, gaps in found])
+    order = np.lexsort((gap, occurrence))
+    occurrence, gap = occurrence[order], gap[order]
+    first = np.ones(occurrence.size, dtype=bool)
+    first[1:] = occurrence[1:] != occurrence[:-1]
+    return occurrence[first], gap[first]
+
+
+class _Positions:
+    """The positions of each value in an array of small integers, ascending."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.order = np.argsort(values, kind="stable")
+        self.bounds = np.searchsorted(values[self.order], np.arange(int(values.max(initial=-1)) + 2))
+
+    def __getitem__(self, value: int) -> np.ndarray:
+        if value + 1 >= self.bounds.size:
+            return self.order[:0]
+        return self.order[self.bounds[value] : self.bounds[value + 1]]
 
 
 class _Layout:
-    """Occurrences sorted once by (instance or trace, time); each group is shifted far past the
-    previous one on one time axis, so a running maximum sweeps every group at once."""
+    """Occurrences sorted once by (instance or trace, time); each group is shifted far past the previous one
+    on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group."""
 
     def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[str | None], lag_s: float) -> None:
         numbers: dict[str, int] = {}
         group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
+        self.group_of = group  # per occurrence (-1: none)
         self.rows = np.flatnonzero(group >= 0)
         spacing = float(t.max()) + 2 * lag_s + 1
         shifted = t[self.rows] + group[self.rows] * spacing
@@ -146,40 +190,49 @@ class _Layout:
         self.groups = int(group.max()) + 1 if self.rows.size else 0
         self.span = float(t.max()) + lag_s  # the scan's time axis, against which chance is measured
         self.lag_s = lag_s
-        # for each row, the last row at the same instant: events at one instant precede each other
-        self.last_at_instant = np.searchsorted(self.shifted, self.shifted, side="right") - 1
+        self.positions_of = _Positions(self.owner)
 
-    def coverage(self, source: int, size: int) -> np.ndarray:
-        """Per occurrence: the share of the scan's time axis that lies within ``lag_s`` after some
-        ``source`` occurrence in its group, i.e. the chance that ``source`` precedes it at random."""
-        chance = np.zeros(size)
-        mine = self.owner == source
-        if not mine.any():
-            return chance
+    def coverage(self, source: int) -> np.ndarray:
+        """Per group: the share of the scan's time axis that lies within ``lag_s`` after some ``source``
+        occurrence in it, i.e. the chance that ``source`` precedes an occurrence there at random."""
+        mine = self.positions_of[source]
+        if not mine.size:
+            return np.zeros(self.groups)
         times, groups = self.shifted[mine], self.group[mine]  # sorted; groups lie far apart on the axis
         covered = np.append(np.minimum(np.diff(times), self.lag_s), self.lag_s)  # union of [t, t + lag]
-        per_group = np.bincount(groups, weights=covered, minlength=self.groups) / self.span
-        chance[self.rows] = np.minimum(per_group[self.group], 1.0)
-        return chance
+        return np.minimum(np.bincount(groups, weights=covered, minlength=self.groups) / self.span, 1.0)
 
-    def gaps_from(self, source: int, size: int) -> np.ndarray:
-        """Per occurrence: seconds since the latest ``source`` occurrence in its group (inf if none)."""
-        gap = np.full(size, np.inf)
-        if self.rows.size:
-            latest = np.maximum.accumulate(np.where(self.owner == source, self.shifted, -np.inf))
-            gap[self.rows] = self.shifted - latest[self.last_at_instant]
-        return gap
+    def chance(self, coverage: np.ndarray, occurrences: np.ndarray) -> float:
+        """The sum, over ``occurrences`` in order, of the coverage of their group (0 without one)."""
+        groups = self.group_of[occurrences]
+        weights = np.where(groups >= 0, coverage[np.maximum(groups, 0)] if coverage.size else 0.0, 0.0)
+        return float(np.bincount(np.zeros(weights.size, dtype=np.int64), weights=weights, minlength=1)[0])
+
+    def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray]:
+        """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count),
+        and the seconds since the latest one: only the windows after ``source``'s occurrences are looked at."""
+        mine = self.shifted[self.positions_of[source]]
+        if not mine.size:
+            return self.rows[:0], self.shifted[:0]
+        starts = np.searchsorted(self.shifted, mine, side="left")
+        ends = np.searchsorted(self.shifted, mine + (self.lag_s + _SLACK_S), side="right")
+        inside = np.zeros(self.shifted.size + 1, dtype=np.int64)
+        np.add.at(inside, starts, 1)
+        np.add.at(inside, ends, -1)
+        positions = np.flatnonzero(np.cumsum(inside[:-1]) > 0)
+        gap = self.shifted[positions] - mine[np.searchsorted(mine, self.shifted[positions], side="right") - 1]
+        near = gap <= self.lag_s
+        return self.rows[positions[near]], gap[near]
 
 
 def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
-    hits, gap_sums, expected, totals = _precedence(clusters, lag_s)
+    pairs, totals = _precedence(clusters, lag_s)
     qualified: dict[tuple[int, int], _Link] = {}
-    for source, target in zip(*np.nonzero(hits)):
-        share = hits[source, target] / totals[target]
-        chance = expected[source, target]
+    for (source, target), found in pairs.items():
+        share = found.hits / totals[target]
+        chance = found.expected
         if share >= max(min_share, chance + (1 - chance) * LIFT):
-            mean_gap = gap_sums[source, target] / hits[source, target]
-            qualified[(int(source), int(target))] = _Link(int(source), int(target), float(share), float(mean_gap))
+            qualified[(source, target)] = _Link(source, target, float(share), float(found.gap_sum / found.hits))
     links = []
     for (source, target), link in sorted(qualified.items()):
         reverse = qualified.get((target, source))
