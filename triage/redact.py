@@ -95,9 +95,15 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
 )
 
 
+# Any word that lets a pattern run (each pattern runs only when one of its words is in the lowered text).
+_ANY_HINT = re.compile("|".join(sorted({re.escape(word) for words, _, _ in _PATTERNS for word in words})))
+
+
 def redact(text: str) -> str:
     """``text`` with every recognised secret replaced by :data:`MASK`."""
     lower = text.lower()
+    if not _ANY_HINT.search(lower):  # most text: no pattern can match
+        return text
     for words, pattern, replacement in _PATTERNS:
         if any(word in lower for word in words):
             text = pattern.sub(replacement, text)
@@ -114,6 +120,8 @@ def redact_found(text: str) -> tuple[str, frozenset[str]]:
     ``Basic ``; each :data:`MIN_SECRET`+ characters; a PEM block gives the words of its body), for
     :func:`redact_with` to mask wherever they show without their context."""
     lower = text.lower()
+    if not _ANY_HINT.search(lower):
+        return text, frozenset()
     found: set[str] = set()
 
     def masked(match: re.Match[str], replacement: str) -> str:
