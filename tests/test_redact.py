@@ -69,6 +69,8 @@ PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
         (f"bad key:\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY}==\n-----END RSA PRIVATE KEY-----\nat load()",
          f"bad key:\n{MASK}\nat load()"),
         (f"ValueError: -----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY}", f"ValueError: {MASK}"),
+        (f"cut: -----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F2A\n\n{PEM_BODY}",
+         f"cut: {MASK}"),
         ("failed PASSWORD = plain_spaced_16 (spaces)", f"failed PASSWORD = {MASK} (spaces)"),
         ("db_secret =s3cr3t, retrying", f"db_secret ={MASK}, retrying"),
         ("failed --password pw_flag_18 cli", f"failed --password {MASK} cli"),

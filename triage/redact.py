@@ -44,8 +44,8 @@ _PEM_LABEL = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _NAMES = ("key", "secret", "token", "pass", "pwd", "credential")
 
 _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
-    # a PEM private key up to its END line, or (cut) as far as base64 and line breaks go
-    (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s]*)", re.S), MASK),
+    # a PEM private key up to its END line, or (cut) as far as base64, line breaks and its headers (Proc-Type:) go
+    (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s:,.-]*)", re.S), MASK),
     (("authorization",),
      re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)(?:[a-z-]+\s+)?(?P<v>[^\s\"',;]+)"), rf"\g<1>{MASK}"),
     (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
