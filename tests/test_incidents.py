@@ -6,6 +6,8 @@ import random
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from triage.incidents import incident_for, incident_id, link_incidents, short_title
 from triage.model import Cluster, Occurrence, Rule, Severity
 
@@ -216,15 +218,23 @@ def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_cha
     assert incident.root == "fp-redis"
 
 
-def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float]]:
+def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float, float]]:
     """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
-    (equal times count) on the same instance or in the same trace, and the sum of the smallest such gaps."""
+    (equal times count) on the same instance or in the same trace, the sum of the smallest such gaps, and the
+    share of B's occurrences A would precede by chance (the time A's windows cover on their instance)."""
     events = [
         [(o.timestamp.timestamp(), o.instance, o.trace) for o in c.occurrences if o.timestamp is not None]
         if _role_of(c) != "noise" else []
         for c in clusters
     ]
-    found: dict[tuple[int, int], tuple[int, float]] = {}
+    times = [t for occurrences in events for t, _, _ in occurrences]
+    span = max(times) - min(times) + lag_s
+
+    def covered(sources: list[tuple], instance: str) -> float:
+        starts = sorted(s for s, i, _ in sources if i == instance)
+        return sum(min(b - a, lag_s) for a, b in zip(starts, starts[1:] + [float("inf")]))
+
+    found: dict[tuple[int, int], tuple[int, float, float]] = {}
     for a, sources in enumerate(events):
         for b, targets in enumerate(events):
             if a == b:
@@ -235,7 +245,8 @@ def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple
                              and ((instance and i == instance) or (trace and tr == trace))])
             ]
             if gaps:
-                found[(a, b)] = (len(gaps), sum(gaps))
+                chance = sum(min(covered(sources, i) / span, 1.0) for _, i, _ in targets if i) / len(targets)
+                found[(a, b)] = (len(gaps), sum(gaps), chance)
     return found
 
 
@@ -256,7 +267,9 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
         kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
         pairs, _ = _precedence(clusters, 5.0)
-        assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == _brute_force_precedence(clusters, 5.0)
+        expected = _brute_force_precedence(clusters, 5.0)
+        assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
+        assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())
 
 
 def test_thousands_of_one_off_failures_link_only_the_real_cascade():

@@ -140,8 +140,12 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
         hits = np.bincount(compact)
         gap_sums = np.bincount(compact, weights=gap)
         coverage = by_instance.coverage(int(source))
-        for target, n, gap_sum in zip(targets.tolist(), hits.tolist(), gap_sums.tolist()):
-            chance = by_instance.chance(coverage, occurrences_of[target])
+        theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
+        chances = np.bincount(
+            np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
+            weights=by_instance.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
+        )
+        for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
             pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1))
     return pairs, totals
 
@@ -202,11 +206,10 @@ class _Layout:
         covered = np.append(np.minimum(np.diff(times), self.lag_s), self.lag_s)  # union of [t, t + lag]
         return np.minimum(np.bincount(groups, weights=covered, minlength=self.groups) / self.span, 1.0)
 
-    def chance(self, coverage: np.ndarray, occurrences: np.ndarray) -> float:
-        """The sum, over ``occurrences`` in order, of the coverage of their group (0 without one)."""
+    def chance(self, coverage: np.ndarray, occurrences: np.ndarray) -> np.ndarray:
+        """Per occurrence: the coverage of its group (0 without one)."""
         groups = self.group_of[occurrences]
-        weights = np.where(groups >= 0, coverage[np.maximum(groups, 0)] if coverage.size else 0.0, 0.0)
-        return float(np.bincount(np.zeros(weights.size, dtype=np.int64), weights=weights, minlength=1)[0])
+        return np.where(groups >= 0, coverage[np.maximum(groups, 0)] if coverage.size else 0.0, 0.0)
 
     def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray]:
         """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count),
@@ -216,10 +219,9 @@ class _Layout:
             return self.rows[:0], self.shifted[:0]
         starts = np.searchsorted(self.shifted, mine, side="left")
         ends = np.searchsorted(self.shifted, mine + (self.lag_s + _SLACK_S), side="right")
-        inside = np.zeros(self.shifted.size + 1, dtype=np.int64)
-        np.add.at(inside, starts, 1)
-        np.add.at(inside, ends, -1)
-        positions = np.flatnonzero(np.cumsum(inside[:-1]) > 0)
+        starts = np.maximum(starts, np.concatenate(([0], ends[:-1])))  # ends ascend: drop what a window before covers
+        lengths = np.maximum(ends - starts, 0)
+        positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         gap = self.shifted[positions] - mine[np.searchsorted(mine, self.shifted[positions], side="right") - 1]
         near = gap <= self.lag_s
         return self.rows[positions[near]], gap[near]
