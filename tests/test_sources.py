@@ -414,6 +414,23 @@ def test_a_wrapper_with_object_members_before_its_list_is_read(tmp_path):
     assert (payloads(items), problems(items)) == (["e0", "e1", "e2"], [])
 
 
+def test_plain_text_whose_first_line_starts_with_a_json_object_is_text(tmp_path):
+    path = tmp_path / "app.log"
+    lines = ['{"svc":"api"} request {"ids": [1, 2]} failed', "2026-11-28 01:00:00.000 | ERROR    | a:b:1 | boom", "next"]
+    path.write_text("\n".join(lines) + "\n")
+    items = records(path)
+    assert (payloads(items), problems(items)) == (lines, [])
+
+
+def test_a_cut_last_entry_holding_a_list_of_objects_is_one_truncation(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[\n{"textPayload": "one"},\n{"textPayload": "two", "items": [\n{"severity": "ERROR", "message": "a"},\n'
+                    '{"severity": "ERROR", "message": "b"}\n')
+    items = records(path)
+    assert payloads(items) == ["one"]
+    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:3", "truncated JSON array: the last entry is incomplete")]
+
+
 def test_a_stream_of_pretty_printed_entries_is_read(tmp_path):
     """``jq '.[]' export.json`` without ``-c``: one indented LogEntry after another."""
     path = tmp_path / "pretty.json"

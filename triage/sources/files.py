@@ -37,8 +37,6 @@ _PADDING = b" \t\r\n\v\f\x00"
 _NUL_RUN = re.compile(rb"\x00{16,}")
 # Control characters other than white space and ESC (ANSI colours): text has few, binary data many.
 _CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\v\f\x1b") + b"\x7f"
-# A first line that opens an object over several lines: `{` alone, or members (of any kind) up to an opened list.
-_OPENS_OBJECT = re.compile(rb'\{\s*(?:$|".*?"\s*:\s*\[)')
 _WS = re.compile(r"\s*")
 _DECODER = json.JSONDecoder()
 
@@ -244,30 +242,39 @@ def _is_cut(line: bytes) -> bool:
 
 def _is_wrapped(lines: list[bytes]) -> bool:
     """The file is one object wrapping the entry list: a first line too long to hold that starts a dump whose
-    list holds LogEntry-like objects, or a first line that opens an object (``{`` alone, ``{"entries": [``)
-    followed mostly by lines that are no JSON objects (unlike NDJSON whose first line is broken)."""
+    list holds LogEntry-like objects, or a first line that opens an object (``{`` alone, members up to a list:
+    ``{"entries": [``) followed mostly by lines that are no JSON objects (unlike NDJSON whose first line is
+    broken)."""
     first, rest = lines[0], [line for line in lines[1:] if line.strip()]
     if _is_cut(first):
         return is_wrapper(_dump_head(first))
-    if _is_object(first) or not _OPENS_OBJECT.match(first):
+    if _is_object(first) or not (first.strip() == b"{" or any(isinstance(v, list) for v in _dump_head(first).values())):
         return False
     return sum(map(_is_object, rest)) * 2 <= len(rest)
 
 
 def _dump_head(start: bytes) -> dict:
-    """The members of the object ``start`` opens, up to its first list, which holds only its first item."""
+    """The members of the object ``start`` opens, up to its first list, which holds only its first item (none
+    when that is not on the line); what follows no JSON member is left out."""
     text = start.decode("utf-8", "replace")
     members: dict = {}
     pos = 1  # past the "{"
     try:
         while True:
             key, pos = _DECODER.raw_decode(text, _WS.match(text, pos).end())
-            pos = _WS.match(text, _WS.match(text, pos).end() + 1).end()  # past the ":"
+            pos = _WS.match(text, pos).end()
+            if text[pos] != ":":
+                return members
+            pos = _WS.match(text, pos + 1).end()
             if text[pos] == "[":
-                members[key] = [_DECODER.raw_decode(text, _WS.match(text, pos + 1).end())[0]]
+                members[key] = []  # the list opens here, whether or not its first item is on the line
+                members[key].append(_DECODER.raw_decode(text, _WS.match(text, pos + 1).end())[0])
                 return members
             members[key], pos = _DECODER.raw_decode(text, pos)
-            pos = _WS.match(text, pos).end() + 1  # past the ","
+            pos = _WS.match(text, pos).end()
+            if text[pos] != ",":  # the object ends (or is no JSON) before a list opens
+                return members
+            pos += 1
     except (ValueError, IndexError, TypeError, RecursionError):  # the head ends (or breaks, or nests too deep) first
         return members
 

@@ -30,6 +30,7 @@ _KEY = re.compile(rf'(?:[^"\[\]{{}},:\n]++|{_STRING})*+')  # a wrapper's member 
 _INSIDE = re.compile(rf'(?:[^"\[\]{{}}]++|{_STRING})*+')  # inside brackets: what changes no nesting
 _CLOSER = {"{": "}", "[": "]"}
 _NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
+_CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]" (and a wrapper's "}")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
 # What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -117,9 +118,9 @@ def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
     """Where the JSON value at the buffer's position ends, found from its brackets and strings alone (so any
     nesting depth is fine), and whether it is whole. A value that is not whole ends at the end of the line
     where one of its strings breaks, at the end of its first line when its brackets do not match (it is closed
-    by the wrong kind, outgrows :data:`ELEMENT_MAX_CHARS`, or is never closed but an object starts the next
-    line: one entry per line, one of them cut), or at the end of the input. ``scalar`` matches a value that
-    is not bracketed."""
+    by the wrong kind, outgrows :data:`ELEMENT_MAX_CHARS`, or is never closed while an object starts the next
+    line and the input ends with the array's ``]``: one entry per line, one of them cut), or at the end of the
+    input. ``scalar`` matches a value that is not bracketed."""
     while True:
         found = _scan(buf.text, buf.pos, scalar)
         if found is not None:
@@ -128,7 +129,8 @@ def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
             return _line_end(buf.text, buf.pos), False
         if not buf.more():
             end = _line_end(buf.text, buf.pos)
-            return (end if _NEXT_OBJECT.match(buf.text, end) else len(buf.text)), False
+            cut_mid_file = _NEXT_OBJECT.match(buf.text, end) and _CLOSED_END.search(buf.text)
+            return (end if cut_mid_file else len(buf.text)), False
 
 
 def _scan(text: str, pos: int, scalar: re.Pattern) -> tuple[int, bool] | None:
