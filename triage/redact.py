@@ -8,11 +8,13 @@ Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API 
 ``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in
 key, secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``): bare values right after
 ``=``, quoted values also after `` = ``, unquoted ones after ``password = `` and ``--password``, the JSON /
-dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password: …`` / ``X-Api-Key: …``, and
-``token: …`` / ``client_secret: …`` when the value looks like a secret (8+ characters, letters and digits).
+dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password: …`` / ``db_password: …`` /
+``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``), and ``token: …`` /
+``client_secret: …`` when the value looks like a secret (8+ characters, letters and digits).
 Replacements keep the name and put :data:`MASK` in place of the value.
 
-Each pattern comes with the lower-case words one of which it needs, so text holding none of them skips it.
+Each pattern comes with the lower-case words one of which it needs, so text holding none of them skips it
+(and text holding none at all skips every pattern at once).
 
 A secret often shows twice: in context (``password=…``, ``Authorization: Basic …``) and bare (a title, a
 capture, the first line of the same sample). :func:`redact_found` reports the values the patterns masked (the
@@ -101,13 +103,7 @@ _ANY_HINT = re.compile("|".join(sorted({re.escape(word) for words, _, _ in _PATT
 
 def redact(text: str) -> str:
     """``text`` with every recognised secret replaced by :data:`MASK`."""
-    lower = text.lower()
-    if not _ANY_HINT.search(lower):  # most text: no pattern can match
-        return text
-    for words, pattern, replacement in _PATTERNS:
-        if any(word in lower for word in words):
-            text = pattern.sub(replacement, text)
-    return text
+    return redact_found(text)[0]
 
 
 MIN_SECRET = 8

@@ -160,7 +160,7 @@ class StateStore:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            os.chmod(self.path, 0o600)  # samples are stored unredacted: private even in a shared --state-dir
+            os.chmod(self.path, 0o600)  # log text, even redacted: private even in a shared --state-dir
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
