@@ -161,7 +161,7 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
         return
     first = head[:1]
     if first == b"[" and _is_json_array(head):
-        yield from read_array(_text(stream), name, "", line)
+        yield from read_array(_text(stream), name, line)
     elif first == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
         yield from _read_object_stream(stream, name, line)
     elif TABLE_HEADER.match(head):
@@ -217,7 +217,7 @@ def _read_object_stream(stream: io.BufferedReader, name: str, number: int) -> Re
     lines = _first_lines(stream)
     if _is_wrapped(lines):
         whole = io.BufferedReader(_Prefixed(b"".join(lines), stream), buffer_size=_BUFFER)
-        yield from read_wrapped(_text(whole), name, "", number)
+        yield from read_wrapped(_text(whole), name, number)
         return
     if _is_cut(lines[-1]):
         lines[-1] += stream.readline()  # an entry longer than the cap is read whole, as any later line is

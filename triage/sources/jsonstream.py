@@ -29,6 +29,7 @@ _SCALAR = re.compile(rf'(?:[^"\[\]{{}},\n]++|{_STRING})*+')
 _KEY = re.compile(rf'(?:[^"\[\]{{}},:\n]++|{_STRING})*+')  # a wrapper's member key or scalar value
 _INSIDE = re.compile(rf'(?:[^"\[\]{{}}]++|{_STRING})*+')  # inside brackets: what changes no nesting
 _CLOSER = {"{": "}", "[": "]"}
+_KIND = {"{": "object", "[": "array"}
 _NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
 _CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]" (and a wrapper's "}")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
@@ -80,9 +81,9 @@ class _Buffer:
     Streams of files are decoded with ``surrogateescape``: undecodable bytes become lone surrogates, which no
     element holding them parses with, so that element is skipped and counted like an NDJSON line with such bytes."""
 
-    def __init__(self, stream: IO[str], text: str = "", line: int = 1):
+    def __init__(self, stream: IO[str], line: int = 1):
         self.stream = stream
-        self.text = text
+        self.text = ""
         self.pos = 0
         self.line = line  # line number at self.pos
         self.eof = False
@@ -172,15 +173,22 @@ def _broken_string(text: str, quote: int) -> tuple[int, bool] | None:
     return (end, False) if end >= 0 else None
 
 
-def read_array(stream: IO[str], name: str, prefix: str = "", line: int = 1) -> RecordStream:
-    """Yield the objects of the JSON array whose ``[`` is the first non-blank character of ``prefix+stream``,
-    then those of any arrays appended after it (what ``>>`` makes); other data after it is reported."""
-    buf = _Buffer(stream, prefix, line)
+def read_array(stream: IO[str], name: str, line: int = 1) -> RecordStream:
+    """Yield the objects of the JSON array whose ``[`` is the first non-blank character of ``stream`` (at line
+    ``line``), then those of any arrays appended after it (what ``>>`` makes); other data after it is reported."""
+    return _read_appended(_Buffer(stream, line), name, "[", _read_list)
+
+
+def _read_appended(
+    buf: _Buffer, name: str, opener: str, read_one: Callable[[_Buffer, str], RecordStream]
+) -> RecordStream:
+    """``read_one`` of each value that ``opener`` opens, one after another; other data after them is reported."""
     while buf.skip_ws():
-        if buf.text[buf.pos] != "[":
-            yield Problem(f"{name}:{buf.line}", "data after the JSON array's closing ']' was not read")
+        if buf.text[buf.pos] != opener:
+            closer = _CLOSER[opener]
+            yield Problem(f"{name}:{buf.line}", f"data after the JSON {_KIND[opener]}'s closing '{closer}' was not read")
             return
-        yield from _read_list(buf, name)
+        yield from read_one(buf, name)
 
 
 def _read_list(buf: _Buffer, name: str) -> RecordStream:
@@ -353,17 +361,12 @@ def is_utf8(raw: bytes) -> bool:
     return True
 
 
-def read_wrapped(stream: IO[str], name: str, prefix: str, line: int = 1) -> RecordStream:
+def read_wrapped(stream: IO[str], name: str, line: int = 1) -> RecordStream:
     """Yield the entries of an object that wraps the entry list (``{"entries": [...]}``), streaming the list,
     then those of any objects appended after it; other data after it is reported.
 
     Entry lists are picked as :func:`_is_entry_list` says; other members are skipped."""
-    buf = _Buffer(stream, prefix, line)
-    while buf.skip_ws():
-        if buf.text[buf.pos] != "{":
-            yield Problem(f"{name}:{buf.line}", "data after the JSON object's closing '}' was not read")
-            return
-        yield from _read_wrapper(buf, name)
+    return _read_appended(_Buffer(stream, line), name, "{", _read_wrapper)
 
 
 def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
