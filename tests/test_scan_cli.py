@@ -391,6 +391,12 @@ def test_every_command_refuses_an_empty_value(cli, args, message):
     assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {message}\n", "")
 
 
+def test_a_value_ending_in_an_equals_sign_is_not_empty(cli):
+    result = cli("scan", "--show-filter", "--project", "p", "--filter=jsonPayload.token=abc=")
+    assert result.exit_code == 0, result.output
+    assert "jsonPayload.token=abc=" in result.stdout
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

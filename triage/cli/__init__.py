@@ -41,7 +41,7 @@ def _reject_empty(args: list[str]) -> None:
         if arg == "":
             option = args[i - 1] if i and args[i - 1].startswith("-") else None
             fatal(f"{option}: empty value" if option else "empty argument")
-        if arg.startswith("--") and arg.endswith("="):
+        if arg.startswith("--") and arg.find("=") == len(arg) - 1:  # --option= (not --filter=x=, a value ending in =)
             fatal(f"{arg[:-1]}: empty value")
 
 
