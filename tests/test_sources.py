@@ -373,71 +373,17 @@ def test_deep_nesting_is_a_counted_skip(tmp_path, content, location):
         '{"warnings": ["x"], "items": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n], "more": [{"a": 1}]}\n',
         '{"counts": [[1]], "logs": [{"text_payload": "boom"}, {"text_payload": "bang"}], "next": [{"a": 1}]}\n',
         '{"counts": [[1]], "data": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n], "next": [{"a": 1}]}\n',
-    ],
-)
-def test_wrapper_entry_list_is_the_named_one_or_the_first_list_of_objects(tmp_path, content):
-    path = tmp_path / "w.json"
-    path.write_text(content)
-    items = records(path)
-    assert payloads(items) == ["boom", "bang"]
-    assert problems(items) == []
-
-
-@pytest.mark.parametrize(
-    "content",
-    [
+        # a list of other objects before the entries is metadata
         '{"meta": [{"a": 1}], "entries": [{"text_payload": "boom"}, {"text_payload": "bang"}]}\n',
         '{"meta": [\n{"a": 1}\n], "entries": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n]}\n',
         '{"meta": [\n{"a": 1}\n], "data": [\n{"text_payload": "boom"},\n{"text_payload": "bang"}\n]}\n',
     ],
 )
-def test_a_list_of_other_objects_before_the_entries_is_metadata(tmp_path, content):
+def test_wrapper_entry_list_is_the_named_one_or_the_first_list_of_entries(tmp_path, content):
     path = tmp_path / "w.json"
     path.write_text(content)
     items = records(path)
     assert (payloads(items), problems(items)) == (["boom", "bang"], [])
-
-
-def test_an_app_line_with_a_list_of_entry_like_objects_is_a_record(tmp_path):
-    path = tmp_path / "app.ndjson"
-    line = {"message": "batch done", "results": [{"severity": "ERROR", "id": 1}]}
-    path.write_text(json.dumps(line) + "\n")
-    assert [item.data for item in records(path)] == [line]
-
-
-def test_a_wrapper_with_object_members_before_its_list_is_read(tmp_path):
-    path = tmp_path / "dump.json"
-    lines = [json.dumps(entry(f"e{i}")) for i in range(3)]
-    path.write_text('{"project": "p", "query": {"filter": "severity>=ERROR", "order": ["timestamp"]}, "entries": [\n'
-                    + ",\n".join(lines) + "\n]}\n")
-    items = records(path)
-    assert (payloads(items), problems(items)) == (["e0", "e1", "e2"], [])
-
-
-def test_plain_text_whose_first_line_starts_with_a_json_object_is_text(tmp_path):
-    path = tmp_path / "app.log"
-    lines = ['{"svc":"api"} request {"ids": [1, 2]} failed', "2026-11-28 01:00:00.000 | ERROR    | a:b:1 | boom", "next"]
-    path.write_text("\n".join(lines) + "\n")
-    items = records(path)
-    assert (payloads(items), problems(items)) == (lines, [])
-
-
-def test_a_cut_last_entry_holding_a_list_of_objects_is_one_truncation(tmp_path):
-    path = tmp_path / "cut.json"
-    path.write_text('[\n{"textPayload": "one"},\n{"textPayload": "two", "items": [\n{"severity": "ERROR", "message": "a"},\n'
-                    '{"severity": "ERROR", "message": "b"}\n')
-    items = records(path)
-    assert payloads(items) == ["one"]
-    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:3", "truncated JSON array: the last entry is incomplete")]
-
-
-def test_a_stream_of_pretty_printed_entries_is_read(tmp_path):
-    """``jq '.[]' export.json`` without ``-c``: one indented LogEntry after another."""
-    path = tmp_path / "pretty.json"
-    path.write_text("".join(json.dumps({"insertId": str(i), **entry(f"e{i}")}, indent=2) + "\n" for i in range(3)))
-    items = records(path)
-    assert (payloads(items), problems(items)) == (["e0", "e1", "e2"], [])
-    assert [item.location for item in items] == [f"{path}:1", f"{path}:6", f"{path}:11"]
 
 
 def test_wrapper_with_only_lists_of_scalars_is_a_problem(tmp_path):
