@@ -13,13 +13,13 @@ is half-open): without a ``timestamp`` term the client library silently adds its
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from .errors import UsageError
 from .model import Severity, Window
 from .rules_load import MatchSpec
-from .window import time_before
+from .window import iso_z, time_before
 
 DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -61,7 +61,7 @@ def build_filter(
     """
     if window.start is None or window.end is None:
         raise ValueError("a Cloud Logging filter needs both window bounds")
-    terms = [f'timestamp>="{rfc3339(window.start)}"', f'timestamp<"{rfc3339(window.end)}"']
+    terms = [f'timestamp>="{iso_z(window.start)}"', f'timestamp<"{iso_z(window.end)}"']
     if resource_type:
         terms.append(f"resource.type={quote(resource_type)}")
     if services:
@@ -114,9 +114,3 @@ def _any_of(terms: list[str]) -> str:
 def quote(value: str) -> str:
     """A filter string literal: double quotes, backslash and quote escaped, line breaks folded to spaces."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
-
-
-def rfc3339(ts: datetime) -> str:
-    """UTC RFC 3339 with ``Z``; microseconds only when present."""
-    utc = ts.astimezone(timezone.utc)
-    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds").replace("+00:00", "Z")
