@@ -64,7 +64,7 @@ def test_every_page_is_followed_including_an_empty_page_with_a_token():
         pages: list[tuple[int, int]] = []
         records = run_pull(fake, Pull("test-proj", FILTER), on_page=lambda e, p: pages.append((e, p)))
     assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2500)]
-    assert records[0] == Record("gcp:test-proj#1", fake.entries[0])
+    assert records[0] == Record("gcp:test-proj", 1, fake.entries[0], "#")
     assert [r.get("pageToken") for r in fake.requests] == [None, "t1000", "e1000", "t2000"]
     assert pages == [(1000, 1), (1000, 2), (2000, 3), (2500, 4)]
     first = fake.requests[0]

@@ -124,7 +124,7 @@ def test_no_floor_means_nothing_is_quiet():
 
 def _clusters(records: list[dict], floor: Severity, monkeypatch=None) -> list[tuple]:
     def source(_spec):
-        return (Record(f"test:{i}", data) for i, data in enumerate(records))
+        return (Record("test", i, data) for i, data in enumerate(records))
 
     if monkeypatch is not None:
         monkeypatch.setattr(Sieve, "quiet", lambda self, data: False)

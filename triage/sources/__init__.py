@@ -15,10 +15,18 @@ from ..model import Problem
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One raw log entry: a Cloud Logging LogEntry mapping (camelCase or snake_case) and its location."""
+    """One raw log entry: a Cloud Logging LogEntry mapping (camelCase or snake_case) and where it came from: the
+    ``number``-th line (``:``) of file ``source``, or the ``number``-th entry (``#``) fetched from ``gcp:PROJECT``."""
 
-    location: str
+    source: str
+    number: int
     data: Mapping[str, Any]
+    separator: str = ":"
+
+    @property
+    def location(self) -> str:
+        """``file:line`` or ``gcp:PROJECT#n``, for messages (built only when asked for)."""
+        return f"{self.source}{self.separator}{self.number}"
 
 
 RecordStream = Iterator["Record | Problem | Truncated"]

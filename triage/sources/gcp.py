@@ -199,7 +199,7 @@ def pull(
                 fetched += 1
                 if raw_out is not None:
                     raw_out.write(orjson.dumps(item) + b"\n")
-                yield Record(f"{where}#{fetched}", item)
+                yield Record(where, fetched, item, "#")
             if raw_out is not None:
                 raw_out.flush()
             if on_page is not None:

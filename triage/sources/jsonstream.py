@@ -281,7 +281,7 @@ def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, 
                 buf.advance(len(buf.text))
                 return
         elif isinstance(value, dict):
-            yield Record(f"{name}:{start_line}", value)
+            yield Record(name, start_line, value)
         else:
             yield _bad_value(name, start_line, value)
         buf.advance(end)
@@ -304,7 +304,7 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
                 continue
         if isinstance(value, dict):
             if "timestamp" in value or "insertId" in value or not is_wrapper(value):
-                yield Record(f"{name}:{number}", value)
+                yield Record(name, number, value)
             else:
                 yield from _wrapped_entries(value, name, number)
         else:
@@ -346,7 +346,7 @@ def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
             found = True
             for item in member:
                 if isinstance(item, dict):
-                    yield Record(f"{name}:{number}", item)
+                    yield Record(name, number, item)
                 else:
                     yield _bad_value(name, number, item)
     if not found:
@@ -376,7 +376,7 @@ def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
     _peek(buf)
     if _first_key(buf.text, buf.pos) in LOG_ENTRY_KEYS:
         value, end = _take_compact(buf, name, start_line)
-        yield Record(f"{name}:{start_line}", value) if isinstance(value, dict) else value
+        yield Record(name, start_line, value) if isinstance(value, dict) else value
         buf.advance(len(buf.text) if end is None else end)
         return
     buf.advance(buf.pos + 1)  # the "{"

@@ -75,7 +75,7 @@ def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
         entry = _table_row(row, columns)
         for text in more:
             _append(entry, path, text[payload_start:] if text[:payload_start].strip() == "" else text.strip())
-        yield Record(f"{name}:{number}", entry)
+        yield Record(name, number, entry)
 
 
 def _table_row(text: str, columns: list[tuple[int, str]]) -> dict:
@@ -114,7 +114,7 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
                 _put(entry, path, cell)
         for text in more:
             _append(entry, ("textPayload",), text)
-        yield Record(f"{name}:{number}", entry)
+        yield Record(name, number, entry)
 
 
 def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
@@ -154,4 +154,4 @@ def _plain_record(name: str, line: int, lines: list[str]) -> Record:
     match = _LINE_TIME.match(clean_text(lines[0]))
     if match:
         entry["timestamp"] = match.group("ts")
-    return Record(f"{name}:{line}", entry)
+    return Record(name, line, entry)
