@@ -67,10 +67,9 @@ class RuleSet:
         self._active = tuple(active)
         self._any_trigger = _literal_search({t[:_PREFIX] for c in active for t in c.triggers})
         self.request_specs = tuple(c.spec for c in active if c.spec.on_requests)  # rules on http status / latency
-        self._timed_out: set[str] = set()
+        self._timeouts: dict[str, str] = {}  # rule id → the warning about its first timeout
         self._recent: dict[tuple, RuleHit | None] = {}
         self.rules: tuple[Rule, ...] = tuple(c.rule for c in self._all)
-        self.timeouts: list[str] = []
 
     def match(self, entry: Entry) -> RuleHit | None:
         """The first rule (in match order) whose conditions all hold for ``entry``, with its regex captures.
@@ -140,11 +139,26 @@ class RuleSet:
             return None
         return {name: value for name, value in found.groupdict().items() if value is not None}
 
+    @property
+    def timeouts(self) -> list[str]:
+        """One warning per rule whose regex timed out, about its first timeout."""
+        return list(self._timeouts.values())
+
+    def timeouts_by_rule(self) -> dict[str, str]:
+        return dict(self._timeouts)
+
+    def take_timeouts(self, found: Mapping[str, str]) -> None:
+        """Add the timeouts another copy of this set met later in the same scan (rules already reported stay)."""
+        for rule_id, warning in found.items():
+            self._timeouts.setdefault(rule_id, warning)
+
+    def forget_timeouts(self) -> None:
+        self._timeouts.clear()
+
     def _report_timeout(self, rule: Rule, entry: Entry) -> None:
-        if rule.id not in self._timed_out:
-            self._timed_out.add(rule.id)
+        if rule.id not in self._timeouts:
             where = entry.location or "an entry"
-            self.timeouts.append(f"rule {rule.id}: regex timed out on {where}; rule skipped for that entry")
+            self._timeouts[rule.id] = f"rule {rule.id}: regex timed out on {where}; rule skipped for that entry"
 
 
 def load_rules(paths: Sequence[Path] | None = None) -> RuleSet:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
-from . import clustering
+from . import clustering, split
 from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
@@ -76,38 +76,17 @@ def scan(
     rules: RuleSet,
     open_source: Callable[[str], Iterator[Record | Problem | Truncated]],
     *,
-    on_problem: Callable[[Problem], None] | None = None,
+    split_files: bool = False,
 ) -> ScanResult:
-    """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value."""
-    counters = _Counters()
-    scope = _Scope(options, counters)
-    sieve = Sieve(options.min_severity, rules)
-    # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
-    # counted once. The ids of failures are kept for that, so only when there is more than one source.
-    failures = _Failures(rules, options.min_severity, counters, dedupe=len(options.sources) > 1)
+    """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value. With ``split_files``, a
+    large NDJSON file given alone is read on two cores instead (see :mod:`triage.split`), with the same result."""
+    found = Pass(options, rules)
     for spec in options.sources:
         stitcher = Stitcher()
-        for record in open_source(spec):
-            if isinstance(record, Problem):
-                counters.skip(record)
-                if on_problem is not None:
-                    on_problem(record)
-                continue
-            if isinstance(record, Truncated):
-                counters.truncations.append(f"{record.location}: {record.reason}")
-                continue
-            counters.read += 1
-            data = record.data
-            if not sieve.quiet(data):
-                ready = stitcher.feed(to_entry(data, record.location))
-            else:  # only counted; stitching still takes note of it
-                timestamp = parse_timestamp(data.get("timestamp"))
-                scope.admits(timestamp, service_of(data) if scope.services else None)
-                ready = stitcher.skip(timestamp, stream_of(data) if stitcher.pending else None)
-                if not ready:
-                    continue
-            failures.take(ready, scope)
-        failures.take(stitcher.close(), scope)
+        if not (split_files and len(options.sources) == 1 and split.scan_file(spec, found, stitcher)):
+            found.feed(open_source(spec), stitcher)
+        found.close(stitcher)
+    counters, failures = found.counters, found.failures
     return ScanResult(
         window=options.window,
         sources=options.sources,
@@ -119,8 +98,102 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(failures.projects)) if len(failures.projects) == 1 else None,
-        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, scope.other_services),
+        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope.other_services),
     )
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What a :class:`Pass` found, to hand to another process."""
+
+    counters: _Counters
+    other_services: Counter[str]
+    by_rule: dict[tuple, Accumulator]
+    hits: dict[tuple, tuple]
+    by_signature: dict[str, Accumulator]
+    projects: set[str]
+    timeouts: dict[str, str]
+
+
+class Pass:
+    """A scan's findings so far, and the loop that takes the records of a source into them."""
+
+    def __init__(self, options: ScanOptions, rules: RuleSet):
+        self.options = options
+        self.rules = rules
+        self.counters = _Counters()
+        self.scope = _Scope(options, self.counters)
+        self.sieve = Sieve(options.min_severity, rules)
+        # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
+        # counted once. The ids of failures are kept for that, so only when there is more than one source.
+        self.failures = _Failures(rules, options.min_severity, self.counters, dedupe=len(options.sources) > 1)
+
+    def feed(
+        self, records: Iterable[Record | Problem | Truncated], stitcher: Stitcher, until: int | None = None
+    ) -> Record | None:
+        """Take ``records`` through the sieve, ``stitcher``, scope and rules into the findings. With ``until``,
+        stop before the first record of a line numbered ``until`` or more at which ``stitcher`` has nothing
+        pending, and return that record; else return None at the end."""
+        counters, scope, sieve, failures = self.counters, self.scope, self.sieve, self.failures
+        line = None
+        for record in records:
+            if isinstance(record, Problem):
+                counters.skip(record)
+                continue
+            if isinstance(record, Truncated):
+                counters.truncations.append(f"{record.location}: {record.reason}")
+                continue
+            if record.number != line:
+                line = record.number
+                if until is not None and line >= until and not stitcher.pending:
+                    return record
+            counters.read += 1
+            data = record.data
+            if not sieve.quiet(data):
+                ready = stitcher.feed(to_entry(data, record.location))
+            else:  # only counted; stitching still takes note of it
+                timestamp = parse_timestamp(data.get("timestamp"))
+                scope.admits(timestamp, service_of(data) if scope.services else None)
+                ready = stitcher.skip(timestamp, stream_of(data) if stitcher.pending else None)
+                if not ready:
+                    continue
+            failures.take(ready, scope)
+        return None
+
+    def fresh(self) -> "Pass":
+        """A pass of the same scan that has found nothing yet."""
+        return Pass(self.options, self.rules)
+
+    def close(self, stitcher: Stitcher) -> None:
+        """The end of a source: take what ``stitcher`` still holds."""
+        self.failures.take(stitcher.close(), self.scope)
+
+    def findings(self) -> Findings:
+        failures = self.failures
+        return Findings(
+            self.counters, self.scope.other_services, dict(failures.by_rule), failures.hits,
+            dict(failures.by_signature), failures.projects, self.rules.timeouts_by_rule(),
+        )
+
+    def take(self, found: Findings) -> None:
+        """Add what a pass over the rest of the same source found (after what this one found)."""
+        mine, theirs = self.counters, found.counters
+        mine.read += theirs.read
+        mine.skipped += theirs.skipped
+        mine.problems = (mine.problems + theirs.problems)[:PROBLEMS_KEPT]
+        mine.in_window += theirs.in_window
+        mine.duplicates += theirs.duplicates
+        mine.timeless += theirs.timeless
+        mine.truncations += theirs.truncations
+        self.scope.other_services.update(found.other_services)
+        failures = self.failures
+        for key, acc in found.by_rule.items():
+            failures.by_rule[key].merge(acc)
+            failures.hits.setdefault(key, found.hits[key])
+        for sig, acc in found.by_signature.items():
+            failures.by_signature[sig].merge(acc)
+        failures.projects |= found.projects
+        self.rules.take_timeouts(found.timeouts)
 
 
 class _Failures:

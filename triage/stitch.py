@@ -168,11 +168,18 @@ def _score(shapes: Sequence[_Shape]) -> int:
 
 @dataclass(slots=True)
 class _Trend:
-    """Direction of the stream so far, from consecutive timestamps."""
+    """Direction of the stream so far, from consecutive timestamps. ``ties``, when a list, notes the counts each
+    time they decide a run's order (see :meth:`Stitcher.note_tie_breaks`)."""
 
     ascending: int = 0
     descending: int = 0
     last: datetime | None = None
+    ties: list[tuple[int, int]] | None = None
+
+    def newest_first(self) -> bool:
+        if self.ties is not None:
+            self.ties.append((self.ascending, self.descending))
+        return self.descending > self.ascending
 
     def observe(self, ts: datetime | None) -> None:
         if ts is None:
@@ -239,7 +246,7 @@ def _is_reversed(run: _Run, trend: _Trend) -> bool:
     forward, backward = _score(run.shapes), _score(run.shapes[::-1])
     if forward != backward:
         return backward > forward
-    return trend.descending > trend.ascending
+    return trend.newest_first()
 
 
 def _merge(event: list[Entry]) -> Entry:
@@ -272,6 +279,17 @@ class Stitcher:
         self._queue: deque[Entry | _Slot | None] = deque()  # None: a skipped entry's place
         self._trend = _Trend()
         self._calm: tuple[datetime, datetime] | None = None  # times at which no pending run is stale
+
+    @property
+    def direction(self) -> tuple[int, int, datetime | None]:
+        """The stream's direction so far: (ascending steps, descending steps, the last time seen)."""
+        return self._trend.ascending, self._trend.descending, self._trend.last
+
+    def note_tie_breaks(self) -> list[tuple[int, int]]:
+        """From now on, note the (ascending, descending) counts each time the stream's direction decides the order
+        of a run (its times and its structure do not): what another start of the stream could change."""
+        self._trend.ties = []
+        return self._trend.ties
 
     @property
     def pending(self) -> bool:

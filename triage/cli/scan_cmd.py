@@ -103,7 +103,7 @@ def scan(
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
-            result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp))
+            result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
             _report(result, specs, fmt, report_file, store_dir, history_kept)
     except TriageError as err:
         fail_from(err)

@@ -162,7 +162,7 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
     first = head[:1]
     if first == b"[" and _is_json_array(head):
         yield from read_array(_text(stream), name, line)
-    elif first == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
+    elif _opens_object(head):
         yield from _read_object_stream(stream, name, line)
     elif TABLE_HEADER.match(head):
         yield from read_table(_lines(stream), name, line)
@@ -223,6 +223,40 @@ def _read_object_stream(stream: io.BufferedReader, name: str, number: int) -> Re
         lines[-1] += stream.readline()  # an entry longer than the cap is read whole, as any later line is
     rest = itertools.chain(lines, stream)
     yield from (read_plain if _is_text(lines) else read_ndjson)(rest, name, number)
+
+
+def _opens_object(head: bytes) -> bool:
+    """The text starts with a JSON object (not a ``{worker-1} …`` log prefix)."""
+    return head[:1] == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b"")
+
+
+def ndjson_cut(spec: str, min_bytes: int) -> int | None:
+    """Where a plain NDJSON file (not compressed, not UTF-16, no wrapper) of at least ``min_bytes`` can be cut in
+    two, each line read as it would be from the start: the offset of the first line that starts past its middle.
+    None for anything else (stdin, other shapes, small files, a line that runs to the end)."""
+    path = Path(spec)
+    try:
+        if spec == "-" or not path.is_file() or path.stat().st_size < min_bytes:
+            return None
+        with open(path, "rb") as stream:
+            if stream.peek(2)[:2] == _GZIP_MAGIC or stream.peek(2)[:2] in _UTF16_BOMS:
+                return None
+            _skip_padding(stream)
+            stream = _sniffable(stream)
+            head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
+            if _is_binary(head) or not _opens_object(head):
+                return None
+            lines = _first_lines(stream)
+            if _is_wrapped(lines) or _is_text(lines):
+                return None
+        with open(path, "rb") as raw:
+            size = raw.seek(0, io.SEEK_END)
+            raw.seek(size // 2)
+            raw.readline()
+            cut = raw.tell()
+    except OSError:
+        return None
+    return cut if cut < size else None
 
 
 def _first_lines(stream: io.BufferedReader) -> list[bytes]:

@@ -1,0 +1,170 @@
+"""Scan one large NDJSON file on two cores, with the result of one pass over it.
+
+The file is cut at the first line past its middle. A child process counts the lines before the cut, reads on
+from it and stops at the first record, at least :data:`WARM_UP` lines on, at which its stitching has nothing
+pending: the *seam*. It sends the seam's line number, scans from the seam to the end and sends what it found.
+This process scans from the start up to the seam. The child's findings are taken only when one pass would have
+found the same:
+
+* this process's stitching has nothing pending at the seam either (so no traceback spans it), and both
+  passes saw the same last time before it;
+* each run whose order the child let the stream's direction decide (see :mod:`triage.stitch`) is ordered the
+  same way with this process's direction counts before the child's.
+
+Otherwise, or when the child fails, this process reads on from the seam alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .sources import gcp_project
+from .sources.files import ndjson_cut, read_file
+from .sources.jsonstream import read_ndjson
+from .stitch import Stitcher
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from .scan import Findings, Pass
+
+MIN_BYTES = 16 << 20  # smaller files take well under a second: not worth a second process
+WARM_UP = 1000  # lines the child reads past the cut before it looks for the seam
+_COUNT_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Rest:
+    """What the child found from the seam on, and what decides whether one pass would have found the same."""
+
+    findings: Findings
+    direction: tuple[int, int, datetime | None]  # the child's direction counts and last time at the seam
+    tie_breaks: tuple[tuple[int, int], ...]  # its direction counts at each run its direction ordered
+
+
+def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
+    """Scan file ``spec`` into ``found`` on two cores if it is a large NDJSON file and two cores are there; False
+    (and nothing read) when it is not."""
+    if gcp_project(spec) is not None or not _can_fork():
+        return False
+    cut = ndjson_cut(spec, MIN_BYTES)
+    if cut is None:
+        return False
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_scan_rest, args=(spec, cut, found, sender), daemon=True)
+    gc.freeze()  # the child's collections then leave the objects it shares with this process alone (no copies)
+    try:
+        child.start()
+    except OSError:  # no process to spare: one pass
+        receiver.close()
+        return False
+    finally:
+        gc.unfreeze()
+        sender.close()
+    try:
+        records = read_file(spec)
+        seam = _receive(receiver)
+        if not isinstance(seam, int):  # the child found no seam, or failed
+            found.feed(records, stitcher)
+            return True
+        stop = found.feed(records, stitcher, until=seam)
+        if stop is None:
+            return True  # never calm from the seam on (or the file changed under us): all of it was read here
+        if stop.number == seam:
+            rest = _receive(receiver)
+            if isinstance(rest, _Rest) and _same_as_one_pass(stitcher.direction, rest):
+                found.take(rest.findings)
+                return True
+        found.feed(itertools.chain([stop], records), stitcher)
+        return True
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _can_fork() -> bool:
+    """Two cores to use, and a process that forks safely: on Linux (macOS frameworks may not survive a fork), with
+    one thread (this one)."""
+    return sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
+
+
+def _receive(receiver: Connection) -> object:
+    """The child's next message; None when it ended without one."""
+    try:
+        return receiver.recv()
+    except (EOFError, OSError):
+        return None
+
+
+def _same_as_one_pass(direction: tuple[int, int, datetime | None], rest: _Rest) -> bool:
+    """Whether the child's tie breaks come out the same after this process's ``direction`` counts."""
+    ascending, descending, last = direction
+    child_ascending, child_descending, child_last = rest.direction
+    if last != child_last:
+        return False
+    for tie_ascending, tie_descending in rest.tie_breaks:
+        one_pass = descending + tie_descending - child_descending > ascending + tie_ascending - child_ascending
+        if one_pass != (tie_descending > tie_ascending):
+            return False
+    return True
+
+
+def _scan_rest(spec: str, cut: int, found: Pass, sender: Connection) -> None:
+    """The child: find the seam past ``cut``, send its line number (None: no seam), scan from it and send a
+    :class:`_Rest` (None: it failed). Ctrl-C is the parent's to handle: it ends the child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # not even what this process had buffered is written twice
+    try:
+        rest = _rest(spec, cut, found, sender)
+        if rest is not None:
+            sender.send(rest)
+    except BaseException:  # noqa: BLE001 - the parent reads on alone; nothing may reach the terminal from here
+        try:
+            sender.send(None)
+        except BaseException:  # noqa: BLE001 - the parent is gone
+            pass
+    finally:
+        sender.close()
+
+
+def _rest(spec: str, cut: int, found: Pass, sender: Connection) -> _Rest | None:
+    with open(spec, "rb") as stream:
+        first_line = 1 + _count_lines(stream, cut)
+        stream.seek(cut)
+        records = read_ndjson(stream, spec, first_line)
+        stitcher = Stitcher()
+        seam = found.fresh().feed(records, stitcher, until=first_line + WARM_UP)
+        sender.send(None if seam is None else seam.number)
+        if seam is None:
+            return None
+        direction = stitcher.direction
+        tie_breaks = stitcher.note_tie_breaks()
+        found.rules.forget_timeouts()
+        rest = found.fresh()
+        rest.feed(itertools.chain([seam], records), stitcher)
+        rest.close(stitcher)
+    return _Rest(rest.findings(), direction, tuple(tie_breaks))
+
+
+def _count_lines(stream, end: int) -> int:
+    """The line breaks in the first ``end`` bytes of ``stream``."""
+    count, left = 0, end
+    while left > 0:
+        chunk = stream.read(min(_COUNT_CHUNK, left))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        left -= len(chunk)
+    return count
