@@ -1,13 +1,14 @@
-"""Scan one large NDJSON file on two cores, with the result of one pass over it.
+"""Scan one large NDJSON file or pretty-printed JSON array (``gcloud --format=json``) on two cores, with the result
+of one pass over it.
 
-The file is cut at the first line past its middle. A child process counts the lines before the cut, reads on
-from it and stops at the first record, at least :data:`WARM_UP` lines on, at which its stitching has nothing
-pending: the *seam*. It sends the seam's line number, scans from the seam to the end and sends what it found.
-This process scans from the start up to the seam. The child's findings are taken only when one pass would have
-found the same:
+The file is cut at the first line (or array element) past its middle. A child process counts the lines before
+the cut, reads on from it and stops at the first record, at least :data:`WARM_UP_BYTES` on, at which its
+stitching has nothing pending: the *seam*. It sends the seam's line number, scans from the seam to the end and
+sends what it found. This process scans from the start up to the seam. The child's findings are taken only when
+one pass would have found the same:
 
-* this process's stitching has nothing pending at the seam either (so no traceback spans it), and both
-  passes saw the same last time before it;
+* this process reaches the seam's line with a record that starts there, its stitching has nothing pending
+  there either (so no traceback spans the seam), and both passes saw the same last time before it;
 * each run whose order the child let the stream's direction decide (see :mod:`triage.stitch`) is ordered the
   same way with this process's direction counts before the child's.
 
@@ -28,8 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .sources import gcp_project
-from .sources.files import ndjson_cut, read_file
-from .sources.jsonstream import read_ndjson
+from .sources.files import Cut, cut_in_two, read_file, read_from
 from .stitch import Stitcher
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .scan import Findings, Pass
 
 MIN_BYTES = 16 << 20  # smaller files take well under a second: not worth a second process
-WARM_UP = 1000  # lines the child reads past the cut before it looks for the seam
+WARM_UP_BYTES = 1 << 20  # what the child reads past the cut before it looks for the seam (about 1,000 entries)
 _COUNT_CHUNK = 1 << 20
 
 
@@ -52,11 +52,11 @@ class _Rest:
 
 
 def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
-    """Scan file ``spec`` into ``found`` on two cores if it is a large NDJSON file and two cores are there; False
-    (and nothing read) when it is not."""
+    """Scan file ``spec`` into ``found`` on two cores if it is a large NDJSON file or pretty-printed array and two
+    cores are there; False (and nothing read) when it is not."""
     if gcp_project(spec) is not None or not _can_fork():
         return False
-    cut = ndjson_cut(spec, MIN_BYTES)
+    cut = cut_in_two(spec, MIN_BYTES)
     if cut is None:
         return False
     context = multiprocessing.get_context("fork")
@@ -121,7 +121,7 @@ def _same_as_one_pass(direction: tuple[int, int, datetime | None], rest: _Rest) 
     return True
 
 
-def _scan_rest(spec: str, cut: int, found: Pass, sender: Connection) -> None:
+def _scan_rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> None:
     """The child: find the seam past ``cut``, send its line number (None: no seam), scan from it and send a
     :class:`_Rest` (None: it failed). Ctrl-C is the parent's to handle: it ends the child."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -139,13 +139,14 @@ def _scan_rest(spec: str, cut: int, found: Pass, sender: Connection) -> None:
         sender.close()
 
 
-def _rest(spec: str, cut: int, found: Pass, sender: Connection) -> _Rest | None:
+def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> _Rest | None:
     with open(spec, "rb") as stream:
-        first_line = 1 + _count_lines(stream, cut)
-        stream.seek(cut)
-        records = read_ndjson(stream, spec, first_line)
+        first_line = 1 + _count_lines(stream, cut.offset)
+        warm_up_lines = _count_lines(stream, WARM_UP_BYTES)
+        stream.seek(cut.offset)
+        records = read_from(stream, spec, first_line, cut)
         stitcher = Stitcher()
-        seam = found.fresh().feed(records, stitcher, until=first_line + WARM_UP)
+        seam = found.fresh().feed(records, stitcher, until=first_line + warm_up_lines)
         sender.send(None if seam is None else seam.number)
         if seam is None:
             return None
@@ -158,9 +159,9 @@ def _rest(spec: str, cut: int, found: Pass, sender: Connection) -> _Rest | None:
     return _Rest(rest.findings(), direction, tuple(tie_breaks))
 
 
-def _count_lines(stream, end: int) -> int:
-    """The line breaks in the first ``end`` bytes of ``stream``."""
-    count, left = 0, end
+def _count_lines(stream, size: int) -> int:
+    """The line breaks in the next ``size`` bytes of ``stream``."""
+    count, left = 0, size
     while left > 0:
         chunk = stream.read(min(_COUNT_CHUNK, left))
         if not chunk:

@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -23,7 +24,7 @@ import orjson
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
-from .jsonstream import is_wrapper, loads, read_array, read_ndjson, read_wrapped
+from .jsonstream import array_indent, is_wrapper, loads, read_array, read_array_rest, read_ndjson, read_wrapped
 from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
 
 _BUFFER = 1 << 20
@@ -230,10 +231,20 @@ def _opens_object(head: bytes) -> bool:
     return head[:1] == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b"")
 
 
-def ndjson_cut(spec: str, min_bytes: int) -> int | None:
-    """Where a plain NDJSON file (not compressed, not UTF-16, no wrapper) of at least ``min_bytes`` can be cut in
-    two, each line read as it would be from the start: the offset of the first line that starts past its middle.
-    None for anything else (stdin, other shapes, small files, a line that runs to the end)."""
+@dataclass(frozen=True)
+class Cut:
+    """Where an export can be cut in two, each part read as reading it whole reads it there: ``offset`` starts a
+    line of NDJSON (``indent`` None) or the ``{`` of an element of a pretty-printed array (``gcloud
+    --format=json``) whose elements are indented by ``indent``."""
+
+    offset: int
+    indent: str | None = None
+
+
+def cut_in_two(spec: str, min_bytes: int) -> Cut | None:
+    """A :class:`Cut` at the first line or element that starts past the middle of a plain (not compressed, not
+    UTF-16) NDJSON file or pretty-printed JSON array of at least ``min_bytes``. None for anything else (stdin,
+    other shapes, small files, no line or element past the middle)."""
     path = Path(spec)
     try:
         if spec == "-" or not path.is_file() or path.stat().st_size < min_bytes:
@@ -244,19 +255,49 @@ def ndjson_cut(spec: str, min_bytes: int) -> int | None:
             _skip_padding(stream)
             stream = _sniffable(stream)
             head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-            if _is_binary(head) or not _opens_object(head):
+            if _is_binary(head):
+                return None
+            if head[:1] == b"[" and _is_json_array(head):
+                indent = array_indent(head.decode("utf-8", "surrogateescape"))
+                return None if indent is None else _element_past_middle(path, indent)
+            if not _opens_object(head):
                 return None
             lines = _first_lines(stream)
             if _is_wrapped(lines) or _is_text(lines):
                 return None
-        with open(path, "rb") as raw:
-            size = raw.seek(0, io.SEEK_END)
-            raw.seek(size // 2)
-            raw.readline()
-            cut = raw.tell()
+        return _line_past_middle(path)
     except OSError:
         return None
-    return cut if cut < size else None
+
+
+def _line_past_middle(path: Path) -> Cut | None:
+    with open(path, "rb") as raw:
+        size = raw.seek(0, io.SEEK_END)
+        raw.seek(size // 2)
+        raw.readline()
+        offset = raw.tell()
+    return Cut(offset) if offset < size else None
+
+
+def _element_past_middle(path: Path, indent: str) -> Cut | None:
+    """The ``{`` of the first element of the array that starts past the middle: a line that holds only an
+    element's ``}`` and its comma, then one that holds only the next ``{`` (a raw line end never occurs inside a
+    JSON string, so these lines are structural)."""
+    pad = re.escape(indent.encode())
+    boundary = re.compile(rb"\n" + pad + rb"\}[ \t\r]*,[ \t\r]*\n(" + pad + rb")\{[ \t\r]*\n")
+    with open(path, "rb") as raw:
+        size = raw.seek(0, io.SEEK_END)
+        position = size // 2
+        while position < size:
+            raw.seek(position)
+            window = raw.read(_BUFFER)
+            found = boundary.search(window)
+            if found:
+                return Cut(position + found.end(1), indent)
+            if len(window) < _BUFFER:
+                return None
+            position += _BUFFER - (1 << 12)  # overlap: a boundary across two windows is found in the next
+    return None
 
 
 def _first_lines(stream: io.BufferedReader) -> list[bytes]:
@@ -351,3 +392,11 @@ def _text(stream: io.BufferedReader) -> io.TextIOWrapper:
 
 def _lines(stream: io.BufferedReader) -> Iterator[bytes]:
     return iter(stream)
+
+
+def read_from(stream: BinaryIO, name: str, line: int, cut: Cut) -> RecordStream:
+    """The records of export ``name`` from ``cut`` on, as reading it whole yields them there; ``stream`` is at the
+    cut, which is at line ``line``."""
+    if cut.indent is None:
+        return read_ndjson(stream, name, line)
+    return read_array_rest(_text(stream), name, line, cut.indent)

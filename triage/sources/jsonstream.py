@@ -10,6 +10,7 @@ a string that reaches the end of its line is broken there.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import IO, Callable, Iterator
 
@@ -189,6 +190,25 @@ def _read_appended(
             yield Problem(f"{name}:{buf.line}", f"data after the JSON {_KIND[opener]}'s closing '{closer}' was not read")
             return
         yield from read_one(buf, name)
+
+
+def read_array_rest(stream: IO[str], name: str, line: int, indent: str) -> RecordStream:
+    """What :func:`read_array` yields from an element of a pretty-printed array on, when ``stream`` starts at that
+    element's ``{`` (at line ``line``) and the array's elements are indented by ``indent``: the rest of the
+    array, then any arrays appended after it."""
+    buf = _Buffer(stream, line)
+    yield from _read_indented(buf, name, indent)
+    yield from _read_appended(buf, name, "[", _read_list)
+
+
+def array_indent(head: str) -> str | None:
+    """The indentation of the elements of the pretty-printed array that ``head`` (the start of an input, at its
+    ``[``) opens; None for any other layout (see :func:`_element_indent`)."""
+    buf = _Buffer(io.StringIO(head))
+    if not buf.skip_ws() or buf.text[buf.pos] != "[":
+        return None
+    buf.advance(buf.pos + 1)
+    return _element_indent(buf) if buf.skip_ws() else None
 
 
 def _read_list(buf: _Buffer, name: str) -> RecordStream:
