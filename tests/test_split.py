@@ -1,20 +1,27 @@
-"""A large NDJSON file read on two cores (triage.split) gives what one pass gives, or is read in one pass."""
+"""A large NDJSON file or JSON array read on two cores (triage.split) gives what one pass gives, or is read in one
+pass; the child never outlives the scan nor writes to the terminal."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import FIXTURES, SHARED, load_generator
+from conftest import FIXTURES, ROOT, SHARED, load_generator
 from triage import split
 from triage.rules import load_rules
 from triage.scan import Pass, ScanOptions, scan
 from triage.sources import open_source
+from triage.sources import jsonstream
 from triage.sources.files import cut_in_two
 
 gen = load_generator()
@@ -37,8 +44,8 @@ def taken(monkeypatch) -> list:
     return found
 
 
-def _scan(path, *, split_files: bool):
-    result = scan(ScanOptions((str(path),)), load_rules(), open_source, split_files=split_files)
+def _scan(path, *, split_files: bool, rules=None):
+    result = scan(ScanOptions((str(path),)), rules or load_rules(), open_source, split_files=split_files)
     return replace(result, scanned_at=None)
 
 
@@ -46,9 +53,11 @@ def _write(path, entries) -> None:
     path.write_bytes(b"".join(json.dumps(entry).encode() + b"\n" for entry in entries))
 
 
-def _entry(seconds: float | None, instance: str, text: str, severity: str | None = "INFO") -> dict:
-    entry = {"logName": STDERR, "labels": {"instanceId": instance}, "textPayload": text,
-             "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}}}
+def _entry(seconds: float | None, instance: str | None, text: str, severity: str | None = "INFO", revision: str = "") -> dict:
+    resource = {"service_name": "api"} | ({"revision_name": revision} if revision else {})
+    entry = {"logName": STDERR, "textPayload": text, "resource": {"type": "cloud_run_revision", "labels": resource}}
+    if instance is not None:
+        entry["labels"] = {"instanceId": instance}
     if seconds is not None:
         entry["timestamp"] = (START + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
     if severity is not None:
@@ -73,6 +82,7 @@ def _export(entries: list, layout: str) -> bytes:
 @pytest.mark.parametrize("warm_up", [4000, 32000, 500000])
 def test_split_finds_what_one_pass_finds(tmp_path, taken, monkeypatch, layout, descending, warm_up):
     monkeypatch.setattr(split, "WARM_UP_BYTES", warm_up)
+    monkeypatch.setattr(split, "SEARCH_BYTES", warm_up + 300_000)  # less than the child reads: the seam is sought near the cut
     entries: list = list(gen.generate(3000, seed=7, descending=descending))
     for at in (2900, 1700, 1):  # bad entries before and after the cut, counted once, the first ones shown in order
         entries.insert(at, BROKEN[layout])
@@ -146,6 +156,187 @@ def test_a_tie_the_child_breaks_otherwise_means_one_pass(tmp_path, taken, monkey
     assert taken == []
     (cluster,) = one_pass.clusters
     assert cluster.samples[0].message.startswith('  File "/app/two.py"')  # newest first: reversed
+
+
+def test_events_alike_but_for_their_revision_keep_their_order(tmp_path, taken, monkeypatch):
+    # Merging the child's findings re-adds its samples: what is kept must not depend on the order of arrival.
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 2000)
+    entries = [_entry(i, None, f"request {i} served") for i in range(400)]
+    entries[380:380] = [_entry(379.5, None, "payment backend unavailable", "ERROR", revision=f"api-0000{n}") for n in (1, 2)]
+    path = tmp_path / "tie.ndjson"
+    _write(path, entries)
+    one_pass = _scan(path, split_files=False)
+    assert _scan(path, split_files=True) == one_pass and len(taken) == 1
+    assert [s.revision for s in one_pass.clusters[0].samples] == ["api-00002", "api-00001"]
+
+
+def test_an_array_appended_before_the_cut_is_read_in_one_pass(tmp_path, taken, monkeypatch):
+    # The second array's first element is on one line: one pass reads that array as a compact one, which
+    # resyncs after a broken element otherwise than the child (reading on with the first array's layout) would.
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 3000)
+    pretty = [_export([_entry(i, "a", f"request {i} served")], "array")[2:-3].decode() for i in range(300)]
+    pretty.insert(290, BROKEN["array"])
+    first = _export([_entry(i, "a", f"request {i} served") for i in range(5)], "array").decode()
+    path = tmp_path / "appended.json"
+    path.write_text(first + "[\n  " + json.dumps(_entry(10, "a", "compact first element")) + ",\n" + ",\n".join(pretty) + "\n]\n")
+    assert cut_in_two(str(path), 0).indent == "  "
+    assert _scan(path, split_files=True) == _scan(path, split_files=False)
+    assert taken == []
+
+
+def test_elements_too_long_to_read_are_judged_alike_wherever_the_chunks_fall(tmp_path, taken, monkeypatch):
+    # The parent's chunks start at the "[", the child's at the cut: an element that outgrows the limit is
+    # judged on its first ELEMENT_MAX_CHARS characters only, so both read it alike.
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 3000)
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", 1000)
+    monkeypatch.setattr(jsonstream, "ELEMENT_MAX_CHARS", 6000)
+    head = [_entry(i, "a", f"request {i} served") for i in range(60)]
+    giant = "  " + json.dumps(_entry(70, "a", "E" * 6200, "ERROR"))  # one line: no closing line within the limit
+    tail = [_entry(71 + i, "a", f"after {i}", "ERROR") for i in range(3)]
+    path = tmp_path / "giant.json"
+    for pad in range(0, 1000, 37):  # every alignment of the chunks on the giant, for parent and child
+        body = _export(head, "array").decode()[:-3] + ",\n" + "\n" * pad + giant + ",\n" + _export(tail, "array").decode()[2:]
+        path.write_text(body)
+        assert _scan(path, split_files=True) == _scan(path, split_files=False), pad
+    assert len(taken) > 20
+
+
+def test_a_rule_timeout_met_in_the_warm_up_only_is_no_answer_after_the_seam(tmp_path, taken, monkeypatch):
+    # The child's warm-up sees a traceback cut in two by the cut; its timed-out answer must not be remembered.
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 3000)
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yaml").write_text(textwrap.dedent("""\
+        rules:
+          - id: slow-frame
+            title: A regex that backtracks without end on a headerless traceback
+            priority: P2
+            category: test
+            match:
+              regex: '^\\s+File[\\s\\S]*?(a|aa)+b'
+        """))
+    frame, exception = '  File "/app/x.py", line 3, in f', "ValueError: " + "a" * 40 + "!"
+
+    def traceback_at(t, header=True):
+        head = [_entry(t, "a", "Traceback (most recent call last):", None)] if header else []
+        return head + [_entry(t + 0.01, "a", frame, None), _entry(t + 0.02, "a", exception, None)]
+
+    base = [_entry(i, "a", f"request {i} served") for i in range(400)]
+    base[380:380] = traceback_at(379.5, header=False)
+    path = tmp_path / "timeout.ndjson"
+    for at in range(150, 300):  # the header the last line before the cut, its frame the first after it
+        _write(path, base[:at] + traceback_at(at - 0.5) + base[at:])
+        if path.read_bytes()[: cut_in_two(str(path), 0).offset].count(b"\n") == at + 1:
+            break
+    rules = load_rules([rules_dir])
+    one_pass = _scan(path, split_files=False, rules=rules)
+    rules.forget()
+    assert _scan(path, split_files=True, rules=rules) == one_pass and len(taken) == 1
+    assert len(one_pass.warnings) == 1 and "timed out" in one_pass.warnings[0]
+
+
+def test_without_a_seam_near_the_cut_the_child_gives_up_soon(tmp_path, taken, monkeypatch):
+    # Errors only, closer than the stitching gap: some run is always pending, so there is no seam at all.
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)
+    monkeypatch.setattr(split, "SEARCH_BYTES", 40000)
+    path = tmp_path / "errors.ndjson"
+    _write(path, [_entry(i * 0.02, f"i{i % 10}", f"upstream connect error {i % 7}", "ERROR") for i in range(4000)])
+    read = tmp_path / "read"
+    feed, parent = Pass.feed, os.getpid()
+
+    def counting(self, records, stitcher, until=None):
+        if os.getpid() == parent:
+            return feed(self, records, stitcher, until)
+        seen = []
+        result = feed(self, (seen.append(1) or r for r in records), stitcher, until)
+        read.write_text(str(len(seen)))
+        return result
+
+    monkeypatch.setattr(Pass, "feed", counting)
+    assert _scan(path, split_files=True) == _scan(path, split_files=False) and taken == []
+    assert int(read.read_text()) < 200  # of the 2000 past the cut
+
+
+_CHILD_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, "tests")
+from conftest import load_generator
+from triage import split
+from triage.scan import Pass, ScanOptions, scan
+from triage.rules import load_rules
+from triage.sources import open_source
+path = sys.argv[1]
+with open(path, "w") as f:
+    for d in load_generator().generate(6000, seed=3):
+        f.write(json.dumps(d) + "\\n")
+split.MIN_BYTES, split.WARM_UP_BYTES = 0, 8000
+"""
+
+
+def _run_script(tmp_path, body: str, **kwargs) -> subprocess.Popen:
+    script = tmp_path / "script.py"
+    script.write_text(_CHILD_SCRIPT + textwrap.dedent(body))
+    return subprocess.Popen([sys.executable, str(script), str(tmp_path / "x.ndjson")], cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_child_ends_with_a_killed_parent(tmp_path):
+    parent = _run_script(tmp_path, """
+        import time
+        feed, parent = Pass.feed, os.getpid()
+        def slow_feed(self, records, stitcher, until=None):
+            if until is not None and os.getpid() == parent:
+                print("feeding", flush=True)
+                time.sleep(60)  # killed here, the child's findings waiting to be sent
+            return feed(self, records, stitcher, until)
+        Pass.feed = slow_feed
+        scan(ScanOptions((path,)), load_rules(), open_source, split_files=True)
+    """)
+    assert parent.stdout.readline().strip() == "feeding"
+    (child,) = map(int, subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split())
+    parent.kill()
+    parent.wait()  # (not its output: the child holds the pipes too while it lives)
+    parent.stdout.close()
+    parent.stderr.close()
+    deadline = time.monotonic() + 20
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(child)
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive
+
+
+def test_ctrl_c_as_the_child_starts_prints_nothing(tmp_path):
+    done = _run_script(tmp_path, """
+        import multiprocessing.util, signal
+        class Hook: pass
+        HOOK = Hook()  # Ctrl-C reaching the child inside multiprocessing's start-up, before the scan runs
+        multiprocessing.util.register_after_fork(HOOK, lambda _: os.kill(os.getpid(), signal.SIGINT))
+        print(scan(ScanOptions((path,)), load_rules(), open_source, split_files=True).entries_read)
+    """)
+    out, err = done.communicate(timeout=120)
+    assert (done.returncode, out.strip(), err) == (0, "6000", "")
+
+
+def test_a_scan_in_a_daemonic_worker_reads_in_one_pass(tmp_path):
+    done = _run_script(tmp_path, """
+        import multiprocessing
+        def work(_):
+            return scan(ScanOptions((path,)), load_rules(), open_source, split_files=True).entries_read
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            print(pool.map(work, [0]))
+    """)
+    out, err = done.communicate(timeout=120)
+    assert (done.returncode, out.strip(), err) == (0, "[6000]", "")
 
 
 @pytest.mark.parametrize("failure", ["raises", "dies"])

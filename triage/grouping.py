@@ -53,9 +53,11 @@ class Accumulator:
         key = ts or _NO_TIME
         self._seq += 1
         message = entry.message
-        self._samples.add((key, message, instance or "", service or "", self._seq, (ts, message, service, instance, revision)))
+        self._samples.add(
+            (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
+        )
         trace = entry.trace
-        self._occurrences.add((key, instance or "", trace or "", self._seq, (ts, instance, trace, revision)))
+        self._occurrences.add((key, instance or "", trace or "", revision or "", self._seq, (ts, instance, trace, revision)))
 
     def merge(self, other: "Accumulator") -> None:
         self.count += other.count

@@ -152,8 +152,10 @@ class RuleSet:
         for rule_id, warning in found.items():
             self._timeouts.setdefault(rule_id, warning)
 
-    def forget_timeouts(self) -> None:
+    def forget(self) -> None:
+        """Drop the timeouts met and the answers remembered so far (a timed-out rule is remembered as no match)."""
         self._timeouts.clear()
+        self._recent.clear()
 
     def _report_timeout(self, rule: Rule, entry: Entry) -> None:
         if rule.id not in self._timeouts:

@@ -122,13 +122,17 @@ def _span(buf: _Buffer, scalar: re.Pattern = _SCALAR) -> tuple[int, bool]:
     where one of its strings breaks, at the end of its first line when its brackets do not match (it is closed
     by the wrong kind, outgrows :data:`ELEMENT_MAX_CHARS`, or is never closed while an object starts the next
     line and the input ends with the array's ``]``: one entry per line, one of them cut), or at the end of the
-    input. ``scalar`` matches a value that is not bracketed."""
+    input. ``scalar`` matches a value that is not bracketed. Only the value's first :data:`ELEMENT_MAX_CHARS`
+    characters are looked at, so where the input's chunks fall never changes the answer."""
     while True:
-        found = _scan(buf.text, buf.pos, scalar)
+        limit = buf.pos + ELEMENT_MAX_CHARS
+        capped = len(buf.text) >= limit
+        window = buf.text[:limit] if capped else buf.text
+        found = _scan(window, buf.pos, scalar)
         if found is not None:
             return found
-        if len(buf.text) - buf.pos > ELEMENT_MAX_CHARS:
-            return _line_end(buf.text, buf.pos), False
+        if capped:  # it outgrows the limit
+            return _line_end(window, buf.pos), False
         if not buf.more():
             end = _line_end(buf.text, buf.pos)
             cut_mid_file = _NEXT_OBJECT.match(buf.text, end) and _CLOSED_END.search(buf.text)
@@ -241,13 +245,14 @@ def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
     def take(start_line: int) -> tuple[object, int | None]:
         if buf.text[buf.pos] != "{":
             return _take_compact(buf, name, start_line)
-        end = buf.text.find(closer, buf.pos)
+        reach = ELEMENT_MAX_CHARS + len(closer)  # the closing line starts within the limit (wherever chunks fall)
+        end = buf.text.find(closer, buf.pos, buf.pos + reach)
         while end < 0:
-            if len(buf.text) - buf.pos > ELEMENT_MAX_CHARS:
+            if len(buf.text) - buf.pos >= reach:
                 return _take_compact(buf, name, start_line)
             if not buf.more():
                 return Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete"), None
-            end = buf.text.find(closer, buf.pos)
+            end = buf.text.find(closer, buf.pos, buf.pos + reach)
         end += len(closer)
         return _parse(buf.text[buf.pos : end], name, start_line), end
 
@@ -264,7 +269,7 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
 
     First, an object is tried up to the first ``}`` that a ``,{`` or ``]`` follows, which is its end whenever
     that text parses (a JSON object is no prefix of another): most elements need no :func:`_span`."""
-    if buf.text.startswith("{", buf.pos) and (guess := _OBJECT_END.search(buf.text, buf.pos)):
+    if buf.text.startswith("{", buf.pos) and (guess := _OBJECT_END.search(buf.text, buf.pos, buf.pos + ELEMENT_MAX_CHARS)):
         try:
             return orjson.loads(buf.text[buf.pos : guess.end()]), guess.end()
         except orjson.JSONDecodeError:
