@@ -79,7 +79,8 @@ def scan(
     split_files: bool = False,
 ) -> ScanResult:
     """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value. With ``split_files``, a
-    large NDJSON file given alone is read on two cores instead (see :mod:`triage.split`), with the same result."""
+    large NDJSON file or JSON array given alone is read on two cores instead (see :mod:`triage.split`), with the
+    same result."""
     found = Pass(options, rules)
     for spec in options.sources:
         stitcher = Stitcher()
