@@ -170,15 +170,17 @@ def test_events_alike_but_for_their_revision_keep_their_order(tmp_path, taken, m
     assert [s.revision for s in one_pass.clusters[0].samples] == ["api-00002", "api-00001"]
 
 
-def test_an_array_appended_before_the_cut_is_read_in_one_pass(tmp_path, taken, monkeypatch):
+@pytest.mark.parametrize("joint", ["\n]\n[", "]["])
+def test_an_array_appended_before_the_cut_is_read_in_one_pass(tmp_path, taken, monkeypatch, joint):
     # The second array's first element is on one line: one pass reads that array as a compact one, which
     # resyncs after a broken element otherwise than the child (reading on with the first array's layout) would.
     monkeypatch.setattr(split, "WARM_UP_BYTES", 3000)
     pretty = [_export([_entry(i, "a", f"request {i} served")], "array")[2:-3].decode() for i in range(300)]
     pretty.insert(290, BROKEN["array"])
-    first = _export([_entry(i, "a", f"request {i} served") for i in range(5)], "array").decode()
+    first = _export([_entry(i, "a", f"request {i} served") for i in range(5)], "array").decode()[:-3]
+    second = "\n  " + json.dumps(_entry(10, "a", "compact first element")) + ",\n" + ",\n".join(pretty) + "\n]\n"
     path = tmp_path / "appended.json"
-    path.write_text(first + "[\n  " + json.dumps(_entry(10, "a", "compact first element")) + ",\n" + ",\n".join(pretty) + "\n]\n")
+    path.write_text(first + joint + second)
     assert cut_in_two(str(path), 0).indent == "  "
     assert _scan(path, split_files=True) == _scan(path, split_files=False)
     assert taken == []

@@ -192,15 +192,17 @@ def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> _Rest | None:
 
 
 def _count_lines(stream, size: int, *, other_arrays: bool = False) -> int | None:
-    """The line breaks in the next ``size`` bytes of ``stream``; with ``other_arrays``, None when a line among
-    them starts with a top-level ``[`` or ``]`` (the first ``[`` of the file aside)."""
+    """The line breaks in the next ``size`` bytes of ``stream``; with ``other_arrays``, None when another array may
+    start among them: a line starts with ``[`` or ``]`` (the file's first ``[`` aside), or a ``]`` follows a ``}``
+    (pretty-printed arrays close each on its own line)."""
     count, left, previous = 0, size, b""
     while left > 0:
         chunk = stream.read(min(_COUNT_CHUNK, left))
         if not chunk:
             break
         count += chunk.count(b"\n")
-        if other_arrays and (b"\n[" in chunk or b"\n]" in chunk or (previous == b"\n" and chunk[:1] in b"[]")):
+        joined = previous + chunk[:1]
+        if other_arrays and any(mark in chunk or mark == joined for mark in (b"\n[", b"\n]", b"}]")):
             return None
         previous = chunk[-1:]
         left -= len(chunk)
