@@ -154,23 +154,39 @@ def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
     line = _skip_padding(stream)
     stream = _sniffable(stream)
     head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-    if not head:
+    shape = _shape(head)
+    if shape == "empty":
         yield Problem(f"{name}:1", "empty file")
-        return
-    if _is_binary(head):
+    elif shape == "binary":
         yield Problem(f"{name}:{line}", "binary data, not a log export")
-        return
-    first = head[:1]
-    if first == b"[" and _is_json_array(head):
+    elif shape == "array":
         yield from read_array(_text(stream), name, line)
-    elif _opens_object(head):
+    elif shape == "objects":
         yield from _read_object_stream(stream, name, line)
-    elif TABLE_HEADER.match(head):
+    elif shape == "table":
         yield from read_table(_lines(stream), name, line)
-    elif VALUE_ROW.match(head.decode("utf-8", "replace")):
+    elif shape == "value":
         yield from read_value(_lines(stream), name, line)
     else:
         yield from read_plain(_lines(stream), name, line)
+
+
+def _shape(head: bytes) -> str:
+    """What the first bytes past the padding make the input: "empty", "binary", "array", "objects" (NDJSON, an
+    object wrapping the entry list, or text lines that start with a JSON object), "table", "value" or "plain"."""
+    if not head:
+        return "empty"
+    if _is_binary(head):
+        return "binary"
+    if head[:1] == b"[" and _is_json_array(head):
+        return "array"
+    if head[:1] == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
+        return "objects"
+    if TABLE_HEADER.match(head):
+        return "table"
+    if VALUE_ROW.match(head.decode("utf-8", "replace")):
+        return "value"
+    return "plain"
 
 
 def _skip_padding(stream: io.BufferedReader) -> int:
@@ -213,22 +229,26 @@ def _is_json_array(head: bytes) -> bool:
 
 
 def _read_object_stream(stream: io.BufferedReader, name: str, number: int) -> RecordStream:
-    """NDJSON, one object wrapping the entry list, or text lines the first of which starts with a JSON object,
-    told apart by the first few lines (so that bad lines among them cost those lines, not the file)."""
-    lines = _first_lines(stream)
-    if _is_wrapped(lines):
+    """NDJSON, one object wrapping the entry list, or text lines the first of which starts with a JSON object."""
+    layout, lines = _object_layout(stream)
+    if layout == "wrapped":
         whole = io.BufferedReader(_Prefixed(b"".join(lines), stream), buffer_size=_BUFFER)
         yield from read_wrapped(_text(whole), name, number)
         return
+    rest = itertools.chain(lines, stream)
+    yield from (read_plain if layout == "text" else read_ndjson)(rest, name, number)
+
+
+def _object_layout(stream: io.BufferedReader) -> tuple[str, list[bytes]]:
+    """Whether input that starts with a JSON object is "wrapped", "text" or "ndjson", told apart by its first few
+    lines (so that bad lines among them cost those lines, not the file); and those lines, taken from ``stream``
+    (the last one read whole, but for a wrapped input)."""
+    lines = _first_lines(stream)
+    if _is_wrapped(lines):
+        return "wrapped", lines
     if _is_cut(lines[-1]):
         lines[-1] += stream.readline()  # an entry longer than the cap is read whole, as any later line is
-    rest = itertools.chain(lines, stream)
-    yield from (read_plain if _is_text(lines) else read_ndjson)(rest, name, number)
-
-
-def _opens_object(head: bytes) -> bool:
-    """The text starts with a JSON object (not a ``{worker-1} …`` log prefix)."""
-    return head[:1] == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b"")
+    return ("text" if _is_text(lines) else "ndjson"), lines
 
 
 @dataclass(frozen=True)
@@ -243,60 +263,54 @@ class Cut:
 
 def cut_in_two(spec: str, min_bytes: int) -> Cut | None:
     """A :class:`Cut` at the first line or element that starts past the middle of a plain (not compressed, not
-    UTF-16) NDJSON file or pretty-printed JSON array of at least ``min_bytes``. None for anything else (stdin,
-    other shapes, small files, no line or element past the middle)."""
+    UTF-16) NDJSON file or pretty-printed JSON array of at least ``min_bytes``, told apart as :func:`read_file`
+    tells them. None for anything else (stdin, other shapes, small files, no line or element past the middle)."""
     path = Path(spec)
     try:
         if spec == "-" or not path.is_file() or path.stat().st_size < min_bytes:
             return None
-        with open(path, "rb") as stream:
-            if stream.peek(2)[:2] == _GZIP_MAGIC or stream.peek(2)[:2] in _UTF16_BOMS:
+        with open(path, "rb") as raw:
+            if raw.peek(2)[:2] == _GZIP_MAGIC or raw.peek(2)[:2] in _UTF16_BOMS:
                 return None
-            _skip_padding(stream)
-            stream = _sniffable(stream)
+            _skip_padding(raw)
+            stream = _sniffable(raw)
             head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
-            if _is_binary(head):
-                return None
-            if head[:1] == b"[" and _is_json_array(head):
+            shape = _shape(head)
+            if shape == "array":
                 indent = array_indent(head.decode("utf-8", "surrogateescape"))
-                return None if indent is None else _element_past_middle(path, indent)
-            if not _opens_object(head):
-                return None
-            lines = _first_lines(stream)
-            if _is_wrapped(lines) or _is_text(lines):
-                return None
-        return _line_past_middle(path)
+                return None if indent is None else _element_past_middle(raw, indent)
+            if shape == "objects" and _object_layout(stream)[0] == "ndjson":
+                return _line_past_middle(raw)
+            return None
     except OSError:
         return None
 
 
-def _line_past_middle(path: Path) -> Cut | None:
-    with open(path, "rb") as raw:
-        size = raw.seek(0, io.SEEK_END)
-        raw.seek(size // 2)
-        raw.readline()
-        offset = raw.tell()
+def _line_past_middle(raw: io.BufferedReader) -> Cut | None:
+    size = raw.seek(0, io.SEEK_END)
+    raw.seek(size // 2)
+    raw.readline()
+    offset = raw.tell()
     return Cut(offset) if offset < size else None
 
 
-def _element_past_middle(path: Path, indent: str) -> Cut | None:
+def _element_past_middle(raw: io.BufferedReader, indent: str) -> Cut | None:
     """The ``{`` of the first element of the array that starts past the middle: a line that holds only an
     element's ``}`` and its comma, then one that holds only the next ``{`` (a raw line end never occurs inside a
     JSON string, so these lines are structural)."""
     pad = re.escape(indent.encode())
     boundary = re.compile(rb"\n" + pad + rb"\}[ \t\r]*,[ \t\r]*\n(" + pad + rb")\{[ \t\r]*\n")
-    with open(path, "rb") as raw:
-        size = raw.seek(0, io.SEEK_END)
-        position = size // 2
-        while position < size:
-            raw.seek(position)
-            window = raw.read(_BUFFER)
-            found = boundary.search(window)
-            if found:
-                return Cut(position + found.end(1), indent)
-            if len(window) < _BUFFER:
-                return None
-            position += _BUFFER - (1 << 12)  # overlap: a boundary across two windows is found in the next
+    size = raw.seek(0, io.SEEK_END)
+    position = size // 2
+    while position < size:
+        raw.seek(position)
+        window = raw.read(_BUFFER)
+        found = boundary.search(window)
+        if found:
+            return Cut(position + found.end(1), indent)
+        if len(window) < _BUFFER:
+            return None
+        position += _BUFFER - (1 << 12)  # overlap: a boundary across two windows is found in the next
     return None
 
 
