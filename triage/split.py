@@ -168,11 +168,11 @@ def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> _Rest | None:
     """The child's work; None when it found no seam (and said so)."""
     with open(spec, "rb") as stream:
         before = _count_lines(stream, cut.offset, other_arrays=cut.indent is not None)
-        warm_up = _count_lines(stream, WARM_UP_BYTES)
-        search = warm_up + _count_lines(stream, SEARCH_BYTES - WARM_UP_BYTES)
         if before is None:  # an array appended before the cut: its layout is not known here
             sender.send(None)
             return None
+        warm_up = _count_lines(stream, WARM_UP_BYTES)
+        search = warm_up + _count_lines(stream, SEARCH_BYTES - WARM_UP_BYTES)
         first_line = 1 + before
         stream.seek(cut.offset)
         records = read_from(stream, spec, first_line, cut)
