@@ -7,7 +7,7 @@ For each size it writes a generated export to benchmarks/out/, then runs, each i
 - floor: ``orjson.loads`` of every entry (whole array, or line by line for NDJSON), nothing else;
 - scan: the full ``triage scan --format json`` pipeline (default rules, clustering, report);
 and prints entries/s, the scan/floor ratio and peak RSS (ru_maxrss) of the scan and of its child (a large NDJSON
-file is read on two cores, see triage.split); times are the best of two runs. It
+file or pretty-printed array is read on two cores, see triage.split); times are the best of two runs. It
 also times ``triage --help``.
 """
 
@@ -56,8 +56,8 @@ _ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRI
 
 
 def _run(code: str, *args: str, runs: int = 2) -> tuple[float, float, float]:
-    """Best time, and the largest peak RSS (MB) of the process and of its children (a large NDJSON file is read
-    on two cores: triage.split), over ``runs`` fresh processes (the first also warms the page cache)."""
+    """Best time, and the largest peak RSS (MB) of the process and of its children (a large export is read on two
+    cores: triage.split), over ``runs`` fresh processes (the first also warms the page cache)."""
     best, peak, child_peak = float("inf"), 0.0, 0.0
     for _ in range(runs):
         out = subprocess.run(

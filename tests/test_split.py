@@ -29,10 +29,8 @@ START = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
 STDERR = "projects/acme/logs/run.googleapis.com%2Fstderr"
 
 
-@pytest.fixture
-def taken(monkeypatch) -> list:
-    """Split every NDJSON file, however small; the list of what was taken from a child."""
-    monkeypatch.setattr(split, "MIN_BYTES", 0)
+def _spy_on_takes(monkeypatch) -> list:
+    """The findings taken from a child, as they are taken."""
     found: list = []
     take = Pass.take
 
@@ -42,6 +40,14 @@ def taken(monkeypatch) -> list:
 
     monkeypatch.setattr(Pass, "take", spy)
     return found
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list:
+    """Split every file, however small, on a machine of any number of cores; the findings taken from a child."""
+    monkeypatch.setattr(split, "MIN_BYTES", 0)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    return _spy_on_takes(monkeypatch)
 
 
 def _scan(path, *, split_files: bool, rules=None):
@@ -82,7 +88,7 @@ def _export(entries: list, layout: str) -> bytes:
 @pytest.mark.parametrize("warm_up", [4000, 32000, 500000])
 def test_split_finds_what_one_pass_finds(tmp_path, taken, monkeypatch, layout, descending, warm_up):
     monkeypatch.setattr(split, "WARM_UP_BYTES", warm_up)
-    monkeypatch.setattr(split, "SEARCH_BYTES", warm_up + 300_000)  # less than the child reads: the seam is sought near the cut
+    monkeypatch.setattr(split, "SEARCH_ENTRIES", 1000)  # fewer than the child reads: the seam is sought near the cut
     entries: list = list(gen.generate(3000, seed=7, descending=descending))
     for at in (2900, 1700, 1):  # bad entries before and after the cut, counted once, the first ones shown in order
         entries.insert(at, BROKEN[layout])
@@ -203,6 +209,24 @@ def test_elements_too_long_to_read_are_judged_alike_wherever_the_chunks_fall(tmp
     assert len(taken) > 20
 
 
+@pytest.mark.parametrize("chunk", [64, 1000, 4099])
+def test_a_broken_element_is_read_alike_wherever_the_chunks_fall(tmp_path, monkeypatch, chunk):
+    # An element closed by the wrong bracket ends with its first line, however far the line goes.
+    entries = [_entry(i, "a", f"request {i} served") for i in range(40)]
+    items = [_export([e], "array")[2:-3].decode() for e in entries]
+    items.insert(20, "  [}" + "z" * 5000)
+    path = tmp_path / "broken.json"
+    path.write_text("[\n" + ",\n".join(items) + "\n]\n")
+
+    def read():
+        return [(type(item).__name__, item.location, getattr(item, "reason", None)) for item in split.read_file(str(path))]
+
+    whole = read()
+    monkeypatch.setattr(jsonstream, "CHUNK_CHARS", chunk)
+    assert read() == whole
+    assert sum(kind == "Record" for kind, _, _ in whole) == 40
+
+
 def test_a_rule_timeout_met_in_the_warm_up_only_is_no_answer_after_the_seam(tmp_path, taken, monkeypatch):
     # The child's warm-up sees a traceback cut in two by the cut; its timed-out answer must not be remembered.
     monkeypatch.setattr(split, "WARM_UP_BYTES", 3000)
@@ -237,12 +261,19 @@ def test_a_rule_timeout_met_in_the_warm_up_only_is_no_answer_after_the_seam(tmp_
     assert len(one_pass.warnings) == 1 and "timed out" in one_pass.warnings[0]
 
 
-def test_without_a_seam_near_the_cut_the_child_gives_up_soon(tmp_path, taken, monkeypatch):
-    # Errors only, closer than the stitching gap: some run is always pending, so there is no seam at all.
+@pytest.mark.parametrize("export", ["errors only", "unreadable second half"])
+def test_without_a_seam_near_the_cut_the_child_gives_up_soon(tmp_path, taken, monkeypatch, export):
+    # Errors closer than the stitching gap keep some run pending; lines that are no JSON are no records at all.
+    # Either way there is no seam.
     monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)
-    monkeypatch.setattr(split, "SEARCH_BYTES", 40000)
+    monkeypatch.setattr(split, "SEARCH_ENTRIES", 50)
     path = tmp_path / "errors.ndjson"
-    _write(path, [_entry(i * 0.02, f"i{i % 10}", f"upstream connect error {i % 7}", "ERROR") for i in range(4000)])
+    if export == "errors only":
+        _write(path, [_entry(i * 0.02, f"i{i % 10}", f"upstream connect error {i % 7}", "ERROR") for i in range(4000)])
+    else:
+        _write(path, list(gen.generate(2000, seed=4)))
+        with path.open("a") as out:
+            out.writelines('{"severity": "ERROR", "textPayload": "cut sho' + "o" * 700 + "\n" for _ in range(2000))
     read = tmp_path / "read"
     feed, parent = Pass.feed, os.getpid()
 
@@ -272,6 +303,7 @@ with open(path, "w") as f:
     for d in load_generator().generate(6000, seed=3):
         f.write(json.dumps(d) + "\\n")
 split.MIN_BYTES, split.WARM_UP_BYTES = 0, 8000
+os.sched_getaffinity = lambda pid: {0, 1}  # split on a machine of any number of cores
 """
 
 
@@ -291,18 +323,21 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_child_ends_with_a_killed_parent(tmp_path):
-    parent = _run_script(tmp_path, """
+    busy = tmp_path / "busy"
+    parent = _run_script(tmp_path, f"""
         import time
         feed, parent = Pass.feed, os.getpid()
         def slow_feed(self, records, stitcher, until=None):
-            if until is not None and os.getpid() == parent:
-                print("feeding", flush=True)
-                time.sleep(60)  # killed here, the child's findings waiting to be sent
+            if until is None and os.getpid() != parent:  # the child's scan past its seam: it never ends by itself
+                open({str(busy)!r}, "w").close()
+                time.sleep(60)
             return feed(self, records, stitcher, until)
         Pass.feed = slow_feed
         scan(ScanOptions((path,)), load_rules(), open_source, split_files=True)
     """)
-    assert parent.stdout.readline().strip() == "feeding"
+    deadline = time.monotonic() + 60
+    while not busy.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     (child,) = map(int, subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split())
     parent.kill()
     parent.wait()  # (not its output: the child holds the pipes too while it lives)
@@ -362,8 +397,10 @@ def test_the_cli_splits_a_large_file_with_the_same_report(tmp_path, cli, monkeyp
     one_pass = cli(*args)
     monkeypatch.setattr(split, "MIN_BYTES", 0)
     monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    taken = _spy_on_takes(monkeypatch)
     halves = cli(*args)
-    assert (halves.exit_code, one_pass.exit_code) == (0, 0)
+    assert (halves.exit_code, one_pass.exit_code, len(taken)) == (0, 0, 1)
     drop_time = [line for line in one_pass.stdout.splitlines() if '"scanned_at"' not in line]
     assert [line for line in halves.stdout.splitlines() if '"scanned_at"' not in line] == drop_time
 
@@ -384,6 +421,8 @@ def test_ndjson_and_pretty_arrays_are_cut_past_their_middle(tmp_path):
 
     array.write_text(json.dumps(entries, indent=4))
     assert cut_in_two(str(array), 0).indent == "    "
+    array.write_text(json.dumps(entries, indent=0))  # read as a compact array: not cut
+    assert cut_in_two(str(array), 0) is None
 
     assert cut_in_two(str(ndjson), len(data) + 1) is None  # small
     others = {

@@ -145,6 +145,7 @@ class RuleSet:
         return list(self._timeouts.values())
 
     def timeouts_by_rule(self) -> dict[str, str]:
+        """The warnings of :attr:`timeouts`, by rule id (for :meth:`take_timeouts` of another copy)."""
         return dict(self._timeouts)
 
     def take_timeouts(self, found: Mapping[str, str]) -> None:

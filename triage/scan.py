@@ -7,13 +7,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
-from . import clustering, split
+from . import clustering
 from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
-from .sources import Record, Truncated
+from .sources import Record, Truncated, gcp_project
 from .sieve import Sieve
 from .stitch import Stitcher
 
@@ -44,6 +44,16 @@ class _Counters:
         self.skipped += 1
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
+
+    def add(self, later: "_Counters") -> None:
+        """Count in what a pass over a later part of the same source counted."""
+        self.read += later.read
+        self.skipped += later.skipped
+        self.problems = (self.problems + later.problems)[:PROBLEMS_KEPT]
+        self.in_window += later.in_window
+        self.duplicates += later.duplicates
+        self.timeless += later.timeless
+        self.truncations += later.truncations
 
 
 class _Scope:
@@ -79,12 +89,13 @@ def scan(
     split_files: bool = False,
 ) -> ScanResult:
     """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value. With ``split_files``, a
-    large NDJSON file or JSON array given alone is read on two cores instead (see :mod:`triage.split`), with the
-    same result."""
+    large NDJSON file or pretty-printed JSON array given alone is read on two cores instead (see
+    :mod:`triage.split`), with the same result."""
     found = Pass(options, rules)
     for spec in options.sources:
         stitcher = Stitcher()
-        if not (split_files and len(options.sources) == 1 and split.scan_file(spec, found, stitcher)):
+        alone = split_files and len(options.sources) == 1 and gcp_project(spec) is None
+        if not (alone and _split(spec, found, stitcher)):
             found.feed(open_source(spec), stitcher)
         found.close(stitcher)
     counters, failures = found.counters, found.failures
@@ -99,8 +110,16 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(failures.projects)) if len(failures.projects) == 1 else None,
-        warnings=tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope.other_services),
+        warnings=(
+            tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope.other_services)
+        ),
     )
+
+
+def _split(spec: str, found: "Pass", stitcher: Stitcher) -> bool:
+    from .split import scan_file  # multiprocessing and ctypes: imported only for a file given alone
+
+    return scan_file(spec, found, stitcher)
 
 
 @dataclass(frozen=True)
@@ -178,14 +197,7 @@ class Pass:
 
     def take(self, found: Findings) -> None:
         """Add what a pass over the rest of the same source found (after what this one found)."""
-        mine, theirs = self.counters, found.counters
-        mine.read += theirs.read
-        mine.skipped += theirs.skipped
-        mine.problems = (mine.problems + theirs.problems)[:PROBLEMS_KEPT]
-        mine.in_window += theirs.in_window
-        mine.duplicates += theirs.duplicates
-        mine.timeless += theirs.timeless
-        mine.truncations += theirs.truncations
+        self.counters.add(found.counters)
         self.scope.other_services.update(found.other_services)
         failures = self.failures
         for key, acc in found.by_rule.items():

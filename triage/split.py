@@ -1,20 +1,21 @@
-"""Scan one large NDJSON file or pretty-printed JSON array (``gcloud --format=json``) on two cores, with the result
-of one pass over it.
+"""Scan one large NDJSON file or pretty-printed JSON array (``gcloud --format=json``) on two cores, with the
+result of one pass over it.
 
-The file is cut at the first line (or array element) past its middle. A child process counts the lines before
-the cut, reads on from it and stops at the first record, at least :data:`WARM_UP_BYTES` on (and at most
-:data:`SEARCH_BYTES`), at which its stitching has nothing pending: the *seam*. It sends the seam's line number,
-scans from the seam to the end and sends what it found. This process scans from the start up to the seam. The child's findings are taken only when
-one pass would have found the same:
+The file is cut at the first line (or array element) past its middle. A forked child counts the lines before
+the cut and sends the cut's line number. It reads on from the cut and stops at the first record, at least
+:data:`WARM_UP_BYTES` on (and within :data:`SEARCH_ENTRIES`), at which its stitching has nothing pending: the
+*seam*. It sends the seam's line number, scans from the seam to the end and sends what it found. Meanwhile this
+process scans from the start, up to the seam. The child's findings are taken only when one pass would have found
+the same:
 
 * this process reaches the seam's line with a record that starts there, its stitching has nothing pending
   there either (so no traceback spans the seam), and both passes saw the same last time before it;
 * each run whose order the child let the stream's direction decide (see :mod:`triage.stitch`) is ordered the
   same way with this process's direction counts before the child's.
 
-Otherwise, or when the child fails, this process reads on from the seam alone. A pretty-printed array with
-another array before the cut is not split (its layout is not known to the child). The child dies with this
-process, leaves Ctrl-C to it and never writes to the terminal.
+Otherwise, or when the child fails, this process reads on alone. A pretty-printed array with another array
+before the cut is not split (its layout is not known to the child). The child dies with this process, leaves
+Ctrl-C to it and never writes to the terminal.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import gc
 import itertools
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
-from .sources import Record, gcp_project
 from .sources.files import Cut, cut_in_two, read_file, read_from
 from .stitch import Stitcher
 
@@ -42,8 +43,9 @@ if TYPE_CHECKING:
 
 MIN_BYTES = 16 << 20  # smaller files take well under a second: not worth a second process
 WARM_UP_BYTES = 1 << 20  # what the child reads past the cut before it looks for the seam (about 1,000 entries)
-SEARCH_BYTES = 8 << 20  # past the cut, where the child gives up looking for a seam (an export of errors only)
+SEARCH_ENTRIES = 10_000  # records and skipped ones past the cut after which the child gives up on a seam
 _COUNT_CHUNK = 1 << 20
+_LINE_ENDS_OR_OPENS = re.compile(rb"[ \t\r]*[\n\[]")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -57,9 +59,9 @@ class _Rest:
 
 
 def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
-    """Scan file ``spec`` into ``found`` on two cores if it is a large NDJSON file or pretty-printed array and two
-    cores are there; False (and nothing read) when it is not."""
-    if gcp_project(spec) is not None or not _can_fork():
+    """Scan file ``spec`` (a path, or ``-``) into ``found`` on two cores if it is a large NDJSON file or
+    pretty-printed array and two cores are there; False (and nothing read) when it is not."""
+    if not _can_fork():
         return False
     cut = cut_in_two(spec, MIN_BYTES)
     if cut is None:
@@ -82,21 +84,18 @@ def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         records = read_file(spec)
-        seam = _receive(receiver)
-        if not isinstance(seam, int):  # the child found no seam, or failed
-            _end(child)
-            found.feed(records, stitcher)
-            return True
-        stop = found.feed(records, stitcher, until=seam)
-        if stop is None:
-            return True  # never calm from the seam on (or the file changed under us): all of it was read here
-        if stop.number == seam:
+        cut_line = _receive(receiver)
+        stop = found.feed(records, stitcher, until=cut_line) if isinstance(cut_line, int) else None
+        seam = _receive(receiver) if stop is not None else None  # the child looked for it meanwhile
+        if stop is not None and isinstance(seam, int) and stop.number < seam:
+            stop = found.feed(itertools.chain([stop], records), stitcher, until=seam)
+        if stop is not None and stop.number == seam:
             rest = _receive(receiver)
             if isinstance(rest, _Rest) and _same_as_one_pass(stitcher.direction, rest):
                 found.take(rest.findings)
                 return True
-        _end(child)
-        found.feed(itertools.chain([stop], records), stitcher)
+        _end(child)  # one pass, then: read on alone
+        found.feed(records if stop is None else itertools.chain([stop], records), stitcher)
         return True
     finally:
         receiver.close()
@@ -142,19 +141,20 @@ def _same_as_one_pass(direction: tuple[int, int, datetime | None], rest: _Rest) 
 
 
 def _scan_rest(spec: str, cut: Cut, found: Pass, receiver: Connection, sender: Connection, parent: int) -> None:
-    """The child: find the seam past ``cut``, send its line number (None: no seam), scan from it and send a
-    :class:`_Rest` (None: it failed). It ends with the parent, and leaves Ctrl-C to it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    receiver.close()  # else a send to a parent that died would wait for ever
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # not even what this process had buffered is written twice
+    """The child: send the cut's line number and the seam's (None: no seam), scan from the seam and send a
+    :class:`_Rest`; after a None, or when it fails, it sends None and ends. It dies with the parent, leaves Ctrl-C
+    to it, and writes nothing to the terminal."""
     try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        receiver.close()  # else a send to a parent that died would wait for ever
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # not even what the parent had buffered is written twice
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            return
-        rest = _rest(spec, cut, found, sender)
-        if rest is not None:
-            sender.send(rest)
+        if os.getppid() == parent:
+            _rest(spec, cut, found, sender)
     except BaseException:  # noqa: BLE001 - the parent reads on alone; nothing may reach the terminal from here
         try:
             sender.send(None)
@@ -164,46 +164,57 @@ def _scan_rest(spec: str, cut: Cut, found: Pass, receiver: Connection, sender: C
         sender.close()
 
 
-def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> _Rest | None:
-    """The child's work; None when it found no seam (and said so)."""
+def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> None:
+    """The child's work (see :func:`_scan_rest`)."""
     with open(spec, "rb") as stream:
-        before = _count_lines(stream, cut.offset, other_arrays=cut.indent is not None)
+        before = _count_lines(stream, cut.offset, refuse=_another_array if cut.indent is not None else None)
         if before is None:  # an array appended before the cut: its layout is not known here
             sender.send(None)
-            return None
-        warm_up = _count_lines(stream, WARM_UP_BYTES)
-        search = warm_up + _count_lines(stream, SEARCH_BYTES - WARM_UP_BYTES)
+            return
         first_line = 1 + before
+        sender.send(first_line)
+        warm_up = _count_lines(stream, WARM_UP_BYTES)
         stream.seek(cut.offset)
         records = read_from(stream, spec, first_line, cut)
-        searched = itertools.takewhile(lambda r: not isinstance(r, Record) or r.number < first_line + search, records)
+        searched = itertools.islice(records, SEARCH_ENTRIES)  # an export of errors only has no seam
         stitcher = Stitcher()
         seam = found.fresh().feed(searched, stitcher, until=first_line + warm_up)
         sender.send(None if seam is None else seam.number)
         if seam is None:
-            return None
+            return
         direction = stitcher.direction
         tie_breaks = stitcher.note_tie_breaks()
         found.rules.forget()
         rest = found.fresh()
         rest.feed(itertools.chain([seam], records), stitcher)
         rest.close(stitcher)
-    return _Rest(rest.findings(), direction, tuple(tie_breaks))
+    sender.send(_Rest(rest.findings(), direction, tuple(tie_breaks)))
 
 
-def _count_lines(stream, size: int, *, other_arrays: bool = False) -> int | None:
-    """The line breaks in the next ``size`` bytes of ``stream``; with ``other_arrays``, None when another array may
-    start among them: a line starts with ``[`` or ``]`` (the file's first ``[`` aside), or a ``]`` follows a ``}``
-    (pretty-printed arrays close each on its own line)."""
-    count, left, previous = 0, size, b""
+def _count_lines(stream: BinaryIO, size: int, *, refuse: Callable[[bytes], bool] | None = None) -> int | None:
+    """The line breaks in the next ``size`` bytes of ``stream``; None when ``refuse`` holds for some of them."""
+    count, left, tail = 0, size, b""
     while left > 0:
         chunk = stream.read(min(_COUNT_CHUNK, left))
         if not chunk:
             break
         count += chunk.count(b"\n")
-        joined = previous + chunk[:1]
-        if other_arrays and any(mark in chunk or mark == joined for mark in (b"\n[", b"\n]", b"}]")):
+        if refuse is not None and refuse(tail + chunk):
             return None
-        previous = chunk[-1:]
+        tail = chunk[-64:]
         left -= len(chunk)
     return count
+
+
+def _another_array(data: bytes) -> bool:
+    """Whether another top-level array may start in ``data``: a line starts with ``[`` or ``]`` (the file's first
+    ``[`` aside), or ``}]`` ends a line or meets a ``[`` (pretty-printed arrays close each bracket on a line of its
+    own; in a JSON string, which never holds a line end, ``}]`` is followed by more of the string)."""
+    if b"\n[" in data or b"\n]" in data:
+        return True
+    at = data.find(b"}]")
+    while at >= 0:
+        if _LINE_ENDS_OR_OPENS.match(data, at + 2):
+            return True
+        at = data.find(b"}]", at + 2)
+    return False

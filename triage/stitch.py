@@ -287,7 +287,8 @@ class Stitcher:
 
     def note_tie_breaks(self) -> list[tuple[int, int]]:
         """From now on, note the (ascending, descending) counts each time the stream's direction decides the order
-        of a run (its times and its structure do not): what another start of the stream could change."""
+        of a run (its times and its structure do not): what another start of the stream could change. Returns the
+        list it keeps adding to."""
         self._trend.ties = []
         return self._trend.ties
 

@@ -158,8 +158,9 @@ def _scan(text: str, pos: int, scalar: re.Pattern) -> tuple[int, bool] | None:
             depth -= 1
             if depth == 0 and char == _CLOSER[text[pos]]:
                 return i + 1, True
-            if depth == 0:  # unbalanced: closed by the array's "]", say
-                return _line_end(text, pos), False
+            if depth == 0:  # unbalanced: closed by the array's "]", say; it ends with its first line
+                end = text.find("\n", pos)
+                return (end, False) if end >= 0 else None
         else:
             return _broken_string(text, i)
         i = _INSIDE.match(text, i + 1).end()
@@ -212,7 +213,7 @@ def array_indent(head: str) -> str | None:
     if not buf.skip_ws() or buf.text[buf.pos] != "[":
         return None
     buf.advance(buf.pos + 1)
-    return _element_indent(buf) if buf.skip_ws() else None
+    return (_element_indent(buf) or None) if buf.skip_ws() else None  # indent=0 is read as compact (see _read_list)
 
 
 def _read_list(buf: _Buffer, name: str) -> RecordStream:
@@ -269,7 +270,8 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
 
     First, an object is tried up to the first ``}`` that a ``,{`` or ``]`` follows, which is its end whenever
     that text parses (a JSON object is no prefix of another): most elements need no :func:`_span`."""
-    if buf.text.startswith("{", buf.pos) and (guess := _OBJECT_END.search(buf.text, buf.pos, buf.pos + ELEMENT_MAX_CHARS)):
+    guess = _OBJECT_END.search(buf.text, buf.pos, buf.pos + ELEMENT_MAX_CHARS) if buf.text.startswith("{", buf.pos) else None
+    if guess:
         try:
             return orjson.loads(buf.text[buf.pos : guess.end()]), guess.end()
         except orjson.JSONDecodeError:
