@@ -20,8 +20,7 @@ from conftest import FIXTURES, ROOT, SHARED, load_generator
 from triage import split
 from triage.rules import load_rules
 from triage.scan import Pass, ScanOptions, scan
-from triage.sources import open_source
-from triage.sources import jsonstream
+from triage.sources import jsonstream, open_source
 from triage.sources.files import cut_in_two
 
 gen = load_generator()
@@ -56,7 +55,7 @@ def _scan(path, *, split_files: bool, rules=None):
 
 
 def _write(path, entries) -> None:
-    path.write_bytes(b"".join(json.dumps(entry).encode() + b"\n" for entry in entries))
+    path.write_bytes(_export(entries, "ndjson"))
 
 
 def _entry(seconds: float | None, instance: str | None, text: str, severity: str | None = "INFO", revision: str = "") -> dict:
@@ -106,8 +105,8 @@ def test_the_child_reads_on_into_arrays_appended_after_the_first(tmp_path, taken
     monkeypatch.setattr(split, "WARM_UP_BYTES", 32000)
     path = tmp_path / "twice.json"  # gcloud … >> twice.json, run twice
     path.write_bytes(_export(list(gen.generate(1500, seed=1)), "array") + _export(list(gen.generate(400, seed=2)), "array"))
-    one_pass = _scan(path, split_files=True)
-    assert one_pass == _scan(path, split_files=False) and one_pass.entries_read == 1900
+    halves = _scan(path, split_files=True)
+    assert halves == _scan(path, split_files=False) and halves.entries_read == 1900
     assert len(taken) == 1
 
 
