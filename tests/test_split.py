@@ -45,7 +45,7 @@ def _spy_on_takes(monkeypatch) -> list:
 def taken(monkeypatch) -> list:
     """Split every file, however small, on a machine of any number of cores; the findings taken from a child."""
     monkeypatch.setattr(split, "MIN_BYTES", 0)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(split, "_cores", lambda: 2.0)
     return _spy_on_takes(monkeypatch)
 
 
@@ -302,7 +302,7 @@ with open(path, "w") as f:
     for d in load_generator().generate(6000, seed=3):
         f.write(json.dumps(d) + "\\n")
 split.MIN_BYTES, split.WARM_UP_BYTES = 0, 8000
-os.sched_getaffinity = lambda pid: {0, 1}  # split on a machine of any number of cores
+split._cores = lambda: 2.0  # split on a machine of any number of cores
 """
 
 
@@ -396,7 +396,7 @@ def test_the_cli_splits_a_large_file_with_the_same_report(tmp_path, cli, monkeyp
     one_pass = cli(*args)
     monkeypatch.setattr(split, "MIN_BYTES", 0)
     monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(split, "_cores", lambda: 2.0)
     taken = _spy_on_takes(monkeypatch)
     halves = cli(*args)
     assert (halves.exit_code, one_pass.exit_code, len(taken)) == (0, 0, 1)
@@ -438,3 +438,28 @@ def test_ndjson_and_pretty_arrays_are_cut_past_their_middle(tmp_path):
     assert cut_in_two(str(tmp_path), 0) is None
     assert cut_in_two("-", 0) is None
     assert cut_in_two(str(tmp_path / "missing.ndjson"), 0) is None
+
+
+@pytest.mark.parametrize("memberships, files, cores", [
+    ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/ctr/cpu.max": "100000 100000\n"}, 1.0),
+    ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/ctr/cpu.max": "max 100000\n", "kubepods/cpu.max": "150000 100000\n"}, 1.5),
+    ("0::/\n", {"cpu.max": "max 100000\n"}, 4.0),
+    # cgroup v1, in a container that sees its own cgroup as the root of the mount
+    ("4:memory:/docker/abc\n3:cpu,cpuacct:/docker/abc\n0::/\n",
+     {"cpu,cpuacct/cpu.cfs_quota_us": "50000\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, 0.5),
+    ("1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4.0),
+    (None, {}, 4.0),
+])
+def test_a_cpu_quota_caps_the_cores_to_use(tmp_path, monkeypatch, memberships, files, cores):
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    proc = tmp_path / "proc_cgroup"
+    if memberships is not None:
+        proc.write_text(memberships)
+    monkeypatch.setattr(split, "PROC_CGROUP", str(proc))
+    monkeypatch.setattr(split, "CGROUP_ROOT", str(root))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert split._cores() == cores
+    assert split._can_fork() is (cores >= 1.5)

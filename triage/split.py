@@ -47,6 +47,8 @@ SEARCH_ENTRIES = 10_000  # records and skipped ones past the cut after which the
 _COUNT_CHUNK = 1 << 20
 _LINE_ENDS_OR_OPENS = re.compile(rb"[ \t\r]*[\n\[]")
 _PR_SET_PDEATHSIG = 1
+PROC_CGROUP = "/proc/self/cgroup"  # this process's cgroups, one line per hierarchy: "id:controllers:path"
+CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 @dataclass(frozen=True)
@@ -104,13 +106,63 @@ def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
 
 def _can_fork() -> bool:
     """Two cores to use, and a process that forks safely: on Linux (macOS frameworks may not survive a fork), with
-    one thread (this one), not itself a daemonic worker (which may not have children)."""
+    one thread (this one), not itself a daemonic worker (which may not have children). Under a CPU quota of 1.5
+    cores, two halves still end sooner than one pass; under less, they would share one core and end later."""
     return (
         sys.platform.startswith("linux")
-        and len(os.sched_getaffinity(0)) >= 2
+        and _cores() >= 1.5
         and threading.active_count() == 1
         and not multiprocessing.current_process().daemon
     )
+
+
+def _cores() -> float:
+    """The cores this process may use: its CPU affinity, capped by the CPU quota of its cgroup and of the cgroups
+    above it (a container's ``--cpus``, a Kubernetes CPU limit), cgroup v2 or v1."""
+    cores = float(len(os.sched_getaffinity(0)))
+    try:
+        with open(PROC_CGROUP) as memberships:
+            lines = memberships.read().splitlines()
+    except OSError:
+        return cores
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            cores = min(cores, _quota(CGROUP_ROOT, path, _v2_quota))
+        elif "cpu" in controllers.split(","):
+            cores = min(cores, _quota(os.path.join(CGROUP_ROOT, controllers), path, _v1_quota))
+    return cores
+
+
+def _quota(mount: str, path: str, read: Callable[[str], float | None]) -> float:
+    """The smallest quota ``read`` finds in the folder of cgroup ``path`` under ``mount`` and in those above it (a
+    container that sees its own cgroup as the mount's root finds it there); infinity when none is set."""
+    parts = [part for part in path.split("/") if part and part != ".."]
+    quotas = [read(os.path.join(mount, *parts[:depth])) for depth in range(len(parts), -1, -1)]
+    return min((quota for quota in quotas if quota is not None), default=float("inf"))
+
+
+def _v2_quota(folder: str) -> float | None:
+    """Cores allowed by ``cpu.max`` (``"150000 100000"``; ``"max 100000"`` is no quota)."""
+    try:
+        with open(os.path.join(folder, "cpu.max")) as limit:
+            quota, period = limit.read().split()
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _v1_quota(folder: str) -> float | None:
+    """Cores allowed by ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us`` (a quota of -1 is none)."""
+    try:
+        with open(os.path.join(folder, "cpu.cfs_quota_us")) as quota_file:
+            quota = int(quota_file.read())
+        if quota <= 0:
+            return None
+        with open(os.path.join(folder, "cpu.cfs_period_us")) as period_file:
+            return quota / int(period_file.read())
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _end(child: multiprocessing.Process) -> None:
