@@ -13,7 +13,7 @@ from ..errors import TriageError
 
 @app.command()
 def history(
-    fingerprint: Optional[str] = typer.Argument(None, help="Only clusters whose fingerprint starts with this."),
+    fingerprint: Optional[str] = typer.Argument(None, metavar="FINGERPRINT", help="Only clusters whose fingerprint starts with this."),
     since: str = typer.Option("7d", "--since", metavar="DURATION", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond."),
     now: Optional[str] = typer.Option(None, "--now", metavar="TS", help="Anchor 'now' (ISO-8601) for reproducible output."),
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="Output format: table, json or csv."),

@@ -65,7 +65,7 @@ def _shown(file: str) -> str:
 
 @rules_app.command("test")
 def test_rules(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Rule files or directories (default: the shipped pack)."),
+    paths: Optional[List[Path]] = typer.Argument(None, metavar="PATH", help="Rule files or directories (default: the shipped pack)."),
 ) -> None:
     """Validate the rules and run every example through the whole set, in match order."""
     from ..rules import check_examples

@@ -20,7 +20,7 @@ app.add_typer(worklog_app, name="worklog")
 
 @worklog_app.command("new")
 def new(
-    path: Path = typer.Argument(..., help="The worklog file to create (never overwritten)."),
+    path: Path = typer.Argument(..., metavar="FILE", help="The worklog file to create (never overwritten)."),
     title: str = typer.Option("Worklog", "--title", metavar="TEXT", help="The heading of the worklog."),
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
@@ -37,7 +37,7 @@ def new(
 
 @worklog_app.command("attach")
 def attach(
-    path: Path = typer.Argument(..., help="The worklog file (created with a heading if missing)."),
+    path: Path = typer.Argument(..., metavar="FILE", help="The worklog file (created with a heading if missing)."),
     min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only list clusters at or above P0-P3."),
     drafts: Optional[Path] = typer.Option(None, "--drafts", metavar="DIR", help="Folder of drafts written by `triage draft --out`: link them."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
