@@ -476,6 +476,18 @@ def test_a_failed_scan_leaves_the_output_file_as_it_was(cli, tmp_path):
     assert json.loads(out.read_text())["schema"] == 1
 
 
+def test_an_output_that_names_a_source_is_refused_and_the_export_kept(cli, tmp_path):
+    export = tmp_path / "export.ndjson"
+    export.write_bytes((FIXTURES / "sample.ndjson").read_bytes())
+    (tmp_path / "link.ndjson").symlink_to(export)
+    for output in (export, tmp_path / "link.ndjson"):
+        result = cli("scan", "-s", FIXTURES / "sample.json", "-s", export, "--no-state", "-o", output)
+        assert (result.exit_code, result.stderr) == (
+            2, f"Error: --output {output} is the source {export}: writing the report would replace it\n"
+        )
+    assert export.read_bytes() == (FIXTURES / "sample.ndjson").read_bytes()
+
+
 def test_output_dash_is_stdout(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", "-", "-f", "json")

@@ -101,6 +101,7 @@ def scan(
             raise typer.Exit(0)
         if not uses_gcp and (save_raw is not None or max_entries is not None):
             fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
+        _refuse_overwriting_a_source(output_file, specs)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
@@ -154,6 +155,19 @@ def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
         typer.echo("Note: the sources hold no entries.", err=True)
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
+
+
+def _refuse_overwriting_a_source(output: Optional[Path], specs: Sequence[str]) -> None:
+    """``--output`` must not name a file the scan reads: the report would replace the export."""
+    if output is None:
+        return
+    for spec in specs:
+        try:
+            same = spec != "-" and os.path.samefile(spec, output)
+        except (OSError, ValueError):  # either is missing (or not a path, e.g. gcp:PROJECT)
+            same = False
+        if same:
+            fatal(f"--output {output} is the source {spec}: writing the report would replace it")
 
 
 @contextmanager
