@@ -152,9 +152,10 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-ERROR_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
+ERROR_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED",
                 503: "UNAVAILABLE"}
 ERROR_MESSAGE = {
+    401: "Request had invalid authentication credentials.",
     403: "Permission 'logging.logEntries.list' denied on resource (or it may not exist).",
     404: "Project does not exist: {project}",
     429: "Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute'.",

@@ -252,12 +252,14 @@ def test_user_filter_is_anded_in_and_a_rejected_filter_is_one_line(cli, fake):
         (403, "Error: permission denied on the logs of project test-proj (403): Permission 'logging.logEntries.list' "
               "denied on resource (or it may not exist) (needs roles/logging.viewer)\n"),
         (404, "Error: project test-proj not found by Cloud Logging (404): Project does not exist: test-proj\n"),
+        (401, "Error: Cloud Logging at URL asks for credentials (401), which triage never sends to an http:// "
+              "endpoint\n"),
     ],
 )
 def test_api_errors_are_one_clear_line(cli, fake, status, message):
     fake.faults.append(status)
     result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
-    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message.replace("URL", fake.url))
 
 
 def test_unknown_project_is_a_404(cli, fake):
