@@ -235,6 +235,11 @@ def test_max_entries_reports_truncation(cli, fake):
     data, result = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--max-entries", "5")
     assert data["truncated"] is True and data["entries_read"] == 5
     assert "Warning: gcp:test-proj: stopped at --max-entries 5; more entries match\n" in result.stderr
+    for fmt in ("table", "markdown"):  # also where the warning on stderr is not seen (-o, 2>/dev/null)
+        shown = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--max-entries", "5", "-f", fmt)
+        assert "5 entries read" in shown.stdout and "TRUNCATED: the pull stopped at --max-entries; more entries match" in shown.stdout
+        untruncated = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "-f", fmt)
+        assert untruncated.exit_code == 0 and "TRUNCATED" not in untruncated.stdout
 
 
 def test_user_filter_is_anded_in_and_a_rejected_filter_is_one_line(cli, fake):

@@ -145,6 +145,15 @@ def test_history_status_and_incidents_in_json(cli, tmp_path):
     assert [i["id"] for i in stateless["incidents"]] == [i["id"] for i in second["incidents"]]
 
 
+def test_the_table_shows_the_status_of_an_incident_root_only_with_history(cli, tmp_path):
+    args = ("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path)
+    assert cli(*args).exit_code == 0
+    block = cli(*args).stdout.split("INCIDENT ")[1].splitlines()
+    assert block[1].startswith("root   Python module not found") and block[2] == "status recurring"
+    stateless = cli("scan", "-s", FIXTURES / "sample.json", "--no-state").stdout.split("INCIDENT ")[1].splitlines()
+    assert stateless[2].startswith("chain ")
+
+
 def test_slow_request_logged_at_info_still_meets_its_rule(cli, tmp_path):
     path = tmp_path / "slow.ndjson"
     path.write_text(json.dumps({

@@ -117,6 +117,9 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
     return text + (f", {_count(incidents, 'incident')}" if incidents else "")
 
 
+TRUNCATED_LINE = "TRUNCATED: the pull stopped at --max-entries; more entries match than were read"
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -173,6 +176,8 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     console = Console(file=buffer, width=width or 80, force_terminal=color, no_color=not color, highlight=False)
     console.print(window_line(result), markup=False)
     console.print(summary_line(result, len(report.incidents)), markup=False)
+    if result.truncated:
+        console.print(Text(TRUNCATED_LINE, style="bold"))
     if not result.clusters:
         console.print("No failures at or above the severity floor in this window.", markup=False)
         return buffer.getvalue()
@@ -187,6 +192,9 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
         grid.add_row("root", Text(f"{printable(root.title)} ({root.fingerprint[:10]})"))
+        tags = _tags(report.context.get(root.fingerprint))
+        if tags:
+            grid.add_row("status", Text(tags))
         grid.add_row("chain", Text(printable(incident.summary)))
         grid.add_row("when", f"{format_time(incident.first_seen)} → {format_time(incident.last_seen)}")
         revisions = printable(", ".join(incident.revisions)) or "-"
@@ -221,6 +229,8 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
 def render_markdown(report: ScanReport) -> str:
     result = report.result
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
+    if result.truncated:
+        lines += [f"**{TRUNCATED_LINE}**", ""]
     by_fp = {c.fingerprint: c for c in result.clusters}
     for incident in _ranked(report):
         lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {escape_cell(incident.summary)}")
