@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 
 import pytest
 
+from conftest import FIXTURES
 from triage.config import Config, load_config
 from triage.errors import TriageError
 
@@ -89,6 +91,21 @@ def test_config_scopes_the_filter_and_the_command_line_overrides_it(cli, in_proj
         'timestamp>="2026-03-01T11:45:00Z" AND timestamp<"2026-03-01T12:00:00Z" AND '
         'resource.labels.service_name="web" AND (severity>=WARNING OR '
     )
+
+
+def test_a_scope_from_the_config_is_shown_in_every_report(cli, in_project):
+    (in_project / "triage.toml").write_text('services = ["auth-service"]\nmin_severity = "ERROR"\n')
+    args = ("scan", "-s", FIXTURES / "sample.json", "--no-state")
+    table = cli(*args).stdout.splitlines()
+    assert table[2] == "Scope: only service auth-service · severity floor ERROR"
+    assert "\nScope: only service auth-service · severity floor ERROR\n" in cli(*args, "-f", "markdown").stdout
+    assert json.loads(cli(*args, "-f", "json").stdout)["scope"] == {"services": ["auth-service"], "min_severity": "ERROR"}
+    overridden = cli(*args, "--min-severity", "WARNING", "--service", "api-backend", "--service", "web-frontend")
+    assert overridden.stdout.splitlines()[2] == "Scope: only services api-backend, web-frontend"
+    (in_project / "triage.toml").unlink()
+    default = cli(*args)
+    assert "Scope" not in default.stdout and json.loads(cli(*args, "-f", "json").stdout)["scope"] == {
+        "services": [], "min_severity": "WARNING"}
 
 
 def test_bad_config_stops_the_scan_with_one_line(cli, in_project):

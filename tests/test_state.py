@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from triage.errors import TriageError
-from triage.model import ScanResult, Window
+from triage.model import ScanResult, Severity, Window
 from triage.selection import resolve_fingerprint
 from triage.state import SCHEMA_VERSION, StateStore, default_state_dir, require_latest, state_path
 from cluster_factory import T0, rule_cluster, scan_result, unmatched_cluster
@@ -32,6 +32,15 @@ def test_round_trip_keeps_open_windows_and_missing_times(store):
     result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)
     store.record_scan(result)
     assert store.latest_scan()[1] == result
+
+
+def test_round_trip_keeps_the_scope_and_older_scans_read_as_the_default_one():
+    from triage.serialize import scan_result_from_dict, scan_result_to_dict
+
+    scoped = dataclasses.replace(scan_result(), services=("api", "web"), min_severity=Severity.ERROR)
+    assert scan_result_from_dict(scan_result_to_dict(scoped)) == scoped
+    older = {k: v for k, v in scan_result_to_dict(scoped).items() if k not in ("services", "min_severity")}
+    assert scan_result_from_dict(older) == scan_result()
 
 
 def test_every_scan_is_kept_and_history_is_per_cluster(store):

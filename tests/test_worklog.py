@@ -1,5 +1,6 @@
 import os
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import triage.cli.worklog_cmd  # noqa: F401 - registers `worklog`
 from triage.cli import app
 from triage.drafts import parse_marker, render_worklog_section
 from triage.errors import TriageError
+from triage.model import Severity
 from triage.state import StateStore
 from triage.worklog import append_section, create_new
 from cluster_factory import T0, scan_result
@@ -28,6 +30,12 @@ def test_section_lists_window_counts_and_clusters():
     assert "- Entries: 1500 read, 2 skipped, 1400 in window → 2 clusters\n" in section
     assert "| `a1b2c3d4e5` | P0 | 12 | [Redis host name does not resolve (host=cache.internal, port=6379)](drafts/a1b2c3d4e5f60718293a.md) |" in section
     assert "| `ffee001122` | P3* | 4 | Invoice &lt;NUM&gt;" in section
+
+
+def test_section_names_a_scope_other_than_the_default():
+    assert "Scope" not in render_worklog_section(scan_result(), NOW)
+    scoped = replace(scan_result(), services=("api",), min_severity=Severity.ERROR)
+    assert "→ 2 clusters\n- Scope: only service api · severity floor ERROR\n" in render_worklog_section(scoped, NOW)
 
 
 def test_section_min_priority_counts_what_it_leaves_out():

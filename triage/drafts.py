@@ -27,7 +27,7 @@ import jinja2
 from .errors import TriageError
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query
-from .model import PRIORITIES, Cluster, Sample, ScanResult, Window
+from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
 from .redact import redact, redact_cluster, redact_title
 from .resources import data_dir
 from .window import format_time, iso_z
@@ -345,12 +345,23 @@ def scan_variables(result: ScanResult, rows: Iterable[Row], floor: str | None) -
         "entries_skipped": result.entries_skipped,
         "entries_in_window": result.entries_in_window,
         "truncated": result.truncated,
+        "scope": scope_line(result),
         "cluster_count": len(result.clusters),
         "rows": rows,
         "omitted": len(result.clusters) - len(rows),
         "min_priority": floor,
         "incidents": _incident_rows(result),
     }
+
+
+def scope_line(result: ScanResult) -> str | None:
+    """``Scope: only services a, b · severity floor ERROR`` when the scan was narrowed or widened from the defaults (a
+    flag, or triage.toml), else None."""
+    services = printable(", ".join(result.services))
+    parts = [f"only service{'s' if len(result.services) > 1 else ''} {services}"] if result.services else []
+    if result.min_severity is not Severity.WARNING:
+        parts.append(f"severity floor {result.min_severity.name}")
+    return ("Scope: " + " · ".join(parts)) if parts else None
 
 
 def _bound(bound: datetime | None, seen: datetime | None, what: str) -> str:

@@ -188,6 +188,8 @@ class ScanResult:
     scanned_at: datetime | None = None
     warnings: tuple[str, ...] = ()
     project: str | None = None  # the Google Cloud project of the failures, when they all name the same one
+    services: tuple[str, ...] = ()  # the --service filter (empty: every service)
+    min_severity: Severity = Severity.WARNING  # the severity floor
 
     def failure_span(self) -> tuple[datetime | None, datetime | None]:
         """When the first and the last failure of the scan happened (None, None without failures)."""

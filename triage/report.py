@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .assess import ScanReport
-from .drafts import escape_cell, printable
+from .drafts import escape_cell, printable, scope_line
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -31,6 +31,7 @@ def to_json_data(report: ScanReport) -> dict:
     return {
         "schema": SCHEMA_VERSION,
         "window": {"from": iso_z(result.window.start), "until": iso_z(result.window.end)},
+        "scope": {"services": list(result.services), "min_severity": result.min_severity.name},
         "sources": list(result.sources),
         "entries_read": result.entries_read,
         "entries_skipped": {
@@ -176,6 +177,8 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     console = Console(file=buffer, width=width or 80, force_terminal=color, no_color=not color, highlight=False)
     console.print(window_line(result), markup=False)
     console.print(summary_line(result, len(report.incidents)), markup=False)
+    if scope_line(result):
+        console.print(scope_line(result), markup=False)
     if result.truncated:
         console.print(Text(TRUNCATED_LINE, style="bold"))
     if not result.clusters:
@@ -229,6 +232,8 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
 def render_markdown(report: ScanReport) -> str:
     result = report.result
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
+    if scope_line(result):
+        lines += [scope_line(result), ""]
     if result.truncated:
         lines += [f"**{TRUNCATED_LINE}**", ""]
     by_fp = {c.fingerprint: c for c in result.clusters}

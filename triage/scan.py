@@ -110,6 +110,8 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(failures.projects)) if len(failures.projects) == 1 else None,
+        services=options.services,
+        min_severity=options.min_severity,
         warnings=(
             tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope.other_services)
         ),

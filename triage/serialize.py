@@ -37,6 +37,8 @@ def scan_result_to_dict(result: ScanResult) -> dict[str, Any]:
         "scanned_at": time_to_text(result.scanned_at),
         "warnings": list(result.warnings),
         "project": result.project,
+        "services": list(result.services),
+        "min_severity": result.min_severity.name,
     }
 
 
@@ -53,6 +55,8 @@ def scan_result_from_dict(data: dict[str, Any]) -> ScanResult:
         scanned_at=time_from_text(data["scanned_at"]),
         warnings=tuple(data["warnings"]),
         project=data.get("project"),
+        services=tuple(data.get("services", ())),  # scans stored before these two were kept: the defaults
+        min_severity=Severity[data.get("min_severity", "WARNING")],
     )
 
 
