@@ -48,6 +48,13 @@ def test_scan_report_snapshot():
     check_snapshot("scan_report.md", render_scan_report(result, {"a1b2c3d4e5f60718293a": "a1b2c3d4e5f60718293a.md"}))
 
 
+def test_a_failure_without_times_says_so_instead_of_a_blank_span():
+    timeless = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
+    first = render_issue(timeless, DraftContext(WINDOW)).body.split("\n", 1)[0]
+    assert " happened 4 times (its entries show no time) in invoices: " in first and "between" not in first
+    assert " happened 4 times between 2026-03-14T" in render_issue(unmatched_cluster(), DraftContext(WINDOW)).body
+
+
 def test_unmatched_clusters_get_a_priority_from_their_severity():
     for severity, priority in ((Severity.CRITICAL, "P1"), (Severity.ERROR, "P2"), (Severity.WARNING, "P3")):
         cluster = dataclasses.replace(unmatched_cluster(), severity=severity)

@@ -203,7 +203,7 @@ def test_a_window_says_how_many_failures_it_left_out_for_want_of_a_time(cli, tmp
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     result = cli("scan", "-f", "json", "-s", path, "--no-state", "--from", "2026-11-28T00:00:00Z", "--service", "api")
     assert [c["title"] for c in json.loads(result.stdout)["clusters"]] == ["in the window"]
-    assert "Warning: left out 2 failure entries that carry no readable time" in result.stderr
+    assert "Warning: left out 2 failure entries with no readable time" in result.stderr
     assert "readable time" not in cli("scan", "-s", path, "--no-state").stderr  # no window: all are scanned
 
 

@@ -266,11 +266,14 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
     notes = []
     if counters.timeless:
         notes.append(
-            f"left out {counters.timeless} failure entries that carry no readable time (a window needs one); "
-            "scan without --since/--from/--until to see them"
+            f"left out {counters.timeless} failure {_entries(counters.timeless)} with no readable time (a window "
+            "needs one); scan without --since/--from/--until to see them"
         )
     if counters.duplicates:
-        notes.append(f"dropped {counters.duplicates} duplicate entries (same insertId and time, e.g. overlapping exports)")
+        notes.append(
+            f"dropped {counters.duplicates} duplicate {_entries(counters.duplicates)} (same insertId and time, e.g. "
+            "overlapping exports)"
+        )
     if options.services and counters.in_window == 0 and other_services:
         unnamed = other_services.pop("", 0)
         seen = ", ".join(f"{name} ({n})" for name, n in other_services.most_common(8)) or "none"
@@ -279,6 +282,10 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
         )
     return tuple(notes)
+
+
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
 
 
 def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) -> list[Cluster]:

@@ -134,7 +134,8 @@ def _report(
             report_file.write(text)
         except OSError as err:
             fatal(f"cannot write {report_file.path}: {err.strerror or err}")
-        typer.echo(f"Wrote {len(result.clusters)} clusters ({fmt}) to {report_file.path}", err=True)
+        clusters = len(result.clusters)
+        typer.echo(f"Wrote {clusters} cluster{'' if clusters == 1 else 's'} ({fmt}) to {report_file.path}", err=True)
     if recordable:
         _record(result, state_dir, keep)
 
