@@ -147,14 +147,14 @@ def test_history_command_json_is_exact(tmp_path, store):
         "since": "2026-03-02T00:00:00Z",
         "until": "2026-03-02T03:00:00Z",
         "bucket": "hour",
-        "buckets": ["2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z", "2026-03-02T02:00:00Z", "2026-03-02T03:00:00Z"],
+        "buckets": ["2026-03-02T01:00:00Z", "2026-03-02T02:00:00Z", "2026-03-02T03:00:00Z"],  # from the first scan
         "clusters": [
             {"fingerprint": "aaa111", "title": "Failure aaa111", "rule": None, "severity": "ERROR", "scans": 2,
              "total": 7, "first_seen": "2026-03-02T01:09:00Z", "last_seen": "2026-03-02T02:29:00Z",
-             "counts": [0, 3, 4, 0]},
+             "counts": [3, 4, 0]},
             {"fingerprint": "bbb222", "title": "Failure bbb222", "rule": None, "severity": "ERROR", "scans": 1,
              "total": 1, "first_seen": "2026-03-02T02:29:00Z", "last_seen": "2026-03-02T02:29:00Z",
-             "counts": [0, 0, 1, 0]},
+             "counts": [0, 1, 0]},
         ],
     }
 
@@ -166,15 +166,29 @@ def test_history_command_table_csv_and_prefix(tmp_path, store):
     table = _cli("aaa", *common)
     assert table.exit_code == 0, table.output
     assert "aaa111" in table.stdout and "bbb222" not in table.stdout
-    assert " ▄█ " in table.stdout  # counts 0, 3, 6, 0
+    assert " ▄█ " in table.stdout  # counts 3, 6, 0
     csv_out = _cli("bbb", *common, "--format", "csv")
     assert csv_out.stdout.splitlines() == [
         "fingerprint,bucket,count,title",
-        "bbb222,2026-03-02T00:00:00Z,0,Failure bbb222",
-        "bbb222,2026-03-02T01:00:00Z,0,Failure bbb222",
+        "bbb222,2026-03-02T01:00:00Z,0,Failure bbb222",  # from the first scan of the store, not of bbb222
         "bbb222,2026-03-02T02:00:00Z,1,Failure bbb222",
         "bbb222,2026-03-02T03:00:00Z,0,Failure bbb222",
     ]
+
+
+def test_buckets_start_at_the_first_recorded_scan_and_the_table_fits_80_columns(tmp_path, store):
+    for hour in range(0, 48, 3):
+        record(store, scan_result(at(hour + 0.5), cluster("aaa111", hour + 1, at(hour + 0.5))))
+    common = ["--now", "2026-03-04T00:00:00Z", "--state-dir", str(tmp_path)]
+    far = json.loads(_cli("--since", "100000w", *common, "--format", "json").stdout)
+    assert far["buckets"] == ["2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z", "2026-03-04T00:00:00Z"]
+    hourly = _cli("--since", "48h", *common)
+    lines = hourly.stdout.splitlines()
+    assert lines[:2] == ["History 2026-03-02T00:00:00Z → 2026-03-04T00:00:00Z",
+                         "49 hourly buckets, 3 per trend character; 1 cluster"]
+    assert max(map(len, lines)) <= 80
+    [row] = [line for line in lines if line.startswith("aaa111")]
+    assert row.split()[1:3] == ["16", "376"] and "█" in row  # 1 + 4 + … + 46 events in 16 scans
 
 
 def test_history_command_errors_are_one_line(tmp_path):

@@ -167,12 +167,17 @@ class History:
     clusters: tuple[ClusterHistory, ...]  # most events first
 
 
-def bucket_history(rows: Sequence[ClusterRow], since: datetime, until: datetime) -> History:
-    """Per-cluster counts summed over the scans recorded in each hourly (spans up to 48 h) or daily bucket."""
+def bucket_history(
+    rows: Sequence[ClusterRow], since: datetime, until: datetime, first_scan: datetime | None = None
+) -> History:
+    """Per-cluster counts summed over the scans recorded in each hourly (spans up to 48 h) or daily bucket. The
+    buckets start at ``since``, or at the bucket of ``first_scan`` (the first scan recorded in the span) when that
+    is later: a store holds nothing before it (and ``--since 100w`` would make thousands of empty buckets)."""
     import pandas as pd  # imported here: only `triage history` needs it, and it costs a scan 0.3 s to load
 
     bucket, freq = ("hour", "h") if until - since <= HOURLY_UP_TO else ("day", "D")
-    edges = pd.date_range(pd.Timestamp(since).floor(freq), pd.Timestamp(until).floor(freq), freq=freq)
+    start = min(max(since, first_scan), until) if first_scan is not None else since
+    edges = pd.date_range(pd.Timestamp(start).floor(freq), pd.Timestamp(until).floor(freq), freq=freq)
     starts = tuple(t.to_pydatetime() for t in edges)
     rows = [r for r in rows if since <= r.scanned_at <= until]
     if not rows:
@@ -255,7 +260,7 @@ def history_json_data(history: History) -> dict:
     }
 
 
-def render_history(history: History, fmt: str, width: int = 100) -> str:
+def render_history(history: History, fmt: str, width: int = 80) -> str:
     if fmt == "json":
         import orjson
 
@@ -278,7 +283,14 @@ def _history_csv(history: History) -> str:
     return buffer.getvalue()
 
 
+_ADVERB = {"hour": "hourly", "day": "daily"}
+_TABLE_FIXED = 33  # the fingerprint, scans and total columns and the gaps around the trend
+_TITLE_MIN = 30
+
+
 def _history_table(history: History, width: int) -> str:
+    """At most ``width`` columns (at least 80): the trend takes one character per bucket, or per group of
+    buckets when there are more than fit beside a title of ``_TITLE_MIN`` characters."""
     import io
 
     from rich import box
@@ -287,11 +299,15 @@ def _history_table(history: History, width: int) -> str:
     from rich.text import Text
 
     buffer = io.StringIO()
-    width = max(width, len(history.buckets) + 95)  # the sparkline has a column per bucket; keep 40 for the title
+    width = max(width, 80)
     console = Console(file=buffer, width=width, no_color=True, highlight=False)
+    per_char = -(-len(history.buckets) // max(width - _TABLE_FIXED - _TITLE_MIN, 8)) or 1
+    grouping = f", {per_char} per trend character" if per_char > 1 else ""
+    clusters = len(history.clusters)
+    console.print(f"History {format_time(history.since)} → {format_time(history.until)}", markup=False)
     console.print(
-        f"History {format_time(history.since)} → {format_time(history.until)}, {len(history.buckets)} "
-        f"buckets of one {history.bucket}, {len(history.clusters)} clusters",
+        f"{len(history.buckets)} {_ADVERB[history.bucket]} bucket{'s' * (len(history.buckets) != 1)}{grouping}; "
+        f"{clusters} cluster{'s' * (clusters != 1)}",
         markup=False,
     )
     if not history.clusters:
@@ -302,10 +318,10 @@ def _history_table(history: History, width: int) -> str:
     table.add_column("SCANS", justify="right", no_wrap=True)
     table.add_column("TOTAL", justify="right", no_wrap=True)
     table.add_column("TREND", no_wrap=True)
-    table.add_column("LAST SEEN", no_wrap=True)
-    table.add_column("FAILURE", overflow="fold")
+    table.add_column("FAILURE / LAST SEEN", overflow="fold")
     for c in history.clusters:
-        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), sparkline(c.counts), format_time(c.last_seen), Text(c.title))
+        trend = sparkline([sum(c.counts[i : i + per_char]) for i in range(0, len(c.counts), per_char)])
+        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), trend, Text(f"{c.title}\n{format_time(c.last_seen)}"))
     console.print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 

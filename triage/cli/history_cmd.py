@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -14,7 +16,7 @@ from ..errors import TriageError
 @app.command()
 def history(
     fingerprint: Optional[str] = typer.Argument(None, metavar="FINGERPRINT", help="Only clusters whose fingerprint starts with this."),
-    since: str = typer.Option("7d", "--since", metavar="DURATION", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond."),
+    since: str = typer.Option("7d", "--since", metavar="DURATION", help="How far back: 24h, 7d, 30d. Hourly buckets up to 48h, daily beyond, from the first scan recorded in it."),
     now: Optional[str] = typer.Option(None, "--now", metavar="TS", help="Anchor 'now' (ISO-8601) for reproducible output."),
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="Output format: table, json or csv."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help="State store folder (default $XDG_STATE_HOME/triage)."),
@@ -36,8 +38,10 @@ def history(
             raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
         with StateStore(path) as store:
             rows = store.cluster_history(fingerprint.strip().lower() if fingerprint else None, start)
+            first_scan = next((scan.scanned_at for scan in store.scans(start)), until)
     except TriageError as err:
         fail_from(err)
     if fingerprint and not rows:
         fatal(f"no recorded scan since {since} has a cluster with a fingerprint starting with {fingerprint!r}")
-    typer.echo(render_history(bucket_history(rows, start, until), fmt), nl=False)
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 80
+    typer.echo(render_history(bucket_history(rows, start, until, first_scan), fmt, width), nl=False)
