@@ -47,6 +47,21 @@ def test_services_resource_type_and_user_filter():
     )
 
 
+@pytest.mark.parametrize("extra, message", [
+    ("a) OR (b", "--filter closes a parenthesis it did not open"),
+    ("(a OR b", "--filter leaves a parenthesis or a quote open"),
+    ('textPayload:"cut', "--filter leaves a parenthesis or a quote open"),
+])
+def test_a_user_filter_that_would_escape_its_parentheses_is_refused(extra, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        build_filter(WINDOW, extra=extra)
+
+
+def test_parentheses_and_escaped_quotes_inside_quoted_strings_do_not_count():
+    extra = r'textPayload:"a) OR (b \" )" AND (severity=ERROR)'
+    assert build_filter(WINDOW, extra=extra).endswith(f" AND ({extra})")
+
+
 def test_one_service_no_resource_type_and_quoting():
     text = build_filter(WINDOW, ('we"ird\\name',), Severity.DEFAULT, None)
     assert text == f'{BOUNDS} AND resource.labels.service_name="we\\"ird\\\\name"'

@@ -340,8 +340,12 @@ def test_gcp_only_options_refuse_file_sources(cli, env, tmp_path):
     export = tmp_path / "e.json"
     export.write_text("[]")
     result = cli("scan", "--source", export, "--max-entries", "3")
+    assert (result.exit_code, result.stderr) == (2, "Error: --max-entries needs a Cloud Logging source (--source gcp)\n")
+    result = cli("scan", "--source", export, "--filter", "severity>=ERROR", "--resource-type", "any", "--project", "p")
     assert (result.exit_code, result.stderr) == (
-        2, "Error: --save-raw and --max-entries need a Cloud Logging source (--source gcp)\n")
+        2, "Error: --filter, --resource-type and --project need a Cloud Logging source (--source gcp)\n")
+    assert cli("scan", "--source", export, "--source", "gcp:test-proj", "--filter", "severity>=ERROR",
+               "--show-filter").exit_code == 0
 
 
 def test_endpoint_credentials_never_reach_the_error(cli, env):

@@ -256,6 +256,7 @@ def test_output_suffix_chooses_the_format(cli, tmp_path):
     assert json.loads(out.read_text())["schema"] == 1
     cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", tmp_path / "r.csv", "-f", "markdown")
     assert (tmp_path / "r.csv").read_text().startswith("**Window")  # an explicit --format wins
+    assert json.loads(cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-f", "JSON").stdout)["schema"] == 1
 
 
 def test_the_project_named_by_the_entries_reaches_the_drafts(cli, tmp_path):
@@ -347,8 +348,9 @@ def test_a_private_key_line_never_becomes_a_title(cli, tmp_path):
     assert (cluster["title"], cluster["template"]) == ("[REDACTED] in app/k.py:load", "[REDACTED] in app/k.py:load")
 
 
-def test_a_bad_keep_is_a_usage_error_before_scanning(cli):
-    result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x")
+@pytest.mark.parametrize("no_state", [(), ("--no-state",)])
+def test_a_bad_keep_is_a_usage_error_before_scanning(cli, no_state):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--keep", "3x", *no_state)
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith("Error: --keep: invalid duration '3x'")
 

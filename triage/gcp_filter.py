@@ -69,11 +69,31 @@ def build_filter(
     if min_severity > Severity.DEFAULT:
         terms.append(_severity_term(min_severity, requests))
     if extra and extra.strip():
+        _check_balanced(extra)
         terms.append(f"({extra.strip()})")
     text = " AND ".join(terms)
     if len(text) > MAX_FILTER_CHARS:
         raise UsageError(f"the Cloud Logging filter has {len(text)} characters; the limit is {MAX_FILTER_CHARS}")
     return text
+
+
+def _check_balanced(extra: str) -> None:
+    """``--filter`` is ANDed in within parentheses: one it closes early (``a) OR (b``) would OR the rest of the
+    query away (the window, the services). Parentheses inside quoted strings do not count."""
+    depth, quoted, escaped = 0, False, False
+    for char in extra:
+        if quoted:
+            escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise UsageError("--filter closes a parenthesis it did not open")
+    if depth or quoted:
+        raise UsageError("--filter leaves a parenthesis or a quote open")
 
 
 def _severity_term(floor: Severity, requests: Sequence[MatchSpec]) -> str:

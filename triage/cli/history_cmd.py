@@ -28,6 +28,7 @@ def history(
     from ..state import StateStore, state_path
     from ..window import parse_duration, parse_time, time_before
 
+    fmt = fmt.lower()
     if fmt not in HISTORY_FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
     try:

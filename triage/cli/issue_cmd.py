@@ -44,6 +44,7 @@ def file_issues(
     from ..selection import draft_contexts, select
     from ..state import StateStore, require_latest
 
+    fmt = fmt.lower()
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use table or json")
     floor = check_selection(keys, all_, min_priority)

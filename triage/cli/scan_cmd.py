@@ -66,7 +66,7 @@ def scan(
 
     output_file = None if output in (None, "-") else Path(output)
     raw_file, store_dir = (None if v is None else Path(v) for v in (save_raw, state_dir))
-    fmt = fmt or _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
+    fmt = fmt.lower() if fmt else _FORMAT_OF_SUFFIX.get(output_file.suffix.lower() if output_file else "", "table")
     if fmt not in FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fail_on is not None and fail_on.upper() not in PRIORITIES:
@@ -84,7 +84,8 @@ def scan(
     kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
     try:
         window = build_window(since, start, end, now)
-        history_kept = None if no_state else parse_keep(keep or config.keep or "30d", "--keep")
+        kept = parse_keep(keep or config.keep or "30d", "--keep")  # checked also with --no-state
+        history_kept = None if no_state else kept
         specs = () if show_filter else resolve_sources(tuple(source or ()), project or config.project)
         uses_gcp = show_filter or any(gcp_project(spec) is not None for spec in specs)
         rule_set = load_rules(_rule_paths([Path(r) for r in rules or ()] or list(config.rules)))
@@ -99,8 +100,9 @@ def scan(
         if show_filter:
             typer.echo(query)
             raise typer.Exit(0)
-        if not uses_gcp and (save_raw is not None or max_entries is not None):
-            fatal("--save-raw and --max-entries need a Cloud Logging source (--source gcp)")
+        if not uses_gcp:
+            _refuse_gcp_only_options(save_raw=save_raw, max_entries=max_entries, filter=extra_filter,
+                                     resource_type=resource_type, project=project)
         _refuse_overwriting_a_source(output_file, specs)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
@@ -156,6 +158,14 @@ def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
         typer.echo("Note: the sources hold no entries.", err=True)
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
+
+
+def _refuse_gcp_only_options(**given: object) -> None:
+    """Options that only shape a Cloud Logging pull are an error without one (ignoring them would mislead)."""
+    names = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
+    if names:
+        listed = " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+        fatal(f"{listed} {'needs' if len(names) == 1 else 'need'} a Cloud Logging source (--source gcp)")
 
 
 def _refuse_overwriting_a_source(output: Optional[Path], specs: Sequence[str]) -> None:
