@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 import triage.cli.rules_cmd  # noqa: F401 - registers the `rules` commands
+import triage.cli.scan_cmd  # noqa: F401 - registers `scan`
 from triage.cli import app
 from triage.rules import load_rules
 
@@ -35,7 +36,7 @@ def test_rules_test_fails_on_broken_examples() -> None:
 def test_rules_test_passes_on_a_good_file() -> None:
     result = runner.invoke(app, ["rules", "test", str(DATA / "passing.yaml")])
     assert result.exit_code == 0
-    assert result.output == "1 rules, 3 examples: 3 passed, 0 failed\n"
+    assert result.output == "1 rule, 3 examples: 3 passed, 0 failed\n"
 
 
 def test_rules_test_load_error_exits_2_without_traceback() -> None:
@@ -49,7 +50,15 @@ def test_rules_test_on_a_directory(tmp_path: Path) -> None:
     shutil.copy(DATA / "passing.yaml", tmp_path / "passing.yaml")
     result = runner.invoke(app, ["rules", "test", str(tmp_path)])
     assert result.exit_code == 0
-    assert "1 rules, 3 examples: 3 passed, 0 failed" in result.output
+    assert "1 rule, 3 examples: 3 passed, 0 failed" in result.output
+
+
+def test_rules_that_hold_no_rule_are_an_error_in_every_command(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("# rules to come\n")
+    for args in (["rules", "test", str(tmp_path)], ["rules", "list", "--rules", str(tmp_path / "empty.yaml")],
+                 ["scan", "-s", str(DATA / "passing.yaml"), "--rules", str(tmp_path)]):
+        result = runner.invoke(app, args)
+        assert (result.exit_code, result.output) == (2, f"Error: no rule in {args[-1]}\n"), args
 
 
 def test_rules_list_prints_a_plain_table(monkeypatch) -> None:

@@ -187,6 +187,8 @@ def load_rules(paths: Sequence[Path] | None = None) -> RuleSet:
             loaded.append(item)
     if errors:
         raise RuleError.combine(errors)
+    if not loaded:  # an empty file or a folder of them: a mistake, not a way to turn rules off
+        raise RuleError(f"no rule in {', '.join(str(path) for path in paths or files) or 'the rule pack'}")
     return RuleSet(loaded)
 
 

@@ -75,6 +75,7 @@ def test_rules(
     for failure in failures:
         typer.echo(str(failure))
     passed = count - len(failures)
-    typer.echo(f"{len(rule_set.rules)} rules, {count} examples: {passed} passed, {len(failures)} failed")
+    rules = len(rule_set.rules)
+    typer.echo(f"{rules} rule{'s' * (rules != 1)}, {count} examples: {passed} passed, {len(failures)} failed")
     if failures:
         raise typer.Exit(1)
