@@ -177,8 +177,9 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     console = Console(file=buffer, width=width or 80, force_terminal=color, no_color=not color, highlight=False)
     console.print(window_line(result), markup=False)
     console.print(summary_line(result, len(report.incidents)), markup=False)
-    if scope_line(result):
-        console.print(scope_line(result), markup=False)
+    scope = scope_line(result)
+    if scope:
+        console.print(scope, markup=False)
     if result.truncated:
         console.print(Text(TRUNCATED_LINE, style="bold"))
     if not result.clusters:
@@ -232,8 +233,9 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
 def render_markdown(report: ScanReport) -> str:
     result = report.result
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
-    if scope_line(result):
-        lines += [scope_line(result), ""]
+    scope = scope_line(result)
+    if scope:
+        lines += [scope, ""]
     if result.truncated:
         lines += [f"**{TRUNCATED_LINE}**", ""]
     by_fp = {c.fingerprint: c for c in result.clusters}
