@@ -175,7 +175,7 @@ def test_events_alike_but_for_their_revision_keep_their_order(tmp_path, taken, m
     assert [s.revision for s in one_pass.clusters[0].samples] == ["api-00002", "api-00001"]
 
 
-@pytest.mark.parametrize("joint", ["\n]\n[", "]["])
+@pytest.mark.parametrize("joint", ["\n]\n[", "][", "\n ]\n [", "\n  ] [", "]" + " " * 200 + "["])
 def test_an_array_appended_before_the_cut_is_read_in_one_pass(tmp_path, taken, monkeypatch, joint):
     # The second array's first element is on one line: one pass reads that array as a compact one, which
     # resyncs after a broken element otherwise than the child (reading on with the first array's layout) would.
@@ -184,6 +184,7 @@ def test_an_array_appended_before_the_cut_is_read_in_one_pass(tmp_path, taken, m
     pretty.insert(290, BROKEN["array"])
     first = _export([_entry(i, "a", f"request {i} served") for i in range(5)], "array").decode()[:-3]
     second = "\n  " + json.dumps(_entry(10, "a", "compact first element")) + ",\n" + ",\n".join(pretty) + "\n]\n"
+    monkeypatch.setattr(split, "_COUNT_CHUNK", len(first) + 100)  # the last joint: blanks across a chunk's end
     path = tmp_path / "appended.json"
     path.write_text(first + joint + second)
     assert cut_in_two(str(path), 0).indent == "  "
@@ -441,6 +442,7 @@ def test_ndjson_and_pretty_arrays_are_cut_past_their_middle(tmp_path):
 
 
 @pytest.mark.parametrize("memberships, files, cores", [
+    (b"1:cpu:/\n\ngarbage\n0:/\n0::/caf\xe9.slice\n", {"caf\udce9.slice/cpu.max": "100000 100000\n"}, 1.0),
     ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/ctr/cpu.max": "100000 100000\n"}, 1.0),
     ("0::/kubepods/pod1/ctr\n", {"kubepods/pod1/ctr/cpu.max": "max 100000\n", "kubepods/cpu.max": "150000 100000\n"}, 1.5),
     ("0::/\n", {"cpu.max": "max 100000\n"}, 4.0),
@@ -457,9 +459,54 @@ def test_a_cpu_quota_caps_the_cores_to_use(tmp_path, monkeypatch, memberships, f
         (root / name).write_text(text)
     proc = tmp_path / "proc_cgroup"
     if memberships is not None:
-        proc.write_text(memberships)
+        proc.write_bytes(memberships if isinstance(memberships, bytes) else memberships.encode())
     monkeypatch.setattr(split, "PROC_CGROUP", str(proc))
     monkeypatch.setattr(split, "CGROUP_ROOT", str(root))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert split._cores() == cores
     assert split._can_fork() is (cores >= 1.5)
+
+
+def test_a_split_scan_collects_garbage_first_and_leaves_a_callers_frozen_objects_frozen(tmp_path, taken, monkeypatch):
+    import gc
+    import weakref
+
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)
+    path = tmp_path / "big.ndjson"
+    _write(path, gen.generate(2000, seed=5))
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+    garbage = Cycle()
+    alive = weakref.ref(garbage)
+    del garbage  # frozen uncollected, it would wait in the oldest generation for a full collection
+    _scan(path, split_files=True)
+    assert alive() is None and len(taken) == 1 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        _scan(path, split_files=True)
+        assert gc.get_freeze_count() >= frozen - 10 and len(taken) == 2
+    finally:
+        gc.unfreeze()
+
+
+def test_a_ctrl_c_pending_at_the_fork_ends_the_child_too(tmp_path, taken, monkeypatch):
+    import multiprocessing
+
+    path = tmp_path / "big.ndjson"
+    _write(path, gen.generate(2000, seed=5))
+    parent, restore = os.getpid(), signal.pthread_sigmask
+
+    def interrupted(how, mask):
+        old = restore(how, mask)
+        if how == signal.SIG_SETMASK and os.getpid() == parent:
+            raise KeyboardInterrupt  # as a Ctrl-C blocked during the fork is delivered when the mask is restored
+        return old
+
+    monkeypatch.setattr(signal, "pthread_sigmask", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _scan(path, split_files=True)
+    assert multiprocessing.active_children() == []

@@ -21,6 +21,7 @@ Ctrl-C to it and never writes to the terminal.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import itertools
 import multiprocessing
@@ -45,7 +46,7 @@ MIN_BYTES = 16 << 20  # smaller files take well under a second: not worth a seco
 WARM_UP_BYTES = 1 << 20  # what the child reads past the cut before it looks for the seam (about 1,000 entries)
 SEARCH_ENTRIES = 10_000  # records and skipped ones past the cut after which the child gives up on a seam
 _COUNT_CHUNK = 1 << 20
-_LINE_ENDS_OR_OPENS = re.compile(rb"[ \t\r]*[\n\[]")
+_LINE_ENDS_OR_OPENS = re.compile(rb"[ \t\r]*(?:[\n\[]|\Z)")
 _PR_SET_PDEATHSIG = 1
 PROC_CGROUP = "/proc/self/cgroup"  # this process's cgroups, one line per hierarchy: "id:controllers:path"
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -72,19 +73,31 @@ def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_scan_rest, args=(spec, cut, found, receiver, sender, os.getpid()), daemon=True)
     # Ctrl-C waits until the child ignores it (else multiprocessing prints the child's KeyboardInterrupt), and the
-    # child's collections leave the objects it shares with this process alone (no copies).
+    # child's collections leave the objects it shares with this process alone (no copies). Garbage is collected
+    # first: frozen, it would pass uncounted into the oldest generation and wait there for a full collection. A
+    # caller that froze objects itself keeps them frozen: the collector is then left as it is.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    gc.freeze()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    started = False
     try:
         child.start()
+        started = True
     except OSError:  # no process to spare: one pass
-        receiver.close()
-        return False
+        pass
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         sender.close()
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if not started:
+            receiver.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if not started:
+        return False
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C pending since the fork is raised here
         records = read_file(spec)
         cut_line = _receive(receiver)
         stop = found.feed(records, stitcher, until=cut_line) if isinstance(cut_line, int) else None
@@ -121,12 +134,15 @@ def _cores() -> float:
     above it (a container's ``--cpus``, a Kubernetes CPU limit), cgroup v2 or v1."""
     cores = float(len(os.sched_getaffinity(0)))
     try:
-        with open(PROC_CGROUP) as memberships:
+        with open(PROC_CGROUP, errors="surrogateescape") as memberships:  # a cgroup's name may be any bytes
             lines = memberships.read().splitlines()
     except OSError:
         return cores
     for line in lines:
-        _, controllers, path = line.split(":", 2)
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        _, controllers, path = fields
         if controllers == "":
             cores = min(cores, _quota(CGROUP_ROOT, path, _v2_quota))
         elif "cpu" in controllers.split(","):
@@ -219,7 +235,8 @@ def _scan_rest(spec: str, cut: Cut, found: Pass, receiver: Connection, sender: C
 def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> None:
     """The child's work (see :func:`_scan_rest`)."""
     with open(spec, "rb") as stream:
-        before = _count_lines(stream, cut.offset, refuse=_another_array if cut.indent is not None else None)
+        refuse = None if cut.indent is None else functools.partial(_another_array, indent=len(cut.indent))
+        before = _count_lines(stream, cut.offset, refuse=refuse)
         if before is None:  # an array appended before the cut: its layout is not known here
             sender.send(None)
             return
@@ -258,11 +275,13 @@ def _count_lines(stream: BinaryIO, size: int, *, refuse: Callable[[bytes], bool]
     return count
 
 
-def _another_array(data: bytes) -> bool:
-    """Whether another top-level array may start in ``data``: a line starts with ``[`` or ``]`` (the file's first
-    ``[`` aside), or ``}]`` ends a line or meets a ``[`` (pretty-printed arrays close each bracket on a line of its
-    own; in a JSON string, which never holds a line end, ``}]`` is followed by more of the string)."""
-    if b"\n[" in data or b"\n]" in data:
+def _another_array(data: bytes, indent: int) -> bool:
+    """Whether another top-level array may start in ``data``, of an array whose elements are indented by
+    ``indent``: a line starts with ``[`` or ``]`` indented no deeper than the elements (the file's first ``[``
+    aside; what an element holds is indented deeper), or ``}]`` ends a line, meets a ``[`` or ends ``data`` (the
+    next chunk may go on with a line end). Pretty-printed arrays close each bracket on a line of its own; in a
+    JSON string, which never holds a line end, ``}]`` is followed by more of the string."""
+    if re.search(rb"\n[ \t]{0,%d}[\[\]]" % indent, data):
         return True
     at = data.find(b"}]")
     while at >= 0:
