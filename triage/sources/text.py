@@ -118,17 +118,9 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
 
 
 def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """One entry per line; a line that starts with white space continues the previous entry. An entry whose line
-    shows no time (a traceback's ``Traceback …`` or exception line, a ``print``) takes the time of the entry
-    before it: it was written at that time or later, and a window then keeps or drops them together."""
-    earlier = None
+    """One entry per line; a line that starts with white space continues the previous entry."""
     for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
-        if isinstance(group, Problem):
-            yield group
-            continue
-        record = _plain_record(name, *group, earlier)
-        earlier = record.data.get("timestamp")
-        yield record
+        yield group if isinstance(group, Problem) else _plain_record(name, *group)
 
 
 def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
@@ -156,12 +148,10 @@ def _groups(
         yield number, group
 
 
-def _plain_record(name: str, line: int, lines: list[str], earlier: str | None) -> Record:
-    """The lines of one entry; its time is read past the ANSI colours of its first line, else it is ``earlier``."""
+def _plain_record(name: str, line: int, lines: list[str]) -> Record:
+    """The lines of one entry; its time is read past the ANSI colours of its first line."""
     entry = {"textPayload": "\n".join(lines)}
     match = _LINE_TIME.match(clean_text(lines[0]))
     if match:
         entry["timestamp"] = match.group("ts")
-    elif earlier is not None:
-        entry["timestamp"] = earlier
     return Record(name, line, entry)
