@@ -13,6 +13,7 @@ is half-open): without a ``timestamp`` term the client library silently adds its
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Sequence
 
@@ -69,31 +70,44 @@ def build_filter(
     if min_severity > Severity.DEFAULT:
         terms.append(_severity_term(min_severity, requests))
     if extra and extra.strip():
-        _check_balanced(extra)
-        terms.append(f"({extra.strip()})")
+        terms.append(_wrapped(extra.strip()))
     text = " AND ".join(terms)
     if len(text) > MAX_FILTER_CHARS:
         raise UsageError(f"the Cloud Logging filter has {len(text)} characters; the limit is {MAX_FILTER_CHARS}")
     return text
 
 
-def _check_balanced(extra: str) -> None:
-    """``--filter`` is ANDed in within parentheses: one it closes early (``a) OR (b``) would OR the rest of the
-    query away (the window, the services). Parentheses inside quoted strings do not count."""
-    depth, quoted, escaped = 0, False, False
-    for char in extra:
-        if quoted:
+def _wrapped(extra: str) -> str:
+    """``--filter`` in parentheses, to be ANDed in. One that would close them early (``a) OR (b``) would OR the rest
+    of the query away (the window, the services): its parentheses and quotes must balance, read with ``--`` as
+    the start of a comment and read without (the check then holds whichever way the API reads it). After a
+    comment, the closing parenthesis goes on a line of its own."""
+    if not (_balanced(extra, comments=True) and _balanced(extra, comments=False)):
+        raise UsageError("--filter must balance its parentheses and quotes (also read with and without -- comments)")
+    return f"({extra}\n)" if _has_comment(extra) else f"({extra})"
+
+
+def _balanced(extra: str, *, comments: bool) -> bool:
+    depth, quoted, escaped, comment = 0, False, False, False
+    for at, char in enumerate(extra):
+        if comment:
+            comment = char != "\n"
+        elif quoted:
             escaped, quoted = (False, True) if escaped else (char == "\\", char != '"')
         elif char == '"':
             quoted = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
+        elif comments and extra.startswith("--", at):
+            comment = True
+        elif char in "()":
+            depth += 1 if char == "(" else -1
             if depth < 0:
-                raise UsageError("--filter closes a parenthesis it did not open")
-    if depth or quoted:
-        raise UsageError("--filter leaves a parenthesis or a quote open")
+                return False
+    return depth == 0 and not quoted
+
+
+def _has_comment(extra: str) -> bool:
+    """Whether ``--`` occurs outside a quoted string."""
+    return any(part.count("--") for part in re.split(r'"(?:[^"\\]|\\.)*"', extra))
 
 
 def _severity_term(floor: Severity, requests: Sequence[MatchSpec]) -> str:
