@@ -336,6 +336,17 @@ def test_gcp_source_without_a_project_is_one_line(cli, env):
     assert cli("scan", "--show-filter").exit_code == 0
 
 
+def test_save_raw_never_names_a_source_or_the_output(cli, fake, tmp_path):
+    export = tmp_path / "previous.ndjson"
+    export.write_text('{"textPayload": "kept"}\n')
+    emptied = cli("scan", "-s", export, "-s", "gcp:test-proj", "--now", NOW, "--save-raw", export)
+    assert (emptied.exit_code, emptied.stderr) == (
+        2, f"Error: --save-raw {export} is the source {export}: writing it would replace the export\n")
+    assert export.read_text() == '{"textPayload": "kept"}\n' and fake.requests == []
+    same = cli("scan", "-s", "gcp:test-proj", "--now", NOW, "--save-raw", tmp_path / "x", "-o", tmp_path / "x")
+    assert (same.exit_code, same.stderr) == (2, f"Error: --output and --save-raw name the same file {tmp_path / 'x'}\n")
+
+
 def test_gcp_only_options_refuse_file_sources(cli, env, tmp_path):
     export = tmp_path / "e.json"
     export.write_text("[]")

@@ -494,7 +494,7 @@ def test_an_output_that_names_a_source_is_refused_and_the_export_kept(cli, tmp_p
     for output in (export, tmp_path / "link.ndjson"):
         result = cli("scan", "-s", FIXTURES / "sample.json", "-s", export, "--no-state", "-o", output)
         assert (result.exit_code, result.stderr) == (
-            2, f"Error: --output {output} is the source {export}: writing the report would replace it\n"
+            2, f"Error: --output {output} is the source {export}: writing it would replace the export\n"
         )
     assert export.read_bytes() == (FIXTURES / "sample.ndjson").read_bytes()
 
