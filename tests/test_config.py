@@ -102,6 +102,8 @@ def test_a_scope_from_the_config_is_shown_in_every_report(cli, in_project):
     assert json.loads(cli(*args, "-f", "json").stdout)["scope"] == {"services": ["auth-service"], "min_severity": "ERROR"}
     overridden = cli(*args, "--min-severity", "WARNING", "--service", "api-backend", "--service", "web-frontend")
     assert overridden.stdout.splitlines()[2] == "Scope: only services api-backend, web-frontend"
+    marked = cli(*args, "--service", "*api*", "-f", "markdown").stdout
+    assert "\nScope: only service \\*api\\* · severity floor ERROR\n" in marked  # Markdown, escaped
     (in_project / "triage.toml").unlink()
     default = cli(*args)
     assert "Scope" not in default.stdout and json.loads(cli(*args, "-f", "json").stdout)["scope"] == {

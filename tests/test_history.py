@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from triage.cli import _register, app
-from triage.history import annotate, bucket_history, covered_hours, sparkline
+from triage.history import ClusterHistory, History, annotate, bucket_history, covered_hours, render_history, sparkline
 from triage.model import Cluster, Occurrence, ScanResult, Severity, Window
 from triage.state import StateStore
 
@@ -189,6 +189,14 @@ def test_buckets_start_at_the_first_recorded_scan_and_the_table_fits_80_columns(
     assert max(map(len, lines)) <= 80
     [row] = [line for line in lines if line.startswith("aaa111")]
     assert row.split()[1:3] == ["16", "376"] and "█" in row  # 1 + 4 + … + 46 events in 16 scans
+
+
+def test_a_steady_failure_ends_its_grouped_trend_as_steady_as_it_ran():
+    buckets = tuple(at(h) for h in range(49))
+    steady = ClusterHistory("aaa111", "Failure", None, "ERROR", 49, 490, at(0), at(48), (10,) * 49)
+    table = render_history(History(at(0), at(48), "hour", buckets, (steady,)), "table", 80)
+    [row] = [line for line in table.splitlines() if line.startswith("aaa111")]
+    assert row.split()[3] == "▃" + "█" * 16  # 49 buckets, 3 a character: the oldest group holds only one
 
 
 def test_history_command_errors_are_one_line(tmp_path):

@@ -36,6 +36,8 @@ def test_section_names_a_scope_other_than_the_default():
     assert "Scope" not in render_worklog_section(scan_result(), NOW)
     scoped = replace(scan_result(), services=("api",), min_severity=Severity.ERROR)
     assert "→ 2 clusters\n- Scope: only service api · severity floor ERROR\n" in render_worklog_section(scoped, NOW)
+    one = replace(scoped, clusters=scoped.clusters[:1], services=("*api*",))
+    assert "→ 1 cluster\n- Scope: only service \\*api\\* · severity floor ERROR\n" in render_worklog_section(one, NOW)
 
 
 def test_section_min_priority_counts_what_it_leaves_out():

@@ -320,7 +320,8 @@ def _history_table(history: History, width: int) -> str:
     table.add_column("TREND", no_wrap=True)
     table.add_column("FAILURE / LAST SEEN", overflow="fold")
     for c in history.clusters:
-        trend = sparkline([sum(c.counts[i : i + per_char]) for i in range(0, len(c.counts), per_char)])
+        newest_first = c.counts[::-1]  # a partial group is the oldest one: the newest character is a whole group
+        trend = sparkline([sum(newest_first[i : i + per_char]) for i in range(0, len(c.counts), per_char)][::-1])
         table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), trend, Text(f"{c.title}\n{format_time(c.last_seen)}"))
     console.print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))

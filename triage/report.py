@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .assess import ScanReport
-from .drafts import escape_cell, printable, scope_line
+from .drafts import escape_cell, escape_html, printable, scope_line
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -235,7 +235,7 @@ def render_markdown(report: ScanReport) -> str:
     lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
     scope = scope_line(result)
     if scope:
-        lines += [scope, ""]
+        lines += [escape_html(scope), ""]
     if result.truncated:
         lines += [f"**{TRUNCATED_LINE}**", ""]
     by_fp = {c.fingerprint: c for c in result.clusters}

@@ -258,7 +258,7 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 
     if isinstance(err, api_errors.GoogleAPICallError):
         return _describe(err, project, api_url)
-    if isinstance(err, auth_errors.InvalidOperation):  # a 401 to the anonymous credentials of an http:// endpoint
+    if isinstance(err, auth_errors.InvalidOperation) and api_url.startswith("http://"):  # anonymous credentials
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
     if isinstance(err, auth_errors.RefreshError):
         return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
