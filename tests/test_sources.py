@@ -146,16 +146,40 @@ def test_plain_lines_join_indented_continuations_and_read_times(tmp_path):
         b"Traceback (most recent call last):\n"
         b'  File "/app/x.py", line 1, in <module>\n'
         b"\xff\xfe\n"
+        b"KeyError: 'k'\n"
         b"2026-11-28 01:00:01.123 | WARNING | a:b:2 | slow\n"
+        b"Traceback (most recent call last):\n"
     )
     items = records(path)
+    error_time = "2026-11-28 01:00:00 +0000"
     assert [r.data for r in items if isinstance(r, Record)] == [
-        {"textPayload": "[2026-11-28 01:00:00 +0000] [12] [ERROR] Worker (pid:13) exited with code 3",
-         "timestamp": "2026-11-28 01:00:00 +0000"},
-        {"textPayload": 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in <module>'},
+        {"textPayload": "[2026-11-28 01:00:00 +0000] [12] [ERROR] Worker (pid:13) exited with code 3", "timestamp": error_time},
+        # logger.exception's traceback comes with its ERROR line: it takes that line's time
+        {"textPayload": 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in <module>', "timestamp": error_time},
+        {"textPayload": "KeyError: 'k'", "timestamp": error_time},
         {"textPayload": "2026-11-28 01:00:01.123 | WARNING | a:b:2 | slow", "timestamp": "2026-11-28 01:00:01.123"},
+        {"textPayload": "Traceback (most recent call last):"},  # after a warning: printed when, no one knows
     ]
     assert [p.location for p in problems(items)] == [f"{path}:4"]
+
+
+def test_a_traceback_after_an_error_line_stays_in_its_window_and_one_after_chatter_is_reported(cli, tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text(
+        "2026-11-28 00:10:00,001 - api.jobs - INFO - nightly job started\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/jobs.py", line 12, in run\n'
+        "ValueError: printed long after, uncaught\n"
+        "2026-11-28 01:46:13,287 - api.auth - ERROR - token refresh failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/auth/tokens.py", line 112, in refresh_access_token\n'
+        "KeyError: 'key-2026-11'\n"
+    )
+    result = cli("scan", "-s", path, "--no-state", "--since", "1h", "--now", "2026-11-28T02:00:00Z", "-f", "json")
+    assert "left out 1 failure entry with no readable time" in result.stderr  # the uncaught one
+    clusters = json.loads(result.stdout)["clusters"]
+    keyerror = [c for c in clusters if "KeyError" in c["title"]]
+    assert [(c["count"], c["first_seen"]) for c in keyerror] == [(1, "2026-11-28T01:46:13.287000Z")]
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator
 
-from ..entries import clean_text
-from ..model import Problem
+from ..entries import clean_text, infer_severity
+from ..model import Problem, Severity
 from . import Record, RecordStream
 
 TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S")
@@ -118,9 +118,26 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
 
 
 def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """One entry per line; a line that starts with white space continues the previous entry."""
+    """One entry per line; a line that starts with white space continues the previous entry. Entries without a
+    time of their own right after a timed line at ERROR or above take its time: they are the traceback that
+    ``logger.exception`` writes with that line. After any other line they keep none (a traceback printed later,
+    uncaught, would otherwise take an older time)."""
+    error_time = None  # the time of the last timed entry, while it is an error
     for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
-        yield group if isinstance(group, Problem) else _plain_record(name, *group)
+        if isinstance(group, Problem):
+            yield group
+            continue
+        number, texts = group
+        first_line = clean_text(texts[0])
+        match = _LINE_TIME.match(first_line)  # read past the ANSI colours of the first line
+        entry = {"textPayload": "\n".join(texts)}
+        if match:
+            entry["timestamp"] = match.group("ts")
+            level = infer_severity(first_line)
+            error_time = entry["timestamp"] if level is not None and level >= Severity.ERROR else None
+        elif error_time is not None:
+            entry["timestamp"] = error_time
+        yield Record(name, number, entry)
 
 
 def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
@@ -146,12 +163,3 @@ def _groups(
         number, group = row[0], [row[1]]
     if group:
         yield number, group
-
-
-def _plain_record(name: str, line: int, lines: list[str]) -> Record:
-    """The lines of one entry; its time is read past the ANSI colours of its first line."""
-    entry = {"textPayload": "\n".join(lines)}
-    match = _LINE_TIME.match(clean_text(lines[0]))
-    if match:
-        entry["timestamp"] = match.group("ts")
-    return Record(name, line, entry)
