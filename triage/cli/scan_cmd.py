@@ -103,7 +103,7 @@ def scan(
         if not uses_gcp:
             _refuse_gcp_only_options(save_raw=save_raw, max_entries=max_entries, filter=extra_filter,
                                      resource_type=resource_type, project=project)
-        _refuse_overwriting_a_source(output_file, raw_file, specs)
+        _refuse_clobbering(output_file, raw_file, specs)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
@@ -168,7 +168,7 @@ def _refuse_gcp_only_options(**given: object) -> None:
         fatal(f"{listed} {'needs' if len(names) == 1 else 'need'} a Cloud Logging source (--source gcp)")
 
 
-def _refuse_overwriting_a_source(output: Optional[Path], raw: Optional[Path], specs: Sequence[str]) -> None:
+def _refuse_clobbering(output: Optional[Path], raw: Optional[Path], specs: Sequence[str]) -> None:
     """``--output`` and ``--save-raw`` must not name a file the scan reads (it would be replaced, or emptied before
     it is read), nor the same file."""
     for option, path in (("--output", output), ("--save-raw", raw)):
