@@ -497,6 +497,24 @@ def test_an_output_that_names_a_source_is_refused_and_the_export_kept(cli, tmp_p
             2, f"Error: --output {output} is the source {export}: writing it would replace the export\n"
         )
     assert export.read_bytes() == (FIXTURES / "sample.ndjson").read_bytes()
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)  # cannot be resolved: writing it fails with its own message, not an internal error
+    looped = cli("scan", "-s", "gcp:p", "--save-raw", tmp_path / "raw.ndjson", "-o", loop)
+    assert (looped.exit_code, looped.stderr) == (2, f"Error: cannot write {loop}: Too many levels of symbolic links\n")
+
+
+def test_an_output_that_is_the_file_on_standard_input_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    export = tmp_path / "export.ndjson"
+    export.write_bytes((FIXTURES / "sample.ndjson").read_bytes())
+    command = [sys.executable, "-c", "from triage.cli import main; main()", "scan", "-s", "-", "--no-state", "-o", str(export)]
+    with open(export, "rb") as stdin:
+        done = subprocess.run(command, stdin=stdin, capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (
+        2, f"Error: --output {export} is the source -: writing it would replace the export\n")
+    assert export.read_bytes() == (FIXTURES / "sample.ndjson").read_bytes()
 
 
 def test_output_dash_is_stdout(cli, tmp_path, monkeypatch):
@@ -584,3 +602,11 @@ def test_a_secret_found_in_context_never_reaches_a_report_draft_worklog_or_histo
     history = cli("history", "--state-dir", state, "--format", "json")
     assert history.exit_code == 0 and "REDACTED" in history.stdout and secret not in history.stdout
     assert all(secret.encode() not in store.read_bytes() for store in state.iterdir())  # the store holds none either
+
+
+def test_counts_of_one_are_singular(cli, tmp_path):
+    path = tmp_path / "one.ndjson"
+    path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "boom"}) + "\n")
+    result = cli("scan", "-s", path, "--no-state", "-o", tmp_path / "r.txt")
+    assert result.stderr == f"Wrote 1 cluster (table) to {tmp_path / 'r.txt'}\n"
+    assert (tmp_path / "r.txt").read_text().splitlines()[1] == "1 entry read, 0 skipped, 1 in window → 1 cluster"

@@ -163,6 +163,37 @@ def test_plain_lines_join_indented_continuations_and_read_times(tmp_path):
     assert [p.location for p in problems(items)] == [f"{path}:4"]
 
 
+def test_only_the_traceback_of_an_error_line_takes_its_time(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text(
+        "2026-11-28 10:00:00.000 | ERROR    | api.jobs:run:9 | job failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/jobs.py", line 12, in run\n'
+        "KeyError: 'k'\n"
+        "During handling of the above exception, another exception occurred:\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/jobs.py", line 14, in run\n'
+        "RuntimeError: job aborted\n"
+        "Traceback (most recent call last):\n"  # another traceback, printed whenever: no time
+        '  File "/app/main.py", line 3, in <module>\n'
+        "MemoryError\n"
+        "2026-11-28 10:05:00.000 | ERROR    | api.web:call:4 | request failed\n"
+        'INFO:     10.0.0.1:5 - "GET /health HTTP/1.1" 200\n'  # uvicorn's own untimed lines
+        "ERROR:    Exception in ASGI application\n"
+        "Traceback (most recent call last):\n"
+    )
+    times = [(r.data["textPayload"].split("\n")[0][:30], r.data.get("timestamp")) for r in records(path)]
+    at_ten, at_five = "2026-11-28 10:00:00.000", "2026-11-28 10:05:00.000"
+    assert times == [
+        ("2026-11-28 10:00:00.000 | ERRO", at_ten), ("Traceback (most recent call la", at_ten), ("KeyError: 'k'", at_ten),
+        ("During handling of the above e", at_ten), ("Traceback (most recent call la", at_ten),
+        ("RuntimeError: job aborted", at_ten),
+        ("Traceback (most recent call la", None), ("MemoryError", None),
+        ("2026-11-28 10:05:00.000 | ERRO", at_five), ('INFO:     10.0.0.1:5 - "GET /h', None),
+        ("ERROR:    Exception in ASGI ap", None), ("Traceback (most recent call la", None),
+    ]
+
+
 def test_a_traceback_after_an_error_line_stays_in_its_window_and_one_after_chatter_is_reported(cli, tmp_path):
     path = tmp_path / "app.log"
     path.write_text(

@@ -112,7 +112,7 @@ def render_json(report: ScanReport) -> str:
 def summary_line(result: ScanResult, incidents: int = 0) -> str:
     """``N entries read, S skipped, W in window → C clusters[, I incidents]``."""
     text = (
-        f"{result.entries_read} entries read, {result.entries_skipped} skipped, "
+        f"{result.entries_read} {'entry' if result.entries_read == 1 else 'entries'} read, {result.entries_skipped} skipped, "
         f"{result.entries_in_window} in window → {_count(len(result.clusters), 'cluster')}"
     )
     return text + (f", {_count(incidents, 'incident')}" if incidents else "")

@@ -138,11 +138,25 @@ class _Shape:
 
 
 def _shape(entry: Entry) -> _Shape:
-    message = entry.message.rstrip("\r\n")
+    return _text_shape(entry.message, entry.severity >= Severity.ERROR)
+
+
+def _text_shape(message: str, error: bool) -> _Shape:
+    message = message.rstrip("\r\n")
     first = _kind(message.partition("\n")[0])
     last = _kind(message.rpartition("\n")[2]) if "\n" in message else first
     has_header = first is _Line.HEADER or ("\n" in message and bool(_HEADER_LINE.search(message)))
-    return _Shape(first, last, has_header, entry.severity >= Severity.ERROR)
+    return _Shape(first, last, has_header, error)
+
+
+def traceback_after(text: str, state: _State | None) -> _State | None:
+    """Where a traceback stands after ``text`` when ``text`` goes on with one that stands at ``state`` (None: not
+    begun, and only a ``Traceback …`` header begins one), by the rules events are parsed with; None when ``text``
+    is no part of it."""
+    shape = _text_shape(text, False)
+    if state is None:
+        return shape.state_after if shape.first is _Line.HEADER else None
+    return shape.state_after if shape.continues(state) else None
 
 
 def _events(shapes: Sequence[_Shape]) -> list[list[int]]:

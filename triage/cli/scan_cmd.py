@@ -170,20 +170,32 @@ def _refuse_gcp_only_options(**given: object) -> None:
 
 def _refuse_clobbering(output: Optional[Path], raw: Optional[Path], specs: Sequence[str]) -> None:
     """``--output`` and ``--save-raw`` must not name a file the scan reads (it would be replaced, or emptied before
-    it is read), nor the same file."""
+    it is read; ``-`` is standard input, which may be a file), nor the same file."""
     for option, path in (("--output", output), ("--save-raw", raw)):
         for spec in specs if path is not None else ():
-            if spec != "-" and _same_file(spec, path):
+            if _same_file(spec, path):
                 fatal(f"{option} {path} is the source {spec}: writing it would replace the export")
-    if output is not None and raw is not None and (_same_file(output, raw) or output.resolve() == raw.resolve()):
-        fatal(f"--output and --save-raw name the same file {output}")
+    if output is not None and raw is not None:
+        resolved = _resolved(output)
+        if _same_file(str(output), raw) or (resolved is not None and resolved == _resolved(raw)):
+            fatal(f"--output and --save-raw name the same file {output}")
 
 
-def _same_file(a: "str | Path", b: "str | Path") -> bool:
+def _same_file(spec: str, path: Path) -> bool:
+    """Whether source ``spec`` (a path, ``-`` for standard input) is the file at ``path``."""
     try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):  # either is missing (or not a path, e.g. gcp:PROJECT)
+        if spec == "-":
+            return os.path.samestat(os.fstat(sys.stdin.fileno()), os.stat(path))
+        return os.path.samefile(spec, path)
+    except (OSError, ValueError):  # missing, not a path (gcp:PROJECT), or a stdin without a file (a test's)
         return False
+
+
+def _resolved(path: Path) -> Optional[Path]:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: writing it fails later with its own message
+        return None
 
 
 @contextmanager

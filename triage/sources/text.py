@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..entries import clean_text, infer_severity
 from ..model import Problem, Severity
+from ..stitch import traceback_after
 from . import Record, RecordStream
 
 TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S")
@@ -118,11 +119,11 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
 
 
 def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """One entry per line; a line that starts with white space continues the previous entry. Entries without a
-    time of their own right after a timed line at ERROR or above take its time: they are the traceback that
-    ``logger.exception`` writes with that line. After any other line they keep none (a traceback printed later,
-    uncaught, would otherwise take an older time)."""
-    error_time = None  # the time of the last timed entry, while it is an error
+    """One entry per line; a line that starts with white space continues the previous entry. The traceback that
+    ``logger.exception`` writes right after a timed line at ERROR or above (a ``Traceback …`` header, its frames,
+    the exception line, chained tracebacks) takes that line's time; every other line without a time of its own
+    keeps none (a traceback printed later, uncaught, would otherwise take an older time)."""
+    error_time, traceback = None, None  # the time of the last timed entry while it is an error; where its traceback stands
     for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
         if isinstance(group, Problem):
             yield group
@@ -135,8 +136,13 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             entry["timestamp"] = match.group("ts")
             level = infer_severity(first_line)
             error_time = entry["timestamp"] if level is not None and level >= Severity.ERROR else None
+            traceback = None
         elif error_time is not None:
-            entry["timestamp"] = error_time
+            traceback = traceback_after(clean_text(entry["textPayload"]), traceback)
+            if traceback is None:
+                error_time = None
+            else:
+                entry["timestamp"] = error_time
         yield Record(name, number, entry)
 
 
