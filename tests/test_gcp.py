@@ -216,6 +216,10 @@ def test_save_raw_replays_to_the_same_clusters(cli, fake, tmp_path):
     assert len(lines) == from_gcp["entries_read"] and json.loads(lines[0]) in fake.entries
     replayed, _ = scan_json(cli, "--source", raw)
     assert replayed["clusters"] == from_gcp["clusters"]
+    fake.faults.append(403)  # a scan that fails keeps the earlier copy, and leaves no temporary file
+    failed = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--save-raw", raw)
+    assert failed.exit_code == 2 and raw.read_text().splitlines() == lines
+    assert [path.name for path in tmp_path.iterdir()] == ["window.ndjson"]
 
 
 def test_configured_project_is_the_default_source_and_config_rules_apply(cli, fake, tmp_path):

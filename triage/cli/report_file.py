@@ -8,10 +8,12 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 
 class ReportFile:
-    """A temporary file beside ``path``, renamed over it once the whole report is written.
+    """A temporary file beside ``path``, renamed over it once all of it is written (the report, or the raw copy of
+    the entries a scan pulls).
 
     Opening raises :class:`OSError` when ``path`` cannot be written (a missing folder, a directory), so a
     scan can fail before it starts. A path that is neither missing nor a regular file (``/dev/stdout``, a
@@ -39,9 +41,18 @@ class ReportFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def stream(self) -> BinaryIO:
+        """The file to write into piece by piece, before :meth:`commit`."""
+        return self._file
+
     def write(self, text: str) -> None:
         """Write the report and put it in place (raises :class:`OSError`)."""
         self._file.write(text.encode("utf-8"))
+        self.commit()
+
+    def commit(self) -> None:
+        """Put what was written in place (raises :class:`OSError`)."""
         self._file.flush()
         if self._temp is not None:
             os.fsync(self._file.fileno())

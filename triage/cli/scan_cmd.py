@@ -257,20 +257,28 @@ def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Opti
         return
     from ..sources.gcp import Pull, endpoint, make_client, pull
 
+    from .report_file import ReportFile
+
     with ExitStack() as stack:
         raw = None
-        if save_raw is not None:
+        if save_raw is not None:  # written whole or not at all: a failed scan leaves an earlier copy as it was
             try:
-                raw = stack.enter_context(open(save_raw, "wb"))
+                raw = stack.enter_context(ReportFile(save_raw))
             except OSError as err:
                 fatal(f"cannot write {save_raw}: {err.strerror or err}")
         on_page = stack.enter_context(_progress()) if sys.stderr.isatty() else None
+        raw_out = raw.stream if raw is not None else None
 
         def read_gcp(project: str):
             client = make_client(project)
-            return pull(Pull(project, query, max_entries), client, raw_out=raw, on_page=on_page, api_url=endpoint())
+            return pull(Pull(project, query, max_entries), client, raw_out=raw_out, on_page=on_page, api_url=endpoint())
 
         yield read_gcp
+        if raw is not None:
+            try:
+                raw.commit()
+            except OSError as err:
+                fatal(f"cannot write {save_raw}: {err.strerror or err}")
 
 
 @contextmanager
