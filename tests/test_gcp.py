@@ -378,3 +378,12 @@ def test_an_export_beside_cloud_logging_keeps_its_own_window(cli, fake, tmp_path
     both, _ = scan_json(cli, "--source", "gcp:test-proj", "--source", export)
     assert any(c["samples"][0]["message"] == "old failure" for c in both["clusters"])
     assert both["window"] == {"from": None, "until": None}
+
+
+@pytest.mark.parametrize("scheme", ["http", "HTTP", "Http"])
+def test_a_plain_http_endpoint_never_gets_real_credentials(scheme):
+    def refuse(environ):
+        raise AssertionError("credentials looked up for a plain-HTTP endpoint")
+
+    client = make_client("p", {"TRIAGE_LOGGING_ENDPOINT": f"{scheme}://127.0.0.1:9"}, credentials_finder=refuse)
+    assert type(client._credentials).__name__ == "AnonymousCredentials"

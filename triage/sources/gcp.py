@@ -143,7 +143,7 @@ def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
 def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
     """A ``google.cloud.logging.Client`` on the HTTP transport; an ``http://`` endpoint gets anonymous credentials."""
     url = endpoint(environ)
-    if url.startswith("http://"):
+    if url.lower().startswith("http://"):  # a test server or emulator: a token never travels in the clear
         from google.auth.credentials import AnonymousCredentials
 
         credentials = AnonymousCredentials()
@@ -258,7 +258,7 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 
     if isinstance(err, api_errors.GoogleAPICallError):
         return _describe(err, project, api_url)
-    if isinstance(err, auth_errors.InvalidOperation) and api_url.startswith("http://"):  # anonymous credentials
+    if isinstance(err, auth_errors.InvalidOperation) and api_url.lower().startswith("http://"):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
     if isinstance(err, auth_errors.RefreshError):
         return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
