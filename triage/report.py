@@ -112,7 +112,7 @@ def render_json(report: ScanReport) -> str:
 def summary_line(result: ScanResult, incidents: int = 0) -> str:
     """``N entries read, S skipped, W in window → C clusters[, I incidents]``."""
     text = (
-        f"{result.entries_read} {'entry' if result.entries_read == 1 else 'entries'} read, {result.entries_skipped} skipped, "
+        f"{_count(result.entries_read, 'entry', 'entries')} read, {result.entries_skipped} skipped, "
         f"{result.entries_in_window} in window → {_count(len(result.clusters), 'cluster')}"
     )
     return text + (f", {_count(incidents, 'incident')}" if incidents else "")
@@ -121,8 +121,8 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
 TRUNCATED_LINE = "TRUNCATED: the pull stopped at --max-entries; more entries match than were read"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def window_line(result: ScanResult, local_now: datetime | None = None) -> str:

@@ -256,7 +256,6 @@ def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Opti
         yield None
         return
     from ..sources.gcp import Pull, endpoint, make_client, pull
-
     from .report_file import ReportFile
 
     with ExitStack() as stack:
