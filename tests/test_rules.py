@@ -107,6 +107,20 @@ def test_bad_condition_values(tmp_path: Path) -> None:
         load_rules([path])
 
 
+
+@pytest.mark.parametrize("status", ['"599-500"', '"600-700"', "42", '["500-599", "5000"]'])
+def test_a_status_no_response_can_have_is_refused(tmp_path: Path, status: str) -> None:
+    """A range that runs backwards or leaves 100-599 would match nothing: a typo that silently disables the rule."""
+    path = write(tmp_path, "r.yaml", f"""\
+        - id: bad-status
+          title: t
+          priority: P2
+          category: c
+          match: {{http_status: {status}, log_name: requests}}
+        """)
+    with pytest.raises(RuleError, match=r"r\.yaml:5 bad-status: bad http_status .* \(expected statuses within 100-599"):
+        load_rules([path])
+
 # --- matching ---------------------------------------------------------------------------------------------
 
 

@@ -370,14 +370,18 @@ def _parse_severity(fields: _Fields) -> Severity | None:
 
 
 def status_ranges(value: Any) -> tuple[tuple[int, int], ...] | None:
-    """A rule's ``http_status`` (``503``, ``"500-599"`` or a list of those) as ranges; None when malformed."""
+    """A rule's ``http_status`` (``503``, ``"500-599"`` or a list of those) as ranges; None when malformed, out of
+    100–599 or a range runs backwards (it would match nothing)."""
     ranges = []
     for item in value if isinstance(value, list) else [value]:
         found = _STATUS_RANGE.fullmatch(str(item)) if isinstance(item, (int, str)) else None
         if not found:
             return None
         low = int(found.group(1))
-        ranges.append((low, int(found.group(2) or low)))
+        high = int(found.group(2) or low)
+        if not 100 <= low <= high <= 599:
+            return None
+        ranges.append((low, high))
     return tuple(ranges)
 
 
@@ -394,7 +398,9 @@ def _parse_status_ranges(fields: _Fields) -> tuple[tuple[int, int], ...]:
     value = fields.data.get("http_status", [])
     ranges = status_ranges(value)
     if ranges is None:
-        raise fields.error("http_status", f"bad http_status {value!r} (expected 503, \"500-599\" or a list)")
+        raise fields.error(
+            "http_status", f"bad http_status {value!r} (expected statuses within 100-599: 503, \"500-599\" or a list)"
+        )
     return ranges
 
 
