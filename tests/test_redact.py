@@ -32,6 +32,10 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("api_key: 'AbCd1234EfGh'", "AbCd1234EfGh"),
         ('secret: "topsecretvalue1"', "topsecretvalue1"),
         ("AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI'", "wJalrXUtnFEMI"),
+        ("openai call failed for key sk-proj-AbCdEfGhIjKlMnOpQrSt0123456789: 401", "sk-proj-AbCdEfGhIjKlMnOpQrSt0123456789"),
+        ("OpenAI(api_key=None) fell back to sk-AbCdEfGhIjKlMnOpQrStUv0123456789ab", "sk-AbCdEfGhIjKlMnOpQrStUv0123456789ab"),
+        ("anthropic: invalid x-api-key sk-ant-api03-abcdefghijklmnopqrst0123456789", "sk-ant-api03-abcdefghijklmnopqrst0123456789"),
+        (f"token rejected: {JWT.rsplit('.', 1)[0]} (cut)", JWT.rsplit(".", 1)[0]),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -121,6 +125,8 @@ def test_secret_is_replaced_exactly(text, expected):
         "compass=north",
         "Could not get event name for stream/token: com.apple.xpc.activity/4505: 132: Request for stale data",
         "Bad activity token: android.os.BinderProxy@2bd79ce",
+        "task-runner-7f9c desk-booking-service-2024-11-28-release failed",
+        "sk-learn model sk-classifier-v2 loaded",
     ],
 )
 def test_ordinary_text_is_kept_by_the_new_forms(text):

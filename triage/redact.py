@@ -1,10 +1,11 @@
 """Redact secrets from log text before anything is rendered.
 
 Covered: ``Bearer …`` tokens, ``Authorization: <scheme> …`` headers and ``Basic <base64>``; JWT-shaped
-strings (three base64url segments, the first a JSON header ``eyJ…``); PEM private key blocks (also over
-several lines, or cut before their END line); passwords in URLs (``scheme://user:pass@host``) and in
+strings (three base64url segments, the first a JSON header ``eyJ…``; also cut after the second); PEM private
+key blocks (also over several lines, or cut before their END line); passwords in URLs (``scheme://user:pass@host``) and in
 ``curl -u user:pass``; well-known token shapes (GitHub ``ghp_…``/``github_pat_…``, Stripe ``sk_live_…``,
-Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API keys ``AIza…``); values of
+Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API keys ``AIza…``, OpenAI and
+Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); values of
 ``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in
 key, secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``): bare values right after
 ``=``, quoted values also after `` = ``, unquoted ones after ``password = `` and ``--password``, the JSON /
@@ -53,12 +54,14 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
     # Basic dXNlcjpw… (base64 holding a digit, + / or padding: not "Basic authentication failed")
     (("basic",), re.compile(r"(?i)(\bbasic\s+)(?P<v>(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2})"), rf"\g<1>{MASK}"),
-    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    # a JWT, also cut before its signature (its claims are there)
+    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?"), MASK),
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
     (("@",), re.compile(r"(://[^\s:/@]*:)(?P<v>[^\s/]+)@"), rf"\g<1>{MASK}@"),
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
+         r"|sk-(?=[\w-]*\d)[A-Za-z0-9_-]{20,}"  # OpenAI sk-…, sk-proj-…; Anthropic sk-ant-api03-…
          r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-]))"
      ),
      MASK),
