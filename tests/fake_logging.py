@@ -2,7 +2,8 @@
 
 The fake serves an in-memory list of camelCase LogEntry dicts: it evaluates the request's filter (the
 subset :mod:`triage.gcp_filter` emits), orders by timestamp, pages with opaque tokens, can serve an
-empty page that still carries a token, and plays scripted faults (429, 403, 404 …) before answering.
+empty page that still carries a token, and plays scripted faults (429, 403, 404 …, a dropped connection, a proxy's
+HTML page) before answering.
 
 Filter subset: ``AND`` (or juxtaposition), ``OR``, ``NOT``, parentheses, ``=``, ``!=``, ``>=``, ``<=``,
 ``>``, ``<``, ``:`` (case-insensitive substring), dotted field paths, quoted strings with backslash
@@ -163,6 +164,10 @@ ERROR_MESSAGE = {
 }
 
 
+DROP = "drop"
+PROXY_PAGE = "proxy page"
+
+
 class FakeLogging:
     """``POST /v2/entries:list`` over ``entries``; use as a context manager, then point the client at :attr:`url`."""
 
@@ -170,7 +175,9 @@ class FakeLogging:
         self.entries = entries
         self.project = project
         self.requests: list[dict] = []
-        self.faults: deque[int] = deque()  # HTTP statuses to answer with, one per request, before real pages
+        # HTTP statuses to answer with, one per request, before real pages; DROP closes the connection unanswered,
+        # PROXY_PAGE answers 200 with an HTML page (a captive portal or proxy)
+        self.faults: deque[int | str] = deque()
         self.empty_page_at: set[int] = set()  # offsets where one empty page (with a token) is served first
         self._matches: dict[tuple, list[dict]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -194,6 +201,8 @@ class FakeLogging:
         self.requests.append(body)
         if self.faults:
             status = self.faults.popleft()
+            if isinstance(status, str):
+                return status, {}
             return status, _error(status, ERROR_MESSAGE.get(status, "error").format(project=self.project))
         if body.get("resourceNames") != [f"projects/{self.project}"]:
             return 404, _error(404, ERROR_MESSAGE[404].format(project=body.get("resourceNames")))
@@ -230,10 +239,17 @@ class FakeLogging:
                 length = int(self.headers.get("Content-Length", 0))
                 self._send(*fake.answer(json.loads(self.rfile.read(length) or b"{}")))
 
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int | str, body: dict) -> None:
+                if status == DROP:
+                    self.close_connection = True
+                    return
+                content_type = "application/json"
+                if status == PROXY_PAGE:
+                    status, content_type, data = 200, "text/html", b"<html><body>Proxy login required</body></html>"
+                else:
+                    data = json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -152,3 +152,16 @@ def test_rule_conditions_on_requests_fetch_slow_and_failing_requests_at_any_seve
 def test_closed_window_before_year_one_is_a_usage_error():
     with pytest.raises(UsageError, match="before year 1"):
         closed_window(Window(None, datetime(1, 1, 2, tzinfo=timezone.utc)), timedelta(days=3), END)
+
+
+@pytest.mark.parametrize(
+    "window",
+    [Window(END + timedelta(days=1), None),  # --from tomorrow: upside down once "now" ends it
+     Window(None, END + timedelta(hours=3)),  # --until 3 h ahead (a local time taken for UTC): all of it ahead
+     Window(END, END + timedelta(hours=1))],
+)
+def test_a_window_that_starts_at_now_or_later_is_a_usage_error_not_an_all_clear(window):
+    with pytest.raises(UsageError, match=r"^the window starts at .*, not before now \(2026-03-01T12:00:00Z\): Cloud "
+                                         r"Logging holds nothing there yet \(a time without an offset is UTC\)$"):
+        closed_window(window, timedelta(hours=1), END)
+    assert closed_window(Window(None, END + timedelta(minutes=30)), timedelta(hours=1), END).start < END

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fake_logging import FakeLogging, run_entry
+from fake_logging import DROP, PROXY_PAGE, FakeLogging, run_entry
 from triage.errors import SourceError
 from triage.sources import Record, Truncated
-from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, make_client, pull
+from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, endpoint, make_client, pull
 
 NOW = "2026-03-01T12:00:00Z"
 FILTER = 'timestamp>="2026-03-01T00:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"'
@@ -103,6 +103,66 @@ def test_endless_429_gives_up_with_the_count_fetched():
         "and limit 'Read requests per minute'; gave up after 6 retries (after 1000 entries in 1 pages; no partial report)"
     )
     assert len(fake.requests) == 8
+
+
+def test_server_errors_and_a_dropped_connection_mid_pull_are_retried_from_the_same_page_token():
+    time = FakeTime()
+    with FakeLogging(numbered(2100)) as fake:
+        original = fake.answer
+        faults = [500, 502, 504, DROP]
+
+        def answer(body):  # the second page fails four ways before it is served
+            if body.get("pageToken") == "t1000" and faults:
+                fake.faults.append(faults.pop(0))
+            return original(body)
+
+        fake.answer = answer
+        records = run_pull(fake, Pull("test-proj", FILTER), time)
+    assert [r.get("pageToken") for r in fake.requests] == [None] + ["t1000"] * 5 + ["t2000"]
+    assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2100)]
+
+
+def test_a_connection_dropped_before_any_answer_is_not_retried():
+    """A wrong endpoint fails at once instead of after a minute of backoff."""
+    time = FakeTime()
+    with FakeLogging(numbered(10)) as fake:
+        fake.faults.append(DROP)
+        with pytest.raises(SourceError, match=r"^cannot reach Cloud Logging at http://127\.0\.0\.1:\d+: network error$"):
+            run_pull(fake, Pull("test-proj", FILTER), time)
+    assert len(fake.requests) == 1 and not [s for s in time.sleeps if s >= 0.5]
+
+
+def test_an_answer_that_is_not_the_apis_json_is_one_line():
+    with FakeLogging(numbered(10)) as fake:
+        fake.faults.append(PROXY_PAGE)
+        with pytest.raises(SourceError) as caught:
+            run_pull(fake, Pull("test-proj", FILTER))
+    assert str(caught.value) == (
+        f"Cloud Logging at {fake.url} answered with something other than the API's JSON (a proxy's page?)")
+
+
+def test_an_empty_next_page_token_ends_the_pull():
+    with FakeLogging(numbered(10)) as fake:
+        original = fake.answer
+        fake.answer = lambda body: (lambda status, page: (status, {**page, "nextPageToken": ""}))(*original(body))
+        records = run_pull(fake, Pull("test-proj", FILTER))
+    assert len(records) == 10 and len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("value", ["user:hunter2@127.0.0.1:9", "ftp://127.0.0.1", "http://", "http://h:port"])
+def test_an_endpoint_that_is_no_http_url_is_one_line_without_its_password(value):
+    with pytest.raises(SourceError) as caught:
+        endpoint({"TRIAGE_LOGGING_ENDPOINT": value})
+    assert str(caught.value) == (
+        "TRIAGE_LOGGING_ENDPOINT is not an http:// or https:// URL with a host (such as https://logging.googleapis.com)")
+
+
+def test_an_endpoint_with_blanks_around_it_is_still_plain_http():
+    def refuse(environ):
+        raise AssertionError("credentials looked up for a plain-HTTP endpoint")
+
+    client = make_client("p", {"TRIAGE_LOGGING_ENDPOINT": " http://127.0.0.1:9 "}, credentials_finder=refuse)
+    assert type(client._credentials).__name__ == "AnonymousCredentials"
 
 
 def test_max_entries_stops_early_and_says_so():
@@ -275,6 +335,15 @@ def test_unknown_project_is_a_404(cli, fake):
     result = cli("scan", "--source", "gcp:nope", "--now", NOW)
     assert result.exit_code == 2
     assert result.stderr == "Error: project nope not found by Cloud Logging (404): Project does not exist: ['projects/nope']\n"
+
+
+@pytest.mark.parametrize("spec", ["gcp:", "gcp: "])
+def test_a_gcp_source_with_an_empty_project_is_an_error_not_the_default_project(cli, fake, spec):
+    fake.project = "default-proj"
+    env_project = cli("scan", "--source", spec, "--now", NOW, "--project", "default-proj")
+    assert (env_project.exit_code, env_project.stdout) == (2, "")
+    assert env_project.stderr.startswith(f"Error: --source {spec!r} names no project\n")
+    assert fake.requests == []
 
 
 def test_an_error_mid_pagination_aborts_without_a_report(cli, env):

@@ -20,7 +20,7 @@ from typing import Sequence
 from .errors import UsageError
 from .model import Severity, Window
 from .rules_load import MatchSpec
-from .window import iso_z, time_before
+from .window import format_time, iso_z, time_before
 
 DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
@@ -41,9 +41,16 @@ _LEVEL_MARKERS = {
 
 
 def closed_window(window: Window, default: timedelta, now: datetime) -> Window:
-    """The window with both bounds set: an open end becomes ``now``, an open start ``end - default``."""
+    """The window with both bounds set: an open end becomes ``now``, an open start ``end - default``.
+    :class:`UsageError` when it starts at ``now`` or later: Cloud Logging holds nothing there (a local time taken
+    for UTC, a typo in the year)."""
     end = window.end or now
     start = window.start or time_before(end, default)
+    if start >= now:
+        raise UsageError(
+            f"the window starts at {format_time(start)}, not before now ({format_time(now)}): Cloud Logging holds "
+            "nothing there yet (a time without an offset is UTC)"
+        )
     return Window(start, end)
 
 

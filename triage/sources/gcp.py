@@ -8,8 +8,9 @@ Paging: ``Client.list_entries`` returns a plain generator that hides page bounda
 (googleapis/python-logging#136), so after a 429 it could only start again from the first page. This module
 builds the page iterator ``list_entries`` builds itself (api_core ``HTTPIterator``, ``POST /entries:list``)
 on the client's logging API and keeps the token of the next page: on 429 / RESOURCE_EXHAUSTED (which the
-HTTP path does not retry) or 503 it backs off with jitter and starts a new iterator at that token. An empty
-page that carries a token is followed like any other. Requests are paced below the quota of 60
+HTTP path does not retry), 500, 502, 503 or 504, and on a connection dropped or timed out once the API has
+answered (not a wrong endpoint), it backs off with jitter and starts a new iterator at that token (the read is
+idempotent). An empty page that carries a token is followed like any other. Requests are paced below the quota of 60
 ``entries.list`` calls per minute per project.
 
 Entries are kept as the API returned them (camelCase LogEntry JSON): ``LogEntry.to_api_repr()`` would drop
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -121,8 +123,21 @@ def _read_text(path: Path) -> str:
 
 
 def endpoint(environ: Mapping[str, str] = os.environ) -> str:
-    """The API endpoint: ``$TRIAGE_LOGGING_ENDPOINT`` or Google's."""
-    return (environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
+    """The API endpoint: ``$TRIAGE_LOGGING_ENDPOINT`` (an http or https URL with a host) or Google's."""
+    url = (environ.get(ENDPOINT_ENV) or "").strip() or DEFAULT_ENDPOINT
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is no number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SourceError(  # its value is not shown: it may hold a password in a shape that cannot be cut out
+            f"{ENDPOINT_ENV} is not an http:// or https:// URL with a host (such as {DEFAULT_ENDPOINT})")
+    return url.rstrip("/")
+
+
+def _plain_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() == "http"
 
 
 def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
@@ -143,7 +158,7 @@ def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
 def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
     """A ``google.cloud.logging.Client`` on the HTTP transport; an ``http://`` endpoint gets anonymous credentials."""
     url = endpoint(environ)
-    if url.lower().startswith("http://"):  # a test server or emulator: a token never travels in the clear
+    if _plain_http(url):  # a test server or emulator: a token never travels in the clear
         from google.auth.credentials import AnonymousCredentials
 
         credentials = AnonymousCredentials()
@@ -170,6 +185,7 @@ def pull(
     ``raw_out`` receives every entry as one JSON line as it arrives; ``on_page(entries, pages)`` is called
     after each page. Any failure raises :class:`SourceError` saying how many entries had been fetched.
     """
+    import requests
     from google.api_core import exceptions as api_errors
 
     api_url = _without_userinfo(api_url)  # it is shown in error messages
@@ -178,30 +194,34 @@ def pull(
     fetched = pages = retry = 0
     token: str | None = None
     where = f"gcp:{request.project}"
+    passing = (api_errors.TooManyRequests, api_errors.InternalServerError, api_errors.BadGateway,
+               api_errors.ServiceUnavailable, api_errors.GatewayTimeout)
+    dropped = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
     try:
         while True:
             pacer.wait()
             iterator = _page_iterator(client, request, token)
             try:
                 page = next(iterator.pages)
-            except (api_errors.TooManyRequests, api_errors.ServiceUnavailable) as err:
+                items = list(page)
+            except (passing + dropped if pages else passing) as err:  # a dropped connection, once the API answered
                 if retry >= backoff.retries:
-                    raise SourceError(f"{_describe(err, request.project, api_url)}; gave up after {retry} retries") from None
+                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors)}; gave up after {retry} "
+                                      "retries") from None
                 backoff.pause(retry)
                 retry += 1
                 continue
             retry = 0
             pages += 1
-            token = iterator.next_page_token
-            items = list(page)
+            token = iterator.next_page_token or None  # an empty token would start the query over
             kept = items if request.max_entries is None else items[: request.max_entries - fetched]
             for item in kept:
                 fetched += 1
                 if raw_out is not None:
-                    raw_out.write(orjson.dumps(item) + b"\n")
+                    _write_raw(raw_out, orjson.dumps(item) + b"\n")
                 yield Record(where, fetched, item, "#")
             if raw_out is not None:
-                raw_out.flush()
+                _write_raw(raw_out)
             if on_page is not None:
                 on_page(fetched, pages)
             if request.max_entries is not None and fetched >= request.max_entries:
@@ -214,6 +234,17 @@ def pull(
         raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
     except Exception as err:  # transport, auth and API failures, mapped below
         raise SourceError(_failure(err, request.project, api_url, api_errors) + _fetched(fetched, pages)) from None
+
+
+def _write_raw(raw_out: IO[bytes], line: bytes | None = None) -> None:
+    """Write ``line`` to the ``--save-raw`` copy (flush it without one)."""
+    try:
+        if line is None:
+            raw_out.flush()
+        else:
+            raw_out.write(line)
+    except OSError as err:
+        raise SourceError(f"cannot write the raw entries: {err.strerror or err}") from None
 
 
 def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
@@ -252,13 +283,13 @@ def _fetched(entries: int, pages: int) -> str:
 
 
 def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
-    """One line for a failed request (or raw copy); anything unexpected is re-raised."""
+    """One line for a failed request; anything unexpected is re-raised."""
     import requests
     from google.auth import exceptions as auth_errors
 
     if isinstance(err, api_errors.GoogleAPICallError):
         return _describe(err, project, api_url)
-    if isinstance(err, auth_errors.InvalidOperation) and api_url.lower().startswith("http://"):  # anonymous ones
+    if isinstance(err, auth_errors.InvalidOperation) and _plain_http(api_url):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
     if isinstance(err, auth_errors.RefreshError):
         return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
@@ -266,8 +297,12 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
         return f"Cloud Logging at {api_url} did not answer in time"
     if isinstance(err, (requests.ConnectionError, auth_errors.TransportError)):
         return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
-    if isinstance(err, OSError):  # writing the --save-raw copy
-        return f"cannot write the raw entries: {err.strerror or err}"
+    if isinstance(err, requests.exceptions.ChunkedEncodingError):
+        return f"the answer of Cloud Logging at {api_url} was cut short"
+    if isinstance(err, requests.exceptions.JSONDecodeError):
+        return f"Cloud Logging at {api_url} answered with something other than the API's JSON (a proxy's page?)"
+    if isinstance(err, requests.RequestException):  # its text may hold the URL: only its kind is shown
+        return f"the request to Cloud Logging at {api_url} failed ({type(err).__name__})"
     raise err
 
 
