@@ -2,7 +2,8 @@
 
 Serves ``http://127.0.0.1:<port>/api/v3`` (a GitHub Enterprise-style base URL) from a thread:
 ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/issues`` (labels, state, per_page/page with a Link header),
-``POST …/issues``, ``GET``/``PATCH …/issues/{n}``, ``POST …/issues/{n}/comments``, ``POST …/issues/{n}/labels``.
+``POST …/issues``, ``GET``/``PATCH …/issues/{n}`` (410 once deleted), ``POST …/issues/{n}/comments``,
+``POST …/issues/{n}/labels``.
 Faults are scripted per request (status, headers, message), optionally *after* the write happened,
 like GitHub answering 502 to a POST it did perform.
 """
@@ -42,6 +43,7 @@ class FakeIssue:
     closed_at: str | None = None
     comments: list[str] = field(default_factory=list)
     pull_request: bool = False
+    state_reason: str | None = None  # completed | not_planned | duplicate | reopened
 
 
 def _now() -> str:
@@ -56,6 +58,7 @@ class FakeGitHub:
         self.token = token
         self.max_per_page = max_per_page
         self.drop_labels = False  # like GitHub for a token without push access: new issues lose their labels
+        self.deleted: set[int] = set()  # numbers of deleted issues: 410 Gone, and left out of listings
         self.issues: dict[int, FakeIssue] = {}
         self.requests: list[tuple[str, str]] = []
         self._faults: list[Fault] = []
@@ -80,7 +83,8 @@ class FakeGitHub:
         self._server.server_close()
 
     def add_issue(self, title: str, body: str, labels=("triage",), state: str = "open", closed_at: str | None = None, pull_request=False) -> FakeIssue:
-        issue = FakeIssue(len(self.issues) + 1, title, body, list(labels), state, closed_at, pull_request=pull_request)
+        issue = FakeIssue(len(self.issues) + 1, title, body, list(labels), state, closed_at, pull_request=pull_request,
+                          state_reason="completed" if state == "closed" else None)
         self.issues[issue.number] = issue
         return issue
 
@@ -128,6 +132,8 @@ class FakeGitHub:
             issue = self.add_issue(data["title"], data.get("body", ""), [] if self.drop_labels else data.get("labels", []))
             return 201, {}, self._issue_json(issue)
         match = re.fullmatch(r"/issues/(\d+)(/comments|/labels)?", rest)
+        if match and int(match[1]) in self.deleted:
+            return 410, {}, {"message": "This issue was deleted"}
         if not match or int(match[1]) not in self.issues:
             return 404, {}, {"message": "Not Found"}
         issue = self.issues[int(match[1])]
@@ -136,9 +142,11 @@ class FakeGitHub:
         if method == "PATCH" and match[2] is None:
             issue.title = data.get("title", issue.title)
             issue.body = data.get("body", issue.body)
+            issue.labels = list(data.get("labels", issue.labels))
             if data.get("state") in ("open", "closed") and data["state"] != issue.state:
                 issue.state = data["state"]
                 issue.closed_at = _now() if issue.state == "closed" else None
+                issue.state_reason = data.get("state_reason", "completed") if issue.state == "closed" else "reopened"
             return 200, {}, self._issue_json(issue)
         if method == "POST" and match[2] == "/comments":
             issue.comments.append(data["body"])
@@ -156,6 +164,7 @@ class FakeGitHub:
             issue
             for issue in sorted(self.issues.values(), key=lambda i: -i.number)
             if (state == "all" or issue.state == state) and all(name in issue.labels for name in wanted)
+            and issue.number not in self.deleted
         ]
         per_page = min(int(query.get("per_page", ["30"])[0]), self.max_per_page)
         page = int(query.get("page", ["1"])[0])
@@ -188,6 +197,7 @@ class FakeGitHub:
             "body": issue.body,
             "state": issue.state,
             "closed_at": issue.closed_at,
+            "state_reason": issue.state_reason,
             "labels": [{"name": name} for name in issue.labels],
             "comments": len(issue.comments),
             "url": self._api(f"/issues/{issue.number}"),

@@ -142,6 +142,11 @@ def test_draft_title_and_cells_keep_dunder_names_literal():
     assert r"| Services | svc\_\`a\` ×4 |" in draft.body
 
 
+def test_an_issue_title_holds_no_control_or_bidi_characters():
+    cluster = dataclasses.replace(unmatched_cluster(), title="bell\x07 back\x08 del\x7f \u202eevil\u202c done")
+    assert render_issue(cluster, DraftContext(WINDOW)).title == "GCP-new | P3 | bell back del evil done"
+
+
 def test_log_text_cannot_mention_people():
     cluster = dataclasses.replace(unmatched_cluster(), title="user @octocat and @acme/oncall not found, mail bob@example.com")
     body = render_issue(cluster, DraftContext(WINDOW)).body

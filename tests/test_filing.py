@@ -288,6 +288,12 @@ def test_min_priority_selects_and_repo_comes_from_config(run, fake, state, tmp_p
     ("args", "repo", "env", "message"),
     [
         (("--all",), REPO, {"GITHUB_TOKEN": ""}, "Error: no GitHub token\nHint: set GITHUB_TOKEN or GH_TOKEN to a token that can write issues\n"),
+        (("--all",), REPO, {"GITHUB_TOKEN": "\u201cghp_pasted\u201d"},
+         "Error: the GitHub token holds characters no token has (quotes pasted with it?)\n"
+         "Hint: set GITHUB_TOKEN or GH_TOKEN to the token alone\n"),
+        (("--all",), REPO, {"GITHUB_TOKEN": "ghp_one two"},
+         "Error: the GitHub token holds characters no token has (quotes pasted with it?)\n"
+         "Hint: set GITHUB_TOKEN or GH_TOKEN to the token alone\n"),
         (("--all",), "not-a-repo", {}, "Error: --repo 'not-a-repo' is not OWNER/REPO\n"),
         (("--all",), None, {}, "Error: no repository given\nHint: pass --repo OWNER/REPO or set github_repo in triage.toml\n"),
         ((), REPO, {}, "Error: no cluster selected\nHint: name fingerprints or incident ids, or pass --all or --min-priority P1\n"),
@@ -302,6 +308,14 @@ def test_usage_errors(run, fake, state, monkeypatch, args, repo, env, message):
     result = run(*args, repo=repo)
     assert (result.exit_code, result.stderr) == (2, message)
     assert fake.requests == []
+
+
+def test_a_token_read_from_a_file_with_its_line_end_works(run, fake, state, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN + "\r\n")
+    record(state, cluster(DB, T0, 3))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1
 
 
 def test_gh_token_is_accepted(run, fake, state, monkeypatch):
@@ -460,6 +474,53 @@ def test_rerun_with_sub_second_times_writes_nothing(run, fake, state):
     result = run("--all")
     assert len(fake.writes) == writes
     assert result.stdout.splitlines()[1].split()[0] == "skipped"
+
+
+@pytest.mark.parametrize(("reason", "said"), [("duplicate", "a duplicate"), ("not_planned", "not planned")])
+def test_an_issue_closed_as_duplicate_or_not_planned_is_never_reopened(run, fake, state, reason, said):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.state, issue.closed_at, issue.state_reason = "closed", "2025-06-01T13:00:00Z", reason
+    record(state, cluster(DB, T0 + timedelta(hours=2), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.comments, len(fake.issues)) == ("closed", [], 1)
+    assert result.stdout.splitlines()[1].split()[0] == "skipped" and f"closed as {said}: never reopened" in result.stdout
+
+
+def test_an_issue_filed_without_its_label_is_not_filed_again(run, fake, state):
+    """A token without push access: GitHub files the issue but drops its labels; the rerun finds it by number."""
+    fake.drop_labels = True
+    record(state, cluster(DB, T0, 3))
+    first = run("--all")
+    assert first.exit_code == 0 and "without its 'triage' label" in first.stderr
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    second = run("--all")
+    assert second.exit_code == 0, second.stderr
+    assert len(fake.issues) == 1 and len(fake.issues[1].comments) == 1
+
+
+def test_an_issue_whose_body_a_person_rewrote_is_updated_not_filed_again(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.body = "Root cause: pgbouncer pool size. Fixed in #42."
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1 and len(issue.comments) == 1
+
+
+def test_a_deleted_issue_is_filed_again_and_blocks_nothing(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    run("--all")
+    fake.deleted.add(only_issue(fake, DB).number)
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2), cluster(WORKER, T0 + timedelta(hours=1), 2, rule=None,
+                                                                   title="Worker exited with code 3"))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["created", "commented"]
 
 
 def test_an_issue_that_lost_its_label_is_found_by_its_recorded_number(run, fake, state):

@@ -209,7 +209,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         "title": " ".join(safe.title.split()),
         "fingerprint": safe.fingerprint,
     }
-    title = " ".join(templates.render("issue_title.j2", **common).split())[:TITLE_LIMIT]
+    title = " ".join(printable(templates.render("issue_title.j2", **common)).split())[:TITLE_LIMIT]
     samples = sorted(safe.samples, key=_newest_first)
     for kept, width in _SAMPLE_BUDGETS:
         shown = [_sample_view(s, width) for s in samples[:kept]]

@@ -2,7 +2,8 @@
 
 :func:`plan` only reads: per cluster, the issue carrying its fingerprint decides the action —
 none → create; open with events newer than its marker's ``last_seen`` → comment (and refresh the body);
-closed with events after it was closed → reopen (label ``regression``, comment, refresh); else skip.
+closed with events after it was closed → reopen (label ``regression``, comment, refresh), unless it was closed
+as a duplicate or as not planned; else skip.
 :func:`apply` performs the actions one by one and links each issue in the state store as it goes,
 so a run stopped halfway (rate limit, outage) keeps what it did.
 """
@@ -25,6 +26,8 @@ FRESH_SAMPLES_SHOWN = 5
 FRESH_SAMPLE_CHARS = 2000  # per sample, so a comment stays far below GitHub's 65,536 characters
 
 Render = Callable[[Cluster, str], Draft]  # (cluster, action kind) → the issue draft
+# How people close an issue they do not want back, whatever recurs: GitHub's state_reason → what it says
+_NOT_REOPENED = {"duplicate": "a duplicate", "not_planned": "not planned"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,9 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     common = dict(fingerprint=cluster.fingerprint, title=issue.title, number=issue.number, url=issue.url)
     if issue.state == "closed":
         since = issue.closed_at or last_reported
+        if issue.state_reason in _NOT_REOPENED:
+            return Action(kind="skip", state="closed", closed_at=issue.closed_at,
+                          reason=f"closed as {_NOT_REOPENED[issue.state_reason]}: never reopened", **common)
         if not _newer(cluster.last_seen, since):
             return Action(
                 kind="skip", state="closed", closed_at=issue.closed_at, reason="closed, no event since it was closed", **common
@@ -100,11 +106,12 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
             issue = tracker.create(action.title, action.body, action.labels)
             action = replace(action, number=issue.number, url=issue.url)
         elif action.kind in ("comment", "reopen"):
+            # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it; a
+            # reopening is one request, so a run stopped halfway never leaves an open issue without its label
             if action.kind == "reopen":
-                tracker.reopen(action.number)
-                tracker.add_labels(action.number, [REGRESSION_LABEL])
-            # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it
-            tracker.update(action.number, action.title, action.body)
+                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL])
+            else:
+                tracker.update(action.number, action.title, action.body)
             tracker.comment(action.number, action.comment)
         link(action)
         yield action

@@ -49,6 +49,7 @@ class TrackedIssue:
     body: str
     labels: tuple[str, ...]
     closed_at: datetime | None
+    state_reason: str | None = None  # how it was closed: completed | not_planned | duplicate (None: unknown)
 
 
 class IssueTracker(ABC):
@@ -70,10 +71,8 @@ class IssueTracker(ABC):
     def update(self, number: int, title: str, body: str) -> None: ...
 
     @abstractmethod
-    def reopen(self, number: int) -> None: ...
-
-    @abstractmethod
-    def add_labels(self, number: int, labels: Iterable[str]) -> None: ...
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
+        """Reopen the issue, retitle it, replace its body and add ``labels``, all in one request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +135,11 @@ class GitHubTracker(IssueTracker):
             seconds_between_writes=pacing.write_interval_s,
         )
         self._repo = self._call(lambda: self._client.get_repo(repo), f"open repository {repo}")
+        if not isinstance(self._repo.raw_data.get("full_name"), str):  # PyGithub takes any answer for the repository
+            raise self._error(
+                f"{self._base_url} answered with something other than GitHub's API (a sign-in or proxy page?): check"
+                " GITHUB_API_URL"
+            )
         self._issues: dict[int, Issue] | None = None
         self._by_fingerprint: dict[str, int] = {}
 
@@ -153,11 +157,13 @@ class GitHubTracker(IssueTracker):
         return _tracked(issues[number]) if number is not None else None
 
     def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
-        """Issue ``number`` when its marker carries ``fingerprint`` (one that lost its label since it was
-        filed and linked); None when it is gone or is about something else."""
+        """Issue ``number``, recorded as filed for ``fingerprint``, unless its marker names another fingerprint (it
+        may have lost its label, or its marker when someone rewrote its body); None when it is gone."""
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
-        marker = self._parse_marker(issue.body or "") if issue is not None else None
-        if not marker or marker.get("fingerprint") != fingerprint:
+        if issue is None or "/pull/" in issue.html_url:
+            return None
+        marker = self._parse_marker(issue.body or "")
+        if marker and marker.get("fingerprint") != fingerprint:  # a body rewritten without its marker still counts
             return None
         self._remember(issue)
         return _tracked(issue)
@@ -173,9 +179,10 @@ class GitHubTracker(IssueTracker):
         self._remember(issue)
         tracked = _tracked(issue)
         if self.label.lower() not in {name.lower() for name in tracked.labels}:  # dropped without push access
-            raise self._error(
+            self._notice(
                 f"GitHub created {tracked.url} without its {self.label!r} label (the token needs push access to label"
-                f" issues): add the label by hand, or the next run cannot find it and files a duplicate"
+                " issues): later runs find it through the state store; add the label by hand so that a run without"
+                " that store finds it too"
             )
         return tracked
 
@@ -189,14 +196,11 @@ class GitHubTracker(IssueTracker):
         issue = self._issue(number)
         self._call(lambda: issue.edit(title=title, body=body), f"update issue #{number}")
 
-    def reopen(self, number: int) -> None:
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
+        _check_body(body)
         issue = self._issue(number)
-        self._call(lambda: issue.edit(state="open"), f"reopen issue #{number}")
-
-    def add_labels(self, number: int, labels: Iterable[str]) -> None:
-        issue = self._issue(number)
-        names = list(labels)
-        self._call(lambda: issue.add_to_labels(*names), f"label issue #{number}")
+        names = list(dict.fromkeys([*(label.name for label in issue.labels), *labels]))
+        self._call(lambda: issue.edit(state="open", title=title, body=body, labels=names), f"reopen issue #{number}")
 
     # internals -----------------------------------------------------------------------------------
 
@@ -274,7 +278,7 @@ def _rate_limit_wait(err: GithubException, now: float) -> float | None:
         return None
     retry_after = headers.get("retry-after", "")
     if retry_after.strip().isdigit():
-        return float(retry_after)
+        return max(float(retry_after), 1.0)  # "0" would retry at once, for ever
     reset = headers.get("x-ratelimit-reset", "")
     if headers.get("x-ratelimit-remaining") == "0" and reset.strip().isdigit():
         return max(float(reset) - now, 0.0) + 1.0
@@ -301,10 +305,15 @@ def _message(err: GithubException) -> str:
 
 
 def _issue_or_none(repo: Repository, number: int) -> Issue | None:
+    """Issue ``number``; None when there is none (404) or it was deleted (410 Gone)."""
     try:
         return repo.get_issue(number)
     except UnknownObjectException:
         return None
+    except GithubException as err:
+        if err.status == 410:
+            return None
+        raise
 
 
 def _check_body(body: str) -> None:
@@ -325,4 +334,5 @@ def _tracked(issue: Issue) -> TrackedIssue:
         body=issue.body or "",
         labels=tuple(label.name for label in issue.labels),
         closed_at=closed_at,
+        state_reason=issue.state_reason if issue.state == "closed" else None,
     )

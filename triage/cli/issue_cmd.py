@@ -57,9 +57,12 @@ def file_issues(
         fatal("no repository given", hint="pass --repo OWNER/REPO or set github_repo in triage.toml")
     if not REPO_RE.fullmatch(repo):
         fatal(f"--repo {repo!r} is not OWNER/REPO")
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    token = (os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or "").strip()  # a file's line end, a blank
     if not token:
         fatal("no GitHub token", hint="set GITHUB_TOKEN or GH_TOKEN to a token that can write issues")
+    if not (token.isascii() and token.isprintable()) or any(char.isspace() for char in token):
+        fatal("the GitHub token holds characters no token has (quotes pasted with it?)",
+              hint="set GITHUB_TOKEN or GH_TOKEN to the token alone")
 
     done: list = []
     tracker = None
