@@ -517,6 +517,16 @@ def test_an_output_that_is_the_file_on_standard_input_is_refused(tmp_path):
     assert export.read_bytes() == (FIXTURES / "sample.ndjson").read_bytes()
 
 
+def test_python_dash_m_triage_is_the_command(tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "triage", "scan", "-s", str(FIXTURES / "sample.json"), "--no-state", "-f", "json"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["sources"] == [str(FIXTURES / "sample.json")]
+
+
 def test_output_dash_is_stdout(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", "-", "-f", "json")
