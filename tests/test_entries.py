@@ -71,6 +71,23 @@ def test_json_payload_message_severity_and_traceback():
     assert entry.message.startswith("Request failed\nTraceback (most recent call last):")
 
 
+@pytest.mark.parametrize(
+    ("message", "error", "shown"),
+    [
+        ("Unhandled exception in request handler", {"type": "KeyError", "value": "'thread_id'", "traceback": None},
+         "Unhandled exception in request handler\nKeyError: 'thread_id'"),
+        ("Middleware setup failure details: ModuleNotFoundError: No module named 'm'",
+         {"type": "ModuleNotFoundError", "value": "No module named 'm'"},
+         "Middleware setup failure details: ModuleNotFoundError: No module named 'm'"),  # said already
+        ("Lookup failed for 'thread_id'", {"type": "KeyError", "value": "'thread_id'"}, "Lookup failed for 'thread_id'"),
+        ("Handler gave up", {"type": "TimeoutError"}, "Handler gave up\nTimeoutError"),
+    ],
+)
+def test_a_structured_errors_exception_shows_in_the_message_unless_said(message, error, shown):
+    entry = to_entry({**CLOUD_RUN, "severity": "ERROR", "jsonPayload": {"message": message, "error": error}})
+    assert entry.message == shown
+
+
 def test_missing_field_error_object_on_info_is_not_an_error():
     entry = to_entry({**CLOUD_RUN, "severity": "INFO", "jsonPayload": {"message": "user loaded", "error": {"message": "Missing field"}}})
     assert entry.severity is Severity.INFO and entry.message == "user loaded"

@@ -27,6 +27,8 @@ LOUD = {
     "traceback in an INFO error object": {"severity": "INFO", "logName": STDERR, "jsonPayload": {
         "message": "request failed", "error": {"type": "ValueError", "traceback": "Traceback (most recent call last):\n  x"}}},
     "error object without text": {"severity": "INFO", "jsonPayload": {"error": {"type": "KeyError", "value": "'id'"}}},
+    "error object beside a text": {"severity": "INFO", "logName": STDERR, "jsonPayload": {
+        "message": "request failed", "error": {"type": "KeyError", "value": "'id'", "traceback": None}}},
     "header at INFO": {"severity": "INFO", "logName": STDERR, "textPayload": "Traceback (most recent call last):"},
     "frame at INFO": {"severity": "INFO", "logName": STDERR, "textPayload": '  File "/app/x.py", line 3, in f'},
     "exception line at INFO": {"severity": "INFO", "logName": STDERR, "textPayload": "ValueError: bad input"},

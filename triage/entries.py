@@ -212,7 +212,7 @@ def message_text(data: Mapping[str, Any], payload: Mapping | None) -> str | None
 def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | None) -> str:
     text = message_text(data, payload)
     if text is not None:
-        return text if payload is None else _with_traceback(text, payload)
+        return text if payload is None else _with_traceback(_with_exception(text, payload), payload)
     if payload is not None:
         error = payload.get("error")
         if isinstance(error, dict) and (error.get("value") or error.get("type")):
@@ -246,6 +246,19 @@ def _compact_json(value: Any) -> str:
         except (RecursionError, TypeError, ValueError):
             text = f"({type(value).__name__} payload too deeply nested to show)"
     return text[:2000]
+
+
+def _with_exception(message: str, payload: Mapping) -> str:
+    """Append the structured error's ``Type: value`` line when the message does not say it already (``"Unhandled
+    exception in request handler"`` with ``error: {type: KeyError, value: 'thread_id'}``) and no traceback (which
+    ends in it) comes with it: which exception it was tells failures apart."""
+    error = payload.get("error")
+    if not isinstance(error, dict) or (isinstance(error.get("traceback"), str) and error["traceback"].strip()):
+        return message  # a traceback ends in that line
+    line = ": ".join(str(error[key]) for key in ("type", "value") if error.get(key) not in (None, ""))
+    if not line or line in message or (error.get("value") not in (None, "") and str(error["value"]) in message):
+        return message
+    return f"{message}\n{line}"
 
 
 def _with_traceback(message: str, payload: Mapping) -> str:

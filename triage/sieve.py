@@ -58,8 +58,8 @@ class Sieve:
         text = message_text(data, payload)
         if payload is not None:
             error = payload.get("error")
-            if isinstance(error, dict) and (text is None or error.get("traceback")):
-                return False  # the message may be "Type: value" (an exception line) or carry a traceback
+            if isinstance(error, dict) and (text is None or error.get("traceback") or error.get("type") or error.get("value")):
+                return False  # the message may be or end in "Type: value" (an exception line), or carry a traceback
         http = data.get("httpRequest")
         if not isinstance(http, dict) or not http:
             http = None
