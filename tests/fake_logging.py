@@ -6,8 +6,8 @@ empty page that still carries a token, and plays scripted faults (429, 403, 404 
 HTML page) before answering.
 
 Filter subset: ``AND`` (or juxtaposition), ``OR``, ``NOT``, parentheses, ``=``, ``!=``, ``>=``, ``<=``,
-``>``, ``<``, ``:`` (case-insensitive substring), dotted field paths, quoted strings with backslash
-escapes, bare words. As in Cloud Logging, NOT binds tightest, then OR, then AND; severities compare by
+``>``, ``<``, ``:`` (case-insensitive substring), ``=~`` (regular expression), dotted field paths, quoted strings
+with backslash escapes, bare words. As in Cloud Logging, NOT binds tightest, then OR, then AND; severities compare by
 level and ``timestamp`` compares as a time. A missing field fails every comparison.
 """
 
@@ -27,7 +27,7 @@ from triage.model import Severity
 Predicate = Callable[[dict], bool]
 
 _TOKEN = re.compile(
-    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>>=|<=|!=|=|>|<|:)|(?P<paren>[()])|(?P<word>[^\s()"=!<>:]+))'
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>=~|>=|<=|!=|=|>|<|:)|(?P<paren>[()])|(?P<word>[^\s()"=!<>:]+))'
 )
 
 
@@ -120,6 +120,8 @@ def _comparison(field: str, op: str, wanted: str) -> Predicate:
         left, right = _comparable(field, value, wanted)
         if op == ":":
             return str(right).lower() in str(left).lower()
+        if op == "=~":  # RE2, of which the filters use a subset Python's re reads alike
+            return re.search(wanted, str(value)) is not None
         return {
             "=": left == right, "!=": left != right, ">=": left >= right,
             "<=": left <= right, ">": left > right, "<": left < right,

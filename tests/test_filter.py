@@ -23,12 +23,16 @@ ERROR_MARKERS = (
     'textPayload:"| ERROR |" OR textPayload:" - ERROR - " OR textPayload:"[ERROR]" OR '
     'textPayload:"| CRITICAL |" OR textPayload:" - CRITICAL - " OR textPayload:"[CRITICAL]"'
 )
+TRACEBACK_REGEXES = (
+    'textPayload=~"^\\\\s" OR '
+    'textPayload=~"^([A-Za-z_]\\\\w*\\\\.)*[A-Za-z_]\\\\w*(Error|Exception|Exit|Interrupt|Warning|Failure|Timeout)(:|$)"'
+)
 
 
 def test_default_scope():
     assert build_filter(WINDOW, min_severity=Severity.ERROR) == (
         f'{BOUNDS} AND resource.type="cloud_run_revision" AND '
-        f"(severity>=ERROR OR severity=DEFAULT OR {TEXT_TERMS} OR {ERROR_MARKERS})"
+        f"(severity>=ERROR OR severity=DEFAULT OR {TEXT_TERMS} OR {ERROR_MARKERS} OR {TRACEBACK_REGEXES})"
     )
 
 

@@ -269,6 +269,26 @@ def test_scan_through_the_fake_equals_a_scan_of_the_same_entries_from_a_file(cli
     assert "ZeroDivisionError" in json.dumps(from_gcp["clusters"])
 
 
+def test_a_traceback_tagged_info_line_by_line_is_fetched_whole(cli, env, tmp_path):
+    """Runtimes that tag stdout lines INFO send a traceback as INFO entries: its code lines and exception line must
+    cross the wire too, or Cloud Logging would give other clusters than the export of the same entries."""
+    lines = ["Traceback (most recent call last):", '  File "/app/worker.py", line 88, in run', "    total = compute(order)",
+             '  File "/app/pricing.py", line 12, in compute', "    return order.amount / order.count",
+             "ZeroDivisionError: division by zero"]
+    entries = [run_entry(f"2026-03-01T11:30:00.{i:06d}Z", line, severity="INFO", log="stdout")
+               for i, line in enumerate(lines)]
+    entries.append(run_entry("2026-03-01T11:31:00Z", "INFO: 10.0.0.1 - GET /health 200", severity="INFO", log="stdout"))
+    with FakeLogging(entries) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
+    assert from_gcp["clusters"] == from_file["clusters"]
+    assert "ZeroDivisionError" in from_gcp["clusters"][0]["title"]
+    assert from_gcp["entries_read"] == 6  # the access line stays off the wire
+
+
 def test_save_raw_replays_to_the_same_clusters(cli, fake, tmp_path):
     raw = tmp_path / "window.ndjson"
     from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--save-raw", raw)
@@ -344,6 +364,13 @@ def test_a_gcp_source_with_an_empty_project_is_an_error_not_the_default_project(
     assert (env_project.exit_code, env_project.stdout) == (2, "")
     assert env_project.stderr.startswith(f"Error: --source {spec!r} names no project\n")
     assert fake.requests == []
+
+
+def test_a_service_cloud_logging_holds_nothing_of_says_so(cli, fake):
+    result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--service", "apii", "-f", "json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["clusters"] == []
+    assert result.stderr == ("Note: Cloud Logging holds no entry of --service apii in this window and scope; check the "
+                             "name (`gcloud run services list`): the service filter runs in Cloud Logging\n")
 
 
 def test_an_error_mid_pagination_aborts_without_a_report(cli, env):

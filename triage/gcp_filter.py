@@ -6,9 +6,11 @@ is half-open): without a ``timestamp`` term the client library silently adds its
 * ``severity=DEFAULT``: Cloud Run gives plain stdout/stderr lines no severity. Their level lives in the
   text (loguru ``| ERROR |``, gunicorn ``[ERROR]``), and a traceback printed line by line arrives as
   DEFAULT entries (frames, code, ``During handling …``) that are stitched back together locally.
-* entries declared below the floor whose text shows an error: a traceback header, frame or chain line,
-  or a level marker at or above the floor. Runtimes that tag stdout lines INFO send tracebacks that way,
-  and the stitcher joins traceback lines whatever severity they declare.
+* entries declared below the floor whose text shows an error: a traceback header, frame, code or chain line,
+  an exception line of a usual name (``…Error``, ``…Exception``, ``…Exit`` …), or a level marker at or above the
+  floor. Runtimes that tag stdout lines INFO send tracebacks that way, and the stitcher joins traceback lines
+  whatever severity they declare. (An exception of another name, ``AuthFailed: …``, tagged below the floor is not
+  fetched: such a traceback shows without its exception line.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ _TRACEBACK_TEXT = (
     'File "',
     "During handling of the above exception",
     "The above exception was the direct cause",
+)
+# Traceback lines its header and frames do not announce (RE2): code lines (indented) and the exception line, of the
+# usual exception names only, so that ordinary "Name: text" lines (uvicorn's "INFO: …") stay off the wire.
+_TRACEBACK_REGEXES = (
+    r"^\s",
+    r"^([A-Za-z_]\w*\.)*[A-Za-z_]\w*(Error|Exception|Exit|Interrupt|Warning|Failure|Timeout)(:|$)",
 )
 # The level markers that infer a severity from text (see triage.entries), per level.
 _LEVEL_MARKERS = {
@@ -120,6 +128,7 @@ def _has_comment(extra: str) -> bool:
 def _severity_term(floor: Severity, requests: Sequence[MatchSpec]) -> str:
     markers = [m for level, found in _LEVEL_MARKERS.items() if level >= floor for m in found]
     texts = [f"textPayload:{quote(t)}" for t in (*_TRACEBACK_TEXT, *markers)]
+    texts += [f"textPayload=~{quote(pattern)}" for pattern in _TRACEBACK_REGEXES]
     return _any_of([f"severity>={floor.name}", "severity=DEFAULT", *texts, *_request_terms(requests)])
 
 

@@ -144,6 +144,8 @@ def _report(
 
 def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
     """Warnings and notes about what the scan read, on stderr; nothing readable at all is an error."""
+    from ..sources import gcp_project
+
     for warning in result.warnings:
         typer.echo(f"Warning: {warning}", err=True)
     if result.entries_skipped:
@@ -154,7 +156,11 @@ def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
         )
     if result.entries_read == 0 and result.entries_skipped:
         fatal(f"nothing readable in {', '.join(specs)}")
-    if result.entries_read == 0:
+    if result.entries_read == 0 and result.services and all(gcp_project(spec) is not None for spec in specs):
+        named = ", ".join(result.services)
+        typer.echo(f"Note: Cloud Logging holds no entry of --service {named} in this window and scope; check the name "
+                   "(`gcloud run services list`): the service filter runs in Cloud Logging", err=True)
+    elif result.entries_read == 0:
         typer.echo("Note: the sources hold no entries.", err=True)
     elif result.entries_in_window == 0:
         typer.echo("Note: the window and filters selected no entries.", err=True)
