@@ -121,7 +121,7 @@ class FakeGitHub:
 
     def _route(self, method: str, path: str, query: dict, data):
         base = f"/repos/{self.repo}"
-        if not path.startswith(base):
+        if not path.lower().startswith(base.lower()):  # GitHub reads owner and name in any case
             return 404, {}, {"message": "Not Found"}
         rest = path[len(base):]
         if method == "GET" and rest == "":

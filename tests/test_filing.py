@@ -232,7 +232,7 @@ def test_a_stop_halfway_reports_and_links_what_was_done(run, fake, state):
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
     [
-        (401, "Bad credentials", "Error: GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN\n"),
+        (401, "Bad credentials", "Error: GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN\n"),
         (403, "Must have admin rights to Repository.", f"Error: GitHub denied the request to open repository {REPO} (403 Must have admin rights to Repository.): the token needs Issues read and write access to {REPO}\n"),
         (404, "Not Found", f"Error: repository {REPO} not found (404), or the token cannot see it\n"),
     ],
@@ -287,13 +287,13 @@ def test_min_priority_selects_and_repo_comes_from_config(run, fake, state, tmp_p
 @pytest.mark.parametrize(
     ("args", "repo", "env", "message"),
     [
-        (("--all",), REPO, {"GITHUB_TOKEN": ""}, "Error: no GitHub token\nHint: set GITHUB_TOKEN or GH_TOKEN to a token that can write issues\n"),
+        (("--all",), REPO, {"GITHUB_TOKEN": ""}, "Error: no GitHub token\nHint: set GH_TOKEN or GITHUB_TOKEN to a token that can write issues\n"),
         (("--all",), REPO, {"GITHUB_TOKEN": "\u201cghp_pasted\u201d"},
          "Error: the GitHub token holds characters no token has (quotes pasted with it?)\n"
-         "Hint: set GITHUB_TOKEN or GH_TOKEN to the token alone\n"),
+         "Hint: set GH_TOKEN or GITHUB_TOKEN to the token alone\n"),
         (("--all",), REPO, {"GITHUB_TOKEN": "ghp_one two"},
          "Error: the GitHub token holds characters no token has (quotes pasted with it?)\n"
-         "Hint: set GITHUB_TOKEN or GH_TOKEN to the token alone\n"),
+         "Hint: set GH_TOKEN or GITHUB_TOKEN to the token alone\n"),
         (("--all",), "not-a-repo", {}, "Error: --repo 'not-a-repo' is not OWNER/REPO\n"),
         (("--all",), None, {}, "Error: no repository given\nHint: pass --repo OWNER/REPO or set github_repo in triage.toml\n"),
         ((), REPO, {}, "Error: no cluster selected\nHint: name fingerprints or incident ids, or pass --all or --min-priority P1\n"),
@@ -521,6 +521,25 @@ def test_a_deleted_issue_is_filed_again_and_blocks_nothing(run, fake, state):
     result = run("--all")
     assert result.exit_code == 0, result.stderr
     assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["created", "commented"]
+
+
+def test_a_repo_named_in_another_case_finds_the_issue_recorded_under_its_name(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all", repo=REPO.upper())
+    filed = only_issue(fake, DB)
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).repo == REPO  # as GitHub spells it
+    filed.labels.remove("triage")
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all", repo=REPO.title())
+    assert result.exit_code == 0, result.output
+    assert len(fake.issues) == 1 and len(filed.comments) == 1
+
+
+def test_a_config_repo_with_blanks_around_it_is_read(run, fake, state, tmp_path):
+    (tmp_path / "triage.toml").write_text(f'github_repo = " {REPO} "\n')
+    record(state, cluster(DB, T0, 3))
+    assert run("--all", repo=None).exit_code == 0 and len(fake.issues) == 1
 
 
 def test_an_issue_that_lost_its_label_is_found_by_its_recorded_number(run, fake, state):

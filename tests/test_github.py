@@ -116,7 +116,7 @@ def test_stops_when_the_wait_exceeds_the_cap(fake):
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
     [
-        (401, "Bad credentials", "GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN"),
+        (401, "Bad credentials", "GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN"),
         (403, "Resource not accessible by integration", "GitHub denied the request to open repository acme/shop (403 Resource not accessible by integration): the token needs Issues read and write access to acme/shop"),
         (404, "Not Found", "repository acme/shop not found (404), or the token cannot see it"),
     ],

@@ -89,7 +89,7 @@ def _parse(table: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
         since=values.get("since"),
         min_severity=values.get("min_severity"),
         rules=tuple(path.parent / rule for rule in values.get("rules", ())),
-        github_repo=values.get("github_repo"),
+        github_repo=values["github_repo"].strip() if "github_repo" in values else None,
         keep=values.get("keep"),
         resource_type=values.get("resource_type"),
     )

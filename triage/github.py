@@ -135,11 +135,13 @@ class GitHubTracker(IssueTracker):
             seconds_between_writes=pacing.write_interval_s,
         )
         self._repo = self._call(lambda: self._client.get_repo(repo), f"open repository {repo}")
-        if not isinstance(self._repo.raw_data.get("full_name"), str):  # PyGithub takes any answer for the repository
+        full_name = self._repo.raw_data.get("full_name")
+        if not isinstance(full_name, str):  # PyGithub takes any answer for the repository
             raise self._error(
                 f"{self._base_url} answered with something other than GitHub's API (a sign-in or proxy page?): check"
                 " GITHUB_API_URL"
             )
+        self.repo_name = full_name  # as GitHub spells it (--repo may be written in another case)
         self._issues: dict[int, Issue] | None = None
         self._by_fingerprint: dict[str, int] = {}
 
@@ -288,7 +290,7 @@ def _rate_limit_wait(err: GithubException, now: float) -> float | None:
 def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) -> str:
     message = _message(err)
     if err.status == 401:
-        return "GitHub rejected the token (401 Bad credentials): check GITHUB_TOKEN or GH_TOKEN"
+        return "GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN"
     if err.status == 403:
         return f"GitHub denied the request to {action} (403 {message or 'Forbidden'}): the token needs Issues read and write access to {repo}"
     if err.status == 404 and action.startswith("open repository"):

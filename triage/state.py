@@ -293,10 +293,11 @@ class StateStore:
             )
 
     def linked_issue(self, fingerprint: str, repo: str | None = None) -> LinkedIssue | None:
-        """The issue linked to ``fingerprint`` (in ``repo``, or the most recently updated one)."""
+        """The issue linked to ``fingerprint`` (in ``repo``, whose name GitHub reads in any case, or the most recently
+        updated one)."""
         row = self.db.execute(
             "SELECT fingerprint, repo, number, url, state, updated_at, closed_at FROM issues"
-            " WHERE fingerprint = ? AND (? IS NULL OR repo = ?) ORDER BY updated_at DESC LIMIT 1",
+            " WHERE fingerprint = ? AND (? IS NULL OR repo = ? COLLATE NOCASE) ORDER BY updated_at DESC LIMIT 1",
             (fingerprint, repo, repo),
         ).fetchone()
         if row is None:

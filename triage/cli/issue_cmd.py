@@ -35,7 +35,7 @@ def file_issues(
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:
-    """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GITHUB_TOKEN or GH_TOKEN."""
+    """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GH_TOKEN or GITHUB_TOKEN."""
     from .. import github
     from ..config import load_config
     from ..drafts import Templates, parse_marker, project_of, render_issue
@@ -52,17 +52,17 @@ def file_issues(
         config = load_config(Path.cwd())
     except TriageError as err:
         fail_from(err)
-    repo = repo or config.github_repo
+    repo = (repo or config.github_repo or "").strip()
     if not repo:
         fatal("no repository given", hint="pass --repo OWNER/REPO or set github_repo in triage.toml")
     if not REPO_RE.fullmatch(repo):
         fatal(f"--repo {repo!r} is not OWNER/REPO")
-    token = (os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or "").strip()  # a file's line end, a blank
+    token = (os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or "").strip()  # as gh reads them; a line end
     if not token:
-        fatal("no GitHub token", hint="set GITHUB_TOKEN or GH_TOKEN to a token that can write issues")
+        fatal("no GitHub token", hint="set GH_TOKEN or GITHUB_TOKEN to a token that can write issues")
     if not (token.isascii() and token.isprintable()) or any(char.isspace() for char in token):
         fatal("the GitHub token holds characters no token has (quotes pasted with it?)",
-              hint="set GITHUB_TOKEN or GH_TOKEN to the token alone")
+              hint="set GH_TOKEN or GITHUB_TOKEN to the token alone")
 
     done: list = []
     tracker = None
@@ -83,8 +83,9 @@ def file_issues(
                 context = contexts[cluster.fingerprint]
                 return render_issue(cluster, replace(context, status=update_status(kind, context.status)), template_set)
 
-            def link(action) -> None:
-                store.link_issue(action.fingerprint, repo, action.number, action.url, action.state, action.closed_at)
+            def link(action) -> None:  # under the name as GitHub spells it
+                store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
+                                 action.closed_at)
 
             base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
             tracker = github.GitHubTracker(
