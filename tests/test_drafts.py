@@ -8,8 +8,8 @@ from urllib.parse import unquote
 import pytest
 
 from triage.drafts import (
-    MARKER_RE, MAX_BODY, DraftContext, Templates, escape_cell, escape_html, fence, parse_marker, project_of, render_issue,
-    render_scan_report,
+    MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, escape_cell, escape_html, fence, parse_marker, project_of,
+    render_issue, render_scan_report,
 )
 from triage.errors import TriageError
 from triage.incidents import link_incidents
@@ -77,8 +77,17 @@ def test_marker_round_trip():
         "first_seen": "2026-03-14T09:05:00Z",
         "last_seen": "2026-03-14T09:42:00Z",
         "window": {"from": "2026-03-14T09:00:00Z", "until": "2026-03-14T11:00:00Z"},
+        "body": body_digest(body),
     }
     assert parse_marker("no marker here") is None
+
+
+def test_the_body_digest_ignores_the_marker_and_line_ends_but_not_an_edit():
+    body = render_issue(rule_cluster(), DraftContext(WINDOW)).body
+    digest = parse_marker(body)["body"]
+    assert body_digest(MARKER_RE.sub("<!-- triage:{\"fingerprint\":\"x\",\"count\":99} -->", body)) == digest
+    assert body_digest(body.replace("\n", "\r\n") + "\n") == digest
+    assert body_digest(body.replace("- [ ]", "- [x]", 1)) != digest
 
 
 HOSTILE = (
@@ -268,7 +277,8 @@ def test_root_cause_draft_with_incident_snapshot():
     symptoms = re.findall(r"^\| (\d+) \| (.+) \| `(\w+)` \|$", section, re.M)
     assert symptoms == [("12", "\\[ERROR\\] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
                         ("6", "Cloud Run answered 503 (malformed respo…", HTTP503_FP)]
-    assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id}
+    assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id,
+                                        "body": body_digest(draft.body)}
     check_snapshot("incident_root.md", draft.as_markdown())
 
 

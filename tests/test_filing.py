@@ -10,7 +10,7 @@ import pytest
 import triage.github
 from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
 from fake_github import FakeGitHub
-from triage.drafts import parse_marker
+from triage.drafts import MARKER_RE, parse_marker
 from triage.filing import events_since, update_comment
 from triage.github import Pacing
 from triage.incidents import link_incidents
@@ -501,15 +501,38 @@ def test_an_issue_filed_without_its_label_is_not_filed_again(run, fake, state):
     assert len(fake.issues) == 1 and len(fake.issues[1].comments) == 1
 
 
-def test_an_issue_whose_body_a_person_rewrote_is_updated_not_filed_again(run, fake, state):
+def test_an_issue_whose_body_a_person_rewrote_keeps_it_and_is_not_filed_again(run, fake, state):
     record(state, cluster(DB, T0, 3))
     run("--all")
     issue = only_issue(fake, DB)
-    issue.body = "Root cause: pgbouncer pool size. Fixed in #42."
+    issue.body = "Root cause: pgbouncer pool size. Fixed in #42."  # the marker went with the rest
     record(state, cluster(DB, T0 + timedelta(hours=1), 2))
     result = run("--all")
     assert result.exit_code == 0, result.stderr
     assert len(fake.issues) == 1 and len(issue.comments) == 1
+    assert issue.body.startswith("Root cause: pgbouncer pool size. Fixed in #42.\n\n<!-- triage:")
+    assert parse_marker(issue.body)["count"] == 2  # what was counted before the marker was lost is not known
+    again = run("--all")  # the marker it got back tells that nothing happened since
+    assert again.stdout.splitlines()[1].split()[0] == "skipped" and len(issue.comments) == 1
+
+
+def test_an_edited_body_is_kept_and_only_its_counters_move_on(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    untouched = issue.body
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    run("--all")
+    assert issue.body != untouched and parse_marker(issue.body)["count"] == 5  # triage's own body is refreshed
+    issue.body = issue.body.replace("- [ ]", "- [x]", 1) + "\n\nNotes: pgbouncer pool_size is 20 in prod.\n"
+    edited = MARKER_RE.sub("", issue.body)
+    for hours in (2, 3):  # stays the person's through later updates
+        record(state, cluster(DB, T0 + timedelta(hours=hours), 2))
+        assert run("--all").exit_code == 0
+        assert MARKER_RE.sub("", issue.body) == edited
+    assert parse_marker(issue.body)["count"] == 9 and len(issue.comments) == 3
+    assert issue.comments[-1].endswith("The issue body is kept as it was edited; only its hidden counters were updated.")
+    assert issue.comments[0].endswith("The issue body now shows the evidence of the latest window.")
 
 
 def test_a_deleted_issue_is_filed_again_and_blocks_nothing(run, fake, state):

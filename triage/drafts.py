@@ -14,6 +14,7 @@ by (:data:`MARKER_RE`, :func:`parse_marker`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -168,8 +169,9 @@ def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
 # --- issue drafts -----------------------------------------------------------------------------------------
 
 
-def marker(cluster: Cluster, window: Window, incident: str | None = None) -> str:
-    """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment."""
+def marker(cluster: Cluster, window: Window, incident: str | None = None, body: str | None = None) -> str:
+    """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment; ``body`` is
+    the :func:`body_digest` of the body triage wrote (:data:`NOT_OURS`: a body a person wrote)."""
     data = {
         "fingerprint": cluster.fingerprint,
         "count": cluster.count,
@@ -179,8 +181,20 @@ def marker(cluster: Cluster, window: Window, incident: str | None = None) -> str
     }
     if incident:
         data["incident"] = incident
+    if body:
+        data["body"] = body
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
+
+
+NOT_OURS = "-"  # the marker's "body" when a person wrote the body: no digest matches it
+
+
+def body_digest(body: str) -> str:
+    """A digest of an issue body without its marker (and blanks at its ends, line ends as ``\\n``), kept in the
+    marker: a body that no longer matches it was edited by a person since triage wrote it."""
+    text = MARKER_RE.sub("", body).replace("\r\n", "\n").strip()
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def parse_marker(body: str) -> dict | None:
@@ -226,6 +240,9 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         raise TriageError(f"the draft for {cluster.fingerprint[:12]} exceeds {MAX_BODY} characters even with short samples")
     if body.count("<!-- triage:") != 1:
         raise TriageError("template issue_body.md.j2 must contain the hidden marker exactly once: {{ marker }}")
+    digest = body_digest(body)
+    incident = context.incident.id if context.incident else None
+    body = MARKER_RE.sub(lambda _: marker(safe, context.window, incident, digest), body, count=1)
     return Draft(title, body, cluster.fingerprint)
 
 

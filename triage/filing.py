@@ -1,7 +1,8 @@
 """Decide and perform what filing a scan's clusters means for their GitHub issues.
 
 :func:`plan` only reads: per cluster, the issue carrying its fingerprint decides the action —
-none → create; open with events newer than its marker's ``last_seen`` → comment (and refresh the body);
+none → create; open with events newer than its marker's ``last_seen`` → comment (and refresh the body, unless a
+person rewrote it: then only its marker's counters move on);
 closed with events after it was closed → reopen (label ``regression``, comment, refresh), unless it was closed
 as a duplicate or as not planned; else skip.
 :func:`apply` performs the actions one by one and links each issue in the state store as it goes,
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MARKER_RE, Draft, cut, fence, marker, parse_marker
+from .drafts import MARKER_RE, NOT_OURS, Draft, body_digest, cut, fence, marker, parse_marker
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
@@ -92,8 +93,13 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     new_events = events_since(cluster, since)
     total = _count(previous.get("count")) + new_events
     draft = render(cluster, kind)
-    body = _with_counters(draft.body, cluster, window, total, parse_timestamp(previous.get("first_seen")))
-    comment = update_comment(cluster, headline, since, new_events, total)
+    first_reported = parse_timestamp(previous.get("first_seen"))
+    kept = _written_by_a_person(issue.body, previous)
+    if kept:  # only its marker's counters move on
+        body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS)
+    else:
+        body = _with_counters(draft.body, cluster, window, total, first_reported)
+    comment = update_comment(cluster, headline, since, new_events, total, body_refreshed=not kept)
     if kind == "reopen":  # a reopened issue reads GCP-regression; a comment never renames an issue
         common["title"] = draft.title
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
@@ -141,7 +147,9 @@ def events_since(cluster: Cluster, since: datetime | None) -> int:
     return sum(1 for o in cluster.occurrences if o.timestamp is not None and o.timestamp > since)
 
 
-def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int) -> str:
+def update_comment(
+    cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_refreshed: bool = True
+) -> str:
     """The comment for an existing issue: what is new since its last update, with fresh samples."""
     since_text = f" since {format_time(since)}" if since else ""
     lines = [
@@ -157,16 +165,31 @@ def update_comment(cluster: Cluster, headline: str, since: datetime | None, new_
             f"{format_time(s.timestamp)} {cut(redact_with(s.message, secrets), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN]
         )
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
-    lines += ["", "The issue body now shows the evidence of the latest window."]
+    lines += ["", "The issue body now shows the evidence of the latest window." if body_refreshed
+              else "The issue body is kept as it was edited; only its hidden counters were updated."]
     return "\n".join(lines)
 
 
-def _with_counters(body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None) -> str:
-    """``body`` with its marker's counters made cumulative over the issue's life (its incident id kept)."""
+def _written_by_a_person(body: str, previous: dict) -> bool:
+    """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, or the body no longer
+    matches the digest in it (issues filed before digests were kept have none: their body is triage's)."""
+    if not previous:
+        return True
+    return "body" in previous and previous["body"] != body_digest(body)
+
+
+def _with_counters(
+    body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None
+) -> str:
+    """``body`` with its marker's counters made cumulative over the issue's life (its incident id and, unless
+    ``digest`` is given, its body digest kept); a body without a marker gets one at its end."""
     known = [t for t in (first_reported, cluster.first_seen) if t is not None]
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
-    incident = (parse_marker(body) or {}).get("incident")
-    return MARKER_RE.sub(lambda _: marker(counted, window, incident), body, count=1)
+    previous = parse_marker(body) or {}
+    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"))
+    if MARKER_RE.search(body) is None:
+        return f"{body.rstrip()}\n\n{fresh}\n"
+    return MARKER_RE.sub(lambda _: fresh, body, count=1)
 
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:
