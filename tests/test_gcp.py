@@ -169,7 +169,9 @@ def test_max_entries_stops_early_and_says_so():
     with FakeLogging(numbered(2500)) as fake:
         records = run_pull(fake, Pull("test-proj", FILTER, max_entries=1200))
     assert len(records) == 1201 and records[-1] == Truncated(
-        "gcp:test-proj", "stopped at --max-entries 1200; more entries match")
+        "gcp:test-proj", "stopped at --max-entries 1200 (the newest); more entries match")
+    assert [records[0].data["textPayload"], records[-2].data["textPayload"]] == ["event 2499", "event 1300"]
+    assert fake.requests[0]["orderBy"] == "timestamp desc"
     assert len(fake.requests) == 2
     with FakeLogging(numbered(700)) as fake:
         records = run_pull(fake, Pull("test-proj", FILTER, max_entries=700))
@@ -318,10 +320,10 @@ def test_configured_project_is_the_default_source_and_config_rules_apply(cli, fa
 def test_max_entries_reports_truncation(cli, fake):
     data, result = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--max-entries", "5")
     assert data["truncated"] is True and data["entries_read"] == 5
-    assert "Warning: gcp:test-proj: stopped at --max-entries 5; more entries match\n" in result.stderr
+    assert "Warning: gcp:test-proj: stopped at --max-entries 5 (the newest); more entries match\n" in result.stderr
     for fmt in ("table", "markdown"):  # also where the warning on stderr is not seen (-o, 2>/dev/null)
         shown = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--max-entries", "5", "-f", fmt)
-        assert "5 entries read" in shown.stdout and "TRUNCATED: the pull stopped at --max-entries; more entries match" in shown.stdout
+        assert "5 entries read" in shown.stdout and "TRUNCATED: --max-entries kept the newest entries; more match than were read" in shown.stdout
         untruncated = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "-f", fmt)
         assert untruncated.exit_code == 0 and "TRUNCATED" not in untruncated.stdout
 

@@ -118,7 +118,7 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
     return text + (f", {_count(incidents, 'incident')}" if incidents else "")
 
 
-TRUNCATED_LINE = "TRUNCATED: the pull stopped at --max-entries; more entries match than were read"
+TRUNCATED_LINE = "TRUNCATED: --max-entries kept the newest entries; more match than were read"
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:

@@ -50,7 +50,11 @@ class Pull:
     project: str
     filter: str
     max_entries: int | None = None
-    order_by: str = "timestamp asc"
+
+    @property
+    def order_by(self) -> str:
+        """Oldest first; newest first under a cap, which then keeps the latest entries (where an outage is going on)."""
+        return "timestamp asc" if self.max_entries is None else "timestamp desc"
 
     @property
     def page_size(self) -> int:
@@ -226,7 +230,9 @@ def pull(
                 on_page(fetched, pages)
             if request.max_entries is not None and fetched >= request.max_entries:
                 if token is not None or len(items) > len(kept):
-                    yield Truncated(where, f"stopped at --max-entries {request.max_entries}; more entries match")
+                    yield Truncated(
+                        where, f"stopped at --max-entries {request.max_entries} (the newest); more entries match"
+                    )
                 return
             if token is None:
                 return
