@@ -68,7 +68,17 @@ def test_empty_window_says_so(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--from", "2030-01-01T00:00:00Z", "--until", "2030-01-02T00:00:00Z")
     assert result.exit_code == 0
     assert "Note: the window and filters selected no entries." in result.stderr
+    assert ("Warning: the window holds none of the entries read: their times run from 2026-11-28T01:00:30Z to "
+            "2026-11-28T02:58:47Z\n") in result.stderr  # a window typed for another day, or an export of another
     assert "No failures" in result.stdout
+
+
+def test_now_that_anchors_nothing_says_so(cli):
+    alone = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--now", "2026-11-28T02:10:00Z")
+    assert alone.exit_code == 0
+    assert "Note: --now anchors a --since window or ends a --from one; it changes nothing here\n" in alone.stderr
+    anchoring = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--now", "2026-11-28T02:10:00Z", "--since", "1h")
+    assert "--now anchors" not in anchoring.stderr
 
 
 def test_service_and_severity_scope(cli):

@@ -16,6 +16,7 @@ from .rules import RuleSet
 from .sources import Record, Truncated, gcp_project
 from .sieve import Sieve
 from .stitch import Stitcher
+from .window import format_time
 
 PROBLEMS_KEPT = 5
 
@@ -39,11 +40,19 @@ class _Counters:
     timeless: int = 0  # failures a bounded window left out because they carry no readable time
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
+    outside: tuple[datetime, datetime] | None = None  # the first and last time of the entries the window left out
 
     def skip(self, problem: Problem) -> None:
         self.skipped += 1
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
+
+    def left_out(self, timestamp: datetime) -> None:
+        """An entry at ``timestamp`` fell outside the window."""
+        if self.outside is None:
+            self.outside = (timestamp, timestamp)
+        elif not self.outside[0] <= timestamp <= self.outside[1]:
+            self.outside = (min(self.outside[0], timestamp), max(self.outside[1], timestamp))
 
     def add(self, later: "_Counters") -> None:
         """Count in what a pass over a later part of the same source counted."""
@@ -54,6 +63,9 @@ class _Counters:
         self.duplicates += later.duplicates
         self.timeless += later.timeless
         self.truncations += later.truncations
+        if later.outside is not None:
+            self.left_out(later.outside[0])
+            self.left_out(later.outside[1])
 
 
 class _Scope:
@@ -67,6 +79,8 @@ class _Scope:
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
         if not self.window.contains(timestamp):
+            if timestamp is not None:
+                self.counters.left_out(timestamp)
             return False
         if self.services and service not in self.services:
             self.other_services[service or ""] += 1
@@ -264,6 +278,9 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
     """Warnings that explain a surprising result: failures a window left out for want of a time, duplicates
     dropped, a --service that matched nothing."""
     notes = []
+    if counters.in_window == 0 and not other_services and counters.outside is not None:
+        first, last = (format_time(t) for t in counters.outside)
+        notes.append(f"the window holds none of the entries read: their times run from {first} to {last}")
     if counters.timeless:
         notes.append(
             f"left out {counters.timeless} failure {_entries(counters.timeless)} with no readable time (a window "

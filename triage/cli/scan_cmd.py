@@ -103,6 +103,8 @@ def scan(
         if not uses_gcp:
             _refuse_gcp_only_options(save_raw=save_raw, max_entries=max_entries, filter=extra_filter,
                                      resource_type=resource_type, project=project)
+            if now is not None and since is None and start is None:
+                typer.echo("Note: --now anchors a --since window or ends a --from one; it changes nothing here", err=True)
         _refuse_clobbering(output_file, raw_file, specs)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
