@@ -141,6 +141,21 @@ def test_an_answer_that_is_not_the_apis_json_is_one_line():
         f"Cloud Logging at {fake.url} answered with something other than the API's JSON (a proxy's page?)")
 
 
+def test_a_token_refresh_that_cannot_reach_google_names_the_token_service():
+    from google.auth.exceptions import TransportError
+
+    class Api:
+        def api_request(self, *args, **kwargs):
+            raise TransportError("HTTPSConnectionPool(host='oauth2.googleapis.com'): Name or service not known")
+
+    class Client:
+        logging_api = Api()
+
+    with pytest.raises(SourceError) as caught:
+        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
+    assert str(caught.value) == "cannot reach Google's token service to refresh the credentials: DNS lookup failed"
+
+
 def test_an_empty_next_page_token_ends_the_pull():
     with FakeLogging(numbered(10)) as fake:
         original = fake.answer

@@ -301,7 +301,9 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
         return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
     if isinstance(err, requests.Timeout):
         return f"Cloud Logging at {api_url} did not answer in time"
-    if isinstance(err, (requests.ConnectionError, auth_errors.TransportError)):
+    if isinstance(err, auth_errors.TransportError):  # refreshing the credentials, before the API is asked
+        return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
+    if isinstance(err, requests.ConnectionError):
         return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
     if isinstance(err, requests.exceptions.ChunkedEncodingError):
         return f"the answer of Cloud Logging at {api_url} was cut short"
