@@ -575,3 +575,68 @@ def test_an_issue_that_lost_its_label_is_found_by_its_recorded_number(run, fake,
     assert result.exit_code == 0, result.output
     assert only_issue(fake, DB).number == filed.number  # commented, not filed again
     assert len(filed.comments) == 1
+
+
+def test_an_issue_a_person_merged_another_into_is_found_by_either_marker(run, fake, state):
+    """Issue B's body, marker and all, pasted into issue A (same root cause): both clusters now update A."""
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    a.body += f"\n\n---\nMerged from #{b.number} (same root cause):\n\n{b.body}"
+    b.state, b.closed_at, b.state_reason = "closed", "2025-06-01T13:00:00Z", "duplicate"
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 2 and len(a.comments) == 1
+    assert parse_marker(a.body, DB)["count"] == 5 and parse_marker(a.body, WORKER)["count"] == 2
+
+
+def test_a_copy_of_the_marker_pasted_below_does_not_comment_on_every_rerun(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.body = issue.body + "\n\nMy notes. Original text kept below:\n\n" + issue.body
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    for _ in range(3):  # the same scan, filed three times
+        assert run("--all").exit_code == 0
+    assert len(issue.comments) == 1
+
+
+def test_a_person_body_too_long_for_the_marker_is_skipped_not_a_failed_run(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.body = "postmortem\n" + "x" * 65_500  # a pasted postmortem; the marker lost
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2),
+           cluster(WORKER, T0 + timedelta(hours=1), 2, rule=None, title="Worker exited with code 3"))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    assert "body is too long to keep triage's marker" in rows[DB[:12]] and rows[WORKER[:12]].startswith("commented")
+
+
+def test_a_repository_renamed_since_keeps_finding_its_issues(run, fake, state, monkeypatch):
+    """Issues linked under the old name stay found once GitHub answers with the new one (it redirects the old)."""
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    filed = only_issue(fake, DB)
+    original = fake._repo_json
+    monkeypatch.setattr(fake, "_repo_json", lambda: {**original(), "full_name": "acme/storefront"})  # renamed
+    filed.labels.remove("triage")
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    assert run("--all").exit_code == 0  # --repo still gives the old name
+    assert len(fake.issues) == 1 and len(filed.comments) == 1
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB, "acme/storefront").number == filed.number
+
+
+def test_a_repository_named_by_an_old_name_finds_the_issues_linked_under_its_new_one(run, fake, state, monkeypatch):
+    original = fake._repo_json
+    monkeypatch.setattr(fake, "_repo_json", lambda: {**original(), "full_name": "acme/storefront"})
+    record(state, cluster(DB, T0, 3))
+    run("--all")  # --repo acme/shop, which GitHub redirects to acme/storefront
+    filed = only_issue(fake, DB)
+    filed.labels.remove("triage")
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    assert run("--all").exit_code == 0
+    assert len(fake.issues) == 1 and len(filed.comments) == 1

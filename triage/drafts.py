@@ -197,16 +197,28 @@ def body_digest(body: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def parse_marker(body: str) -> dict | None:
-    """The data of the last well-formed marker in ``body`` (one with a fingerprint), or None."""
-    for match in reversed(list(MARKER_RE.finditer(body))):
+def markers(body: str) -> list[tuple[re.Match[str], dict]]:
+    """Each well-formed marker in ``body`` (one with a fingerprint), in order, with its data. A body may hold more
+    than one: a person merged two issues by pasting one's body into the other."""
+    found = []
+    for match in MARKER_RE.finditer(body):
         try:
             data = json.loads(match.group(1))
         except ValueError:
             continue
         if isinstance(data, dict) and isinstance(data.get("fingerprint"), str):
-            return data
-    return None
+            found.append((match, data))
+    return found
+
+
+def parse_marker(body: str, fingerprint: str | None = None) -> dict | None:
+    """The data of the last well-formed marker in ``body`` (the last one of ``fingerprint``, when given), or None."""
+    return next((data for _, data in reversed(markers(body)) if fingerprint in (None, data["fingerprint"])), None)
+
+
+def fingerprints(body: str) -> list[str]:
+    """The fingerprints the markers of ``body`` carry."""
+    return [data["fingerprint"] for _, data in markers(body)]
 
 
 def render_issue(cluster: Cluster, context: DraftContext, templates: Templates | None = None) -> Draft:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MARKER_RE, NOT_OURS, Draft, body_digest, cut, fence, marker, parse_marker
+from .drafts import MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, markers, parse_marker
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
@@ -72,7 +72,7 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     if issue is None:
         draft = render(cluster, "create")
         return Action(cluster.fingerprint, "create", draft.title, body=draft.body, labels=issue_labels(cluster, labels))
-    previous = parse_marker(issue.body) or {}
+    previous = parse_marker(issue.body, cluster.fingerprint) or {}
     last_reported = parse_timestamp(previous.get("last_seen"))
     common = dict(fingerprint=cluster.fingerprint, title=issue.title, number=issue.number, url=issue.url)
     if issue.state == "closed":
@@ -99,6 +99,9 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
         body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS)
     else:
         body = _with_counters(draft.body, cluster, window, total, first_reported)
+    if len(body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
+        return Action(kind="skip", state=issue.state, closed_at=issue.closed_at, reason=(
+            f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
     comment = update_comment(cluster, headline, since, new_events, total, body_refreshed=not kept)
     if kind == "reopen":  # a reopened issue reads GCP-regression; a comment never renames an issue
         common["title"] = draft.title
@@ -181,15 +184,17 @@ def _written_by_a_person(body: str, previous: dict) -> bool:
 def _with_counters(
     body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None
 ) -> str:
-    """``body`` with its marker's counters made cumulative over the issue's life (its incident id and, unless
-    ``digest`` is given, its body digest kept); a body without a marker gets one at its end."""
+    """``body`` with the marker of ``cluster`` made cumulative over the issue's life (its incident id and, unless
+    ``digest`` is given, its body digest kept; other clusters' markers left as they are); a body without one gets
+    it at its end."""
     known = [t for t in (first_reported, cluster.first_seen) if t is not None]
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
-    previous = parse_marker(body) or {}
+    own = [match for match, data in markers(body) if data["fingerprint"] == cluster.fingerprint]
+    previous = parse_marker(body, cluster.fingerprint) or {}
     fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"))
-    if MARKER_RE.search(body) is None:
+    if not own:
         return f"{body.rstrip()}\n\n{fresh}\n"
-    return MARKER_RE.sub(lambda _: fresh, body, count=1)
+    return body[: own[-1].start()] + fresh + body[own[-1].end() :]
 
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:

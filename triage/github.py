@@ -113,7 +113,7 @@ class GitHubTracker(IssueTracker):
         base_url: str = DEFAULT_API_URL,
         label: str = TOOL_LABEL,
         pacing: Pacing = DEFAULT_PACING,
-        parse_marker: Callable[[str], dict | None],
+        fingerprints: Callable[[str], list[str]],
         notice: Callable[[str], None] = lambda message: None,
     ):
         self.repo_name = repo
@@ -121,7 +121,7 @@ class GitHubTracker(IssueTracker):
         self._token = token
         self._base_url = base_url.rstrip("/")
         self._pacing = pacing
-        self._parse_marker = parse_marker
+        self._fingerprints = fingerprints
         self._notice = notice
         parts = urlsplit(self._base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -159,13 +159,13 @@ class GitHubTracker(IssueTracker):
         return _tracked(issues[number]) if number is not None else None
 
     def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for ``fingerprint``, unless its marker names another fingerprint (it
+        """Issue ``number``, recorded as filed for ``fingerprint``, unless its markers name other fingerprints only (it
         may have lost its label, or its marker when someone rewrote its body); None when it is gone."""
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
         if issue is None or "/pull/" in issue.html_url:
             return None
-        marker = self._parse_marker(issue.body or "")
-        if marker and marker.get("fingerprint") != fingerprint:  # a body rewritten without its marker still counts
+        carried = self._fingerprints(issue.body or "")
+        if carried and fingerprint not in carried:  # a body rewritten without its marker still counts
             return None
         self._remember(issue)
         return _tracked(issue)
@@ -222,13 +222,10 @@ class GitHubTracker(IssueTracker):
     def _remember(self, issue: Issue) -> None:
         issues = self._load() if self._issues is None else self._issues
         issues[issue.number] = issue
-        marker = self._parse_marker(issue.body or "")
-        fingerprint = marker.get("fingerprint") if marker else None
-        if not isinstance(fingerprint, str):
-            return
-        known = self._by_fingerprint.get(fingerprint)
-        if known is None or (issues[known].state != "open" and issue.state == "open"):
-            self._by_fingerprint[fingerprint] = issue.number
+        for fingerprint in self._fingerprints(issue.body or ""):  # several when a person merged issues into this one
+            known = self._by_fingerprint.get(fingerprint)
+            if known is None or (issues[known].state != "open" and issue.state == "open"):
+                self._by_fingerprint[fingerprint] = issue.number
 
     def _issue(self, number: int) -> Issue:
         issues = self._load()
