@@ -88,6 +88,16 @@ def test_a_structured_errors_exception_shows_in_the_message_unless_said(message,
     assert entry.message == shown
 
 
+@pytest.mark.parametrize("message", ["request failed", None])
+def test_a_deeply_nested_error_value_is_no_exception_line_and_no_crash(message):
+    value: object = "bottom"
+    for _ in range(1200):
+        value = {"inner": value}
+    payload = {"error": {"type": "ValueError", "value": value}, **({"message": message} if message else {})}
+    entry = to_entry({**CLOUD_RUN, "severity": "ERROR", "jsonPayload": payload})
+    assert entry.message.split("\n")[-1] == "ValueError"  # the type alone; an object is no exception value
+
+
 def test_missing_field_error_object_on_info_is_not_an_error():
     entry = to_entry({**CLOUD_RUN, "severity": "INFO", "jsonPayload": {"message": "user loaded", "error": {"message": "Missing field"}}})
     assert entry.severity is Severity.INFO and entry.message == "user loaded"

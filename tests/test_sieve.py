@@ -63,6 +63,8 @@ QUIET = {
     "stdlib INFO": {"logName": STDERR, "textPayload": "2026-11-28 01:00:00,000 - auth - INFO - Session refreshed"},
     "Missing field at INFO": {"severity": "INFO", "logName": STDERR,
                               "jsonPayload": {"message": "Thread list served", "error": {"message": "Missing field"}}},
+    "error flag at INFO": {"severity": "INFO", "logName": STDERR,
+                           "jsonPayload": {"message": "Thread list served", "error": {"value": False, "type": None}}},
 }
 
 

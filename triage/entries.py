@@ -215,8 +215,9 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
         return text if payload is None else _with_traceback(_with_exception(text, payload), payload)
     if payload is not None:
         error = payload.get("error")
-        if isinstance(error, dict) and (error.get("value") or error.get("type")):
-            return _with_traceback(": ".join(str(error[k]) for k in ("type", "value") if error.get(k)), payload)
+        line = exception_line(error) if isinstance(error, dict) else ""
+        if line:
+            return _with_traceback(line, payload)
     proto = data.get("protoPayload")
     if isinstance(proto, dict):
         status = proto.get("status")
@@ -255,10 +256,26 @@ def _with_exception(message: str, payload: Mapping) -> str:
     error = payload.get("error")
     if not isinstance(error, dict) or (isinstance(error.get("traceback"), str) and error["traceback"].strip()):
         return message  # a traceback ends in that line
-    line = ": ".join(str(error[key]) for key in ("type", "value") if error.get(key) not in (None, ""))
-    if not line or line in message or (error.get("value") not in (None, "") and str(error["value"]) in message):
+    line = exception_line(error)
+    value = _scalar(error.get("value"))
+    if not line or line in message or (value and value in message):
         return message
     return f"{message}\n{line}"
+
+
+def exception_line(error: Mapping[str, Any]) -> str:
+    """``Type: value`` of a structured error, from its ``type`` and ``value`` when they are text or numbers (an
+    object there is no exception line); "" when neither is."""
+    return ": ".join(part for part in (_scalar(error.get("type")), _scalar(error.get("value"))) if part)
+
+
+def _scalar(value: Any) -> str:
+    """A string as it is, a number printed; "" for anything else (None, booleans, lists, objects)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def _with_traceback(message: str, payload: Mapping) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .entries import declared_level, message_text, parse_latency, request_summary, to_int
+from .entries import declared_level, exception_line, message_text, parse_latency, request_summary, to_int
 from .model import Severity
 from .rules import RuleSet
 
@@ -58,7 +58,7 @@ class Sieve:
         text = message_text(data, payload)
         if payload is not None:
             error = payload.get("error")
-            if isinstance(error, dict) and (text is None or error.get("traceback") or error.get("type") or error.get("value")):
+            if isinstance(error, dict) and (text is None or error.get("traceback") or exception_line(error)):
                 return False  # the message may be or end in "Type: value" (an exception line), or carry a traceback
         http = data.get("httpRequest")
         if not isinstance(http, dict) or not http:
