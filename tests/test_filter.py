@@ -169,3 +169,9 @@ def test_a_window_that_starts_at_now_or_later_is_a_usage_error_not_an_all_clear(
                                          r"Logging holds nothing there yet \(a time without an offset is UTC\)$"):
         closed_window(window, timedelta(hours=1), END)
     assert closed_window(Window(None, END + timedelta(minutes=30)), timedelta(hours=1), END).start < END
+
+
+def test_a_window_after_an_anchoring_now_but_before_the_clock_is_pulled():
+    """--now anchors only what it ends; a past window after it still holds entries."""
+    window = Window(END + timedelta(hours=1), END + timedelta(hours=2))
+    assert closed_window(window, timedelta(hours=1), END, present=END + timedelta(days=1)) == window

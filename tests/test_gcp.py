@@ -156,6 +156,32 @@ def test_a_token_refresh_that_cannot_reach_google_names_the_token_service():
     assert str(caught.value) == "cannot reach Google's token service to refresh the credentials: DNS lookup failed"
 
 
+@pytest.mark.parametrize("timeout", ["ReadTimeout", "ConnectTimeout"])
+def test_a_timeout_mid_pull_is_not_retried(timeout):
+    """Each try already waited a minute: retrying would hold the on-call engineer for several more."""
+    import requests
+
+    calls = []
+
+    class Api:
+        def api_request(self, *args, **kwargs):
+            calls.append(kwargs)
+            if len(calls) == 1:
+                return {"entries": [{"insertId": "a", "timestamp": "2026-03-01T11:00:00Z"}], "nextPageToken": "t1"}
+            raise getattr(requests, timeout)("timed out")
+
+    class Client:
+        logging_api = Api()
+
+    waits: list[float] = []
+    with pytest.raises(SourceError) as caught:
+        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
+                  backoff=Backoff(sleep=waits.append), api_url="https://logging.example"))
+    assert str(caught.value) == (
+        "Cloud Logging at https://logging.example did not answer in time (after 1 entries in 1 pages; no partial report)")
+    assert len(calls) == 2 and waits == []
+
+
 def test_an_empty_next_page_token_ends_the_pull():
     with FakeLogging(numbered(10)) as fake:
         original = fake.answer
@@ -386,8 +412,8 @@ def test_a_gcp_source_with_an_empty_project_is_an_error_not_the_default_project(
 def test_a_service_cloud_logging_holds_nothing_of_says_so(cli, fake):
     result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--service", "apii", "-f", "json")
     assert result.exit_code == 0 and json.loads(result.stdout)["clusters"] == []
-    assert result.stderr == ("Note: Cloud Logging holds no entry of --service apii in this window and scope; check the "
-                             "name (`gcloud run services list`): the service filter runs in Cloud Logging\n")
+    assert result.stderr == ("Note: Cloud Logging returned no entry of --service apii at this severity in the window: "
+                             "a healthy service, or a misspelt name (`gcloud run services list` shows them)\n")
 
 
 def test_an_error_mid_pagination_aborts_without_a_report(cli, env):

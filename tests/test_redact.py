@@ -127,6 +127,7 @@ def test_secret_is_replaced_exactly(text, expected):
         "Bad activity token: android.os.BinderProxy@2bd79ce",
         "task-runner-7f9c desk-booking-service-2024-11-28-release failed",
         "sk-learn model sk-classifier-v2 loaded",
+        "deployed sk-payments-gateway-00042-x to europe-west1",
     ],
 )
 def test_ordinary_text_is_kept_by_the_new_forms(text):

@@ -48,15 +48,16 @@ _LEVEL_MARKERS = {
 }
 
 
-def closed_window(window: Window, default: timedelta, now: datetime) -> Window:
-    """The window with both bounds set: an open end becomes ``now``, an open start ``end - default``.
-    :class:`UsageError` when it starts at ``now`` or later: Cloud Logging holds nothing there (a local time taken
-    for UTC, a typo in the year)."""
+def closed_window(window: Window, default: timedelta, now: datetime, present: datetime | None = None) -> Window:
+    """The window with both bounds set: an open end becomes ``now`` (``--now`` or the clock), an open start
+    ``end - default``. :class:`UsageError` when it starts at the ``present`` time (the clock's; ``now`` when not
+    given) or later: Cloud Logging holds nothing there (a local time taken for UTC, a typo in the year)."""
     end = window.end or now
     start = window.start or time_before(end, default)
-    if start >= now:
+    present = present or now
+    if start >= present:
         raise UsageError(
-            f"the window starts at {format_time(start)}, not before now ({format_time(now)}): Cloud Logging holds "
+            f"the window starts at {format_time(start)}, not before now ({format_time(present)}): Cloud Logging holds "
             "nothing there yet (a time without an offset is UTC)"
         )
     return Window(start, end)

@@ -61,7 +61,9 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
-         r"|sk-(?=[\w-]*\d)[A-Za-z0-9_-]{20,}"  # OpenAI sk-…, sk-proj-…; Anthropic sk-ant-api03-…
+         # OpenAI sk-<32+ letters and digits>, sk-proj-… (also svcacct, admin); Anthropic sk-ant-api03-… (not a
+         # name such as sk-payments-gateway-00042)
+         r"|sk-(?:(?:proj|svcacct|admin)-|ant-[a-z]+\d\d-)[\w-]{20,}|sk-[A-Za-z0-9]{32,}"
          r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-]))"
      ),
      MASK),

@@ -93,7 +93,8 @@ def scan(
         if uses_gcp:
             anchor = parse_time(now, "--now") if now is not None else None
             default = parse_duration(config.since) if config.since else DEFAULT_WINDOW
-            pulled = closed_window(window, default, anchor or datetime.now(timezone.utc))
+            clock = datetime.now(timezone.utc)
+            pulled = closed_window(window, default, anchor or clock, clock)
             query = build_filter(pulled, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
             if all(gcp_project(spec) is not None for spec in specs):
                 window = pulled  # with export files beside it, those keep the window the options gave
@@ -160,8 +161,8 @@ def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
         fatal(f"nothing readable in {', '.join(specs)}")
     if result.entries_read == 0 and result.services and all(gcp_project(spec) is not None for spec in specs):
         named = ", ".join(result.services)
-        typer.echo(f"Note: Cloud Logging holds no entry of --service {named} in this window and scope; check the name "
-                   "(`gcloud run services list`): the service filter runs in Cloud Logging", err=True)
+        typer.echo(f"Note: Cloud Logging returned no entry of --service {named} at this severity in the window: a "
+                   "healthy service, or a misspelt name (`gcloud run services list` shows them)", err=True)
     elif result.entries_read == 0:
         typer.echo("Note: the sources hold no entries.", err=True)
     elif result.entries_in_window == 0:

@@ -8,10 +8,10 @@ Paging: ``Client.list_entries`` returns a plain generator that hides page bounda
 (googleapis/python-logging#136), so after a 429 it could only start again from the first page. This module
 builds the page iterator ``list_entries`` builds itself (api_core ``HTTPIterator``, ``POST /entries:list``)
 on the client's logging API and keeps the token of the next page: on 429 / RESOURCE_EXHAUSTED (which the
-HTTP path does not retry), 500, 502, 503 or 504, and on a connection dropped or timed out once the API has
-answered (not a wrong endpoint), it backs off with jitter and starts a new iterator at that token (the read is
-idempotent). An empty page that carries a token is followed like any other. Requests are paced below the quota of 60
-``entries.list`` calls per minute per project.
+HTTP path does not retry), 500, 502, 503 or 504, and on a connection dropped once the API has answered (not a
+wrong endpoint; not a timeout either, which already waited a minute), it backs off with jitter and starts a new
+iterator at that token (the read is idempotent). An empty page that carries a token is followed like any other.
+Requests are paced below the quota of 60 ``entries.list`` calls per minute per project.
 
 Entries are kept as the API returned them (camelCase LogEntry JSON): ``LogEntry.to_api_repr()`` would drop
 ``receiveTimestamp``, ``errorGroups`` and the other fields the client's LogEntry does not model, and
@@ -200,7 +200,7 @@ def pull(
     where = f"gcp:{request.project}"
     passing = (api_errors.TooManyRequests, api_errors.InternalServerError, api_errors.BadGateway,
                api_errors.ServiceUnavailable, api_errors.GatewayTimeout)
-    dropped = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+    dropped = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
     try:
         while True:
             pacer.wait()
@@ -209,6 +209,8 @@ def pull(
                 page = next(iterator.pages)
                 items = list(page)
             except (passing + dropped if pages else passing) as err:  # a dropped connection, once the API answered
+                if isinstance(err, requests.Timeout):  # a connect timeout is a ConnectionError too: it waited already
+                    raise
                 if retry >= backoff.retries:
                     raise SourceError(f"{_failure(err, request.project, api_url, api_errors)}; gave up after {retry} "
                                       "retries") from None
