@@ -9,7 +9,7 @@ import pytest
 
 from triage.drafts import (
     MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, escape_cell, escape_html, fence, parse_marker, project_of,
-    render_issue, render_scan_report,
+    render_issue, render_scan_report, title_digest,
 )
 from triage.errors import TriageError
 from triage.incidents import link_incidents
@@ -69,7 +69,8 @@ def test_samples_newest_first_and_evidence_rate():
 
 
 def test_marker_round_trip():
-    body = render_issue(rule_cluster(), DraftContext(WINDOW)).body
+    draft = render_issue(rule_cluster(), DraftContext(WINDOW))
+    body = draft.body
     assert len(MARKER_RE.findall(body)) == 1
     assert parse_marker(body) == {
         "fingerprint": "a1b2c3d4e5f60718293a",
@@ -78,6 +79,7 @@ def test_marker_round_trip():
         "last_seen": "2026-03-14T09:42:00Z",
         "window": {"from": "2026-03-14T09:00:00Z", "until": "2026-03-14T11:00:00Z"},
         "body": body_digest(body),
+        "title": title_digest(draft.title),
     }
     assert parse_marker("no marker here") is None
 
@@ -278,7 +280,7 @@ def test_root_cause_draft_with_incident_snapshot():
     assert symptoms == [("12", "\\[ERROR\\] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
                         ("6", "Cloud Run answered 503 (malformed respo…", HTTP503_FP)]
     assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id,
-                                        "body": body_digest(draft.body)}
+                                        "body": body_digest(draft.body), "title": title_digest(draft.title)}
     check_snapshot("incident_root.md", draft.as_markdown())
 
 

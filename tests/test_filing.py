@@ -640,3 +640,25 @@ def test_a_repository_named_by_an_old_name_finds_the_issues_linked_under_its_new
     record(state, cluster(DB, T0 + timedelta(hours=1), 2))
     assert run("--all").exit_code == 0
     assert len(fake.issues) == 1 and len(filed.comments) == 1
+
+
+def test_a_reopened_issue_keeps_a_title_a_person_chose(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    run("--all")
+    renamed, untouched = only_issue(fake, DB), only_issue(fake, WORKER)
+    renamed.title = "DB pool exhausted: pgbouncer limit (PR #42)"
+    for issue in (renamed, untouched):
+        issue.state, issue.closed_at = "closed", "2025-06-01T13:00:00Z"
+    record(state, cluster(DB, T0 + timedelta(hours=2), 2),
+           cluster(WORKER, T0 + timedelta(hours=2), 2, rule=None, title="Worker exited with code 3"))
+    assert run("--all").exit_code == 0
+    assert (renamed.state, renamed.title, renamed.labels[-1]) == ("open", "DB pool exhausted: pgbouncer limit (PR #42)",
+                                                                  "regression")
+    assert untouched.title == "GCP-regression | P2 | Worker exited with code 3"
+    for issue in (renamed, untouched):  # and the next reopening still tells them apart
+        issue.state, issue.closed_at = "closed", "2025-06-01T16:00:00Z"
+    record(state, cluster(DB, T0 + timedelta(hours=5), 2),
+           cluster(WORKER, T0 + timedelta(hours=5), 2, rule=None, title="Worker exited with code 3"))
+    assert run("--all").exit_code == 0
+    assert (renamed.state, renamed.title) == ("open", "DB pool exhausted: pgbouncer limit (PR #42)")
+    assert untouched.title == "GCP-regression | P2 | Worker exited with code 3" and untouched.state == "open"

@@ -169,9 +169,12 @@ def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
 # --- issue drafts -----------------------------------------------------------------------------------------
 
 
-def marker(cluster: Cluster, window: Window, incident: str | None = None, body: str | None = None) -> str:
-    """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment; ``body`` is
-    the :func:`body_digest` of the body triage wrote (:data:`NOT_OURS`: a body a person wrote)."""
+def marker(
+    cluster: Cluster, window: Window, incident: str | None = None, body: str | None = None, title: str | None = None
+) -> str:
+    """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment; ``body`` and
+    ``title`` are the digests (:func:`body_digest`, :func:`title_digest`) of the body and title triage last wrote
+    (:data:`NOT_OURS`: a body a person wrote)."""
     data = {
         "fingerprint": cluster.fingerprint,
         "count": cluster.count,
@@ -183,6 +186,8 @@ def marker(cluster: Cluster, window: Window, incident: str | None = None, body: 
         data["incident"] = incident
     if body:
         data["body"] = body
+    if title:
+        data["title"] = title
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
 
@@ -195,6 +200,12 @@ def body_digest(body: str) -> str:
     marker: a body that no longer matches it was edited by a person since triage wrote it."""
     text = MARKER_RE.sub("", body).replace("\r\n", "\n").strip()
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def title_digest(title: str) -> str:
+    """A digest of an issue title (its blanks folded), kept in the marker: a title that no longer matches it was
+    chosen by a person."""
+    return hashlib.sha256(" ".join(title.split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def markers(body: str) -> list[tuple[re.Match[str], dict]]:
@@ -254,7 +265,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         raise TriageError("template issue_body.md.j2 must contain the hidden marker exactly once: {{ marker }}")
     digest = body_digest(body)
     incident = context.incident.id if context.incident else None
-    body = MARKER_RE.sub(lambda _: marker(safe, context.window, incident, digest), body, count=1)
+    body = MARKER_RE.sub(lambda _: marker(safe, context.window, incident, digest, title_digest(title)), body, count=1)
     return Draft(title, body, cluster.fingerprint)
 
 

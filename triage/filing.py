@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, markers, parse_marker
+from .drafts import MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, markers, parse_marker, title_digest
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
@@ -95,16 +95,23 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     draft = render(cluster, kind)
     first_reported = parse_timestamp(previous.get("first_seen"))
     kept = _written_by_a_person(issue.body, previous)
+    # a reopened issue reads GCP-regression, unless a person chose its title; a comment never renames an issue
+    renamed = kind == "reopen" and not _titled_by_a_person(issue.title, previous)
+    if renamed:
+        common["title"] = draft.title
+    if renamed:
+        title_mark = title_digest(draft.title)
+    else:  # the title stays; an issue filed before title digests were kept has triage's
+        title_mark = previous.get("title") or title_digest(issue.title)
     if kept:  # only its marker's counters move on
-        body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS)
+        body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
+                              title_mark)
     else:
-        body = _with_counters(draft.body, cluster, window, total, first_reported)
+        body = _with_counters(draft.body, cluster, window, total, first_reported, title=title_mark)
     if len(body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
         return Action(kind="skip", state=issue.state, closed_at=issue.closed_at, reason=(
             f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
     comment = update_comment(cluster, headline, since, new_events, total, body_refreshed=not kept)
-    if kind == "reopen":  # a reopened issue reads GCP-regression; a comment never renames an issue
-        common["title"] = draft.title
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
 
 
@@ -181,17 +188,23 @@ def _written_by_a_person(body: str, previous: dict) -> bool:
     return "body" in previous and previous["body"] != body_digest(body)
 
 
+def _titled_by_a_person(title: str, previous: dict) -> bool:
+    """Whether someone renamed the issue since triage titled it (issues filed before title digests were kept: no)."""
+    return "title" in previous and previous["title"] != title_digest(title)
+
+
 def _with_counters(
-    body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None
+    body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None,
+    title: str | None = None,
 ) -> str:
-    """``body`` with the marker of ``cluster`` made cumulative over the issue's life (its incident id and, unless
-    ``digest`` is given, its body digest kept; other clusters' markers left as they are); a body without one gets
-    it at its end."""
+    """``body`` with the marker of ``cluster`` made cumulative over the issue's life (its incident id kept, and its
+    body and title digests unless ``digest`` and ``title`` are given; other clusters' markers left as they are); a
+    body without one gets it at its end."""
     known = [t for t in (first_reported, cluster.first_seen) if t is not None]
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
     own = [match for match, data in markers(body) if data["fingerprint"] == cluster.fingerprint]
     previous = parse_marker(body, cluster.fingerprint) or {}
-    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"))
+    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"), title or previous.get("title"))
     if not own:
         return f"{body.rstrip()}\n\n{fresh}\n"
     return body[: own[-1].start()] + fresh + body[own[-1].end() :]
