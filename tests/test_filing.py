@@ -662,3 +662,82 @@ def test_a_reopened_issue_keeps_a_title_a_person_chose(run, fake, state):
     assert run("--all").exit_code == 0
     assert (renamed.state, renamed.title) == ("open", "DB pool exhausted: pgbouncer limit (PR #42)")
     assert untouched.title == "GCP-regression | P2 | Worker exited with code 3" and untouched.state == "open"
+
+
+def _worker(start, n: int) -> Cluster:
+    return cluster(WORKER, start, n, rule=None, title="Worker exited with code 3")
+
+
+def _merge(into, merged, closed_at: str = "2025-06-01T12:30:00Z") -> None:
+    """What a person does: paste the merged issue's body (its marker with it), close that one as a duplicate."""
+    into.body += f"\n\n---\nMerged from #{merged.number}:\n\n{merged.body}"
+    merged.state, merged.closed_at, merged.state_reason = "closed", closed_at, "duplicate"
+
+
+def test_both_clusters_of_a_merged_issue_in_one_run_keep_both_counters_and_a_retitle(run, fake, state):
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    _merge(a, b)
+    a.state, a.closed_at, a.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2), _worker(T0 + timedelta(hours=3), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["reopened", "commented"]
+    assert (a.state, a.title) == ("open", "GCP-regression | P1 | Database pool exhausted")
+    assert parse_marker(a.body, DB)["count"] == 5 and parse_marker(a.body, WORKER)["count"] == 4
+    assert len(a.comments) == 2
+    assert run("--all").exit_code == 0 and len(a.comments) == 2  # the same scan again: nothing is new
+
+
+def test_a_fingerprint_in_a_duplicate_and_in_the_issue_it_was_merged_into_goes_to_the_latter(run, fake, state):
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)  # a is the older
+    _merge(b, a)
+    b.state, b.closed_at, b.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (a.state, b.state, len(fake.issues)) == ("closed", "open", 2)  # the regression is not lost
+
+
+def test_a_marker_pasted_alone_makes_the_body_a_persons_and_survives(run, fake, state):
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    a.body += "\n" + MARKER_RE.search(b.body)[0] + "\n"
+    b.state, b.closed_at, b.state_reason = "closed", "2025-06-01T12:30:00Z", "duplicate"
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    assert run("--all").exit_code == 0
+    assert parse_marker(a.body, WORKER) is not None
+    record(state, _worker(T0 + timedelta(hours=2), 2))
+    assert run("--all").exit_code == 0
+    assert parse_marker(a.body, WORKER)["count"] == 4 and b.state == "closed"
+
+
+@pytest.mark.parametrize("comment_first", [False, True])
+def test_a_title_renamed_with_the_marker_gone_stays_through_reopenings(run, fake, state, comment_first):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    issue.body = "Postmortem: pgbouncer pool size. Fixed in #42."
+    issue.title = "DB pool: pgbouncer limit (postmortem)"
+    if comment_first:  # an update while open brings the marker back first
+        record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+        assert run("--all").exit_code == 0
+    issue.state, issue.closed_at = "closed", "2025-06-01T14:00:00Z"
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2))
+    assert run("--all").exit_code == 0
+    assert (issue.state, issue.title) == ("open", "DB pool: pgbouncer limit (postmortem)")
+
+
+def test_an_issue_rewritten_then_merged_into_is_found_by_its_number(run, fake, state):
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    a.body = "Root cause: pgbouncer pool size."  # its own marker gone
+    _merge(a, b)
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    assert run("--all").exit_code == 0
+    assert len(fake.issues) == 2 and len(a.comments) == 1 and parse_marker(a.body, DB)["count"] == 2

@@ -178,15 +178,16 @@ def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):
 def test_a_deleted_issue_is_not_found_by_its_number(fake):
     fake.add_issue("gone", body_for("fp1"))
     fake.deleted.add(1)
-    assert tracker(fake).find_by_number(1, "fp1") is None
+    assert tracker(fake).find_by_number(1) is None
 
 
-def test_an_issue_found_by_number_may_have_lost_its_marker_but_not_carry_another(fake):
+def test_an_issue_is_found_by_its_recorded_number_whatever_its_markers_say(fake):
+    """Issue numbers are never reused: a person may have rewritten the body, or merged another issue into it."""
     fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.", labels=())
-    fake.add_issue("another", body_for("fp2"), labels=())
+    fake.add_issue("merged", body_for("fp2"), labels=())
+    fake.add_issue("a pull request", "", labels=(), pull_request=True)
     t = tracker(fake)
-    assert t.find_by_number(1, "fp1").number == 1
-    assert t.find_by_number(2, "fp1") is None
+    assert [t.find_by_number(n) and t.find_by_number(n).number for n in (1, 2, 3)] == [1, 2, None]
 
 
 def test_a_password_in_the_api_url_never_shows():

@@ -57,14 +57,26 @@ def plan(
     linked: Callable[[str], int | None] = lambda fingerprint: None,
 ) -> list[Action]:
     """One action per cluster; reads issues, writes nothing. An issue is found by the tool's label and its
-    marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone removed the label)."""
-    return [_plan_one(c, _find(tracker, c.fingerprint, linked), render, window, labels) for c in clusters]
+    marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone removed the label).
+    Clusters of one issue (a person merged their issues) are planned in turn, each on the issue as the actions
+    before it leave it, so that one run updates it once per cluster and none undoes another."""
+    actions = []
+    planned: dict[int, TrackedIssue] = {}  # issues as the actions so far leave them
+    for cluster in clusters:
+        issue = _find(tracker, cluster.fingerprint, linked)
+        if issue is not None:
+            issue = planned.get(issue.number, issue)
+        action = _plan_one(cluster, issue, render, window, labels)
+        if issue is not None and action.kind in ("comment", "reopen"):
+            planned[issue.number] = replace(issue, title=action.title, body=action.body, state="open", state_reason=None)
+        actions.append(action)
+    return actions
 
 
 def _find(tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None]) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
     if found is None and (number := linked(fingerprint)) is not None:
-        found = tracker.find_by_number(number, fingerprint)
+        found = tracker.find_by_number(number)
     return found
 
 
@@ -101,6 +113,8 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
         common["title"] = draft.title
     if renamed:
         title_mark = title_digest(draft.title)
+    elif not previous:  # the marker is gone: whose the title is cannot be told, so it stays a person's
+        title_mark = NOT_OURS
     else:  # the title stays; an issue filed before title digests were kept has triage's
         title_mark = previous.get("title") or title_digest(issue.title)
     if kept:  # only its marker's counters move on
@@ -181,15 +195,19 @@ def update_comment(
 
 
 def _written_by_a_person(body: str, previous: dict) -> bool:
-    """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, or the body no longer
-    matches the digest in it (issues filed before digests were kept have none: their body is triage's)."""
-    if not previous:
+    """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, it holds the marker of
+    another cluster (issues merged), or it no longer matches the digest in the marker (issues filed before digests
+    were kept have none: their body is triage's)."""
+    if not previous or any(data["fingerprint"] != previous["fingerprint"] for _, data in markers(body)):
         return True
     return "body" in previous and previous["body"] != body_digest(body)
 
 
 def _titled_by_a_person(title: str, previous: dict) -> bool:
-    """Whether someone renamed the issue since triage titled it (issues filed before title digests were kept: no)."""
+    """Whether someone renamed the issue since triage titled it, or its marker is gone (then it cannot be told;
+    issues filed before title digests were kept: no)."""
+    if not previous:
+        return True
     return "title" in previous and previous["title"] != title_digest(title)
 
 

@@ -59,7 +59,7 @@ class IssueTracker(ABC):
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
 
     @abstractmethod
-    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None: ...
+    def find_by_number(self, number: int) -> TrackedIssue | None: ...
 
     @abstractmethod
     def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue: ...
@@ -158,14 +158,12 @@ class GitHubTracker(IssueTracker):
         number = self._by_fingerprint.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
 
-    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for ``fingerprint``, unless its markers name other fingerprints only (it
-        may have lost its label, or its marker when someone rewrote its body); None when it is gone."""
+    def find_by_number(self, number: int) -> TrackedIssue | None:
+        """Issue ``number``, recorded as filed for a cluster (it may have lost its label, or its marker when
+        someone rewrote its body or merged another issue into it); None when it is gone. Issue numbers are never
+        reused, so the record is trusted."""
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
         if issue is None or "/pull/" in issue.html_url:
-            return None
-        carried = self._fingerprints(issue.body or "")
-        if carried and fingerprint not in carried:  # a body rewritten without its marker still counts
             return None
         self._remember(issue)
         return _tracked(issue)
@@ -224,7 +222,7 @@ class GitHubTracker(IssueTracker):
         issues[issue.number] = issue
         for fingerprint in self._fingerprints(issue.body or ""):  # several when a person merged issues into this one
             known = self._by_fingerprint.get(fingerprint)
-            if known is None or (issues[known].state != "open" and issue.state == "open"):
+            if known is None or _standing(issue) < _standing(issues[known]):
                 self._by_fingerprint[fingerprint] = issue.number
 
     def _issue(self, number: int) -> Issue:
@@ -263,6 +261,14 @@ class GitHubTracker(IssueTracker):
 
 
 _MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
+
+
+def _standing(issue: Issue) -> tuple[int, int]:
+    """Which of the issues carrying one fingerprint stands for it (smallest first): an open one, else one closed as
+    done, else one closed as a duplicate or not planned; the oldest among equals."""
+    if issue.state == "open":
+        return 0, issue.number
+    return (2 if issue.state_reason in ("duplicate", "not_planned") else 1), issue.number
 
 
 def _rate_limit_wait(err: GithubException, now: float) -> float | None:
