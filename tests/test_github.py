@@ -118,6 +118,8 @@ def test_stops_when_the_wait_exceeds_the_cap(fake):
         (401, "Bad credentials", "GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN"),
         (403, "Resource not accessible by integration", "GitHub denied the request to open repository acme/shop (403 Resource not accessible by integration): the token needs Issues read and write access to acme/shop"),
         (404, "Not Found", "repository acme/shop not found (404), or the token cannot see it"),
+        (403, "Repository was archived so is read-only.",
+         "GitHub denied the request to open repository acme/shop (403 Repository was archived so is read-only.)"),
     ],
 )
 def test_errors_become_one_line(fake, status, message, expected):
@@ -166,6 +168,15 @@ def test_an_issue_created_without_the_label_is_kept_and_said(fake):
     assert notes == ["GitHub created https://github.example/acme/shop/issues/1 without its 'triage' label (the token needs"
                      " push access to label issues): later runs find it through the state store; add the label by hand"
                      " so that a run without that store finds it too"]
+
+
+def test_a_locked_issue_is_said_to_be_locked_not_blamed_on_the_token(fake):
+    fake.add_issue("locked", body_for("fp1"))
+    fake.fail("POST", r"/issues/1/comments$", 403, message="Unable to create comment because issue is locked.")
+    with pytest.raises(GitHubError) as caught:
+        tracker(fake).comment(1, "new events")
+    assert str(caught.value) == (
+        "GitHub denied the request to comment on issue #1 (403 Unable to create comment because issue is locked.)")
 
 
 def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):

@@ -294,6 +294,8 @@ def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) ->
     message = _message(err)
     if err.status == 401:
         return "GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN"
+    if err.status == 403 and any(word in message.lower() for word in ("locked", "archived")):
+        return f"GitHub denied the request to {action} (403 {message})"  # the issue or repository, not the token
     if err.status == 403:
         return f"GitHub denied the request to {action} (403 {message or 'Forbidden'}): the token needs Issues read and write access to {repo}"
     if err.status == 404 and action.startswith("open repository"):
