@@ -741,3 +741,69 @@ def test_an_issue_rewritten_then_merged_into_is_found_by_its_number(run, fake, s
     record(state, cluster(DB, T0 + timedelta(hours=1), 2))
     assert run("--all").exit_code == 0
     assert len(fake.issues) == 2 and len(a.comments) == 1 and parse_marker(a.body, DB)["count"] == 2
+
+
+def _merged_and_closed(run, fake, state):
+    """Issue b merged into a, then a closed as done."""
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    _merge(a, b)
+    a.state, a.closed_at, a.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    return a, b
+
+
+@pytest.mark.parametrize("worker_first", [False, True])
+def test_a_merged_issue_reopened_for_one_cluster_is_linked_open_for_all_and_retitled(run, fake, state, worker_first):
+    a, _ = _merged_and_closed(run, fake, state)
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2), _worker(T0, 2))  # only DB recurs after the close
+    keys = [WORKER[:8], DB[:8]] if worker_first else [DB[:8], WORKER[:8]]
+    result = run(*keys)
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines()[1:]] == ["reopened", "skipped"]
+    assert (a.state, a.title) == ("open", "GCP-regression | P1 | Database pool exhausted")
+    with StateStore.in_dir(state) as store:
+        assert [(store.linked_issue(fp).number, store.linked_issue(fp).state) for fp in (DB, WORKER)] == [
+            (a.number, "open"), (a.number, "open")]
+
+
+def test_a_merged_issue_reopened_by_a_cluster_merged_into_it_keeps_its_subject(run, fake, state):
+    a, _ = _merged_and_closed(run, fake, state)
+    record(state, _worker(T0 + timedelta(hours=3), 2))  # only the merged-in cluster recurs
+    assert run(WORKER[:8]).exit_code == 0
+    assert (a.state, a.title, a.labels[-1]) == ("open", "GCP-new | P1 | Database pool exhausted", "regression")
+
+
+def test_events_from_before_a_merged_issue_was_closed_are_no_news_once_it_reopens(run, fake, state):
+    """WORKER's events came after its last report but before the close: neither this run nor the next reports them."""
+    a, _ = _merged_and_closed(run, fake, state)
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2), _worker(T0 + timedelta(minutes=40), 2))
+    for _ in range(2):
+        assert run("--all").exit_code == 0
+    assert len(a.comments) == 1 and a.comments[0].startswith("**Recurred after this issue was closed:**")
+
+
+@pytest.mark.parametrize("reason", ["null", "absent"])
+def test_without_state_reason_the_issue_others_were_merged_into_stands_for_them(run, fake, state, monkeypatch, reason):
+    """Older GitHub Enterprise gives no state_reason: the issue holding more markers stands, not the older one."""
+    record(state, cluster(DB, T0, 3), _worker(T0, 2))
+    run("--all")
+    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
+    _merge(b, a)
+    b.state, b.closed_at = "closed", "2025-06-01T13:00:00Z"
+    a.state_reason = b.state_reason = None
+    if reason == "absent":
+        original = fake._issue_json
+        monkeypatch.setattr(fake, "_issue_json", lambda i: {k: v for k, v in original(i).items() if k != "state_reason"})
+    record(state, cluster(DB, T0 + timedelta(hours=3), 2))
+    assert run("--all").exit_code == 0
+    assert (a.state, b.state) == ("closed", "open")
+
+
+@pytest.mark.parametrize("worker_first", [False, True])
+def test_a_merged_issue_both_clusters_recur_is_retitled_whatever_their_order(run, fake, state, worker_first):
+    a, _ = _merged_and_closed(run, fake, state)
+    later = T0 + timedelta(hours=3)
+    record(state, cluster(DB, later, 2), _worker(later, 2))
+    assert run(*([WORKER[:8], DB[:8]] if worker_first else [DB[:8], WORKER[:8]])).exit_code == 0
+    assert (a.state, a.title) == ("open", "GCP-regression | P1 | Database pool exhausted")

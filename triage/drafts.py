@@ -188,6 +188,11 @@ def marker(
         data["body"] = body
     if title:
         data["title"] = title
+    return marker_text(data)
+
+
+def marker_text(data: dict) -> str:
+    """The hidden marker holding ``data`` (no ``<`` or ``>`` in it, so no text can close the comment early)."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
     return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
 

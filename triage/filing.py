@@ -11,16 +11,19 @@ so a run stopped halfway (rate limit, outage) keeps what it did.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, markers, parse_marker, title_digest
+from .drafts import (
+    MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, marker_text, markers, parse_marker, title_digest,
+)
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .model import Cluster, Window
 from .redact import cluster_secrets, redact_with
-from .window import format_time
+from .window import format_time, iso_z
 
 REGRESSION_LABEL = "regression"
 FRESH_SAMPLES_SHOWN = 5
@@ -56,19 +59,43 @@ def plan(
     labels: Sequence[str] = (),
     linked: Callable[[str], int | None] = lambda fingerprint: None,
 ) -> list[Action]:
-    """One action per cluster; reads issues, writes nothing. An issue is found by the tool's label and its
-    marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone removed the label).
-    Clusters of one issue (a person merged their issues) are planned in turn, each on the issue as the actions
-    before it leave it, so that one run updates it once per cluster and none undoes another."""
-    actions = []
-    planned: dict[int, TrackedIssue] = {}  # issues as the actions so far leave them
-    for cluster in clusters:
-        issue = _find(tracker, cluster.fingerprint, linked)
+    """One action per cluster, in the order to perform them; reads issues, writes nothing. An issue is found by the
+    tool's label and its marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone
+    removed the label).
+
+    The clusters of one issue (a person merged their issues) are planned together, a reopening one first, each on
+    the issue as the actions before it leave it: one run updates it once per cluster, none undoes another, and
+    the others see it open."""
+    found = [(cluster, _find(tracker, cluster.fingerprint, linked)) for cluster in clusters]
+    first = [_plan_one(cluster, issue, render, window, labels) for cluster, issue in found]
+    groups: dict[int, list[int]] = defaultdict(list)
+    for position, (_, issue) in enumerate(found):
         if issue is not None:
-            issue = planned.get(issue.number, issue)
+            groups[issue.number].append(position)
+    actions: list[Action] = []
+    for position, (_, issue) in enumerate(found):
+        if issue is None or len(groups[issue.number]) == 1:
+            actions.append(first[position])
+        elif groups[issue.number][0] == position:  # the group's place: all of it
+            members = sorted(groups[issue.number], key=lambda m: _turn(first[m], issue))
+            actions += _plan_in_turn([found[m][0] for m in members], issue, render, window, labels)
+    return actions
+
+
+def _turn(action: Action, issue: TrackedIssue) -> tuple[bool, bool]:
+    """Order of a merged issue's clusters: reopening ones first, the title's own cluster first (it may retitle)."""
+    return action.kind != "reopen", not _owns_title(issue, action.fingerprint)
+
+
+def _plan_in_turn(
+    clusters: Sequence[Cluster], issue: TrackedIssue, render: Render, window: Window, labels: Sequence[str]
+) -> list[Action]:
+    """Plan ``clusters`` of one issue, each on the issue as the actions before it leave it."""
+    actions = []
+    for cluster in clusters:
         action = _plan_one(cluster, issue, render, window, labels)
-        if issue is not None and action.kind in ("comment", "reopen"):
-            planned[issue.number] = replace(issue, title=action.title, body=action.body, state="open", state_reason=None)
+        if action.kind in ("comment", "reopen"):
+            issue = replace(issue, title=action.title, body=action.body, state="open", state_reason=None)
         actions.append(action)
     return actions
 
@@ -97,8 +124,8 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
                 kind="skip", state="closed", closed_at=issue.closed_at, reason="closed, no event since it was closed", **common
             )
         kind, headline = "reopen", "Recurred after this issue was closed"
-    else:
-        since = last_reported
+    else:  # reopened for another cluster of a merged issue: what came before it was closed is not news
+        since = max((t for t in (last_reported, parse_timestamp(previous.get("closed"))) if t), default=None)
         if not _newer(cluster.last_seen, since):
             return Action(kind="skip", reason="no event since its last update", **common)
         kind, headline = "comment", "Seen again"
@@ -108,20 +135,19 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     first_reported = parse_timestamp(previous.get("first_seen"))
     kept = _written_by_a_person(issue.body, previous)
     # a reopened issue reads GCP-regression, unless a person chose its title; a comment never renames an issue
-    renamed = kind == "reopen" and not _titled_by_a_person(issue.title, previous)
-    if renamed:
+    ours = _titled_by_triage_for(issue.title, issue.body, previous)
+    if kind == "reopen" and ours:
         common["title"] = draft.title
-    if renamed:
-        title_mark = title_digest(draft.title)
-    elif not previous:  # the marker is gone: whose the title is cannot be told, so it stays a person's
-        title_mark = NOT_OURS
-    else:  # the title stays; an issue filed before title digests were kept has triage's
-        title_mark = previous.get("title") or title_digest(issue.title)
+    # the digest of the title triage gave it for this cluster; one that is not (a person's, another cluster's) keeps
+    # a digest that does not match it
+    title_mark = title_digest(common["title"]) if ours else previous.get("title") or NOT_OURS
     if kept:  # only its marker's counters move on
         body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
                               title_mark)
     else:
         body = _with_counters(draft.body, cluster, window, total, first_reported, title=title_mark)
+    if kind == "reopen" and issue.closed_at is not None:
+        body = _note_closing(body, cluster.fingerprint, issue.closed_at)
     if len(body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
         return Action(kind="skip", state=issue.state, closed_at=issue.closed_at, reason=(
             f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
@@ -203,12 +229,21 @@ def _written_by_a_person(body: str, previous: dict) -> bool:
     return "body" in previous and previous["body"] != body_digest(body)
 
 
-def _titled_by_a_person(title: str, previous: dict) -> bool:
-    """Whether someone renamed the issue since triage titled it, or its marker is gone (then it cannot be told;
-    issues filed before title digests were kept: no)."""
+def _owns_title(issue: TrackedIssue, fingerprint: str) -> bool:
+    return _titled_by_triage_for(issue.title, issue.body, parse_marker(issue.body, fingerprint) or {})
+
+
+def _titled_by_triage_for(title: str, body: str, previous: dict) -> bool:
+    """Whether the issue still has the title triage gave it for this cluster (whose marker is ``previous``), which a
+    reopening may change: not when someone renamed it or its marker went (then it cannot be told), nor when it is
+    the title of another cluster merged with this one (the issue keeps its subject). An issue filed before title
+    digests were kept has triage's title unless another marker claims it."""
     if not previous:
-        return True
-    return "title" in previous and previous["title"] != title_digest(title)
+        return False
+    digest = title_digest(title)
+    if "title" in previous:
+        return previous["title"] == digest
+    return not any(data.get("title") == digest for _, data in markers(body))
 
 
 def _with_counters(
@@ -226,6 +261,16 @@ def _with_counters(
     if not own:
         return f"{body.rstrip()}\n\n{fresh}\n"
     return body[: own[-1].start()] + fresh + body[own[-1].end() :]
+
+
+def _note_closing(body: str, fingerprint: str, closed_at: datetime) -> str:
+    """``body`` with the markers of the other clusters (issues merged) noting when the issue was closed: reopened,
+    it is open again, and their events from before then are no news."""
+    for match, data in reversed(markers(body)):
+        known = parse_timestamp(data.get("closed"))
+        if data["fingerprint"] != fingerprint and (known is None or known < closed_at):
+            body = body[: match.start()] + marker_text({**data, "closed": iso_z(closed_at)}) + body[match.end() :]
+    return body
 
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:

@@ -220,10 +220,21 @@ class GitHubTracker(IssueTracker):
     def _remember(self, issue: Issue) -> None:
         issues = self._load() if self._issues is None else self._issues
         issues[issue.number] = issue
-        for fingerprint in self._fingerprints(issue.body or ""):  # several when a person merged issues into this one
+        carried = self._fingerprints(issue.body or "")  # several when a person merged issues into this one
+        for fingerprint in carried:
             known = self._by_fingerprint.get(fingerprint)
-            if known is None or _standing(issue) < _standing(issues[known]):
+            if known is None or self._standing(issue) < self._standing(issues[known]):
                 self._by_fingerprint[fingerprint] = issue.number
+
+    def _standing(self, issue: Issue) -> tuple[int, int, int]:
+        """Which of the issues carrying one fingerprint stands for it (smallest first): an open one, else one closed
+        as done, else one closed as a duplicate or not planned; among equals the one holding the most markers (the
+        issue others were merged into), then the oldest."""
+        if issue.state == "open":
+            rank = 0
+        else:
+            rank = 2 if issue.state_reason in ("duplicate", "not_planned") else 1
+        return rank, -len(self._fingerprints(issue.body or "")), issue.number
 
     def _issue(self, number: int) -> Issue:
         issues = self._load()
@@ -261,14 +272,6 @@ class GitHubTracker(IssueTracker):
 
 
 _MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
-
-
-def _standing(issue: Issue) -> tuple[int, int]:
-    """Which of the issues carrying one fingerprint stands for it (smallest first): an open one, else one closed as
-    done, else one closed as a duplicate or not planned; the oldest among equals."""
-    if issue.state == "open":
-        return 0, issue.number
-    return (2 if issue.state_reason in ("duplicate", "not_planned") else 1), issue.number
 
 
 def _rate_limit_wait(err: GithubException, now: float) -> float | None:
