@@ -280,7 +280,8 @@ def test_root_cause_draft_with_incident_snapshot():
     assert symptoms == [("12", "\\[ERROR\\] Worker (pid:&lt;NUM&gt;) failed to bo…", BOOT_FP),
                         ("6", "Cloud Run answered 503 (malformed respo…", HTTP503_FP)]
     assert parse_marker(draft.body) == {**parse_marker(render_issue(root, DraftContext(WINDOW)).body), "incident": incident.id,
-                                        "body": body_digest(draft.body), "title": title_digest(draft.title)}
+                                        "body": body_digest(draft.body), "title": title_digest(draft.title),
+                                        "symptoms": [BOOT_FP, HTTP503_FP]}
     check_snapshot("incident_root.md", draft.as_markdown())
 
 

@@ -807,3 +807,19 @@ def test_a_merged_issue_both_clusters_recur_is_retitled_whatever_their_order(run
     record(state, cluster(DB, later, 2), _worker(later, 2))
     assert run(*([WORKER[:8], DB[:8]] if worker_first else [DB[:8], WORKER[:8]])).exit_code == 0
     assert (a.state, a.title) == ("open", "GCP-regression | P1 | Database pool exhausted")
+
+
+def test_symptoms_whose_root_cause_left_the_window_go_to_its_issue_not_a_new_one(run, fake, state):
+    record(state, *cascade_clusters())
+    assert run("--all").exit_code == 0
+    root_issue = only_issue(fake, ROOT_FP)
+    assert parse_marker(root_issue.body, ROOT_FP)["symptoms"] == [BOOT_FP, HTTP503_FP]
+    _, boot, http503 = cascade_clusters(start=CASCADE_T0 + timedelta(days=1))
+    record(state, boot, http503)  # the import error is out of this window; the workers still fail to boot
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1 and len(root_issue.comments) == 1
+    assert parse_marker(root_issue.body, ROOT_FP)["symptoms"] == [BOOT_FP, HTTP503_FP]  # kept for the next time
+    assert run("--all").exit_code == 0 and len(root_issue.comments) == 1  # and found again, by its own marker now
+    assert run("--all", "--include-symptoms").exit_code == 0  # asked for: a symptom not linked yet gets its own
+    assert len(fake.issues) == 2 and only_issue(fake, HTTP503_FP).number == 2

@@ -15,8 +15,8 @@ from triage.github import GitHubError, GitHubTracker, Pacing, no_write_retry
 TOKEN = "ghp_adapterSECRET0123456789"
 
 
-def fingerprints(body: str) -> list[str]:
-    return [json.loads(found)["fingerprint"] for found in re.findall(r"<!-- triage:(\{.*?\}) -->", body)]
+def markers_of(body: str) -> list[dict]:
+    return [json.loads(found) for found in re.findall(r"<!-- triage:(\{.*?\}) -->", body)]
 
 
 def body_for(fingerprint: str) -> str:
@@ -32,7 +32,7 @@ def fake():
 def tracker(fake: FakeGitHub, slept: list | None = None, cap: float = 60.0, clock=lambda: 1_000.0) -> GitHubTracker:
     sleep = (slept.append if slept is not None else _no_sleep)
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, rate_limit_cap_s=cap, sleep=sleep, clock=clock)
-    return GitHubTracker("acme/shop", TOKEN, base_url=fake.url, pacing=pacing, fingerprints=fingerprints)
+    return GitHubTracker("acme/shop", TOKEN, base_url=fake.url, pacing=pacing, markers_of=markers_of)
 
 
 def _no_sleep(seconds: float) -> None:
@@ -141,7 +141,7 @@ def test_unreachable_server_is_one_line():
         url = gone.url
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
     with pytest.raises(GitHubError, match=r"no answer from GitHub at http://127\.0\.0\.1:\d+/api/v3 while trying to open repository"):
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, fingerprints=fingerprints)
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
 
 
 def test_repr_hides_the_token(fake):
@@ -206,7 +206,7 @@ def test_a_password_in_the_api_url_never_shows():
         url = gone.url.replace("http://", "http://admin:hunter2pw@")
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
     with pytest.raises(GitHubError) as caught:
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, fingerprints=fingerprints)
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
     assert "no answer from GitHub" in str(caught.value) and "hunter2pw" not in str(caught.value)
 
 
@@ -229,7 +229,7 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
     try:
         with pytest.raises(GitHubError) as caught:
-            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, fingerprints=fingerprints)
+            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
     finally:
         server.shutdown()
         server.server_close()

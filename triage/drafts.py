@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import jinja2
 
@@ -34,7 +34,8 @@ from .resources import data_dir
 from .window import format_time, iso_z
 
 MAX_BODY = 65_536
-MARKER_HEADROOM = 256  # room for the issue filer to grow the marker's counters without passing MAX_BODY
+MARKER_HEADROOM = 1024  # room for the issue filer to grow the marker's counters without passing MAX_BODY
+SYMPTOMS_KEPT = 20  # symptom fingerprints a root cause's marker lists (about 500 characters)
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
 _MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
@@ -170,11 +171,13 @@ def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
 
 
 def marker(
-    cluster: Cluster, window: Window, incident: str | None = None, body: str | None = None, title: str | None = None
+    cluster: Cluster, window: Window, incident: str | None = None, body: str | None = None, title: str | None = None,
+    symptoms: Sequence[str] = (),
 ) -> str:
     """The hidden marker: fingerprint, counters, window (and incident id) as JSON in an HTML comment; ``body`` and
     ``title`` are the digests (:func:`body_digest`, :func:`title_digest`) of the body and title triage last wrote
-    (:data:`NOT_OURS`: a body a person wrote)."""
+    (:data:`NOT_OURS`: a body a person wrote); ``symptoms`` the fingerprints of the incident's other clusters, which
+    this issue tracks (the first :data:`SYMPTOMS_KEPT`)."""
     data = {
         "fingerprint": cluster.fingerprint,
         "count": cluster.count,
@@ -188,6 +191,8 @@ def marker(
         data["body"] = body
     if title:
         data["title"] = title
+    if symptoms:
+        data["symptoms"] = list(symptoms[:SYMPTOMS_KEPT])
     return marker_text(data)
 
 
@@ -232,9 +237,9 @@ def parse_marker(body: str, fingerprint: str | None = None) -> dict | None:
     return next((data for _, data in reversed(markers(body)) if fingerprint in (None, data["fingerprint"])), None)
 
 
-def fingerprints(body: str) -> list[str]:
-    """The fingerprints the markers of ``body`` carry."""
-    return [data["fingerprint"] for _, data in markers(body)]
+def marker_data(body: str) -> list[dict]:
+    """The data of each well-formed marker of ``body``, in order."""
+    return [data for _, data in markers(body)]
 
 
 def render_issue(cluster: Cluster, context: DraftContext, templates: Templates | None = None) -> Draft:
@@ -269,8 +274,13 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
     if body.count("<!-- triage:") != 1:
         raise TriageError("template issue_body.md.j2 must contain the hidden marker exactly once: {{ marker }}")
     digest = body_digest(body)
-    incident = context.incident.id if context.incident else None
-    body = MARKER_RE.sub(lambda _: marker(safe, context.window, incident, digest, title_digest(title)), body, count=1)
+    incident = context.incident
+    is_root = incident is not None and incident.root == safe.fingerprint
+    symptoms = [fp for fp in incident.clusters if fp != incident.root] if is_root else []
+    body = MARKER_RE.sub(
+        lambda _: marker(safe, context.window, incident.id if incident else None, digest, title_digest(title), symptoms),
+        body, count=1,
+    )
     return Draft(title, body, cluster.fingerprint)
 
 

@@ -58,15 +58,18 @@ def plan(
     window: Window,
     labels: Sequence[str] = (),
     linked: Callable[[str], int | None] = lambda fingerprint: None,
+    *,
+    follow_symptoms: bool = True,
 ) -> list[Action]:
     """One action per cluster, in the order to perform them; reads issues, writes nothing. An issue is found by the
     tool's label and its marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone
-    removed the label).
+    removed the label), else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
+    cluster among its symptoms: a symptom whose cause left the window is not filed again on its own.
 
     The clusters of one issue (a person merged their issues) are planned together, a reopening one first, each on
     the issue as the actions before it leave it: one run updates it once per cluster, none undoes another, and
     the others see it open."""
-    found = [(cluster, _find(tracker, cluster.fingerprint, linked)) for cluster in clusters]
+    found = [(cluster, _find(tracker, cluster.fingerprint, linked, follow_symptoms)) for cluster in clusters]
     first = [_plan_one(cluster, issue, render, window, labels) for cluster, issue in found]
     groups: dict[int, list[int]] = defaultdict(list)
     for position, (_, issue) in enumerate(found):
@@ -100,10 +103,14 @@ def _plan_in_turn(
     return actions
 
 
-def _find(tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None]) -> TrackedIssue | None:
+def _find(
+    tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None], follow_symptoms: bool
+) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
     if found is None and (number := linked(fingerprint)) is not None:
         found = tracker.find_by_number(number)
+    if found is None and follow_symptoms:
+        found = tracker.find_tracking(fingerprint)
     return found
 
 
@@ -257,7 +264,9 @@ def _with_counters(
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
     own = [match for match, data in markers(body) if data["fingerprint"] == cluster.fingerprint]
     previous = parse_marker(body, cluster.fingerprint) or {}
-    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"), title or previous.get("title"))
+    symptoms = [fp for fp in previous.get("symptoms", ()) if isinstance(fp, str)]
+    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"), title or previous.get("title"),
+                   symptoms)
     if not own:
         return f"{body.rstrip()}\n\n{fresh}\n"
     return body[: own[-1].start()] + fresh + body[own[-1].end() :]

@@ -62,6 +62,10 @@ class IssueTracker(ABC):
     def find_by_number(self, number: int) -> TrackedIssue | None: ...
 
     @abstractmethod
+    def find_tracking(self, fingerprint: str) -> TrackedIssue | None:
+        """The issue of an incident's root cause that lists ``fingerprint`` among its symptoms."""
+
+    @abstractmethod
     def create(self, title: str, body: str, labels: Iterable[str]) -> TrackedIssue: ...
 
     @abstractmethod
@@ -113,7 +117,7 @@ class GitHubTracker(IssueTracker):
         base_url: str = DEFAULT_API_URL,
         label: str = TOOL_LABEL,
         pacing: Pacing = DEFAULT_PACING,
-        fingerprints: Callable[[str], list[str]],
+        markers_of: Callable[[str], list[dict]],
         notice: Callable[[str], None] = lambda message: None,
     ):
         self.repo_name = repo
@@ -121,7 +125,7 @@ class GitHubTracker(IssueTracker):
         self._token = token
         self._base_url = base_url.rstrip("/")
         self._pacing = pacing
-        self._fingerprints = fingerprints
+        self._markers_of = markers_of
         self._notice = notice
         parts = urlsplit(self._base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -144,6 +148,7 @@ class GitHubTracker(IssueTracker):
         self.repo_name = full_name  # as GitHub spells it (--repo may be written in another case)
         self._issues: dict[int, Issue] | None = None
         self._by_fingerprint: dict[str, int] = {}
+        self._by_symptom: dict[str, int] = {}  # clusters an incident's root-cause issue tracks besides its own
 
     def __repr__(self) -> str:
         return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(self._base_url)!r})"
@@ -156,6 +161,11 @@ class GitHubTracker(IssueTracker):
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None:
         issues = self._load()
         number = self._by_fingerprint.get(fingerprint)
+        return _tracked(issues[number]) if number is not None else None
+
+    def find_tracking(self, fingerprint: str) -> TrackedIssue | None:
+        issues = self._load()
+        number = self._by_symptom.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
 
     def find_by_number(self, number: int) -> TrackedIssue | None:
@@ -220,11 +230,14 @@ class GitHubTracker(IssueTracker):
     def _remember(self, issue: Issue) -> None:
         issues = self._load() if self._issues is None else self._issues
         issues[issue.number] = issue
-        carried = self._fingerprints(issue.body or "")  # several when a person merged issues into this one
-        for fingerprint in carried:
-            known = self._by_fingerprint.get(fingerprint)
+        found = self._markers_of(issue.body or "")  # several when a person merged issues into this one
+        own = [data["fingerprint"] for data in found]
+        listed = [fp for data in found if isinstance(data.get("symptoms"), list) for fp in data["symptoms"]
+                  if isinstance(fp, str)]
+        for fingerprint, by in [(fp, self._by_fingerprint) for fp in own] + [(fp, self._by_symptom) for fp in listed]:
+            known = by.get(fingerprint)
             if known is None or self._standing(issue) < self._standing(issues[known]):
-                self._by_fingerprint[fingerprint] = issue.number
+                by[fingerprint] = issue.number
 
     def _standing(self, issue: Issue) -> tuple[int, int, int]:
         """Which of the issues carrying one fingerprint stands for it (smallest first): an open one, else one closed
@@ -234,7 +247,7 @@ class GitHubTracker(IssueTracker):
             rank = 0
         else:
             rank = 2 if issue.state_reason in ("duplicate", "not_planned") else 1
-        return rank, -len(self._fingerprints(issue.body or "")), issue.number
+        return rank, -len(self._markers_of(issue.body or "")), issue.number
 
     def _issue(self, number: int) -> Issue:
         issues = self._load()

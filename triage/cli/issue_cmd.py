@@ -38,7 +38,7 @@ def file_issues(
     """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GH_TOKEN or GITHUB_TOKEN."""
     from .. import github
     from ..config import load_config
-    from ..drafts import Templates, fingerprints, project_of, render_issue
+    from ..drafts import Templates, marker_data, project_of, render_issue
     from ..filing import apply, plan, update_status
     from ..incidents import link_incidents
     from ..selection import draft_contexts, select
@@ -89,14 +89,15 @@ def file_issues(
 
             base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
             tracker = github.GitHubTracker(
-                repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, fingerprints=fingerprints,
+                repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, markers_of=marker_data,
                 notice=lambda message: typer.echo(f"Note: {message}", err=True),
             )
             def linked(fingerprint: str) -> int | None:  # also under the name --repo gave (a renamed repository)
                 issue = store.linked_issue(fingerprint, tracker.repo_name) or store.linked_issue(fingerprint, repo)
                 return issue.number if issue else None
 
-            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked)
+            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
+                           follow_symptoms=not include_symptoms)
             if dry_run:
                 done = actions
             else:
