@@ -823,3 +823,84 @@ def test_symptoms_whose_root_cause_left_the_window_go_to_its_issue_not_a_new_one
     assert run("--all").exit_code == 0 and len(root_issue.comments) == 1  # and found again, by its own marker now
     assert run("--all", "--include-symptoms").exit_code == 0  # asked for: a symptom not linked yet gets its own
     assert len(fake.issues) == 2 and only_issue(fake, HTTP503_FP).number == 2
+
+
+def _filed_incident(run, fake, state):
+    """The cascade filed as one issue on its root cause."""
+    record(state, *cascade_clusters())
+    assert run("--all").exit_code == 0
+    return only_issue(fake, ROOT_FP)
+
+
+def _symptoms_alone(state, days: int = 1, fingerprints=(ROOT_FP, BOOT_FP, HTTP503_FP)) -> None:
+    """A later scan holding the symptoms only (the root cause is out of its window)."""
+    _, boot, http503 = cascade_clusters(fingerprints, start=CASCADE_T0 + timedelta(days=days))
+    record(state, boot, http503)
+
+
+def test_a_followed_symptom_leaves_the_root_causes_body_triages(run, fake, state):
+    issue = _filed_incident(run, fake, state)
+    _symptoms_alone(state)
+    assert run("--all").exit_code == 0
+    assert issue.comments[0].endswith("its body stays the root cause's.")
+    record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(days=2)))  # the root cause is back
+    assert run("--all").exit_code == 0
+    assert issue.comments[1].endswith("The issue body now shows the evidence of the latest window.")
+    assert parse_marker(issue.body, BOOT_FP) is not None  # the refresh kept the followed symptom's marker
+    _symptoms_alone(state, days=3)
+    assert run("--all").exit_code == 0 and issue.comments[2].endswith("its body stays the root cause's.")
+    assert run("--all").exit_code == 0 and len(issue.comments) == 3  # the same scan again: no news
+
+
+def test_a_root_cause_recurring_alone_keeps_its_symptoms_listed(run, fake, state):
+    issue = _filed_incident(run, fake, state)
+    root, _, _ = cascade_clusters(start=CASCADE_T0 + timedelta(hours=3))
+    record(state, root)
+    assert run("--all").exit_code == 0
+    assert parse_marker(issue.body, ROOT_FP)["symptoms"] == [BOOT_FP, HTTP503_FP]
+    _symptoms_alone(state)
+    assert run("--all").exit_code == 0 and len(fake.issues) == 1
+
+
+def test_a_symptom_whose_own_issue_was_closed_as_a_duplicate_goes_to_the_root_causes(run, fake, state):
+    issue = _filed_incident(run, fake, state)
+    record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(hours=1)))
+    assert run("--all", "--include-symptoms").exit_code == 0
+    own = only_issue(fake, BOOT_FP)
+    own.state, own.closed_at, own.state_reason = "closed", "2026-03-14T12:00:00Z", "duplicate"
+    comments = len(issue.comments)
+    _symptoms_alone(state)
+    assert run("--all").exit_code == 0
+    assert own.state == "closed" and len(issue.comments) == comments + 1
+
+
+def test_a_followed_symptom_that_became_a_root_cause_lists_its_own_symptoms(run, fake, state):
+    issue = _filed_incident(run, fake, state)
+    other = "8a8b8c8d8e8f80818283"
+    _symptoms_alone(state, fingerprints=(ROOT_FP, BOOT_FP, other))  # the workers fail, and `other` follows them
+    assert run("--all").exit_code == 0
+    _, _, alone = cascade_clusters((ROOT_FP, BOOT_FP, other), start=CASCADE_T0 + timedelta(days=2))
+    record(state, alone)
+    assert run("--all").exit_code == 0 and len(fake.issues) == 1
+
+
+def test_a_symptoms_events_from_before_its_root_causes_issue_was_closed_are_no_news(run, fake, state):
+    issue = _filed_incident(run, fake, state)
+    _, _, http503 = cascade_clusters(start=CASCADE_T0 + timedelta(days=1))  # before the close
+    _, boot, _ = cascade_clusters(start=CASCADE_T0 + timedelta(days=1, hours=2))  # after it
+    issue.state, issue.closed_at, issue.state_reason = "closed", "2026-03-15T10:30:00Z", "completed"
+    record(state, boot, http503)
+    assert run("--all").exit_code == 0
+    assert issue.state == "open" and len(issue.comments) == 1
+
+
+@pytest.mark.parametrize("value", ["null", "5", '"1b2c3d4e5f6071829304"', '{"a": 1}', '[1, null, "1b2c3d4e5f6071829304"]'])
+def test_a_hand_edited_symptom_list_is_no_crash(run, fake, state, value):
+    issue = _filed_incident(run, fake, state)
+    data = parse_marker(issue.body, ROOT_FP)
+    text = json.dumps({**data, "symptoms": "@@"}, separators=(",", ":")).replace('"@@"', value)
+    issue.body = "Edited by a person.\n" + MARKER_RE.sub(lambda _: f"<!-- triage:{text} -->", issue.body)
+    record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(hours=1)))
+    assert run("--all").exit_code == 0
+    _symptoms_alone(state)
+    assert run("--all").exit_code == 0

@@ -109,8 +109,8 @@ def _find(
     found = tracker.find_by_fingerprint(fingerprint)
     if found is None and (number := linked(fingerprint)) is not None:
         found = tracker.find_by_number(number)
-    if found is None and follow_symptoms:
-        found = tracker.find_tracking(fingerprint)
+    if follow_symptoms and (found is None or (found.state == "closed" and found.state_reason in _NOT_REOPENED)):
+        found = tracker.find_tracking(fingerprint) or found  # its own issue closed as a duplicate of its root's
     return found
 
 
@@ -131,8 +131,9 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
                 kind="skip", state="closed", closed_at=issue.closed_at, reason="closed, no event since it was closed", **common
             )
         kind, headline = "reopen", "Recurred after this issue was closed"
-    else:  # reopened for another cluster of a merged issue: what came before it was closed is not news
-        since = max((t for t in (last_reported, parse_timestamp(previous.get("closed"))) if t), default=None)
+    else:  # reopened for another cluster of the issue (now or earlier): what came before it was closed is no news
+        closings = (last_reported, parse_timestamp(previous.get("closed")), issue.closed_at)
+        since = max((t for t in closings if t is not None), default=None)
         if not _newer(cluster.last_seen, since):
             return Action(kind="skip", reason="no event since its last update", **common)
         kind, headline = "comment", "Seen again"
@@ -140,7 +141,10 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     total = _count(previous.get("count")) + new_events
     draft = render(cluster, kind)
     first_reported = parse_timestamp(previous.get("first_seen"))
-    kept = _written_by_a_person(issue.body, previous)
+    listed = _listed_symptoms(issue.body)
+    # a symptom on its root cause's issue: the body is the root cause's (unless it was written for this cluster)
+    followed = cluster.fingerprint in listed and previous.get("body") != body_digest(issue.body)
+    kept = followed or _written_by_a_person(issue.body, previous)
     # a reopened issue reads GCP-regression, unless a person chose its title; a comment never renames an issue
     ours = _titled_by_triage_for(issue.title, issue.body, previous)
     if kind == "reopen" and ours:
@@ -148,17 +152,23 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     # the digest of the title triage gave it for this cluster; one that is not (a person's, another cluster's) keeps
     # a digest that does not match it
     title_mark = title_digest(common["title"]) if ours else previous.get("title") or NOT_OURS
-    if kept:  # only its marker's counters move on
+    drafted = _symptoms_of(parse_marker(draft.body, cluster.fingerprint))  # of the incident it is the root of now
+    if kept:  # only its marker's counters (and the symptoms it tracks) move on
+        symptoms = list(dict.fromkeys([*_symptoms_of(previous), *drafted]))
         body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
-                              title_mark)
-    else:
-        body = _with_counters(draft.body, cluster, window, total, first_reported, title=title_mark)
+                              title_mark, symptoms)
+    else:  # refreshed: the symptoms it tracked, and their markers, stay
+        symptoms = list(dict.fromkeys([*drafted, *listed]))
+        body = _with_counters(draft.body, cluster, window, total, first_reported, title=title_mark, symptoms=symptoms)
+        body = "".join([body.rstrip("\n"), "\n", *(
+            f"{match[0]}\n" for match, data in markers(issue.body) if data["fingerprint"] in listed)])
     if kind == "reopen" and issue.closed_at is not None:
         body = _note_closing(body, cluster.fingerprint, issue.closed_at)
     if len(body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
         return Action(kind="skip", state=issue.state, closed_at=issue.closed_at, reason=(
             f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
-    comment = update_comment(cluster, headline, since, new_events, total, body_refreshed=not kept)
+    comment = update_comment(cluster, headline, since, new_events, total,
+                             body_note=_FOLLOWED if followed else _KEPT if kept else _REFRESHED)
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
 
 
@@ -204,8 +214,13 @@ def events_since(cluster: Cluster, since: datetime | None) -> int:
     return sum(1 for o in cluster.occurrences if o.timestamp is not None and o.timestamp > since)
 
 
+_REFRESHED = "The issue body now shows the evidence of the latest window."
+_KEPT = "The issue body is kept as it was edited; only its hidden counters were updated."
+_FOLLOWED = "This failure is a symptom of the root cause this issue is about; its body stays the root cause's."
+
+
 def update_comment(
-    cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_refreshed: bool = True
+    cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_note: str = _REFRESHED
 ) -> str:
     """The comment for an existing issue: what is new since its last update, with fresh samples."""
     since_text = f" since {format_time(since)}" if since else ""
@@ -222,18 +237,32 @@ def update_comment(
             f"{format_time(s.timestamp)} {cut(redact_with(s.message, secrets), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN]
         )
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
-    lines += ["", "The issue body now shows the evidence of the latest window." if body_refreshed
-              else "The issue body is kept as it was edited; only its hidden counters were updated."]
+    lines += ["", body_note]
     return "\n".join(lines)
 
 
 def _written_by_a_person(body: str, previous: dict) -> bool:
     """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, it holds the marker of
-    another cluster (issues merged), or it no longer matches the digest in the marker (issues filed before digests
-    were kept have none: their body is triage's)."""
-    if not previous or any(data["fingerprint"] != previous["fingerprint"] for _, data in markers(body)):
+    another cluster that is not one of its symptoms (issues merged), or it no longer matches the digest in the marker
+    (issues filed before digests were kept have none: their body is triage's)."""
+    if not previous:
+        return True
+    ours = {previous["fingerprint"], *_listed_symptoms(body)}
+    if any(data["fingerprint"] not in ours for _, data in markers(body)):
         return True
     return "body" in previous and previous["body"] != body_digest(body)
+
+
+def _listed_symptoms(body: str) -> list[str]:
+    """The fingerprints the markers of ``body`` list as the symptoms of an incident this issue is the root cause of,
+    in their order."""
+    return list(dict.fromkeys(fp for _, data in markers(body) for fp in _symptoms_of(data)))
+
+
+def _symptoms_of(data: dict | None) -> list[str]:
+    """A marker's symptom list (a hand-edited value that is no list of text counts as none)."""
+    listed = data.get("symptoms") if data else None
+    return [fp for fp in listed if isinstance(fp, str)] if isinstance(listed, list) else []
 
 
 def _owns_title(issue: TrackedIssue, fingerprint: str) -> bool:
@@ -255,18 +284,17 @@ def _titled_by_triage_for(title: str, body: str, previous: dict) -> bool:
 
 def _with_counters(
     body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None,
-    title: str | None = None,
+    title: str | None = None, symptoms: Sequence[str] | None = None,
 ) -> str:
     """``body`` with the marker of ``cluster`` made cumulative over the issue's life (its incident id kept, and its
-    body and title digests unless ``digest`` and ``title`` are given; other clusters' markers left as they are); a
-    body without one gets it at its end."""
+    body and title digests and symptoms unless ``digest``, ``title`` and ``symptoms`` are given; other clusters'
+    markers left as they are); a body without one gets it at its end."""
     known = [t for t in (first_reported, cluster.first_seen) if t is not None]
     counted = replace(cluster, count=total, first_seen=min(known, default=None))
     own = [match for match, data in markers(body) if data["fingerprint"] == cluster.fingerprint]
     previous = parse_marker(body, cluster.fingerprint) or {}
-    symptoms = [fp for fp in previous.get("symptoms", ()) if isinstance(fp, str)]
     fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"), title or previous.get("title"),
-                   symptoms)
+                   _symptoms_of(previous) if symptoms is None else symptoms)
     if not own:
         return f"{body.rstrip()}\n\n{fresh}\n"
     return body[: own[-1].start()] + fresh + body[own[-1].end() :]
