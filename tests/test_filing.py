@@ -879,6 +879,7 @@ def test_a_followed_symptom_that_became_a_root_cause_lists_its_own_symptoms(run,
     other = "8a8b8c8d8e8f80818283"
     _symptoms_alone(state, fingerprints=(ROOT_FP, BOOT_FP, other))  # the workers fail, and `other` follows them
     assert run("--all").exit_code == 0
+    assert parse_marker(issue.body, BOOT_FP)["symptoms"] == [other]
     _, _, alone = cascade_clusters((ROOT_FP, BOOT_FP, other), start=CASCADE_T0 + timedelta(days=2))
     record(state, alone)
     assert run("--all").exit_code == 0 and len(fake.issues) == 1

@@ -1,10 +1,9 @@
 """Decide and perform what filing a scan's clusters means for their GitHub issues.
 
 :func:`plan` only reads: per cluster, the issue carrying its fingerprint decides the action —
-none → create; open with events newer than its marker's ``last_seen`` → comment (and refresh the body, unless a
-person rewrote it: then only its marker's counters move on);
-closed with events after it was closed → reopen (label ``regression``, comment, refresh), unless it was closed
-as a duplicate or as not planned; else skip.
+none → create; open with events newer than its marker's ``last_seen`` → comment (and update the body, see
+:mod:`triage.issue_body`); closed with events after it was closed → reopen (label ``regression``, comment,
+update), unless it was closed as a duplicate or as not planned; else skip.
 :func:`apply` performs the actions one by one and links each issue in the state store as it goes,
 so a run stopped halfway (rate limit, outage) keeps what it did.
 """
@@ -16,14 +15,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterator, Sequence
 
-from .drafts import (
-    MAX_BODY, NOT_OURS, Draft, body_digest, cut, fence, marker, marker_text, markers, parse_marker, title_digest,
-)
+from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
+from .issue_body import REFRESHED, owns_title, rewrite
 from .model import Cluster, Window
 from .redact import cluster_secrets, redact_with
-from .window import format_time, iso_z
+from .window import format_time
 
 REGRESSION_LABEL = "regression"
 FRESH_SAMPLES_SHOWN = 5
@@ -87,7 +85,7 @@ def plan(
 
 def _turn(action: Action, issue: TrackedIssue) -> tuple[bool, bool]:
     """Order of a merged issue's clusters: reopening ones first, the title's own cluster first (it may retitle)."""
-    return action.kind != "reopen", not _owns_title(issue, action.fingerprint)
+    return action.kind != "reopen", not owns_title(issue, action.fingerprint)
 
 
 def _plan_in_turn(
@@ -141,35 +139,13 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     total = _count(previous.get("count")) + new_events
     draft = render(cluster, kind)
     first_reported = parse_timestamp(previous.get("first_seen"))
-    listed = _listed_symptoms(issue.body)
-    # a symptom on its root cause's issue: the body is the root cause's (unless it was written for this cluster)
-    followed = cluster.fingerprint in listed and previous.get("body") != body_digest(issue.body)
-    kept = followed or _written_by_a_person(issue.body, previous)
-    # a reopened issue reads GCP-regression, unless a person chose its title; a comment never renames an issue
-    ours = _titled_by_triage_for(issue.title, issue.body, previous)
-    if kind == "reopen" and ours:
-        common["title"] = draft.title
-    # the digest of the title triage gave it for this cluster; one that is not (a person's, another cluster's) keeps
-    # a digest that does not match it
-    title_mark = title_digest(common["title"]) if ours else previous.get("title") or NOT_OURS
-    drafted = _symptoms_of(parse_marker(draft.body, cluster.fingerprint))  # of the incident it is the root of now
-    if kept:  # only its marker's counters (and the symptoms it tracks) move on
-        symptoms = list(dict.fromkeys([*_symptoms_of(previous), *drafted]))
-        body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
-                              title_mark, symptoms)
-    else:  # refreshed: the symptoms it tracked, and their markers, stay
-        symptoms = list(dict.fromkeys([*drafted, *listed]))
-        body = _with_counters(draft.body, cluster, window, total, first_reported, title=title_mark, symptoms=symptoms)
-        body = "".join([body.rstrip("\n"), "\n", *(
-            f"{match[0]}\n" for match, data in markers(issue.body) if data["fingerprint"] in listed)])
-    if kind == "reopen" and issue.closed_at is not None:
-        body = _note_closing(body, cluster.fingerprint, issue.closed_at)
-    if len(body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
+    new = rewrite(issue, cluster, draft, window, total, first_reported, reopening=kind == "reopen")
+    if len(new.body) >= MAX_BODY:  # a person's long body leaves no room for the marker: updating it would fail each run
         return Action(kind="skip", state=issue.state, closed_at=issue.closed_at, reason=(
             f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
-    comment = update_comment(cluster, headline, since, new_events, total,
-                             body_note=_FOLLOWED if followed else _KEPT if kept else _REFRESHED)
-    return Action(kind=kind, reason=f"{new_events} new event(s)", body=body, comment=comment, **common)
+    comment = update_comment(cluster, headline, since, new_events, total, body_note=new.note)
+    common["title"] = new.title
+    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, **common)
 
 
 def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Action], None]) -> Iterator[Action]:
@@ -214,13 +190,8 @@ def events_since(cluster: Cluster, since: datetime | None) -> int:
     return sum(1 for o in cluster.occurrences if o.timestamp is not None and o.timestamp > since)
 
 
-_REFRESHED = "The issue body now shows the evidence of the latest window."
-_KEPT = "The issue body is kept as it was edited; only its hidden counters were updated."
-_FOLLOWED = "This failure is a symptom of the root cause this issue is about; its body stays the root cause's."
-
-
 def update_comment(
-    cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_note: str = _REFRESHED
+    cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_note: str = REFRESHED
 ) -> str:
     """The comment for an existing issue: what is new since its last update, with fresh samples."""
     since_text = f" since {format_time(since)}" if since else ""
@@ -239,75 +210,6 @@ def update_comment(
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
     lines += ["", body_note]
     return "\n".join(lines)
-
-
-def _written_by_a_person(body: str, previous: dict) -> bool:
-    """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, it holds the marker of
-    another cluster that is not one of its symptoms (issues merged), or it no longer matches the digest in the marker
-    (issues filed before digests were kept have none: their body is triage's)."""
-    if not previous:
-        return True
-    ours = {previous["fingerprint"], *_listed_symptoms(body)}
-    if any(data["fingerprint"] not in ours for _, data in markers(body)):
-        return True
-    return "body" in previous and previous["body"] != body_digest(body)
-
-
-def _listed_symptoms(body: str) -> list[str]:
-    """The fingerprints the markers of ``body`` list as the symptoms of an incident this issue is the root cause of,
-    in their order."""
-    return list(dict.fromkeys(fp for _, data in markers(body) for fp in _symptoms_of(data)))
-
-
-def _symptoms_of(data: dict | None) -> list[str]:
-    """A marker's symptom list (a hand-edited value that is no list of text counts as none)."""
-    listed = data.get("symptoms") if data else None
-    return [fp for fp in listed if isinstance(fp, str)] if isinstance(listed, list) else []
-
-
-def _owns_title(issue: TrackedIssue, fingerprint: str) -> bool:
-    return _titled_by_triage_for(issue.title, issue.body, parse_marker(issue.body, fingerprint) or {})
-
-
-def _titled_by_triage_for(title: str, body: str, previous: dict) -> bool:
-    """Whether the issue still has the title triage gave it for this cluster (whose marker is ``previous``), which a
-    reopening may change: not when someone renamed it or its marker went (then it cannot be told), nor when it is
-    the title of another cluster merged with this one (the issue keeps its subject). An issue filed before title
-    digests were kept has triage's title unless another marker claims it."""
-    if not previous:
-        return False
-    digest = title_digest(title)
-    if "title" in previous:
-        return previous["title"] == digest
-    return not any(data.get("title") == digest for _, data in markers(body))
-
-
-def _with_counters(
-    body: str, cluster: Cluster, window: Window, total: int, first_reported: datetime | None, digest: str | None = None,
-    title: str | None = None, symptoms: Sequence[str] | None = None,
-) -> str:
-    """``body`` with the marker of ``cluster`` made cumulative over the issue's life (its incident id kept, and its
-    body and title digests and symptoms unless ``digest``, ``title`` and ``symptoms`` are given; other clusters'
-    markers left as they are); a body without one gets it at its end."""
-    known = [t for t in (first_reported, cluster.first_seen) if t is not None]
-    counted = replace(cluster, count=total, first_seen=min(known, default=None))
-    own = [match for match, data in markers(body) if data["fingerprint"] == cluster.fingerprint]
-    previous = parse_marker(body, cluster.fingerprint) or {}
-    fresh = marker(counted, window, previous.get("incident"), digest or previous.get("body"), title or previous.get("title"),
-                   _symptoms_of(previous) if symptoms is None else symptoms)
-    if not own:
-        return f"{body.rstrip()}\n\n{fresh}\n"
-    return body[: own[-1].start()] + fresh + body[own[-1].end() :]
-
-
-def _note_closing(body: str, fingerprint: str, closed_at: datetime) -> str:
-    """``body`` with the markers of the other clusters (issues merged) noting when the issue was closed: reopened,
-    it is open again, and their events from before then are no news."""
-    for match, data in reversed(markers(body)):
-        known = parse_timestamp(data.get("closed"))
-        if data["fingerprint"] != fingerprint and (known is None or known < closed_at):
-            body = body[: match.start()] + marker_text({**data, "closed": iso_z(closed_at)}) + body[match.end() :]
-    return body
 
 
 def _newer(ts: datetime | None, since: datetime | None) -> bool:
