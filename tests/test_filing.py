@@ -10,7 +10,7 @@ import pytest
 import triage.github
 from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
 from fake_github import FakeGitHub
-from triage.drafts import MARKER_RE, parse_marker
+from triage.drafts import MARKER_RE, marker_data, parse_marker
 from triage.filing import events_since, update_comment
 from triage.github import Pacing
 from triage.incidents import link_incidents
@@ -905,3 +905,53 @@ def test_a_hand_edited_symptom_list_is_no_crash(run, fake, state, value):
     assert run("--all").exit_code == 0
     _symptoms_alone(state)
     assert run("--all").exit_code == 0
+
+
+def test_an_incident_whose_root_cause_flips_and_back_keeps_one_marker_each(run, fake, state):
+    """BOOT leads one scan (ROOT its symptom, followed into ROOT's issue), then ROOT leads again, scan after scan."""
+    issue = _filed_incident(run, fake, state)
+    record(state, *cascade_clusters((BOOT_FP, ROOT_FP, HTTP503_FP), start=CASCADE_T0 + timedelta(days=1)))
+    assert run("--all").exit_code == 0
+    for day in range(2, 5):
+        record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(days=day)))
+        assert run("--all").exit_code == 0
+        comments = len(issue.comments)
+        assert run("--all").exit_code == 0 and len(issue.comments) == comments  # the same scan again: no news
+        fingerprints = [data["fingerprint"] for data in marker_data(issue.body)]
+        assert fingerprints.count(ROOT_FP) == 1 and ROOT_FP not in parse_marker(issue.body, ROOT_FP)["symptoms"]
+        assert issue.comments[-1].endswith("The issue body now shows the evidence of the latest window.")
+    assert len(fake.issues) == 1
+
+
+def _incident_of(root: str | None, symptoms: list[str], day: int) -> list[Cluster]:
+    """``root`` (if any) then each symptom 0.1 s later on the same three instances, four boots each, on ``day``."""
+    start = CASCADE_T0 + timedelta(days=day, minutes=10)
+    clusters = []
+    for k, fp in enumerate(([root] if root else []) + symptoms):
+        occurrences = sorted(
+            (Occurrence(start + timedelta(minutes=5 * boot, seconds=n + 0.1 * k), f"inst-{n}", None, "rev-1")
+             for n in range(3) for boot in range(4)), key=lambda o: o.timestamp)
+        last = occurrences[-1]
+        clusters.append(Cluster(
+            fingerprint=fp, title=f"failure {fp[:6]}", template=f"failure {fp[:6]}", severity=Severity.ERROR,
+            count=len(occurrences), first_seen=occurrences[0].timestamp, last_seen=last.timestamp,
+            services={"api": len(occurrences)}, revisions={"rev-1": len(occurrences)},
+            samples=(Sample(last.timestamp, f"failure {fp[:6]}", "api", last.instance, "rev-1"),),
+            occurrences=tuple(occurrences)))
+    return clusters
+
+
+def test_more_symptoms_than_a_marker_lists_never_freeze_the_root_causes_body(run, fake, state):
+    root, first = "9999" + "cd" * 8, "0000" + "ab" * 8
+    record(state, *_incident_of(root, [first], 1))
+    assert run("--all").exit_code == 0
+    issue = only_issue(fake, root)
+    record(state, *_incident_of(None, [first], 2))  # followed into the root cause's issue
+    assert run("--all").exit_code == 0
+    record(state, *_incident_of(root, [f"{i:04d}" + "ab" * 8 for i in range(100, 120)], 3))  # 20 others at once
+    assert run("--all").exit_code == 0
+    listed = parse_marker(issue.body, root)["symptoms"]
+    assert len(listed) == 20 and first in listed and parse_marker(issue.body, first) is not None
+    record(state, *_incident_of(root, ["0200" + "ab" * 8], 4))
+    assert run("--all").exit_code == 0
+    assert issue.comments[-1].endswith("The issue body now shows the evidence of the latest window.")

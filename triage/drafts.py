@@ -34,7 +34,7 @@ from .resources import data_dir
 from .window import format_time, iso_z
 
 MAX_BODY = 65_536
-MARKER_HEADROOM = 1024  # room for the issue filer to grow the marker's counters without passing MAX_BODY
+MARKER_HEADROOM = 8192  # room for the issue filer's markers (counters, symptoms and theirs) within MAX_BODY
 SYMPTOMS_KEPT = 20  # symptom fingerprints a root cause's marker lists (about 500 characters)
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue

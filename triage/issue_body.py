@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Sequence
 
-from .drafts import NOT_OURS, Draft, body_digest, marker, marker_text, markers, parse_marker, title_digest
+from .drafts import (
+    NOT_OURS, SYMPTOMS_KEPT, Draft, body_digest, marker, marker_text, markers, parse_marker, title_digest,
+)
 from .entries import parse_timestamp
 from .github import TrackedIssue
 from .model import Cluster, Window
@@ -48,6 +50,8 @@ def rewrite(
     listed = _listed_symptoms(issue.body)
     # a symptom on its root cause's issue: the body is the root cause's (unless it was written for this cluster)
     followed = cluster.fingerprint in listed and previous.get("body") != body_digest(issue.body)
+    listed = [fp for fp in listed if fp != cluster.fingerprint]  # never its own symptom (an incident's root flipped)
+    tracked = {data["fingerprint"] for _, data in markers(issue.body)}
     kept = followed or _written_by_a_person(issue.body, previous)
     ours = _titled_by_triage_for(issue.title, issue.body, previous)
     title = draft.title if reopening and ours else issue.title  # a comment never renames an issue
@@ -56,17 +60,24 @@ def rewrite(
     title_mark = title_digest(title) if ours else previous.get("title") or NOT_OURS
     drafted = _symptoms_of(parse_marker(draft.body, cluster.fingerprint))  # of the incident it is the root of now
     if kept:
-        symptoms = list(dict.fromkeys([*_symptoms_of(previous), *drafted]))
+        symptoms = _capped([*drafted, *_symptoms_of(previous)], tracked, cluster.fingerprint)
         body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
                               title_mark, symptoms)
-    else:
-        symptoms = list(dict.fromkeys([*drafted, *listed]))
+    else:  # the markers of the symptoms it lists stay (the last of each)
+        symptoms = _capped([*drafted, *listed], tracked, cluster.fingerprint)
         body = _with_counters(draft.body, cluster, window, total, first_reported, None, title_mark, symptoms)
-        body = "".join([body.rstrip("\n"), "\n", *(
-            f"{match[0]}\n" for match, data in markers(issue.body) if data["fingerprint"] in listed)])
+        carried = {data["fingerprint"]: match[0] for match, data in markers(issue.body) if data["fingerprint"] in symptoms}
+        body = "".join([body.rstrip("\n"), "\n", *(f"{text}\n" for text in carried.values())])
     if reopening and issue.closed_at is not None:
         body = _note_closing(body, cluster.fingerprint, issue.closed_at)
     return Rewrite(title, body, FOLLOWED if followed else KEPT if kept else REFRESHED)
+
+
+def _capped(symptoms: Sequence[str], tracked: set[str], own: str) -> list[str]:
+    """``symptoms`` (newest incident's first) once each and without ``own``, cut to :data:`SYMPTOMS_KEPT`; those with
+    a marker in the body come first, so that the cut never leaves a marker no list names."""
+    unique = [fp for fp in dict.fromkeys(symptoms) if fp != own]
+    return ([fp for fp in unique if fp in tracked] + [fp for fp in unique if fp not in tracked])[:SYMPTOMS_KEPT]
 
 
 def owns_title(issue: TrackedIssue, fingerprint: str) -> bool:
