@@ -674,12 +674,18 @@ def _merge(into, merged, closed_at: str = "2025-06-01T12:30:00Z") -> None:
     merged.state, merged.closed_at, merged.state_reason = "closed", closed_at, "duplicate"
 
 
-def test_both_clusters_of_a_merged_issue_in_one_run_keep_both_counters_and_a_retitle(run, fake, state):
+def _merged_and_closed(run, fake, state):
+    """Issue b merged into a, then a closed as done."""
     record(state, cluster(DB, T0, 3), _worker(T0, 2))
     run("--all")
     a, b = only_issue(fake, DB), only_issue(fake, WORKER)
     _merge(a, b)
     a.state, a.closed_at, a.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    return a, b
+
+
+def test_both_clusters_of_a_merged_issue_in_one_run_keep_both_counters_and_a_retitle(run, fake, state):
+    a, _ = _merged_and_closed(run, fake, state)
     record(state, cluster(DB, T0 + timedelta(hours=3), 2), _worker(T0 + timedelta(hours=3), 2))
     result = run("--all")
     assert result.exit_code == 0, result.stderr
@@ -741,16 +747,6 @@ def test_an_issue_rewritten_then_merged_into_is_found_by_its_number(run, fake, s
     record(state, cluster(DB, T0 + timedelta(hours=1), 2))
     assert run("--all").exit_code == 0
     assert len(fake.issues) == 2 and len(a.comments) == 1 and parse_marker(a.body, DB)["count"] == 2
-
-
-def _merged_and_closed(run, fake, state):
-    """Issue b merged into a, then a closed as done."""
-    record(state, cluster(DB, T0, 3), _worker(T0, 2))
-    run("--all")
-    a, b = only_issue(fake, DB), only_issue(fake, WORKER)
-    _merge(a, b)
-    a.state, a.closed_at, a.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
-    return a, b
 
 
 @pytest.mark.parametrize("worker_first", [False, True])
