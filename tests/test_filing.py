@@ -951,3 +951,13 @@ def test_more_symptoms_than_a_marker_lists_never_freeze_the_root_causes_body(run
     record(state, *_incident_of(root, ["0200" + "ab" * 8], 4))
     assert run("--all").exit_code == 0
     assert issue.comments[-1].endswith("The issue body now shows the evidence of the latest window.")
+
+
+def test_an_issue_created_without_label_and_answered_502_is_not_filed_again(run, fake, state):
+    """No push access (GitHub drops the labels) and a 502 to the create GitHub did perform: no label, no number."""
+    fake.drop_labels = True
+    record(state, cluster(DB, T0, 3))
+    fake.fail("POST", r"/issues$", 502, after=True)
+    assert run("--all").exit_code == 2
+    assert run("--all").exit_code == 0
+    assert len(fake.issues) == 1

@@ -44,12 +44,20 @@ def test_finds_issue_by_exact_fingerprint_across_pages_and_states(fake):
     fake.add_issue("prefix clash", body_for("abc123ff"))
     fake.add_issue("a pull request", body_for("abc123"), pull_request=True)
     fake.add_issue("closed one", body_for("abc123"), state="closed", closed_at="2025-05-01T10:00:00Z")
-    fake.add_issue("unlabelled", body_for("abc123"), labels=())
+    fake.add_issue("unlabelled", body_for("abc1234"), labels=())
     fake.add_issue("no marker", "just text")
     found = tracker(fake).find_by_fingerprint("abc123")
     assert (found.number, found.state, found.title) == (3, "closed", "closed one")
     assert found.closed_at.isoformat() == "2025-05-01T10:00:00+00:00"
-    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 2  # four labelled issues, two per page
+    # four labelled issues and the five newest, two per page
+    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 2 + 3
+
+
+def test_an_issue_created_without_the_label_is_found_among_the_newest(fake):
+    """A token without push access: GitHub drops the labels; a 502 on the create: its number was never learnt."""
+    fake.add_issue("labelled, closed", body_for("fp1"), state="closed", closed_at="2025-05-01T10:00:00Z")
+    fake.add_issue("filed without its label", body_for("fp1"), labels=())
+    assert tracker(fake).find_by_fingerprint("fp1").number == 2
 
 
 def test_open_issue_wins_over_closed_duplicate(fake):
@@ -73,7 +81,7 @@ def test_create_comment_reopen_label_update(fake):
     assert len([r for r in fake.requests if r[0] == "PATCH"]) == patches + 1  # one request: never half reopened
     assert fake.issues[2].comments == ["new events"]
     assert (closed.state, closed.labels, closed.title, closed.body.endswith("more")) == ("open", ["triage", "regression"], "new title", True)
-    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 1
+    assert fake.requests.count(("GET", "/repos/acme/shop/issues")) == 2  # listed once: labelled, and the newest
 
 
 def test_post_is_not_retried_after_502_but_get_is(fake):

@@ -1,14 +1,16 @@
 """GitHub issues behind a small :class:`IssueTracker` interface, with PyGithub as the implementation.
 
 Never a duplicate: writes (POST, PATCH) are never retried automatically, since GitHub may have performed
-a request it answered with 502; existing issues are found by listing the tool's label in every state and
-matching the hidden marker's fingerprint exactly (issue search lags and may skip HTML comments).
+a request it answered with 502; existing issues are found by listing the tool's label in every state (and the
+newest issues whatever their labels) and matching the hidden marker's fingerprint exactly (issue search lags and
+may skip HTML comments).
 Rate limits are waited out up to a cap; every other failure becomes one :class:`GitHubError` line that
 never contains the token.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from .redact import redact
 DEFAULT_API_URL = "https://api.github.com"
 TOOL_LABEL = "triage"
 SECONDARY_RATE_LIMIT_WAIT_S = 60.0  # GitHub's advice when a rate limit answer names no time
+NEWEST_LOOKED_AT = 100  # newest issues looked at whatever their labels (one page)
 
 T = TypeVar("T")
 
@@ -215,16 +218,23 @@ class GitHubTracker(IssueTracker):
     # internals -----------------------------------------------------------------------------------
 
     def _load(self) -> dict[int, Issue]:
+        """The issues of the tool's label, and the newest issues whatever their labels: GitHub drops the labels of an
+        issue created with a token that lacks push access, and a create answered with a 5xx never told its number."""
         if self._issues is None:
             listing = self._call(
                 lambda: list(self._repo.get_issues(state="all", labels=[self.label])),
                 f"list issues labelled {self.label!r}",
             )
+            newest = self._call(
+                lambda: list(itertools.islice(self._repo.get_issues(state="all", sort="created", direction="desc"),
+                                              NEWEST_LOOKED_AT)),
+                "list the newest issues",
+            )
             self._issues = {}
-            # oldest first, so an open issue or else the oldest one wins when a fingerprint repeats
-            for issue in sorted(listing, key=lambda i: i.number):
-                if "/pull/" not in issue.html_url:  # the issues listing includes pull requests
-                    self._remember(issue)
+            unique = {issue.number: issue for issue in [*listing, *newest]}
+            for number in sorted(unique):  # oldest first: among equals the oldest stands for a fingerprint
+                if "/pull/" not in unique[number].html_url:  # the issues listing includes pull requests
+                    self._remember(unique[number])
         return self._issues
 
     def _remember(self, issue: Issue) -> None:
