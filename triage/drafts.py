@@ -237,6 +237,12 @@ def parse_marker(body: str, fingerprint: str | None = None) -> dict | None:
     return next((data for _, data in reversed(markers(body)) if fingerprint in (None, data["fingerprint"])), None)
 
 
+def marker_symptoms(data: dict | None) -> list[str]:
+    """A marker's symptom list (a hand-edited value that is no list of text counts as none)."""
+    listed = data.get("symptoms") if data else None
+    return [fp for fp in listed if isinstance(fp, str)] if isinstance(listed, list) else []
+
+
 def marker_data(body: str) -> list[dict]:
     """The data of each well-formed marker of ``body``, in order."""
     return [data for _, data in markers(body)]

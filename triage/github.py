@@ -25,7 +25,7 @@ from github.Repository import Repository
 from github.Requester import Requester
 from urllib3.util.retry import Retry
 
-from .drafts import MAX_BODY
+from .drafts import MAX_BODY, marker_symptoms
 from .errors import TriageError
 from .redact import redact
 
@@ -242,8 +242,7 @@ class GitHubTracker(IssueTracker):
         issues[issue.number] = issue
         found = self._markers_of(issue.body or "")  # several when a person merged issues into this one
         own = [data["fingerprint"] for data in found]
-        listed = [fp for data in found if isinstance(data.get("symptoms"), list) for fp in data["symptoms"]
-                  if isinstance(fp, str)]
+        listed = [fp for data in found for fp in marker_symptoms(data)]
         for fingerprint, by in [(fp, self._by_fingerprint) for fp in own] + [(fp, self._by_symptom) for fp in listed]:
             known = by.get(fingerprint)
             if known is None or self._standing(issue) < self._standing(issues[known]):

@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Sequence
 
 from .drafts import (
-    NOT_OURS, SYMPTOMS_KEPT, Draft, body_digest, marker, marker_text, markers, parse_marker, title_digest,
+    NOT_OURS, SYMPTOMS_KEPT, Draft, body_digest, marker, marker_symptoms, marker_text, markers, parse_marker,
+    title_digest,
 )
 from .entries import parse_timestamp
 from .github import TrackedIssue
@@ -52,15 +53,15 @@ def rewrite(
     followed = cluster.fingerprint in listed and previous.get("body") != body_digest(issue.body)
     listed = [fp for fp in listed if fp != cluster.fingerprint]  # never its own symptom (an incident's root flipped)
     tracked = {data["fingerprint"] for _, data in markers(issue.body)}
-    kept = followed or _written_by_a_person(issue.body, previous)
+    kept = followed or _written_by_a_person(issue.body, previous, listed)
     ours = _titled_by_triage_for(issue.title, issue.body, previous)
     title = draft.title if reopening and ours else issue.title  # a comment never renames an issue
     # the digest of the title triage gave it for this cluster; a title that is not (a person's, another cluster's)
     # keeps a digest that does not match it
     title_mark = title_digest(title) if ours else previous.get("title") or NOT_OURS
-    drafted = _symptoms_of(parse_marker(draft.body, cluster.fingerprint))  # of the incident it is the root of now
+    drafted = marker_symptoms(parse_marker(draft.body, cluster.fingerprint))  # of the incident it is the root of now
     if kept:
-        symptoms = _capped([*drafted, *_symptoms_of(previous)], tracked, cluster.fingerprint)
+        symptoms = _capped([*drafted, *marker_symptoms(previous)], tracked, cluster.fingerprint)
         body = _with_counters(issue.body, cluster, window, total, first_reported, previous.get("body") or NOT_OURS,
                               title_mark, symptoms)
     else:  # the markers of the symptoms it lists stay (the last of each)
@@ -85,13 +86,13 @@ def owns_title(issue: TrackedIssue, fingerprint: str) -> bool:
     return _titled_by_triage_for(issue.title, issue.body, parse_marker(issue.body, fingerprint) or {})
 
 
-def _written_by_a_person(body: str, previous: dict) -> bool:
+def _written_by_a_person(body: str, previous: dict, listed: Sequence[str]) -> bool:
     """Whether someone rewrote the issue's body since triage wrote it: its marker is gone, it holds the marker of
-    another cluster that is not one of its symptoms (issues merged), or it no longer matches the digest in the marker
-    (issues filed before digests were kept have none: their body is triage's)."""
+    another cluster that is not one of its symptoms (``listed``; issues merged), or it no longer matches the digest in
+    the marker (issues filed before digests were kept have none: their body is triage's)."""
     if not previous:
         return True
-    ours = {previous["fingerprint"], *_listed_symptoms(body)}
+    ours = {previous["fingerprint"], *listed}
     if any(data["fingerprint"] not in ours for _, data in markers(body)):
         return True
     return "body" in previous and previous["body"] != body_digest(body)
@@ -100,13 +101,7 @@ def _written_by_a_person(body: str, previous: dict) -> bool:
 def _listed_symptoms(body: str) -> list[str]:
     """The fingerprints the markers of ``body`` list as the symptoms of an incident this issue is the root cause of,
     in their order."""
-    return list(dict.fromkeys(fp for _, data in markers(body) for fp in _symptoms_of(data)))
-
-
-def _symptoms_of(data: dict | None) -> list[str]:
-    """A marker's symptom list (a hand-edited value that is no list of text counts as none)."""
-    listed = data.get("symptoms") if data else None
-    return [fp for fp in listed if isinstance(fp, str)] if isinstance(listed, list) else []
+    return list(dict.fromkeys(fp for _, data in markers(body) for fp in marker_symptoms(data)))
 
 
 def _titled_by_triage_for(title: str, body: str, previous: dict) -> bool:

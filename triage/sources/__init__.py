@@ -74,7 +74,9 @@ def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, .
         raise UsageError("--source - is given more than once: standard input can be read only once")
     for spec in specs:
         if spec.startswith(GCP_SCHEME + ":") and not gcp_project(spec).strip():
-            raise UsageError(f"--source {spec!r} names no project", hint="use --source gcp:PROJECT, or gcp for the configured one")
+            raise UsageError(
+                f"--source {spec!r} names no project", hint="use --source gcp:PROJECT, or gcp for the configured one"
+            )
     needs_project = not specs or any(gcp_project(spec) == "" for spec in specs)
     found = None
     if needs_project:
