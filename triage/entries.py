@@ -257,7 +257,7 @@ def _with_exception(message: str, payload: Mapping) -> str:
     if not isinstance(error, dict) or (isinstance(error.get("traceback"), str) and error["traceback"].strip()):
         return message  # a traceback ends in that line
     line = exception_line(error)
-    value = _scalar(error.get("value"))
+    value = _text(error.get("value"))
     if not line or line in message or (value and value in message):
         return message
     return f"{message}\n{line}"
@@ -266,16 +266,7 @@ def _with_exception(message: str, payload: Mapping) -> str:
 def exception_line(error: Mapping[str, Any]) -> str:
     """``Type: value`` of a structured error, from its ``type`` and ``value`` when they are text or numbers (an
     object there is no exception line); "" when neither is."""
-    return ": ".join(part for part in (_scalar(error.get("type")), _scalar(error.get("value"))) if part)
-
-
-def _scalar(value: Any) -> str:
-    """A string as it is, a number printed; "" for anything else (None, booleans, lists, objects)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return ""
+    return ": ".join(part for part in (_text(error.get("type")), _text(error.get("value"))) if part)
 
 
 def _with_traceback(message: str, payload: Mapping) -> str:
