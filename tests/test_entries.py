@@ -44,6 +44,12 @@ def test_cloud_run_fields():
         ('INFO:     203.0.113.9:0 - "GET /health HTTP/1.1" 200 OK', Severity.INFO),
         ("Traceback (most recent call last):\n  File \"/app/x.py\", line 1", Severity.ERROR),
         ("ModuleNotFoundError: No module named 'foo'", Severity.ERROR),
+        ("ERROR:root:database connection refused (postgres at 10.0.0.5:5432)", Severity.ERROR),  # logging's default
+        ("CRITICAL:app.db:pool exhausted", Severity.CRITICAL),
+        ("WARNING:root:disk almost full", Severity.WARNING),
+        ("ERROR something exploded", Severity.ERROR),
+        ("FATAL\tcannot bind :8080", Severity.CRITICAL),
+        ("ERRORS were counted: 0", None),
         ("During handling of the above exception, another exception occurred:", None),
         ("just words", None),
     ],
@@ -214,6 +220,7 @@ def test_an_escape_no_longer_hides_the_level():
         ("2026-11-28T01:00:00Z", datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),
         ("2026-11-28T03:00:00+02:00", datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),
         ("2026-11-28 01:00:00,250", datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
+        ("2026-11-28t01:00:00.5z", datetime(2026, 11, 28, 1, 0, 0, 500000, tzinfo=timezone.utc)),  # RFC 3339 allows it
         ("not a time", None),
         (None, None),
     ],
@@ -237,6 +244,8 @@ def test_parse_latency():
         ("<TS> - auth-service - auth.routes - WARNING - Blacklist check", "Blacklist check"),
         ("[<TS>] [<NUM>] [ERROR] Shutting down: Master", "Shutting down: Master"),
         ("ERROR:    Exception in ASGI application", "Exception in ASGI application"),
+        ("ERROR:root:database connection refused", "database connection refused"),
+        ("CRITICAL:app.db:pool exhausted: 10/10", "pool exhausted: 10/10"),
         ("plain | text", "plain | text"),
     ],
 )
@@ -287,3 +296,11 @@ def test_a_time_at_the_limits_of_datetime_is_no_time(text):
 def test_times_near_the_limits_are_kept():
     assert parse_timestamp("0002-01-01T00:00:00Z") == datetime(2, 1, 1, tzinfo=timezone.utc)
     assert parse_timestamp("9998-12-31T23:59:59.999999Z") == datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+
+
+def test_an_explicit_default_severity_leaves_the_payload_level_to_speak():
+    record = {**CLOUD_RUN, "severity": "DEFAULT", "jsonPayload": {"message": "disk full", "level": "error"}}
+    assert to_entry(record).severity is Severity.ERROR
+    assert to_entry({**record, "severity": None}).severity is Severity.ERROR
+    quiet = {**record, "jsonPayload": {"message": "| ERROR | but the payload says info", "level": "info"}}
+    assert to_entry(quiet).severity is Severity.INFO

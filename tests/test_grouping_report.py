@@ -236,3 +236,29 @@ def test_markdown_cells_render_log_text_literally():
         "| P1 | 3 | 2026-11-28T01:00:00Z | 2026-11-28T01:00:02Z | KeyError in api/\\_\\_init\\_\\_.py:\\_\\_call\\_\\_ "
         "\\`x\\` \\*\\*b\\*\\* \\[l\\](http://x) !\\[i\\](http://y) \\~\\~s\\~\\~ snake_case &amp;amp; &lt;br&gt; | - | `0123456789` |"
     )
+
+
+@pytest.fixture
+def new_york(monkeypatch):
+    """This machine's time zone is New York's (EDT, UTC-04:00, until 2026-11-01 06:00Z; EST, UTC-05:00, after)."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "local"),
+    [
+        (datetime(2026, 7, 1, 11, tzinfo=timezone.utc), datetime(2026, 7, 1, 12, tzinfo=timezone.utc), "(local UTC-04:00)"),
+        (datetime(2026, 12, 1, 11, tzinfo=timezone.utc), datetime(2026, 12, 1, 12, tzinfo=timezone.utc), "(local UTC-05:00)"),
+        (datetime(2026, 10, 31, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc), "(local UTC-04:00 → UTC-05:00)"),
+    ],
+)
+def test_the_local_offset_is_the_one_of_the_windows_times(new_york, start, end, local):
+    report = replace(result(), result=replace(result().result, window=Window(start, end)))
+    assert render_table(report).splitlines()[0].endswith(local)
+    assert local in render_markdown(report).splitlines()[0]

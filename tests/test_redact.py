@@ -36,6 +36,13 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("OpenAI(api_key=None) fell back to sk-AbCdEfGhIjKlMnOpQrStUv0123456789ab", "sk-AbCdEfGhIjKlMnOpQrStUv0123456789ab"),
         ("anthropic: invalid x-api-key sk-ant-api03-abcdefghijklmnopqrst0123456789", "sk-ant-api03-abcdefghijklmnopqrst0123456789"),
         (f"token rejected: {JWT.rsplit('.', 1)[0]} (cut)", JWT.rsplit(".", 1)[0]),
+        ("request headers: Cookie: sessionid=Q2xvdWRSdW5TZXNzaW9uMTIzNDU2Nzg5; csrftoken=x1", "Q2xvdWRSdW5TZXNzaW9u"),
+        ("Set-Cookie: sid=abc123def456; Path=/; HttpOnly", "abc123def456"),
+        ("metadata server gave ya29.a0AfH6SMC-x1y2z3AbCdEfGhIjKlMn for the run SA", "ya29.a0AfH6SMC-x1y2z3AbCdEfGhIjKlMn"),
+        ("oauth client GOCSPX-AbCdEfGhIjKlMnOpQrStUvWx12 rejected", "GOCSPX-AbCdEfGhIjKlMnOpQrStUvWx12"),
+        ("exec migrate --db-pass Sup3rS3cret2 --host db", "Sup3rS3cret2"),
+        ("GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=AbC%2Bdef123XYZ&se=2026", "AbC%2Bdef123XYZ"),
+        ("GET /b/o?X-Goog-Credential=sa%40p.iam&X-Goog-Signature=9f8e7d6c5b4a39281706 403", "9f8e7d6c5b4a39281706"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -56,6 +63,9 @@ def test_secret_is_masked(text, secret):
         "token: 401 - Unauthorized",
         "jwt_secret: No JWT secret config",
         "cache key: 'user:123' evicted",
+        "Could not read session cookie: expired",
+        "signal=SIGTERM received, design=v2",
+        "--passes 3 done",
     ],
 )
 def test_ordinary_text_is_kept(text):

@@ -69,8 +69,12 @@ def test_empty_window_says_so(cli):
     assert result.exit_code == 0
     assert "Note: the window and filters selected no entries." in result.stderr
     assert ("Warning: the window holds none of the entries read: their times run from 2026-11-28T01:00:30Z to "
-            "2026-11-28T02:58:47Z\n") in result.stderr  # a window typed for another day, or an export of another
-    assert "No failures" in result.stdout
+            "before 2026-11-28T02:58:48Z\n") in result.stderr  # a window typed for another day, or an export of another
+    assert "No failures" not in result.stdout  # the report itself (-o, pasted Markdown) is no all-clear either
+    assert "The window and scope hold none of the 303 entries read: nothing was checked" in result.stdout
+    markdown = cli("scan", "-s", FIXTURES / "sample.json", "--until", "2026-01-01", "-f", "markdown", "--no-state").stdout
+    assert markdown.endswith("hold none of the 303 entries read: nothing was checked, this is no all-clear.\n")
+    assert "| Priority |" not in markdown
 
 
 def test_now_that_anchors_nothing_says_so(cli):
@@ -79,6 +83,10 @@ def test_now_that_anchors_nothing_says_so(cli):
     assert "Note: --now anchors a --since window or ends a --from one; it changes nothing here\n" in alone.stderr
     anchoring = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--now", "2026-11-28T02:10:00Z", "--since", "1h")
     assert "--now anchors" not in anchoring.stderr
+    for window in (("--since", "1h"), ("--from", "2026-11-28T01:00:00Z")):  # --until ends the window, not --now
+        ended = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "--now", "2026-11-28T12:00:00Z", *window,
+                    "--until", "2026-11-28T02:00:00Z")
+        assert "Note: --now anchors a --since window or ends a --from one; it changes nothing here\n" in ended.stderr
 
 
 def test_service_and_severity_scope(cli):
@@ -239,6 +247,27 @@ def test_a_service_filter_that_matches_nothing_is_explained(cli):
     assert "Warning: --service nosuch matched no entry; services seen: api-backend (231), auth-service (35)" in result.stderr
     text = cli("scan", "-s", FIXTURES / "sample.table.txt", "--service", "api-backend", "--no-state")
     assert "294 entries carry no service name (a text export?)" in text.stderr
+
+
+def test_a_misspelt_service_beside_a_right_one_is_explained(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--service", "api-backend", "--service", "auth-servce", "--no-state")
+    assert "Warning: --service auth-servce matched no entry; services seen: auth-service (35), web-frontend (28)\n" in result.stderr
+    assert "api-backend" not in result.stderr
+
+
+def test_a_service_whose_entries_all_fall_outside_the_window_is_not_called_misspelt(cli, tmp_path):
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([
+        {"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "api down",
+         "resource": {"labels": {"service_name": "api"}}},
+        {"timestamp": "2026-11-28T03:00:00.250Z", "severity": "ERROR", "textPayload": "worker down",
+         "resource": {"labels": {"service_name": "worker"}}},
+    ]))
+    result = cli("scan", "-s", path, "--service", "worker", "--until", "2026-11-28T02:00:00Z", "--no-state")
+    assert "Warning: --service worker: none of its 1 entry falls in the window\n" in result.stderr
+    assert "matched no entry" not in result.stderr
+    result = cli("scan", "-s", path, "--from", "2026-11-28T02:00:00Z", "--until", "2026-11-28T02:30:00Z", "--no-state")
+    assert "their times run from 2026-11-28T01:00:00Z to before 2026-11-28T03:00:01Z" in result.stderr  # an --until that holds the last
 
 
 def test_overlapping_exports_are_not_counted_twice(cli):

@@ -20,7 +20,7 @@ def test_durations(text, seconds):
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1 hour", "0m", "0s", "0.0000001s"])
+@pytest.mark.parametrize("text", ["", "1", "h", "1y", "-1h", "1 hour", "0m", "0s", "0.0000001s", "1M"])
 def test_bad_durations(text):
     with pytest.raises(UsageError, match="invalid duration"):
         parse_duration(text)
@@ -95,3 +95,9 @@ def test_keep_must_reach_back_no_further_than_year_one():
 def test_empty_window_options_are_errors(kwargs):
     with pytest.raises(UsageError, match="invalid"):
         build_window(**kwargs)
+
+
+def test_an_upper_case_m_is_refused_as_ambiguous():
+    with pytest.raises(UsageError, match=r"^--since: invalid duration '1M': M could mean minutes or months"):
+        parse_duration("1M", "--since")
+    assert parse_duration("1MIN") == timedelta(minutes=1)

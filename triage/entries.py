@@ -67,6 +67,8 @@ _LEVEL_IN_TEXT = re.compile(
     r"| - (?P<b>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) - "  # stdlib logging
     r"|\[(?P<c>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\]"  # gunicorn
     r"|^(?P<d>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s"  # uvicorn
+    r"|^(?P<f>DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.-]*:"  # stdlib's default format (LEVEL:logger:message)
+    r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
     r"|\blevel=(?P<e>debug|info|warn|warning|error|critical|fatal)\b"  # logfmt
 )
 _TRACEBACK_HINT = re.compile(
@@ -78,7 +80,7 @@ _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
     r"|^(?:\S+ \S+|<TS>) - (?:[\w.-]+ - )+[A-Z]+ - "  # stdlib: time - name(s) - LEVEL -
     r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
-    r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+"  # uvicorn
+    r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|[\w.-]*:)"  # uvicorn; stdlib's default format
 )
 
 
@@ -311,8 +313,8 @@ def declared_level(data: Mapping[str, Any], payload: Mapping | None) -> Severity
     """The level a record declares: its own severity, else its JSON payload's ``severity`` or ``level``;
     None when neither is there (DEFAULT when it says so)."""
     declared = _declared_severity(data.get("severity"))
-    if declared is None and payload is not None:
-        declared = _declared_severity(payload.get("severity") or payload.get("level"))
+    if (declared is None or declared is Severity.DEFAULT) and payload is not None:
+        declared = _declared_severity(payload.get("severity") or payload.get("level")) or declared
     return declared
 
 
@@ -381,7 +383,10 @@ def parse_timestamp(value: Any) -> datetime | None:
         try:
             ts = datetime.fromisoformat(text)
         except ValueError:
-            return None
+            try:
+                ts = datetime.fromisoformat(text.upper())  # RFC 3339 allows a lower-case "t" and "z"
+            except ValueError:
+                return None
     if ts.tzinfo is not timezone.utc:
         try:
             ts = ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)

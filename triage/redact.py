@@ -37,14 +37,14 @@ MASK = "[REDACTED]"
 
 _NOT_MASK = rf"(?!{re.escape(MASK)})"
 # the end of a secret-ish name: only the end matters, the name itself is kept
-_NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|(?<![a-z0-9])pass)"
+_NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|signature|(?<![a-z0-9])(?:pass|sig))"
 # a whole name, for forms that start at a quote
 _NAME = r"(?:[\w.-]*?(?:key|secret|token|password|passwd|pwd|credentials?)|(?:[\w.-]*?[_.-])?pass)"
 # a name that says its value is kept secret ("cache key" does not)
 _KEPT_NAME = r"(?:[\w.-]*?[_.-])?(?:(?:api|access|private|secret|signing)[-_]?key|secret|token|passw(?:or)?d|pwd|credentials?)"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|pwd)"
 _PEM_LABEL = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-_NAMES = ("key", "secret", "token", "pass", "pwd", "credential")
+_NAMES = ("key", "secret", "token", "pass", "pwd", "credential", "sig")
 
 _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # a PEM private key up to its END line, or (cut) as far as base64, line breaks and its headers (Proc-Type:) go
@@ -58,17 +58,22 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?"), MASK),
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
     (("@",), re.compile(r"(://[^\s:/@]*:)(?P<v>[^\s/]+)@"), rf"\g<1>{MASK}@"),
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-",
+      "ya29.", "gocspx-"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
          # OpenAI sk-<32+ letters and digits>, sk-proj-… (also svcacct, admin); Anthropic sk-ant-api03-… (not a
          # name such as sk-payments-gateway-00042)
          r"|sk-(?:(?:proj|svcacct|admin)-|ant-[a-z]+\d\d-)[\w-]{20,}|sk-[A-Za-z0-9]{32,}"
-         r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-]))"
+         r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-])"
+         # Google OAuth access tokens (ya29.…, with or without "Bearer") and OAuth client secrets (GOCSPX-…)
+         r"|ya29\.[\w-]{20,}|GOCSPX-[\w-]{20,})"
      ),
      MASK),
     (("hooks.slack.com",), re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)(?P<v>[\w/<>*-]+)"),
      rf"\g<1>{MASK}"),
+    # Cookie: sid=…; csrftoken=… and Set-Cookie: sid=…; Path=/ (a session is a credential): the whole value
+    (("cookie",), re.compile(r"""(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)(?P<v>[^\s=;"']+=[^\r\n"']*)"""), rf"\g<1>{MASK}"),
     # curl -u user:pass, curl --user=user:pass
     (("curl",), re.compile(r"""(?i)(\bcurl\b[^\n]*?\s(?:-u|--user)[\s=]*["']?[^\s:"']+:)(?P<v>[^\s"']+)"""), rf"\g<1>{MASK}"),
     # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
@@ -82,7 +87,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
      re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
      rf"\g<1>{MASK}"),
     # --password v, --api-key v (command lines)
-    (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
+    (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key|pass)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
      rf"\g<1>{MASK}"),
     # password: v, X-Api-Key: v (headers, YAML)
     (("pass", "pwd", "key"),

@@ -125,17 +125,25 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def window_line(result: ScanResult, local_now: datetime | None = None) -> str:
-    """The window in UTC (``Z``) and, once, the local offset; an open window shows when failures span."""
-    offset = (local_now or datetime.now().astimezone()).strftime("%z")
-    local = f"local UTC{offset[:3]}:{offset[3:]}"
+def window_line(result: ScanResult) -> str:
+    """The window in UTC (``Z``) and, once, the local offset that applied then (both, when they differ at its two
+    ends: a daylight saving change); an open window shows when failures span."""
     start, end = result.window.start, result.window.end
     if start is None and end is None:
         first, last = result.failure_span()
         span = "all entries" + (f": failures {_span(first, last)}" if first and last else "")
     else:
+        first, last = start, end
         span = f"{format_time(start) if start else 'start'} → {format_time(end) if end else 'now'}"
-    return f"Window {span} ({local})"
+    moments = [moment for moment in (first, last) if moment is not None] or [datetime.now(timezone.utc)]
+    offsets = dict.fromkeys(_local_offset(moment) for moment in moments)
+    return f"Window {span} (local {' → '.join(offsets)})"
+
+
+def _local_offset(moment: datetime) -> str:
+    """``UTC-04:00``: the offset of this machine's time zone at ``moment``."""
+    offset = moment.astimezone().strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
 
 
 def _span(first: datetime, last: datetime) -> str:
@@ -183,7 +191,7 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     if result.truncated:
         console.print(Text(TRUNCATED_LINE, style="bold"))
     if not result.clusters:
-        console.print("No failures at or above the severity floor in this window.", markup=False)
+        console.print(_nothing_found(result), markup=False)
         return buffer.getvalue()
     by_fp = {c.fingerprint: c for c in result.clusters}
     for incident in _ranked(report):
@@ -243,6 +251,8 @@ def render_markdown(report: ScanReport) -> str:
         lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {escape_cell(incident.summary)}")
     if report.incidents:
         lines.append("")
+    if not result.clusters:
+        return "\n".join([*lines, _nothing_found(result)]) + "\n"
     lines += ["| Priority | Count | First seen | Last seen | Failure | Status | Fingerprint |", "|---|---:|---|---|---|---|---|"]
     for c in result.clusters:
         lines.append(
@@ -250,6 +260,14 @@ def render_markdown(report: ScanReport) -> str:
             f"| {escape_cell(c.title)} | {escape_cell(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _nothing_found(result: ScanResult) -> str:
+    """What a report without clusters says: an all-clear only when the window and scope held entries."""
+    if result.entries_read and not result.entries_in_window:
+        read = _count(result.entries_read, "entry", "entries")
+        return f"The window and scope hold none of the {read} read: nothing was checked, this is no all-clear."
+    return "No failures at or above the severity floor in this window."
 
 
 def _redacted(report: ScanReport) -> ScanReport:

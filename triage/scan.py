@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator
 
 from . import clustering
@@ -69,22 +69,27 @@ class _Counters:
 
 
 class _Scope:
-    """The window and --service filter; counts what they admit, and which services they left out."""
+    """The window and --service filter; counts what they admit and, with --service, the entries of each service in
+    and outside the window (to explain a --service that matched nothing)."""
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
         self.services = set(options.services)
         self.counters = counters
-        self.other_services: Counter[str] = Counter()  # to explain an empty result
+        self.in_window_services: Counter[str] = Counter()  # "" for entries without a service name
+        self.outside_services: Counter[str] = Counter()
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
         if not self.window.contains(timestamp):
             if timestamp is not None:
                 self.counters.left_out(timestamp)
+            if self.services:
+                self.outside_services[service or ""] += 1
             return False
-        if self.services and service not in self.services:
-            self.other_services[service or ""] += 1
-            return False
+        if self.services:
+            self.in_window_services[service or ""] += 1
+            if service not in self.services:
+                return False
         self.counters.in_window += 1
         return True
 
@@ -127,7 +132,7 @@ def scan(
         services=options.services,
         min_severity=options.min_severity,
         warnings=(
-            tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope.other_services)
+            tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope)
         ),
     )
 
@@ -143,7 +148,8 @@ class Findings:
     """What a :class:`Pass` found, to hand to another process."""
 
     counters: _Counters
-    other_services: Counter[str]
+    in_window_services: Counter[str]
+    outside_services: Counter[str]
     by_rule: dict[tuple, Accumulator]
     hits: dict[tuple, tuple]
     by_signature: dict[str, Accumulator]
@@ -207,14 +213,15 @@ class Pass:
     def findings(self) -> Findings:
         failures = self.failures
         return Findings(
-            self.counters, self.scope.other_services, dict(failures.by_rule), failures.hits,
+            self.counters, self.scope.in_window_services, self.scope.outside_services, dict(failures.by_rule), failures.hits,
             dict(failures.by_signature), failures.projects, self.rules.timeouts_by_rule(),
         )
 
     def take(self, found: Findings) -> None:
         """Add what a pass over the rest of the same source found (after what this one found)."""
         self.counters.add(found.counters)
-        self.scope.other_services.update(found.other_services)
+        self.scope.in_window_services.update(found.in_window_services)
+        self.scope.outside_services.update(found.outside_services)
         failures = self.failures
         for key, acc in found.by_rule.items():
             failures.by_rule[key].merge(acc)
@@ -274,13 +281,13 @@ class _Failures:
         return _rule_clusters(self.by_rule, self.hits) + _mined_clusters(self.by_signature)
 
 
-def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[str]) -> tuple[str, ...]:
+def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[str, ...]:
     """Warnings that explain a surprising result: failures a window left out for want of a time, duplicates
     dropped, a --service that matched nothing."""
     notes = []
-    if counters.in_window == 0 and not other_services and counters.outside is not None:
-        first, last = (format_time(t) for t in counters.outside)
-        notes.append(f"the window holds none of the entries read: their times run from {first} to {last}")
+    if counters.in_window == 0 and not scope.in_window_services and counters.outside is not None:
+        first, last = format_time(counters.outside[0]), format_time(_next_second(counters.outside[1]))
+        notes.append(f"the window holds none of the entries read: their times run from {first} to before {last}")
     if counters.timeless:
         notes.append(
             f"left out {counters.timeless} failure {_entries(counters.timeless)} with no readable time (a window "
@@ -291,14 +298,26 @@ def _notes(counters: "_Counters", options: ScanOptions, other_services: Counter[
             f"dropped {counters.duplicates} duplicate {_entries(counters.duplicates)} (same insertId and time, e.g. "
             "overlapping exports)"
         )
-    if options.services and counters.in_window == 0 and other_services:
-        unnamed = other_services.pop("", 0)
-        seen = ", ".join(f"{name} ({n})" for name, n in other_services.most_common(8)) or "none"
+    unmatched = [name for name in options.services if not scope.in_window_services[name]]
+    for name in unmatched:
+        if scope.outside_services[name]:
+            outside = scope.outside_services[name]
+            notes.append(f"--service {name}: none of its {outside} {_entries(outside)} falls in the window")
+    unseen = [name for name in unmatched if not scope.outside_services[name]]
+    if unseen and counters.read:
+        others = Counter({name: n for name, n in scope.in_window_services.items() if name not in scope.services})
+        unnamed = others.pop("", 0)
+        seen = ", ".join(f"{name} ({n})" for name, n in others.most_common(8)) or "none"
         notes.append(
-            f"--service {', '.join(options.services)} matched no entry; services seen: {seen}"
+            f"--service {', '.join(unseen)} matched no entry; services seen: {seen}"
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
         )
     return tuple(notes)
+
+
+def _next_second(timestamp: datetime) -> datetime:
+    """The first whole second after ``timestamp``: an exclusive end (--until) that still holds it."""
+    return timestamp.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def _entries(count: int) -> str:

@@ -19,6 +19,8 @@ def parse_duration(text: str, option: str | None = None) -> timedelta:
     match = _DURATION.match(text)
     if not match:
         raise UsageError(f"{problem}invalid duration {text!r}: use a number and a unit, e.g. 90s, 30m, 1h, 2d")
+    if match.group(2) == "M":
+        raise UsageError(f"{problem}invalid duration {text!r}: M could mean minutes or months; use m (minutes) or d")
     try:
         span = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
     except OverflowError:

@@ -104,7 +104,7 @@ def scan(
         if not uses_gcp:
             _refuse_gcp_only_options(save_raw=save_raw, max_entries=max_entries, filter=extra_filter,
                                      resource_type=resource_type, project=project)
-            if now is not None and since is None and start is None:
+            if now is not None and (end is not None or (since is None and start is None)):
                 typer.echo("Note: --now anchors a --since window or ends a --from one; it changes nothing here", err=True)
         _refuse_clobbering(output_file, raw_file, specs)
         options = ScanOptions(specs, window, services, floor)
