@@ -222,11 +222,54 @@ def test_logs_query_of_unmatched_uses_longest_template_piece():
 
 
 def test_logs_query_never_searches_for_a_masked_secret():
-    cluster = dataclasses.replace(unmatched_cluster(), template="Login for [REDACTED] refused by the upstream identity provider")
+    messages = tuple(f"Login for tok{i}secret{i} refused by the upstream identity provider" for i in range(3))
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="Login for [REDACTED] refused by the upstream identity provider")
     assert logs_query(cluster).splitlines()[-1] == (
         '(textPayload:"refused by the upstream identity provider" OR '
         'jsonPayload.message:"refused by the upstream identity provider")'
     )
+
+
+def _text_term(literal: str) -> str:
+    return f'(textPayload:"{literal}" OR jsonPayload.message:"{literal}")'
+
+
+def test_logs_query_searches_for_the_template_piece_as_the_log_writes_it():
+    messages = tuple(f"2026-03-14 09:0{i}:00.000 | ERROR    | api.db:connect:42 | pool exhausted after {i}s" for i in range(3))
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages),
+                                  template="<TS> | ERROR | api.db:connect:<NUM> | pool exhausted after <DURATION>")
+    assert logs_query(cluster).splitlines()[-1] == _text_term("| ERROR    | api.db:connect:")  # as written, not folded
+
+
+def test_logs_query_of_a_traceback_searches_for_its_exception_type():
+    message = ('Traceback (most recent call last):\n  File "/app/api/db/session.py", line 38, in open_session\n'
+               '    await pool.acquire()\napi.errors.DatabaseUnavailable: pool closed')
+    cluster = dataclasses.replace(unmatched_cluster(messages=(message, message)),
+                                  template="api.errors.DatabaseUnavailable in db/session.py:open_session")
+    assert logs_query(cluster).splitlines()[-1] == _text_term("api.errors.DatabaseUnavailable")
+
+
+def test_logs_query_of_request_logs_searches_their_fields():
+    messages = ("GET /ws → 403 Forbidden (0.003100s)", "GET /ws → 403 Forbidden (0.004s)")
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="GET /ws → <NUM> Forbidden (<DURATION>)")
+    assert logs_query(cluster).splitlines()[1:] == [
+        'resource.labels.service_name="invoices"',
+        'httpRequest.requestMethod="GET"',
+        'httpRequest.requestUrl:"/ws"',
+        "httpRequest.status=403",
+    ]
+    messages = ("GET /api/a → 404 Not Found (0.01s)", "GET /api/b → 404 Not Found (0.01s)")
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="GET <*> → <NUM> Not Found (<DURATION>)")
+    assert logs_query(cluster).splitlines()[2:] == ['httpRequest.requestMethod="GET"', "httpRequest.status=404"]
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [("(empty message)", "(empty message)"), ('{"labels":{"line":<ID>},"message":""}', '{"labels":{"line":"95"},"message":""}')],
+)
+def test_logs_query_of_made_up_text_searches_no_text(template, message):
+    cluster = dataclasses.replace(unmatched_cluster(messages=(message,)), template=template)
+    assert logs_query(cluster).splitlines() == ['resource.type="cloud_run_revision"', 'resource.labels.service_name="invoices"']
 
 
 def test_open_window_falls_back_to_first_and_last_seen():

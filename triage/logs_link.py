@@ -2,8 +2,11 @@
 
 The query: ``resource.type="cloud_run_revision"``, the cluster's services, and a case-insensitive text match
 (``:``) on ``textPayload`` or ``jsonPayload.message`` for the rule's literal (its longest ``contains`` item,
-its ``contains_any`` items, or the literal its regex requires) or, without one, the longest literal piece of
-the cluster's template.
+its ``contains_any`` items, or the literal its regex requires) or, without one, a literal the log text itself
+holds: the longest literal piece of the cluster's template as its samples write it, or a traceback's exception
+type (the template of a traceback is no log text). Messages triage makes up are searched by what they stand for:
+a request log's summary (``GET /ws → 403 Forbidden``) by its method, path and status; a payload rendered as
+JSON or an empty message by nothing but the service and the time.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import re
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from .clustering import TRACEBACK_MARKER
+from .entries import EMPTY_MESSAGE
 from .gcp_filter import quote as filter_quote, request_term
 from .model import Cluster, Window
 from .redact import MASK
@@ -23,6 +28,7 @@ CONSOLE = "https://console.cloud.google.com/logs/query"
 RESOURCE_TYPE = "cloud_run_revision"
 MIN_LITERAL = 4
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>|" + re.escape(MASK))  # a masked secret matches no log text either
+_REQUEST_SUMMARY = re.compile(r"^(?P<method>[A-Z]+) (?P<path>\S+) → (?P<status>\d{3}\b|<NUM>)")  # entries.request_summary
 
 
 def logs_query(cluster: Cluster) -> str:
@@ -33,8 +39,8 @@ def logs_query(cluster: Cluster) -> str:
         lines.append(f"resource.labels.service_name={filter_quote(services[0])}")
     elif services:
         lines.append(f"resource.labels.service_name=({' OR '.join(filter_quote(s) for s in services)})")
-    requests = _request_condition(cluster.rule.match) if cluster.rule else None
-    if requests:  # a rule on request fields: request logs carry no text to search
+    requests = _request_condition(cluster.rule.match) if cluster.rule else _request_summary_condition(cluster)
+    if requests:  # request logs carry no text to search
         lines.append(requests)
         return "\n".join(lines)
     literals = text_literals(cluster)
@@ -49,10 +55,47 @@ def text_literals(cluster: Cluster) -> tuple[str, ...]:
     rule_literals = _rule_literals(cluster.rule.match) if cluster.rule else ()
     if rule_literals:
         return rule_literals
-    first_line = cluster.template.strip().split("\n", 1)[0]
-    pieces = [p.strip() for p in _PLACEHOLDER.split(first_line)]
-    longest = max(pieces, key=len, default="")
-    return (longest,) if len(longest) >= MIN_LITERAL else ()
+    messages = [sample.message for sample in cluster.samples]
+    if not messages or cluster.template == EMPTY_MESSAGE or cluster.template.startswith("{"):
+        return ()  # nothing, or a payload rendered as JSON: no text to search
+    if all(TRACEBACK_MARKER in message for message in messages):
+        exception = cluster.template.split(" in ", 1)[0]
+        found = exception if all(exception in message for message in messages) else None
+    else:
+        found = _written_piece(cluster.template.strip().split("\n", 1)[0], messages)
+    return (found,) if found and len(found) >= MIN_LITERAL else ()
+
+
+def _written_piece(template_line: str, messages: list[str]) -> str | None:
+    """The longest literal piece of a template's line as every message writes it (masking folds runs of spaces
+    into one); None when the messages hold none."""
+    pieces = sorted((p.strip() for p in _PLACEHOLDER.split(template_line)), key=len, reverse=True)
+    for piece in pieces:
+        if len(piece) < MIN_LITERAL:
+            return None
+        written = re.search(r"\s+".join(map(re.escape, piece.split(" "))), messages[0])
+        if written and all(written[0] in message for message in messages[1:]):
+            return written[0]
+    return None
+
+
+def _request_summary_condition(cluster: Cluster) -> str | None:
+    """The method, path and status of a cluster of request logs without text, whose messages triage made up
+    (``GET /ws → 403 Forbidden (0.003s)``); None for any other cluster."""
+    summaries = [_REQUEST_SUMMARY.match(sample.message) for sample in cluster.samples]
+    if not summaries or not all(summary and summary["status"].isdigit() for summary in summaries):
+        return None
+    terms = []
+    methods = {summary["method"] for summary in summaries}
+    if len(methods) == 1:
+        terms.append(f"httpRequest.requestMethod={filter_quote(methods.pop())}")
+    paths = {summary["path"] for summary in summaries}
+    template_path = _REQUEST_SUMMARY.match(cluster.template)
+    if len(paths) == 1 and template_path and not _PLACEHOLDER.search(template_path["path"]):
+        terms.append(f"httpRequest.requestUrl:{filter_quote(paths.pop())}")
+    statuses = sorted({int(summary["status"]) for summary in summaries})
+    terms.append(request_term([(status, status) for status in statuses], None))
+    return "\n".join(terms)
 
 
 def _request_condition(match: dict) -> str | None:
