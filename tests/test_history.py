@@ -71,6 +71,32 @@ def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
     assert back_again["bbb"].status == "regressed"
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [{"services": ("web",)}, {"min_severity": Severity.CRITICAL}, {"project": "another-project"}],
+)
+def test_a_scan_of_another_scope_says_nothing_about_a_cluster_it_could_not_see(store, scope):
+    here = {"project": "acme"}
+    record(store, dataclasses.replace(scan_result(at(1), cluster("bbb", 3, at(1))), **here))
+    # 30 h later a narrower scan (or one of another project) sees no "bbb": it could not have
+    record(store, dataclasses.replace(scan_result(at(31), cluster("other", 2, at(31))), **{**here, **scope}))
+    _, back = record(store, dataclasses.replace(scan_result(at(32), cluster("bbb", 3, at(32))), **here))
+    assert back["bbb"].status == "recurring"
+    assert back["bbb"].baseline_rate == pytest.approx(3.0)  # its hour is not diluted by the other scope's
+    record(store, dataclasses.replace(scan_result(at(50), cluster("other", 1, at(50))), **here))  # this scope: absent
+    _, back_again = record(store, dataclasses.replace(scan_result(at(60), cluster("bbb", 3, at(60))), **here))
+    assert back_again["bbb"].status == "regressed"
+
+
+def test_a_scan_with_a_lower_floor_or_the_clusters_service_still_counts(store):
+    record(store, scan_result(at(1), cluster("bbb", 3, at(1))))
+    wider = dataclasses.replace(scan_result(at(31), cluster("other", 2, at(31))), services=("api",),
+                                min_severity=Severity.INFO)
+    record(store, wider)  # it could have seen "bbb" (service api, floor INFO) and did not
+    _, back = record(store, scan_result(at(32), cluster("bbb", 3, at(32))))
+    assert back["bbb"].status == "regressed"
+
+
 def test_annotating_before_recording_sees_the_same_history(store):
     record(store, scan_result(at(1), cluster("aaa", 3, at(1))))
     result = scan_result(at(2), cluster("aaa", 4, at(2)), cluster("new", 1, at(2)))

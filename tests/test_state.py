@@ -154,7 +154,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
     old.commit()
     old.close()
     with StateStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         issue = store.linked_issue("fp")
         assert (issue.state, issue.closed_at) == ("closed", None)
 
@@ -188,3 +188,24 @@ def test_a_version_2_store_with_unpadded_years_is_repaired(tmp_path):
         assert store.db.execute("SELECT first_seen, last_seen FROM scan_clusters").fetchall() == [
             ("0001-01-01T00:00:00.000000Z", None)
         ]
+
+
+def test_a_version_3_store_learns_the_scope_of_its_scans_from_their_results(tmp_path):
+    import json
+    import sqlite3
+
+    from triage.state import _MIGRATIONS, StateStore
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(";".join(_MIGRATIONS[v] for v in (1, 2, 3)) + ";PRAGMA user_version=3;")
+    scoped = {"services": ["api", "web"], "min_severity": "ERROR", "project": "acme"}
+    for result in (scoped, {}):  # the second: a result stored before scopes were kept
+        old.execute("INSERT INTO scans (scanned_at, sources, entries_read, entries_skipped, entries_in_window, truncated,"
+                    " result) VALUES ('2026-01-01T00:00:00.000000Z', '[]', 0, 0, 0, 0, ?)", (json.dumps(result),))
+    old.commit()
+    old.close()
+    with StateStore(path) as store:
+        first, second = store.scans()
+    assert (first.services, first.min_severity, first.project) == (("api", "web"), Severity.ERROR, "acme")
+    assert (second.services, second.min_severity, second.project) == ((), Severity.WARNING, None)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from .incidents import Incident, incidents_by_cluster, link_incidents
-from .model import ScanResult, Window
+from .model import Cluster, ScanResult, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .serialize import time_from_text
@@ -61,13 +61,18 @@ def annotate(
     seen = _counts_by_scan(store, fingerprints, {s.scan_id for s in earlier})
     hours = _scan_hours(store, earlier)
     quiet_since = at - QUIET_BEFORE_REGRESSION
-    recent = {s.scan_id for s in earlier if s.scanned_at >= quiet_since}
-    measured = sum(hours.values())
+    scopes: dict[tuple, list[ScanInfo]] = defaultdict(list)  # few distinct scopes, many scans
+    for scan in earlier:
+        scopes[(scan.services, scan.min_severity, scan.project)].append(scan)
+    looked: dict[str, list[ScanInfo]] = {}  # fingerprint → the earlier scans whose scope takes its cluster in
     baselines = {}
-    for fp, counts in seen.items():
-        events = sum(n for scan, n in counts.items() if hours.get(scan, 0) > 0)
+    for cluster in result.clusters:
+        fp = cluster.fingerprint
+        looked[fp] = [scan for group in scopes.values() if _takes_in(group[0], cluster, result) for scan in group]
+        counts = seen.get(fp, {})
+        events = sum(counts.get(scan.scan_id, 0) for scan in looked[fp] if hours[scan.scan_id] > 0)
         if events:
-            baselines[fp] = Baseline(events, measured)
+            baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in looked[fp]))
     firsts = [c.first_seen for c in result.clusters if c.first_seen]
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
     window_hours = covered_hours(result.window, at, min(firsts, default=None), max(lasts, default=None))
@@ -78,6 +83,7 @@ def annotate(
     for fp in fingerprints:
         issue = store.linked_issue(fp)
         scans_seen = seen.get(fp, {})
+        recent = {scan.scan_id for scan in looked[fp] if scan.scanned_at >= quiet_since}
         if _back_after_closing(issue, last_seen[fp]) or (scans_seen and recent and not recent & scans_seen.keys()):
             status = "regressed"
         else:
@@ -87,6 +93,18 @@ def annotate(
             status, test.spike, test.rate, test.baseline_rate, incident_of.get(fp), issue.url if issue else None
         )
     return contexts
+
+
+def _takes_in(scan: ScanInfo, cluster: Cluster, result: ScanResult) -> bool:
+    """Whether an earlier ``scan``'s scope takes in ``cluster`` of ``result``: its --service filter, if any, names
+    one of the cluster's services, its severity floor is no higher than the cluster's severity or this scan's
+    floor, and it read the same project (when both name theirs). A scan of another scope that did not see the
+    cluster says nothing about it (no regression, no share of its baseline)."""
+    if scan.services and not cluster.services.keys() & set(scan.services):
+        return False
+    if scan.min_severity > result.min_severity and scan.min_severity > cluster.severity:
+        return False
+    return scan.project is None or result.project is None or scan.project == result.project
 
 
 def _back_after_closing(issue: LinkedIssue | None, last_seen: datetime | None) -> bool:

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import TriageError
-from .model import ScanResult, Window
+from .model import ScanResult, Severity, Window
 from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
 
@@ -86,6 +86,16 @@ _MIGRATIONS: dict[int, str] = {
     """,
     2: "ALTER TABLE issues ADD COLUMN closed_at TEXT",  # when GitHub says the issue was closed
     3: _pad_years_sql(),  # years below 1000 were once stored unpadded ('1-01-01T…'), unreadable and missorted
+    # a scan's scope, to tell which earlier scans could have seen a cluster (history.annotate); read back once
+    # from the stored results (services and min_severity were kept in them since before version 1 was ever used)
+    4: """
+    ALTER TABLE scans ADD COLUMN services TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE scans ADD COLUMN min_severity TEXT NOT NULL DEFAULT 'WARNING';
+    ALTER TABLE scans ADD COLUMN project TEXT;
+    UPDATE scans SET services = coalesce(json_extract(result, '$.services'), '[]'),
+        min_severity = coalesce(json_extract(result, '$.min_severity'), 'WARNING'),
+        project = json_extract(result, '$.project')
+    """,
 }
 
 
@@ -109,6 +119,9 @@ class ScanInfo:
     scan_id: int
     scanned_at: datetime
     window: Window
+    services: tuple[str, ...] = ()  # its --service filter (empty: every service)
+    min_severity: Severity = Severity.WARNING
+    project: str | None = None  # the one project its entries came from, if one
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +228,13 @@ class StateStore:
         with self._transaction():
             cursor = self.db.execute(
                 "INSERT INTO scans (scanned_at, window_from, window_until, sources, entries_read, entries_skipped,"
-                " entries_in_window, truncated, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " entries_in_window, truncated, result, services, min_severity, project)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     utc_text(scanned_at), utc_text(result.window.start), utc_text(result.window.end),
                     json.dumps(list(result.sources)), result.entries_read, result.entries_skipped,
-                    result.entries_in_window, int(result.truncated), payload,
+                    result.entries_in_window, int(result.truncated), payload, json.dumps(list(result.services)),
+                    result.min_severity.name, result.project,
                 ),
             )
             scan_id = cursor.lastrowid
@@ -248,10 +263,15 @@ class StateStore:
     def scans(self, since: datetime | None = None) -> list[ScanInfo]:
         """Stored scans, oldest first, recorded at or after ``since``."""
         rows = self.db.execute(
-            "SELECT id, scanned_at, window_from, window_until FROM scans WHERE scanned_at >= ? ORDER BY scanned_at, id",
+            "SELECT id, scanned_at, window_from, window_until, services, min_severity, project FROM scans"
+            " WHERE scanned_at >= ? ORDER BY scanned_at, id",
             (utc_text(since) or "",),
         )
-        return [ScanInfo(r[0], time_from_text(r[1]), Window(time_from_text(r[2]), time_from_text(r[3]))) for r in rows]
+        return [
+            ScanInfo(r[0], time_from_text(r[1]), Window(time_from_text(r[2]), time_from_text(r[3])),
+                     tuple(json.loads(r[4])), Severity[r[5]], r[6])
+            for r in rows
+        ]
 
     def cluster_history(self, fingerprint_prefix: str | None = None, since: datetime | None = None) -> list[ClusterRow]:
         """History rows, oldest scan first; ``fingerprint_prefix`` narrows to fingerprints starting with it."""
