@@ -310,8 +310,11 @@ def test_worklog_lists_incidents_and_says_how_many_clusters_it_listed(cli, tmp_p
     result = cli("worklog", "attach", worklog, "--min-priority", "P1", "--state-dir", tmp_path)
     listed = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")["clusters"]
     expected = sum(c["priority"] in ("P0", "P1") for c in listed)
-    assert result.stderr == f"Appended the last scan ({expected} of 31 clusters listed) to {worklog}\n"
+    assert re.fullmatch(
+        rf"Appended the last recorded scan, of \d{{4}}-[-0-9T:]+Z, (just now|1 min ago) \({expected} of 31 clusters "
+        rf"listed\), to {re.escape(str(worklog))}\n", result.stderr)
     text = worklog.read_text()
+    assert re.search(r"^- Scan: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", text, re.M)  # an older scan left last shows its age
     assert "- Window: open (first failure 2026-11-28T01:00:30Z) → open (last failure 2026-11-28T02:28:00Z)" in text
     assert re.search(r"^- Incident `inc-[0-9a-f]{10}` \(P0\): Python module not found", text, re.M)
 

@@ -26,7 +26,7 @@ runner = CliRunner()
 def test_section_lists_window_counts_and_clusters():
     section = render_worklog_section(scan_result(), NOW, drafts={"a1b2c3d4e5f60718293a": "drafts/a1b2c3d4e5f60718293a.md"})
     assert section.startswith("\n## 2026-03-14 11:30 UTC (2026-03-14 12:30 UTC+01:00)\n")
-    assert "- Window: 2026-03-14T09:00:00Z → 2026-03-14T11:00:00Z\n" in section
+    assert "- Scan: 2026-03-14T11:01:00Z\n- Window: 2026-03-14T09:00:00Z → 2026-03-14T11:00:00Z\n" in section
     assert "- Entries: 1500 read, 2 skipped, 1400 in window → 2 clusters\n" in section
     assert "| `a1b2c3d4e5` | P0 | 12 | [Redis host name does not resolve (host=cache.internal, port=6379)](drafts/a1b2c3d4e5f60718293a.md) |" in section
     assert "| `ffee001122` | P3* | 4 | Invoice &lt;NUM&gt;" in section
@@ -70,7 +70,7 @@ def test_append_keeps_existing_bytes_exactly(tmp_path, old):
         assert added == "# Worklog\n\n## section ünïcode\n\n- item\n".encode()
     else:
         assert added == "\n## section ünïcode\n\n- item\n".encode()
-    assert [p.name for p in tmp_path.iterdir()] == ["WORKLOG.md"]  # no temporary file left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["WORKLOG.md"]  # nothing left beside it
 
 
 def test_append_through_a_symlink_keeps_the_link(tmp_path):
@@ -82,6 +82,69 @@ def test_append_through_a_symlink_keeps_the_link(tmp_path):
     append_section(link, "\n## s\n", "# Worklog\n")
     assert link.is_symlink()
     assert real.read_bytes() == b"# Team log\n\n## s\n"
+
+
+def test_append_keeps_the_file_itself_so_a_hard_link_sees_the_section(tmp_path):
+    path, other = tmp_path / "WORKLOG.md", tmp_path / "team.md"
+    path.write_bytes(b"# Team log\n")
+    os.link(path, other)
+    append_section(path, "## s\n", "# Worklog\n")
+    assert other.read_bytes() == path.read_bytes() == b"# Team log\n## s\n"
+
+
+def _append_many(path: str, runs: int) -> None:
+    for run in range(runs):
+        append_section(Path(path), f"## {os.getpid()} {run}\n" + "- line\n" * 200, "# Worklog\n")
+
+
+def test_runs_at_the_same_time_each_add_their_section(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "WORKLOG.md"
+    path.write_text("# Worklog\n")
+    workers = [multiprocessing.get_context("fork").Process(target=_append_many, args=(str(path), 25)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    text = path.read_text()
+    assert text.count("## ") == 100
+    assert re.fullmatch(r"# Worklog\n(## \d+ \d+\n(- line\n){200})+", text)  # whole sections, none interleaved
+
+
+@pytest.mark.parametrize("make", ["fifo", "directory"])
+def test_append_refuses_what_is_not_a_regular_file(tmp_path, make):
+    path = tmp_path / "WORKLOG.md"
+    os.mkfifo(path) if make == "fifo" else path.mkdir()
+    with pytest.raises(TriageError, match=r"is not a regular file|cannot open"):
+        append_section(path, "## s\n", "# Worklog\n")  # a FIFO without a reader must not block either
+
+
+@pytest.mark.parametrize("old", ["# Log\nnotes\n".encode("utf-16"), "# Journal\nété\n".encode("latin-1")])
+def test_append_refuses_a_worklog_that_is_not_utf8(tmp_path, old):
+    path = tmp_path / "WORKLOG.md"
+    path.write_bytes(old)
+    with pytest.raises(TriageError, match="is not UTF-8 text: not appending to it"):
+        append_section(path, "## s → x\n", "# Worklog\n")
+    assert path.read_bytes() == old
+
+
+def test_a_write_that_fails_part_way_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    path = tmp_path / "WORKLOG.md"
+    path.write_bytes(b"# Worklog\n")
+    real_write, calls = os.write, []
+
+    def write_then_fail(fd, data):
+        calls.append(len(data))
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, bytes(data[:5]))
+
+    monkeypatch.setattr(os, "write", write_then_fail)
+    with pytest.raises(TriageError, match="cannot write .*No space left on device"):
+        append_section(path, "## a long section\n", "# Worklog\n")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"# Worklog\n"
 
 
 def test_append_creates_a_missing_file_with_a_heading(tmp_path):

@@ -1,35 +1,62 @@
-"""Append to a worklog file without changing a byte that was there, atomically."""
+"""Append to a worklog file without changing a byte that was there, one whole section per run."""
 
 from __future__ import annotations
 
+import codecs
+import fcntl
 import os
-import tempfile
+import stat
 from pathlib import Path
 
 from .errors import TriageError
+from .sources.jsonstream import is_utf8
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def append_section(path: Path, section: str, heading: str) -> None:
-    """Append ``section`` to ``path`` (created as ``heading`` + section when missing).
+    """Append ``section`` to ``path`` (created as ``heading`` + section when missing or empty).
 
-    The old bytes are kept exactly; the section follows the file's line endings (CRLF if it uses them) and
-    starts on a new line. The new content goes to a temporary file in the same folder, is fsynced, then
-    replaces the old file in one rename (the file a symlink points to, so the link stays a link).
+    The file stays the same file (its links, owner and permissions): the section is appended in place, under an
+    exclusive lock (so that runs at the same time each add their own section), then fsynced; a write that fails
+    part-way is cut back off. The old bytes are kept exactly; the section follows the file's line endings (CRLF if
+    it uses them) and starts on a new line. A file that is not a regular file or not UTF-8 text is refused.
     """
-    path = Path(os.path.realpath(path))
     try:
-        old = path.read_bytes()
-    except FileNotFoundError:
-        old = None
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)  # a FIFO must not block
     except OSError as err:
-        raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
-    if not old:  # missing or empty: start with the heading
-        addition = heading.rstrip("\n") + "\n" + section
-    else:
-        addition = section if old.endswith(b"\n") else "\n" + section
-    if old and b"\r\n" in old:
-        addition = addition.replace("\r\n", "\n").replace("\n", "\r\n")
-    _replace(path, (old or b"") + addition.encode("utf-8"))
+        raise TriageError(f"cannot open {path}: {err.strerror or err}") from None
+    with os.fdopen(fd, "r+b", buffering=0) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise TriageError(f"{path} is not a regular file: not appending to it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            old = handle.read()
+        except OSError as err:
+            raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
+        if old.startswith(_UTF16_BOMS) or not is_utf8(old):
+            raise TriageError(f"{path} is not UTF-8 text: not appending to it (convert it to UTF-8 first)")
+        if not old:  # missing or empty: start with the heading
+            addition = heading.rstrip("\n") + "\n" + section
+        else:
+            addition = section if old.endswith(b"\n") else "\n" + section
+        if b"\r\n" in old:
+            addition = addition.replace("\r\n", "\n").replace("\n", "\r\n")
+        try:
+            _write_all(fd, addition.encode("utf-8"))
+            os.fsync(fd)
+        except OSError as err:
+            try:
+                os.ftruncate(fd, len(old))  # no half section (a full disk): the file as it was
+            except OSError:
+                pass
+            raise TriageError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def create_new(path: Path, content: str) -> None:
@@ -41,43 +68,3 @@ def create_new(path: Path, content: str) -> None:
         raise TriageError(f"{path} already exists: not overwriting it (use `triage worklog attach` to add to it)") from None
     except OSError as err:
         raise TriageError(f"cannot create {path}: {err.strerror or err}") from None
-
-
-def _new_file_mode() -> int:
-    """0666 less the process umask, as ``open()`` would create the file."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _replace(path: Path, data: bytes) -> None:
-    folder = path.parent
-    try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode()
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise TriageError(f"cannot write in {folder}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)  # mkstemp makes 0600 files: keep the old mode, or the usual one for a new file
-        os.replace(temp, path)
-    except OSError as err:
-        Path(temp).unlink(missing_ok=True)
-        raise TriageError(f"cannot write {path}: {err.strerror or err}") from None
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

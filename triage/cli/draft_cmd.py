@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from . import app, fail_from, fatal
 from ..errors import TriageError
+
+if TYPE_CHECKING:
+    from ..model import ScanResult
 
 STATE_DIR_HELP = "State store folder (default $XDG_STATE_HOME/triage)."
 TEMPLATES_HELP = "Folder of templates overriding the shipped ones by file name."
@@ -45,6 +49,7 @@ def draft(
             incidents = link_incidents(result.clusters)
             chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)
             contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project))
+        typer.echo(f"From the last recorded scan, of {scan_age(result, datetime.now(timezone.utc))}", err=True)
         for note in chosen.notes:
             typer.echo(note, err=True)
         drafts = [render_issue(c, contexts[c.fingerprint], template_set) for c in chosen.clusters]
@@ -63,6 +68,25 @@ def draft(
         fatal(f"cannot write {err.filename or out}: {err.strerror or err}")
     if not drafts:
         typer.echo("Note: no cluster matched the selection.", err=True)
+
+
+def scan_age(result: "ScanResult", now: datetime) -> str:
+    """``2026-11-28T02:10:00Z, 3 min ago``: when the scan a command works on ran (a scan that could not be recorded
+    leaves an older one last)."""
+    from ..window import format_time
+
+    if result.scanned_at is None:
+        return "an unknown time"
+    minutes = int((now - result.scanned_at).total_seconds() // 60)
+    if minutes < 1:
+        age = "just now"
+    elif minutes < 120:
+        age = f"{minutes} min ago"
+    elif minutes < 48 * 60:
+        age = f"{minutes // 60} h ago"
+    else:
+        age = f"{minutes // (24 * 60)} days ago"
+    return f"{format_time(result.scanned_at)}, {age}"
 
 
 def check_selection(keys: Optional[List[str]], all_clusters: bool, min_priority: Optional[str]) -> str | None:

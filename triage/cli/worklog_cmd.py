@@ -12,7 +12,7 @@ import typer
 
 from . import app, fail_from, fatal
 from ..errors import TriageError
-from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP
+from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP, scan_age
 
 worklog_app = typer.Typer(help="Keep an on-call worklog: start one, append scan summaries.", no_args_is_help=True)
 app.add_typer(worklog_app, name="worklog")
@@ -65,7 +65,10 @@ def attach(
     except TriageError as err:
         fail_from(err)
     listed = sum(1 for c in result.clusters if floor is None or at_or_above(c, floor))
-    typer.echo(f"Appended the last scan ({listed} of {len(result.clusters)} clusters listed) to {path}", err=True)
+    typer.echo(
+        f"Appended the last recorded scan, of {scan_age(result, now)} ({listed} of {len(result.clusters)} clusters "
+        f"listed), to {path}", err=True,
+    )
 
 
 def _draft_links(folder: Path, worklog: Path, fingerprints: list[str]) -> dict[str, str]:
