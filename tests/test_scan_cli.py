@@ -662,3 +662,15 @@ def test_counts_of_one_are_singular(cli, tmp_path):
     result = cli("scan", "-s", path, "--no-state", "-o", tmp_path / "r.txt")
     assert result.stderr == f"Wrote 1 cluster (table) to {tmp_path / 'r.txt'}\n"
     assert (tmp_path / "r.txt").read_text().splitlines()[1] == "1 entry read, 0 skipped, 1 in window → 1 cluster"
+
+
+def test_a_closed_standard_input_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "triage", "scan", "--no-state", "-s", "-", "-o", str(tmp_path / "r.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(0),
+    )
+    assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")

@@ -236,6 +236,17 @@ def test_missing_file_and_directory_raise_source_errors(tmp_path):
         records(tmp_path)
 
 
+def test_a_path_that_cannot_even_be_looked_at_is_a_source_error(tmp_path):
+    with pytest.raises(SourceError, match=r"cannot read \(File name too long\)"):
+        records(tmp_path / ("a" * 300 + ".json"))
+
+
+def test_a_closed_standard_input_is_a_source_error(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(SourceError, match="^-: standard input is closed$"):
+        list(read_file("-"))
+
+
 def test_stdin(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((json.dumps(ENTRY_A) + "\n").encode())))
     [record] = list(read_file("-"))

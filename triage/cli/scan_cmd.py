@@ -196,7 +196,7 @@ def _same_file(spec: str, path: Path) -> bool:
         if spec == "-":
             return os.path.samestat(os.fstat(sys.stdin.fileno()), os.stat(path))
         return os.path.samefile(spec, path)
-    except (OSError, ValueError):  # missing, not a path (gcp:PROJECT), or a stdin without a file (a test's)
+    except (OSError, ValueError, AttributeError):  # missing, not a path (gcp:PROJECT), a stdin without a file (a test's) or none
         return False
 
 

@@ -138,15 +138,16 @@ class _Borrowed(io.RawIOBase):
 
 def _open_binary(spec: str) -> BinaryIO:
     if spec == "-":
+        if sys.stdin is None:  # started with standard input closed
+            raise SourceError("-: standard input is closed")
         return _Borrowed(sys.stdin.buffer)  # type: ignore[return-value]
-    path = Path(spec)
-    if path.is_dir():
-        raise SourceError(f"{spec} is a directory, not a log export")
     try:
-        return open(path, "rb")
+        if Path(spec).is_dir():
+            raise SourceError(f"{spec} is a directory, not a log export")
+        return open(spec, "rb")
     except FileNotFoundError:
         raise SourceError(f"{spec}: no such file") from None
-    except OSError as err:
+    except OSError as err:  # permission denied on a folder of the path, a name too long …
         raise SourceError(f"{spec}: cannot read ({err.strerror or err})") from None
 
 
