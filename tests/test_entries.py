@@ -50,6 +50,11 @@ def test_cloud_run_fields():
         ("ERROR something exploded", Severity.ERROR),
         ("FATAL\tcannot bind :8080", Severity.CRITICAL),
         ("ERRORS were counted: 0", None),
+        ("2026-01-01 00:00:01,123 ERROR app: boom", Severity.ERROR),  # logging's "%(asctime)s %(levelname)s"
+        ("2026-01-01T00:00:01Z WARNING disk at 91%", Severity.WARNING),
+        ("2026/01/01 00:00:01 [error] 31#31: *5 connect() failed (111: Connection refused)", Severity.ERROR),  # nginx
+        ("2026/01/01 00:00:01 [crit] 31#31: *5 SSL_do_handshake() failed", Severity.CRITICAL),
+        ("2026-01-01 00:00:01 Errors seen: none", None),
         ("During handling of the above exception, another exception occurred:", None),
         ("just words", None),
     ],
@@ -245,6 +250,7 @@ def test_parse_latency():
         ("[<TS>] [<NUM>] [ERROR] Shutting down: Master", "Shutting down: Master"),
         ("ERROR:    Exception in ASGI application", "Exception in ASGI application"),
         ("ERROR:root:database connection refused", "database connection refused"),
+        ("<TS> ERROR app: boom", "app: boom"),
         ("CRITICAL:app.db:pool exhausted: 10/10", "pool exhausted: 10/10"),
         ("plain | text", "plain | text"),
     ],

@@ -697,3 +697,45 @@ def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
                  "--from", "2026-11-28T00:00:00Z", "--until", "2026-11-29T00:00:00Z")
     [redis] = [c for c in json.loads(result.stdout)["clusters"] if c["rule"] == "redis-dns-resolution"]
     assert redis["count"] == 7
+
+
+PREAMBLE_CASES = {
+    "array": lambda: json.dumps([ENTRY_A, ENTRY_A], indent=2) + "\n",
+    "ndjson": lambda: (json.dumps(ENTRY_A) + "\n") * 2,
+    "table": lambda: ("TIMESTAMP             SEVERITY  TEXT_PAYLOAD\n2026-11-28T01:00:00Z  ERROR     boom A\n"
+                      "2026-11-28T01:00:01Z  ERROR     boom A\n"),
+    "value": lambda: "2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tERROR\tboom A\n",
+}
+
+
+@pytest.mark.parametrize("shape", PREAMBLE_CASES)
+@pytest.mark.parametrize("preamble", ["WARNING: Some requests were throttled.\n", "# export of api\n\n",
+                                      '0Z","severity":"ERROR","textPayload":"cut by tail -c"}\n'])
+def test_lines_before_an_export_are_counted_and_the_export_is_read(tmp_path, shape, preamble):
+    path = tmp_path / "export"
+    path.write_text(preamble + PREAMBLE_CASES[shape]())
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:1", "a line before the export starts (a warning, a header, a cut line?)")
+    ]
+    first = next(r for r in items if isinstance(r, Record))
+    assert first.location == f"{path}:{preamble.count(chr(10)) + (2 if shape in ('array', 'table') else 1)}"
+
+
+def test_json_lines_among_text_lines_are_read_as_json(tmp_path):
+    path = tmp_path / "mixed.log"
+    lines = ["app starting", json.dumps(ENTRY_A), '{worker-1} a log prefix, not JSON', json.dumps({"entries": [ENTRY_A]})]
+    path.write_text("\n".join(lines) + "\n")
+    items = records(path)
+    assert [r.data for r in items] == [{"textPayload": "app starting"}, ENTRY_A, {"textPayload": lines[2]}, ENTRY_A]
+    assert [r.location for r in items] == [f"{path}:{n}" for n in (1, 2, 3, 4)]
+
+
+def test_a_text_entry_holds_at_most_max_entry_lines(tmp_path):
+    from triage.sources.text import MAX_ENTRY_LINES
+
+    path = tmp_path / "indented.log"
+    path.write_text("start\n" + "  continued\n" * (MAX_ENTRY_LINES * 2 + 5))  # memory stays flat
+    sizes = [r.data["textPayload"].count("\n") + 1 for r in records(path)]
+    assert sizes == [MAX_ENTRY_LINES, MAX_ENTRY_LINES, 6]

@@ -69,6 +69,9 @@ _LEVEL_IN_TEXT = re.compile(
     r"|^(?P<d>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s"  # uvicorn
     r"|^(?P<f>DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.-]*:"  # stdlib's default format (LEVEL:logger:message)
     r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
+    # after a leading time: logging's "%(asctime)s %(levelname)s", nginx's "2026/01/01 00:00:01 [error]"
+    r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\]?[ \t]+"
+    r"(?:(?P<h>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|\[(?P<i>debug|info|notice|warn|error|crit)\])"
     r"|\blevel=(?P<e>debug|info|warn|warning|error|critical|fatal)\b"  # logfmt
 )
 _TRACEBACK_HINT = re.compile(
@@ -80,6 +83,7 @@ _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
     r"|^(?:\S+ \S+|<TS>) - (?:[\w.-]+ - )+[A-Z]+ - "  # stdlib: time - name(s) - LEVEL -
     r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
+    r"|^(?:\S+ \S+|<TS>) (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) "  # logging's "%(asctime)s %(levelname)s"
     r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|[\w.-]*:)"  # uvicorn; stdlib's default format
 )
 
@@ -352,7 +356,7 @@ def infer_severity(message: str) -> Severity | None:
     match = _LEVEL_IN_TEXT.search(head)
     if match:
         level = next(g for g in match.groups() if g).upper()
-        return Severity.INFO if level == "SUCCESS" else Severity.parse(level)
+        return Severity.INFO if level == "SUCCESS" else Severity.parse(level)  # NOTICE and CRIT are names too
     if _TRACEBACK_HINT.search(head) or "Traceback (most recent call last)" in message:
         return Severity.ERROR
     return None

@@ -330,7 +330,8 @@ def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) 
         rule, captures = hits[key]
         fields = [f"{name}={value}" for name, value in captures.items()]
         fingerprint = clustering.fingerprint("rule", rule.id, *fields)
-        title = rule.title + (f" ({', '.join(fields)})" if fields else "")
+        shown = [field for field, value in zip(fields, captures.values()) if value]  # not "(host=)"
+        title = rule.title + (f" ({', '.join(shown)})" if shown else "")
         template = clustering.mask(acc.newest_message().splitlines()[0])
         clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
     return clusters

@@ -151,12 +151,19 @@ def _open_binary(spec: str) -> BinaryIO:
         raise SourceError(f"{spec}: cannot read ({err.strerror or err})") from None
 
 
-def _read_stream(stream: io.BufferedReader, name: str) -> RecordStream:
-    line = _skip_padding(stream)
+def _read_stream(stream: io.BufferedReader, name: str, first: int = 1) -> RecordStream:
+    line = _skip_padding(stream) + first - 1
     stream = _sniffable(stream)
     head = stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]
     shape = _shape(head)
-    if shape == "empty":
+    preamble = _preamble(head) if shape == "plain" else 0
+    if preamble:
+        lines = stream.read(preamble).split(b"\n")
+        for number, text in enumerate(lines[:-1], line):
+            if text.strip(_PADDING):
+                yield Problem(f"{name}:{number}", "a line before the export starts (a warning, a header, a cut line?)")
+        yield from _read_stream(stream, name, line + len(lines) - 1)
+    elif shape == "empty":
         yield Problem(f"{name}:1", "empty file")
     elif shape == "binary":
         yield Problem(f"{name}:{line}", "binary data, not a log export")
@@ -188,6 +195,28 @@ def _shape(head: bytes) -> str:
     if VALUE_ROW.match(head.decode("utf-8", "replace")):
         return "value"
     return "plain"
+
+
+def _preamble(head: bytes) -> int:
+    """The bytes before an export that starts on one of the first :data:`_SNIFF_LINES` lines of what looks like
+    text: a JSON array, NDJSON, a gcloud table or value dump after a warning captured with ``2>&1``, a header, or a
+    line cut by ``tail -c``; 0 when none does (plain text, JSON lines among text lines included)."""
+    offset = 0
+    for text in head.split(b"\n")[: _SNIFF_LINES - 1]:
+        if _is_object(text):
+            return 0  # JSON lines among text lines: read as text, each JSON line as NDJSON (text.read_plain)
+        offset += len(text) + 1
+        start = head[offset:].lstrip(_PADDING)
+        shape = _shape(start)
+        if shape in ("array", "table", "value") or (shape == "objects" and _all_objects(start)):
+            return offset
+    return 0
+
+
+def _all_objects(head: bytes) -> bool:
+    """Every whole line of ``head`` is a JSON object (NDJSON, not text with a JSON line among it)."""
+    lines = [line for line in head.split(b"\n")[:-1] if line.strip()] or [head]
+    return all(map(_is_object, lines))
 
 
 def _skip_padding(stream: io.BufferedReader) -> int:

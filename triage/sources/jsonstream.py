@@ -338,6 +338,20 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
             yield _bad_value(name, number, value)
 
 
+def object_line(text: str, name: str, number: int) -> list[Record | Problem] | None:
+    """The records of a line of text that is a JSON object (a LogEntry, an app's JSON line, a one-line wrapper of
+    entries), as :func:`read_ndjson` reads it; None when it is no JSON object (it stays text)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    if "timestamp" in value or "insertId" in value or not is_wrapper(value):
+        return [Record(name, number, value)]
+    return list(_wrapped_entries(value, name, number))
+
+
 # Keys by which a JSON line is a record of its own (a LogEntry, an app's JSON line), not a wrapper.
 _RECORD_KEYS = LOG_ENTRY_KEYS | {"message", "msg"}
 

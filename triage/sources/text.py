@@ -13,7 +13,9 @@ from ..entries import clean_text, infer_severity
 from ..model import Problem, Severity
 from ..stitch import traceback_after
 from . import Record, RecordStream
+from .jsonstream import object_line
 
+MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
 TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
 
@@ -119,16 +121,24 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
 
 
 def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """One entry per line; a line that starts with white space continues the previous entry. The traceback that
-    ``logger.exception`` writes right after a timed line at ERROR or above (a ``Traceback …`` header, its frames,
-    the exception line, chained tracebacks) takes that line's time; every other line without a time of its own
-    keeps none (a traceback printed later, uncaught, would otherwise take an older time)."""
+    """One entry per line; a line that starts with white space continues the previous entry (up to
+    :data:`MAX_ENTRY_LINES` lines). A line that is a JSON object is read as NDJSON reads it (text logs and JSON
+    lines mixed, or NDJSON after a line of text). The traceback that ``logger.exception`` writes right after a
+    timed line at ERROR or above (a ``Traceback …`` header, its frames, the exception line, chained tracebacks)
+    takes that line's time; every other line without a time of its own keeps none (a traceback printed later,
+    uncaught, would otherwise take an older time)."""
     error_time, traceback = None, None  # the time of the last timed entry while it is an error; where its traceback stands
     for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
         if isinstance(group, Problem):
             yield group
             continue
         number, texts = group
+        if len(texts) == 1 and texts[0][:1] == "{":
+            records = object_line(texts[0], name, number)
+            if records is not None:
+                error_time = None
+                yield from records
+                continue
         first_line = clean_text(texts[0])
         match = _LINE_TIME.match(first_line)  # read past the ANSI colours of the first line
         entry = {"textPayload": "\n".join(texts)}
@@ -154,14 +164,14 @@ def _groups(
     rows: Iterable[tuple[int, str] | Problem], starts: Callable[[str], bool]
 ) -> Iterator[tuple[int, list[str]] | Problem]:
     """Lines grouped into records, with the number of each record's first line: a line for which ``starts``
-    holds opens a record, any other continues the current one (lines before the first record form a group
-    of their own). Problems pass through in place."""
+    holds opens a record, any other continues the current one, up to :data:`MAX_ENTRY_LINES` lines (lines
+    before the first record form a group of their own). Problems pass through in place."""
     number, group = 0, []
     for row in rows:
         if isinstance(row, Problem):
             yield row
             continue
-        if group and not starts(row[1]):
+        if group and not starts(row[1]) and len(group) < MAX_ENTRY_LINES:
             group.append(row[1])
             continue
         if group:
