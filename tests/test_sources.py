@@ -739,3 +739,40 @@ def test_a_text_entry_holds_at_most_max_entry_lines(tmp_path):
     path.write_text("start\n" + "  continued\n" * (MAX_ENTRY_LINES * 2 + 5))  # memory stays flat
     sizes = [r.data["textPayload"].count("\n") + 1 for r in records(path)]
     assert sizes == [MAX_ENTRY_LINES, MAX_ENTRY_LINES, 6]
+
+
+WRITE_REQUEST = {  # a WriteLogEntries request body: logName, resource and labels are its entries' defaults
+    "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+    "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+    "labels": {"env": "prod", "instanceId": "i-1"},
+    "entries": [ENTRY_A, {**ENTRY_A, "labels": {"instanceId": "i-2"}, "resource": {"labels": {"service_name": "web"}}}],
+}
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_a_write_request_gives_its_entries_their_defaults(tmp_path, indent):
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(WRITE_REQUEST, indent=indent) + "\n")
+    first, second = records(path)
+    assert first.data == {**ENTRY_A, "logName": WRITE_REQUEST["logName"], "resource": WRITE_REQUEST["resource"],
+                          "labels": {"env": "prod", "instanceId": "i-1"}}
+    assert second.data["labels"] == {"env": "prod", "instanceId": "i-2"}  # the entry's own win
+    assert second.data["resource"] == {"labels": {"service_name": "web"}}
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "entries"),
+    [
+        ({"project": "p", "labels": {"env": "prod"}, "entries": [ENTRY_A, ENTRY_A]}, 2),
+        ({"result": {"entries": [ENTRY_A, ENTRY_A, ENTRY_A]}}, 3),
+        ({"message": "export done", "entries": [ENTRY_A]}, 0),  # an app's JSON line that holds entries: a record
+        ({"labels": {"k": "v"}, "items_seen": [ENTRY_A]}, 0),  # a list not named like an entry list, beside labels
+    ],
+)
+def test_one_line_wrappers_with_metadata_or_nested(tmp_path, wrapper, entries):
+    path = tmp_path / "w.ndjson"
+    path.write_text(json.dumps(wrapper) + "\n")
+    items = records(path)
+    assert problems(items) == []
+    assert [r.data for r in items] == ([{**ENTRY_A, **({"labels": wrapper["labels"]} if "labels" in wrapper else {})}]
+                                       * entries or [wrapper])

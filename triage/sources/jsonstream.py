@@ -354,14 +354,26 @@ def object_line(text: str, name: str, number: int) -> list[Record | Problem] | N
 
 # Keys by which a JSON line is a record of its own (a LogEntry, an app's JSON line), not a wrapper.
 _RECORD_KEYS = LOG_ENTRY_KEYS | {"message", "msg"}
+# Keys only an entry has: a wrapper with an entry list may carry the others as defaults for its entries (a
+# WriteLogEntries request: logName, resource, labels).
+_ENTRY_ONLY_KEYS = _RECORD_KEYS - {"logName", "log_name", "resource", "labels"}
+_DEFAULTS = ("logName", "log_name", "resource")
+_NESTED_WRAPPERS = 3  # wrappers inside wrappers looked into ({"result": {"entries": [...]}})
 
 
-def is_wrapper(value: dict) -> bool:
-    """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects, not an app's own JSON line that
-    holds a list (``"tags": ["a"]``)."""
-    if not _RECORD_KEYS.isdisjoint(value):
+def is_wrapper(value: dict, depth: int = 0) -> bool:
+    """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects (also inside an object member, or with
+    ``logName``/``resource``/``labels`` for its entries beside a list named like an entry list), not an app's own
+    JSON line that holds a list (``"tags": ["a"]``)."""
+    if not _ENTRY_ONLY_KEYS.isdisjoint(value):
         return False
-    return any(isinstance(member, list) and member and _is_entry_like(member[0]) for member in value.values())
+    entry_keys = not _RECORD_KEYS.isdisjoint(value)
+    for key, member in value.items():
+        if isinstance(member, list) and member and _is_entry_like(member[0]) and (key in _LIST_NAMES or not entry_keys):
+            return True
+        if isinstance(member, dict) and depth < _NESTED_WRAPPERS and not entry_keys and is_wrapper(member, depth + 1):
+            return True
+    return False
 
 
 def _is_entry_like(item: object) -> bool:
@@ -379,19 +391,34 @@ def _is_entry_list(key: str, first: object, found: bool) -> bool:
     return key in _LIST_NAMES or (not found and _is_entry_like(first))
 
 
-def _wrapped_entries(value: dict, name: str, number: int) -> RecordStream:
-    """The entries of a one-line wrapper (``{"entries": [...]}``, an API response page): its entry lists."""
+def _wrapped_entries(value: dict, name: str, number: int, depth: int = 0) -> RecordStream:
+    """The entries of a one-line wrapper (``{"entries": [...]}``, an API response page, a WriteLogEntries request
+    whose ``logName``, ``resource`` and ``labels`` are its entries' defaults): its entry lists, also those of the
+    wrappers it holds."""
     found = False
     for key, member in value.items():
         if isinstance(member, list) and _is_entry_list(key, member[0] if member else None, found):
             found = True
             for item in member:
                 if isinstance(item, dict):
-                    yield Record(name, number, item)
+                    yield Record(name, number, _with_defaults(item, value))
                 else:
                     yield _bad_value(name, number, item)
+        elif isinstance(member, dict) and depth < _NESTED_WRAPPERS and is_wrapper(member, depth + 1):
+            found = True
+            yield from _wrapped_entries(member, name, number, depth + 1)
     if not found:
         yield Problem(f"{name}:{number}", "JSON object holds no list of log entries")
+
+
+def _with_defaults(entry: dict, wrapper: dict) -> dict:
+    """``entry`` with the ``logName``, ``resource`` and ``labels`` its wrapper gives every entry (its own win)."""
+    defaults = {key: wrapper[key] for key in _DEFAULTS if key in wrapper and key not in entry}
+    labels = wrapper.get("labels")
+    if isinstance(labels, dict) and labels:
+        own = entry.get("labels")
+        defaults["labels"] = {**labels, **own} if isinstance(own, dict) else labels if own is None else own
+    return {**entry, **defaults} if defaults else entry
 
 
 def is_utf8(raw: bytes) -> bool:
@@ -417,7 +444,10 @@ def _read_wrapper(buf: _Buffer, name: str) -> RecordStream:
     _peek(buf)
     if _first_key(buf.text, buf.pos) in LOG_ENTRY_KEYS:
         value, end = _take_compact(buf, name, start_line)
-        yield Record(name, start_line, value) if isinstance(value, dict) else value
+        if isinstance(value, dict) and is_wrapper(value):  # a WriteLogEntries request: logName, resource, entries
+            yield from _wrapped_entries(value, name, start_line)
+        else:
+            yield Record(name, start_line, value) if isinstance(value, dict) else value
         buf.advance(len(buf.text) if end is None else end)
         return
     buf.advance(buf.pos + 1)  # the "{"
