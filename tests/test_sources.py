@@ -776,3 +776,14 @@ def test_one_line_wrappers_with_metadata_or_nested(tmp_path, wrapper, entries):
     assert problems(items) == []
     assert [r.data for r in items] == ([{**ENTRY_A, **({"labels": wrapper["labels"]} if "labels" in wrapper else {})}]
                                        * entries or [wrapper])
+
+
+@pytest.mark.parametrize("damage", [('"boom 3"', '"boom 3'), ('"boom 3"', '{"boom 3"')])
+def test_a_broken_element_of_an_array_on_one_line_costs_that_element_only(tmp_path, damage):
+    nested = {"jsonPayload": {"message": "ok", "items": [{"id": 1}, {"id": 2}]}}  # lists of objects inside elements
+    entries = [{**ENTRY_A, "textPayload": f"boom {i}", **(nested if i % 2 else {})} for i in range(8)]
+    path = tmp_path / "one-line.json"
+    path.write_text(json.dumps(entries).replace(*damage, 1))
+    items = records(path)
+    assert payloads(items) == [f"boom {i}" for i in range(8) if i != 3]
+    assert [p.reason for p in problems(items)] == ["malformed JSON entry"]

@@ -34,6 +34,7 @@ _KIND = {"{": "object", "[": "array"}
 _NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
 _CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]" (and a wrapper's "}")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
+_BOUNDARY = re.compile(r'\}\s*,\s*(?=\{")')  # between two objects of a list (see _next_entry)
 # What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _KEY_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
@@ -280,9 +281,31 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
     raw = buf.text[buf.pos : end]
     if whole:
         return _parse(raw, name, start_line), end
+    resume = _next_entry(buf.text, buf.pos + 1, end)
+    if resume is not None:  # a broken element of an array on one line: not the rest of the line with it
+        return _unreadable(name, start_line, buf.text[buf.pos : resume]), resume
     if end == len(buf.text) and buf.eof:
         return Problem(f"{name}:{start_line}", "truncated JSON array: the last entry is incomplete"), None
     return _unreadable(name, start_line, raw), end
+
+
+def _next_entry(text: str, start: int, stop: int) -> int | None:
+    """Where, between ``start`` and ``stop``, the next whole element that is LogEntry-like starts after a broken one:
+    at a ``{"`` that a ``}`` and a comma come before (outside a string the quote after ``{`` is never escaped, so
+    this is structure, though perhaps of a nested object, which is why the element must be entry-like); None when
+    there is none."""
+    for boundary in _BOUNDARY.finditer(text, start, stop):
+        at = boundary.end()
+        found = _scan(text, at, _SCALAR)
+        if found is None or not found[1]:
+            continue
+        try:
+            value = orjson.loads(text[at : found[0]])
+        except orjson.JSONDecodeError:
+            continue
+        if _is_entry_like(value):
+            return at
+    return None
 
 
 def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, int | None]]) -> RecordStream:
