@@ -290,6 +290,16 @@ def test_without_a_seam_near_the_cut_the_child_gives_up_soon(tmp_path, taken, mo
     assert int(read.read_text()) < 200  # of the 2000 past the cut
 
 
+def test_short_lines_still_leave_the_child_a_seam_past_its_warm_up(tmp_path, taken, monkeypatch):
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 8000)  # about 150 of these lines: more than SEARCH_ENTRIES
+    monkeypatch.setattr(split, "SEARCH_ENTRIES", 50)
+    path = tmp_path / "short.ndjson"
+    path.write_text("".join(f'{{"timestamp":"2026-11-28T01:{i // 600:02d}:{i // 10 % 60:02d}Z","textPayload":"ok {i}"}}\n'
+                            for i in range(3000)))
+    assert _scan(path, split_files=True) == _scan(path, split_files=False)
+    assert len(taken) == 1  # the child's half was used, not read again by this process
+
+
 _CHILD_SCRIPT = """
 import json, os, sys
 sys.path.insert(0, "tests")

@@ -3,7 +3,7 @@ result of one pass over it.
 
 The file is cut at the first line (or array element) past its middle. A forked child counts the lines before
 the cut and sends the cut's line number. It reads on from the cut and stops at the first record, at least
-:data:`WARM_UP_BYTES` on (and within :data:`SEARCH_ENTRIES`), at which its stitching has nothing pending: the
+:data:`WARM_UP_BYTES` on (and within :data:`SEARCH_ENTRIES` records past those), at which its stitching has nothing pending: the
 *seam*. It sends the seam's line number, scans from the seam to the end and sends what it found. Meanwhile this
 process scans from the start, up to the seam. The child's findings are taken only when one pass would have found
 the same:
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 MIN_BYTES = 16 << 20  # smaller files take well under a second: not worth a second process
 WARM_UP_BYTES = 1 << 20  # what the child reads past the cut before it looks for the seam (about 1,000 entries)
-SEARCH_ENTRIES = 10_000  # records and skipped ones past the cut after which the child gives up on a seam
+SEARCH_ENTRIES = 10_000  # records and skipped ones past the warm-up after which the child gives up on a seam
 _COUNT_CHUNK = 1 << 20
 _LINE_ENDS_OR_OPENS = re.compile(rb"[ \t\r]*(?:[\n\[]|\Z)")
 _PR_SET_PDEATHSIG = 1
@@ -245,7 +245,7 @@ def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> None:
         warm_up = _count_lines(stream, WARM_UP_BYTES)
         stream.seek(cut.offset)
         records = read_from(stream, spec, first_line, cut)
-        searched = itertools.islice(records, SEARCH_ENTRIES)  # an export of errors only has no seam
+        searched = itertools.islice(records, warm_up + SEARCH_ENTRIES)  # an export of errors only has no seam
         stitcher = Stitcher()
         seam = found.fresh().feed(searched, stitcher, until=first_line + warm_up)
         sender.send(None if seam is None else seam.number)
