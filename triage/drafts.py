@@ -26,6 +26,7 @@ from typing import Any, Iterable, Sequence
 import jinja2
 
 from .errors import TriageError
+from .history import MIN_COVERED
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
@@ -116,6 +117,16 @@ class Templates:
 def printable(text: str) -> str:
     """``text`` without control characters (but tab and newline) and bidi marks, overrides and isolates."""
     return _UNPRINTABLE.sub("", text)
+
+
+def csv_text(text: str) -> str:
+    """Log text for a CSV cell: printable (so no carriage return), and with a ``'`` before a leading ``=``,
+    ``+``, ``-``, ``@`` or tab, so a spreadsheet does not run it as a formula (OWASP, CSV injection)."""
+    text = printable(text)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 
 
 def escape_html(text: str) -> str:
@@ -340,8 +351,12 @@ def _cut(text: str, width: int) -> str:
 
 
 def _hours(cluster: Cluster, window: Window) -> float:
+    """The hours the rate is taken over: the window, else first to last seen; at least a minute, as a scan's rate
+    (one event at one instant: 60/h, not a division by nothing)."""
     start, end = (window.start, window.end) if window.start and window.end else (cluster.first_seen, cluster.last_seen)
-    return (end - start).total_seconds() / 3600 if start and end and end > start else 0.0
+    if not start or not end or end < start:
+        return 0.0
+    return max(end - start, MIN_COVERED).total_seconds() / 3600
 
 
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
@@ -359,7 +374,8 @@ def cut(text: str, width: int) -> str:
 def _sample_view(sample: Sample, width: int) -> dict[str, Any]:
     message = cut(sample.message, width)
     where = "/".join(part for part in (sample.service, sample.instance) if part) or "-"
-    return {"time": format_time(sample.timestamp), "where": where, "message": message, "cut": message != sample.message}
+    time = format_time(sample.timestamp) if sample.timestamp else "(no time)"  # a line "- -" would be a Markdown list
+    return {"time": time, "where": where, "message": message, "cut": message != sample.message}
 
 
 def _samples_note(total: int, shown: list[dict[str, Any]]) -> str:

@@ -292,12 +292,14 @@ def _history_csv(history: History) -> str:
     import csv
     import io
 
+    from .drafts import csv_text  # drafts reads MIN_COVERED from here
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("fingerprint", "bucket", "count", "title"))
     for c in history.clusters:
         for start, count in zip(history.buckets, c.counts):
-            writer.writerow((c.fingerprint, iso_z(start), count, c.title))
+            writer.writerow((c.fingerprint, iso_z(start), count, csv_text(c.title)))
     return buffer.getvalue()
 
 
@@ -315,6 +317,8 @@ def _history_table(history: History, width: int) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from .drafts import printable
 
     buffer = io.StringIO()
     width = max(width, 80)
@@ -340,7 +344,7 @@ def _history_table(history: History, width: int) -> str:
     for c in history.clusters:
         newest_first = c.counts[::-1]  # a partial group is the oldest one: the newest character is a whole group
         trend = sparkline([sum(newest_first[i : i + per_char]) for i in range(0, len(c.counts), per_char)][::-1])
-        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), trend, Text(f"{c.title}\n{format_time(c.last_seen)}"))
+        table.add_row(c.fingerprint[:10], str(c.scans), str(c.total), trend, Text(f"{printable(c.title)}\n{format_time(c.last_seen)}"))
     console.print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 

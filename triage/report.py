@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import orjson
 
 from .assess import ScanReport
-from .drafts import escape_cell, escape_html, printable, scope_line
+from .drafts import csv_text, escape_cell, escape_html, printable, scope_line
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -277,14 +277,6 @@ def _redacted(report: ScanReport) -> ScanReport:
     return replace(report, result=result, incidents=incidents)
 
 
-def _csv_text(text: str) -> str:
-    """Log text for a CSV cell: printable (so no carriage return), and with a ``'`` before a leading ``=``,
-    ``+``, ``-``, ``@`` or tab, so a spreadsheet does not run it as a formula (OWASP, CSV injection)."""
-    text = printable(text)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 CSV_COLUMNS = (
     "fingerprint", "rule", "priority", "priority_derived", "severity", "count", "first_seen", "last_seen", "status", "incident",
     "services", "title", "template",
@@ -302,7 +294,7 @@ def render_csv(report: ScanReport) -> str:
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
              iso_z(c.first_seen) or "", iso_z(c.last_seen) or "", context.status if context else "",
-             incident_of.get(c.fingerprint, ""), _csv_text(services), _csv_text(c.title), _csv_text(c.template)]
+             incident_of.get(c.fingerprint, ""), csv_text(services), csv_text(c.title), csv_text(c.template)]
         )
     return buffer.getvalue()
 
