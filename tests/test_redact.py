@@ -43,6 +43,8 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("exec migrate --db-pass Sup3rS3cret2 --host db", "Sup3rS3cret2"),
         ("GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=AbC%2Bdef123XYZ&se=2026", "AbC%2Bdef123XYZ"),
         ("GET /b/o?X-Goog-Credential=sa%40p.iam&X-Goog-Signature=9f8e7d6c5b4a39281706 403", "9f8e7d6c5b4a39281706"),
+        ("GET /oauth/callback?state=xyz&code=4/0AX4XfWh1234567890abcdefGHIJ&scope=email 500", "4/0AX4XfWh1234567890abcdefGHIJ"),
+        ("login failed: invalid password 'Zx9!Qw8@Er7#' for user ana", "Zx9!Qw8@Er7#"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -66,6 +68,8 @@ def test_secret_is_masked(text, secret):
         "Could not read session cookie: expired",
         "signal=SIGTERM received, design=v2",
         "--passes 3 done",
+        "the password 'reset' link expired",
+        "see docs at https://example.com/v1/4/0Apage",
     ],
 )
 def test_ordinary_text_is_kept(text):

@@ -4,11 +4,13 @@ Covered: ``Bearer …`` tokens, ``Authorization: <scheme> …`` headers and ``Ba
 strings (three base64url segments, the first a JSON header ``eyJ…``; also cut after the second); PEM private
 key blocks (also over several lines, or cut before their END line); passwords in URLs (``scheme://user:pass@host``) and in
 ``curl -u user:pass``; well-known token shapes (GitHub ``ghp_…``/``github_pat_…``, Stripe ``sk_live_…``,
-Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API keys ``AIza…``, OpenAI and
-Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); values of
-``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in
-key, secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``): bare values right after
-``=``, quoted values also after `` = ``, unquoted ones after ``password = `` and ``--password``, the JSON /
+Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API keys ``AIza…``, Google OAuth
+access tokens ``ya29.…``, client secrets ``GOCSPX-…`` and authorization codes ``4/0A…``, OpenAI and
+Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); ``Cookie:`` and ``Set-Cookie:`` values; values of
+``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=``, ``sig=``, ``signature=`` and the like
+(any name ending in key, secret, token, password, passwd, pwd, credentials or signature, e.g. ``client_secret=``,
+``X-Goog-Signature=``): bare values right after ``=``, quoted values also after `` = ``, unquoted ones after
+``password = `` and ``--password`` / ``--db-pass``, a quoted value that is no plain word right after ``password``, the JSON /
 dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password: …`` / ``db_password: …`` /
 ``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``), and ``token: …`` /
 ``client_secret: …`` when the value looks like a secret (8+ characters, letters and digits).
@@ -59,15 +61,16 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
     (("@",), re.compile(r"(://[^\s:/@]*:)(?P<v>[^\s/]+)@"), rf"\g<1>{MASK}@"),
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-",
-      "ya29.", "gocspx-"),
+      "ya29.", "gocspx-", "4/0a"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
          # OpenAI sk-<32+ letters and digits>, sk-proj-… (also svcacct, admin); Anthropic sk-ant-api03-… (not a
          # name such as sk-payments-gateway-00042)
          r"|sk-(?:(?:proj|svcacct|admin)-|ant-[a-z]+\d\d-)[\w-]{20,}|sk-[A-Za-z0-9]{32,}"
          r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-])"
-         # Google OAuth access tokens (ya29.…, with or without "Bearer") and OAuth client secrets (GOCSPX-…)
-         r"|ya29\.[\w-]{20,}|GOCSPX-[\w-]{20,})"
+         # Google OAuth access tokens (ya29.…, with or without "Bearer"), OAuth client secrets (GOCSPX-…) and
+         # authorization codes (4/0A…, as in ?code=4/0AX4…)
+         r"|ya29\.[\w-]{20,}|GOCSPX-[\w-]{20,}|(?<![\w/])4/0A[\w-]{20,})"
      ),
      MASK),
     (("hooks.slack.com",), re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)(?P<v>[\w/<>*-]+)"),
@@ -86,6 +89,10 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("secret", "pass", "pwd"),
      re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
      rf"\g<1>{MASK}"),
+    # invalid password 'Zx9!Qw8@Er7#' (a quoted value right after the word, not a plain word: "password 'reset'")
+    (("pass", "pwd", "secret"),
+     re.compile(rf"""(?i)(\b{_SECRET_WORD}\s+)(["']){_NOT_MASK}(?P<v>(?=[^"'\s]*[^a-z"'\s])[^"'\s]{{4,}})\2"""),
+     rf"\g<1>\g<2>{MASK}\g<2>"),
     # --password v, --api-key v (command lines)
     (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key|pass)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
      rf"\g<1>{MASK}"),
