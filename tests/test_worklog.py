@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 import triage.cli.draft_cmd  # noqa: F401 - registers `draft`
 import triage.cli.scan_cmd  # noqa: F401 - registers `scan`
 import triage.cli.worklog_cmd  # noqa: F401 - registers `worklog`
+import triage.cli.history_cmd  # noqa: F401 - registers `history`
+import triage.cli.issue_cmd  # noqa: F401 - registers `issue`
 from triage.cli import app
 from triage.drafts import parse_marker, render_worklog_section
 from triage.errors import TriageError
@@ -210,10 +212,31 @@ def test_cli_draft_errors_are_one_line(state, args, message):
     assert "Traceback" not in result.output
 
 
-def test_cli_draft_without_any_scan(tmp_path):
-    result = runner.invoke(app, ["draft", "--all", "--state-dir", str(tmp_path / "empty")])
+@pytest.mark.parametrize(
+    "command", [["draft", "--all"], ["worklog", "attach", "WORKLOG.md"], ["history"], ["issue", "file", "--repo", "o/r", "--all"]]
+)
+def test_cli_readers_without_any_scan_create_nothing(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GH_TOKEN", "ghp_notused")
+    result = runner.invoke(app, [*command, "--state-dir", str(tmp_path / "mistyped")])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"Error: no scan recorded in {tmp_path / 'empty'}")
+    assert result.stderr.startswith(f"Error: no scan recorded in {tmp_path / 'mistyped'}")
+    assert not (tmp_path / "mistyped").exists()
+
+
+def test_cli_readers_of_a_store_without_its_tables_give_one_line(tmp_path):
+    import sqlite3
+
+    from triage.state import SCHEMA_VERSION
+
+    (tmp_path / "state").mkdir()
+    db = sqlite3.connect(tmp_path / "state" / "state.db")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.close()
+    for command in (["draft", "--all"], ["history"], ["worklog", "attach", str(tmp_path / "W.md")]):
+        result = runner.invoke(app, [*command, "--state-dir", str(tmp_path / "state")])
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.stderr.startswith("Error: the state store cannot be read: no such table: ")
 
 
 def test_cli_worklog_new_then_attach_with_draft_links(state, tmp_path):

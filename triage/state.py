@@ -163,6 +163,15 @@ class StateStore:
     def in_dir(cls, state_dir: Path | None = None) -> "StateStore":
         return cls(state_path(state_dir))
 
+    @classmethod
+    def recorded(cls, state_dir: Path | None = None) -> "StateStore":
+        """The store in ``state_dir`` for a command that works on recorded scans: a one-line error when there is
+        none (a mistyped --state-dir creates nothing)."""
+        path = state_path(state_dir)
+        if not path.exists():
+            raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
+        return cls(path)
+
     def __enter__(self) -> "StateStore":
         return self.open()
 
@@ -173,8 +182,14 @@ class StateStore:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            os.chmod(self.path, 0o600)  # log text, even redacted: private even in a shared --state-dir
-            self._db.execute("PRAGMA journal_mode=WAL")
+            try:
+                os.chmod(self.path, 0o600)  # log text, even redacted: private even in a shared --state-dir
+            except PermissionError:  # someone else's store, readable to this user: its mode is its owner's
+                pass
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:  # a read-only store: read in the mode it has
+                pass
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (OSError, sqlite3.Error) as err:

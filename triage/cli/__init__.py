@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import sqlite3
 import sys
 from typing import NoReturn
 
@@ -33,6 +34,8 @@ class _Group(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except sqlite3.Error as err:  # a state store that opened but cannot be read (damaged, missing tables)
+            fatal(f"the state store cannot be read: {err}", hint="check --state-dir, or move the damaged state.db aside")
 
 
 def _reject_empty(args: list[str]) -> None:

@@ -25,7 +25,7 @@ def history(
     from datetime import datetime, timezone
 
     from ..history import HISTORY_FORMATS, bucket_history, render_history
-    from ..state import StateStore, state_path
+    from ..state import StateStore
     from ..window import parse_duration, parse_time, time_before
 
     fmt = fmt.lower()
@@ -34,10 +34,7 @@ def history(
     try:
         until = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
         start = time_before(until, parse_duration(since, "--since"))
-        path = state_path(state_dir)
-        if not path.exists():
-            raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
-        with StateStore(path) as store:
+        with StateStore.recorded(state_dir) as store:
             rows = store.cluster_history(fingerprint.strip().lower() if fingerprint else None, start)
             first_scan = next((scan.scanned_at for scan in store.scans(start)), until)
     except TriageError as err:

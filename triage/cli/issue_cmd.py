@@ -68,7 +68,7 @@ def file_issues(
     tracker = None
     try:
         template_set = Templates(templates)
-        with StateStore.in_dir(state_dir) as store:
+        with StateStore.recorded(state_dir) as store:
             scan_id, result = require_latest(store)
             incidents = link_incidents(result.clusters)
             chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)

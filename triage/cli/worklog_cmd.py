@@ -57,7 +57,7 @@ def attach(
     now = datetime.now().astimezone()
     try:
         template_set = Templates(templates)
-        with StateStore.in_dir(state_dir) as store:
+        with StateStore.recorded(state_dir) as store:
             _, result = require_latest(store)
         links = _draft_links(drafts, path, [c.fingerprint for c in result.clusters]) if drafts else {}
         section = render_worklog_section(result, now, floor, links, template_set)
