@@ -73,6 +73,12 @@ def test_samples_newest_first_and_evidence_rate():
         assert f"| Events | 12 ({rate} between first and last seen) |" in body
 
 
+def test_a_draft_of_a_truncated_scan_says_its_counts_are_lower_bounds():
+    cut = render_issue(rule_cluster(), DraftContext(WINDOW, truncated=True)).body
+    assert "**The scan stopped early (`--max-entries`): these counts are lower bounds.**\n\n| | |" in cut
+    assert "stopped early" not in render_issue(rule_cluster(), DraftContext(WINDOW)).body
+
+
 def test_a_sample_without_time_or_place_is_no_markdown_list():
     cluster = dataclasses.replace(unmatched_cluster(), samples=(Sample(None, "boom", None, None, None),), count=1)
     body = render_issue(cluster, DraftContext(WINDOW)).body

@@ -212,6 +212,14 @@ def test_cli_draft_errors_are_one_line(state, args, message):
     assert "Traceback" not in result.output
 
 
+def test_cli_draft_of_a_truncated_scan_says_so(tmp_path):
+    with StateStore.in_dir(tmp_path) as store:
+        store.record_scan(replace(scan_result(scanned_at=T0), truncated=True))
+    result = runner.invoke(app, ["draft", "--all", "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("these counts are lower bounds") == result.stdout.count("## Evidence") > 0
+
+
 @pytest.mark.parametrize(
     "command", [["draft", "--all"], ["worklog", "attach", "WORKLOG.md"], ["history"], ["issue", "file", "--repo", "o/r", "--all"]]
 )

@@ -74,6 +74,7 @@ class DraftContext:
     project: str | None = None  # for the Logs Explorer link
     incident: Incident | None = None  # the incident holding the cluster
     chain: tuple[Cluster, ...] = ()  # the incident's clusters in causal order
+    truncated: bool = False  # the scan stopped early (--max-entries): its counts are lower bounds
 
 
 # --- templates --------------------------------------------------------------------------------------------
@@ -319,6 +320,7 @@ def _evidence(cluster: Cluster, context: DraftContext) -> dict[str, Any]:
         "logs_url": logs_explorer_url(cluster, context.window, context.project),
         "logs_query": logs_query(cluster),
         "project": context.project,
+        "truncated": context.truncated,
     }
 
 

@@ -114,7 +114,7 @@ def draft_contexts(
     for fp, context in annotated.items():
         incident = incident_for(fp, incidents)
         chain = tuple(by_fp[member] for member in incident.clusters if member in by_fp) if incident else ()
-        contexts[fp] = DraftContext(result.window, TITLE_STATUS[context.status], project, incident, chain)
+        contexts[fp] = DraftContext(result.window, TITLE_STATUS[context.status], project, incident, chain, result.truncated)
     return contexts
 
 
