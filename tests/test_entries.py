@@ -226,6 +226,14 @@ def test_an_escape_no_longer_hides_the_level():
         ("2026-11-28T03:00:00+02:00", datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),
         ("2026-11-28 01:00:00,250", datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
         ("2026-11-28t01:00:00.5z", datetime(2026, 11, 28, 1, 0, 0, 500000, tzinfo=timezone.utc)),  # RFC 3339 allows it
+        (1795827600, datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),  # Unix seconds
+        (1795827600250, datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),  # milliseconds
+        (1795827600.5, datetime(2026, 11, 28, 1, 0, 0, 500000, tzinfo=timezone.utc)),
+        (1795827600000000000, datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),  # nanoseconds
+        ({"seconds": 1795827600, "nanos": 250000000}, datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
+        ({"seconds": "x"}, None),
+        (True, None),
+        (float("nan"), None),
         ("not a time", None),
         (None, None),
     ],

@@ -787,3 +787,23 @@ def test_a_broken_element_of_an_array_on_one_line_costs_that_element_only(tmp_pa
     items = records(path)
     assert payloads(items) == [f"boom {i}" for i in range(8) if i != 3]
     assert [p.reason for p in problems(items)] == ["malformed JSON entry"]
+
+
+def test_a_table_whose_timestamp_is_not_the_first_column(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_text("SEVERITY  TIMESTAMP                 TEXT_PAYLOAD\n"
+                    "ERROR     2026-11-28T01:00:00.000Z  boom A\n"
+                    "WARNING   2026-11-28T01:00:01.000Z  slow\n")
+    assert [r.data for r in records(path)] == [
+        {"severity": "ERROR", "timestamp": "2026-11-28T01:00:00.000Z", "textPayload": "boom A"},
+        {"severity": "WARNING", "timestamp": "2026-11-28T01:00:01.000Z", "textPayload": "slow"},
+    ]
+
+
+def test_value_rows_without_a_severity_field(tmp_path):
+    path = tmp_path / "value.txt"
+    path.write_text("2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tRedis said: no\tmore\n")
+    assert [r.data for r in records(path)] == [
+        {"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "boom A"},
+        {"timestamp": "2026-11-28T01:00:01Z", "textPayload": "Redis said: no\tmore"},
+    ]

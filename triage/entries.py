@@ -374,12 +374,17 @@ _LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC. None
-    when unreadable or within a year of datetime's limits."""
+    """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC. A number is
+    a Unix time in seconds, milliseconds, microseconds or nanoseconds (told apart by its size), an object
+    ``{"seconds": …, "nanos": …}`` a protobuf Timestamp. None when unreadable or within a year of datetime's limits."""
     if not value:
         return None
     if isinstance(value, datetime):
         ts = value
+    elif isinstance(value, (int, float, dict)) and not isinstance(value, bool):
+        ts = _from_unix(value)
+        if ts is None:
+            return None
     else:
         text = str(value).strip()
         if "," in text:
@@ -397,6 +402,21 @@ def parse_timestamp(value: Any) -> datetime | None:
         except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable UTC time
             return None
     return ts if _EARLIEST <= ts <= _LATEST else None
+
+
+def _from_unix(value: float | dict) -> datetime | None:
+    try:
+        if isinstance(value, dict):
+            seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+        else:
+            seconds = float(value)
+            for _ in range(3):  # milliseconds, microseconds, nanoseconds since the epoch (now about 1.7e9 seconds)
+                if abs(seconds) < 1e11:
+                    break
+                seconds /= 1000
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def parse_latency(value: Any) -> float | None:

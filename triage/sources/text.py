@@ -16,7 +16,10 @@ from . import Record, RecordStream
 from .jsonstream import object_line
 
 MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
-TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S")
+# A gcloud table's header: upper-case column names, TIMESTAMP among them (first or not: table(severity,timestamp,…)).
+TABLE_HEADER = re.compile(
+    rb"^TIMESTAMP\s+\S|^(?=[A-Z0-9_ \t]*\bTIMESTAMP\b)[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?:\r?\n|\Z)"
+)
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
 
 # gcloud table headers are the last component of the projected key, upper-cased.
@@ -101,7 +104,8 @@ def _append(entry: dict, path: tuple[str, ...], cell: str) -> None:
 
 
 def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """Tab-separated ``value(timestamp,severity,textPayload)`` rows; other lines continue the payload."""
+    """Tab-separated ``value(timestamp,severity,textPayload)`` rows, or ``value(timestamp,textPayload)`` ones (a
+    second field that names no severity is the text); other lines continue the payload."""
     for group in _groups(_decoded(lines, name, first), lambda text: VALUE_ROW.match(text) is not None):
         if isinstance(group, Problem):
             yield group
@@ -112,7 +116,10 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
                 yield Problem(f"{name}:{number}", "text before the first value() row")
             continue
         entry: dict = {}
-        for path, cell in zip(_VALUE_FIELDS, row.split("\t", len(_VALUE_FIELDS) - 1)):
+        cells = row.split("\t", len(_VALUE_FIELDS) - 1)
+        if len(cells) > 1 and cells[1] and not _is_severity(cells[1]):
+            cells = [cells[0], "", "\t".join(cells[1:])]
+        for path, cell in zip(_VALUE_FIELDS, cells):
             if cell:
                 _put(entry, path, cell)
         for text in more:
@@ -154,6 +161,15 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             else:
                 entry["timestamp"] = error_time
         yield Record(name, number, entry)
+
+
+def _is_severity(text: str) -> bool:
+    """A level name or LogSeverity number (as a LogEntry's severity may be written)."""
+    try:
+        Severity.parse(text)
+    except ValueError:
+        return text.isdigit()
+    return True
 
 
 def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
