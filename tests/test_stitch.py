@@ -282,3 +282,37 @@ def test_real_exports_leave_no_standalone_joiner_or_frame():
         out = list(stitch(given))
         assert lines_of(out) == lines_of(given), path.name
         assert not [e for e in out if e.message.startswith(("During handling of the above exception", '  File "'))]
+
+
+def _loguru(text, ts, n, severity=Severity.DEFAULT):
+    """An entry of a loguru line as Cloud Run stores it (raw text with markup, message cleaned)."""
+    from dataclasses import replace
+
+    from triage.entries import clean_text
+
+    return replace(entry(clean_text(text), ts, n=n, severity=severity), raw={"textPayload": text})
+
+
+HEAD = '2025-08-25 16:24:10.285 | ERROR    | app.health:check:150 | <red>Connectivity test failed: database "netra_dev'
+REST = '" does not exist</red>'
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_message_cloud_run_split_at_a_line_break_is_joined_again(descending):
+    parts = [_loguru(HEAD, T0, 0, Severity.ERROR), entry("other stream", T0 + US, instance="inst-b", n=1),
+             _loguru(REST, T0 + 2 * US, 2)]
+    out = list(stitch(parts[::-1] if descending else parts))
+    joined = [e for e in out if e.instance == "inst-a"]
+    assert [e.message for e in joined] == [
+        '2025-08-25 16:24:10.285 | ERROR    | app.health:check:150 | Connectivity test failed: database "netra_dev\\n"'
+        " does not exist"
+    ]
+    assert (joined[0].severity, joined[0].timestamp) == (Severity.ERROR, T0)
+    assert len(out) == 2
+
+
+def test_parts_that_do_not_pair_stay_as_they_are():
+    alone = [_loguru(REST, T0, 0), entry("next line", T0 + US, n=1)]
+    assert [e.message for e in stitch(alone)] == ['" does not exist', "next line"]
+    head_only = [_loguru(HEAD, T0, 0, Severity.ERROR), _loguru("<green>all good</green>", T0 + US, 1)]
+    assert len(list(stitch(head_only))) == 2

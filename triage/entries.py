@@ -296,6 +296,21 @@ def request_summary(http: Mapping[str, Any]) -> str:
     return f"{summary} ({latency})" if latency else summary
 
 
+def markup_balance(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` closes loguru colour markup it did not open (the rest of a message Cloud Run split at a line
+    break, ``" does not exist</red>``), and whether it leaves some open (its first part, ``<red>… "netra_dev``)."""
+    depth, closes = 0, False
+    for tag in _LOGURU_MARKUP.finditer(text):
+        if tag[0].startswith("</"):
+            if depth:
+                depth -= 1
+            else:
+                closes = True
+        else:
+            depth += 1
+    return closes, depth > 0
+
+
 def clean_text(text: str) -> str:
     """Strip ANSI escape codes and leaked loguru colour markup."""
     if "\x1b" in text:

@@ -23,6 +23,11 @@ Rules
   header, frame or indented line) frames, indented lines, the exception line and a joiner continue it;
   once closed (exception line or a complete block) only a joiner continues it; after a joiner the next
   traceback start or ERROR+ entry continues it. Everything else passes through unchanged.
+* A message Cloud Run split in two at a line break inside it is joined again: an entry whose raw text leaves
+  loguru colour markup open (``<red>… database "netra_dev``) followed, in emit order within its run, by one that
+  closes markup it did not open (``" does not exist</red>``). Both are candidates. The joined entry is the first
+  part's, its message the two parts with the break shown as ``\\n`` (a title shows one line: the break is what
+  it must show). Only two parts are joined: a middle line without markup is no candidate.
 * An event of two or more entries becomes one :class:`Entry` built from its first entry (in emit order)
   with ``dataclasses.replace``: ``message`` is the members' messages joined with ``"\\n"`` in emit order;
   ``severity`` is the highest of ERROR and the members' severities, ``severity_inferred`` is False only
@@ -60,7 +65,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from .entries import stream_key
+from .entries import markup_balance, stream_key
 from .model import Entry, Severity
 
 MAX_GAP = timedelta(milliseconds=500)
@@ -81,6 +86,7 @@ class _State(Enum):
     OPEN = "open"  # frames may follow
     CLOSED = "closed"  # exception line seen: only a joiner continues
     JOINED = "joined"  # a joiner seen: the next traceback continues
+    MARKUP = "markup"  # a message's loguru markup left open: the next entry may be its rest
 
 
 _FRAME = re.compile(r"""^\s*>?\s*File ["'].*["'], line \d+""")
@@ -114,10 +120,13 @@ class _Shape:
     last: _Line
     has_header: bool
     error: bool
+    opens_markup: bool = False  # loguru colour markup left open: the message goes on in the next entry
+    closes_markup: bool = False  # markup closed that this entry did not open: the rest of a message
 
     @property
     def candidate(self) -> bool:
-        return self.error or self.has_header or self.first is not _Line.OTHER or self.last is not _Line.OTHER
+        return (self.error or self.has_header or self.first is not _Line.OTHER or self.last is not _Line.OTHER
+                or self.opens_markup or self.closes_markup)
 
     @property
     def starts(self) -> bool:
@@ -138,7 +147,13 @@ class _Shape:
 
 
 def _shape(entry: Entry) -> _Shape:
-    return _text_shape(entry.message, entry.severity >= Severity.ERROR)
+    shape = _text_shape(entry.message, entry.severity >= Severity.ERROR)
+    raw = entry.raw.get("textPayload") if isinstance(entry.raw, dict) else None
+    if isinstance(raw, str) and "<" in raw:
+        closes, opens = markup_balance(raw)
+        if closes or opens:
+            return replace(shape, opens_markup=opens, closes_markup=closes)
+    return shape
 
 
 def _text_shape(message: str, error: bool) -> _Shape:
@@ -164,6 +179,15 @@ def _events(shapes: Sequence[_Shape]) -> list[list[int]]:
     events: list[list[int]] = []
     state: _State | None = None
     for position, shape in enumerate(shapes):
+        if state is _State.MARKUP:  # the entry before left its markup open: this one may be the rest
+            state = None
+            if shape.closes_markup and not shape.opens_markup:
+                events[-1].append(position)
+                continue
+        if shape.opens_markup and not shape.closes_markup and not shape.has_header:
+            events.append([position])
+            state = _State.MARKUP
+            continue
         if state is not None and shape.continues(state):
             events[-1].append(position)
         else:
@@ -245,9 +269,12 @@ class _Run:
         order = list(range(len(self.entries)))
         if _is_reversed(self, trend):
             order.reverse()
-        for event in _events([self.shapes[i] for i in order]):
+        shapes = [self.shapes[i] for i in order]
+        for event in _events(shapes):
             arrivals = [order[position] for position in event]
-            self.slots[min(arrivals)].entries.append(_merge([self.entries[i] for i in arrivals]))
+            members = [self.entries[i] for i in arrivals]
+            joined = _rejoin(members) if shapes[event[0]].opens_markup and len(event) == 2 else _merge(members)
+            self.slots[min(arrivals)].entries.append(joined)
         for slot in self.slots:
             slot.ready = True
 
@@ -261,6 +288,14 @@ def _is_reversed(run: _Run, trend: _Trend) -> bool:
     if forward != backward:
         return backward > forward
     return trend.newest_first()
+
+
+def _rejoin(parts: list[Entry]) -> Entry:
+    """The two parts of one message that Cloud Run split at a line break inside it, as one entry of the first part
+    (its time and level), the break shown as ``\\n``: ``database "netra_dev\\n" does not exist`` tells that the
+    name ends in a line break."""
+    first, rest = parts
+    return replace(first, message=first.message + "\\n" + rest.message)
 
 
 def _merge(event: list[Entry]) -> Entry:
