@@ -55,6 +55,10 @@ def test_cloud_run_fields():
         ("2026/01/01 00:00:01 [error] 31#31: *5 connect() failed (111: Connection refused)", Severity.ERROR),  # nginx
         ("2026/01/01 00:00:01 [crit] 31#31: *5 SSL_do_handshake() failed", Severity.CRITICAL),
         ("2026-01-01 00:00:01 Errors seen: none", None),
+        ("2026/01/01 00:00:01 [emerg] 1#1: bind() to 0.0.0.0:80 failed", Severity.EMERGENCY),
+        ("INFO retry failed\nTraceback (most recent call last):\n  File \"a.py\", line 1", Severity.ERROR),  # outweighs
+        ("INFO:root:retry\nTraceback (most recent call last):", Severity.ERROR),
+        ("2026-01-01 00:00:01,123 | INFO | app:f:1 | retried\nTraceback (most recent call last):", Severity.INFO),
         ("During handling of the above exception, another exception occurred:", None),
         ("just words", None),
     ],
@@ -259,6 +263,8 @@ def test_parse_latency():
         ("ERROR:    Exception in ASGI application", "Exception in ASGI application"),
         ("ERROR:root:database connection refused", "database connection refused"),
         ("<TS> ERROR app: boom", "app: boom"),
+        ("2026/01/01 <TS> [error] 7#7: *5 connect() failed", "7#7: *5 connect() failed"),
+        ("Payment provider ERROR 502 from upstream", "Payment provider ERROR 502 from upstream"),
         ("CRITICAL:app.db:pool exhausted: 10/10", "pool exhausted: 10/10"),
         ("plain | text", "plain | text"),
     ],

@@ -256,6 +256,8 @@ def new_york(monkeypatch):
         (datetime(2026, 7, 1, 11, tzinfo=timezone.utc), datetime(2026, 7, 1, 12, tzinfo=timezone.utc), "(local UTC-04:00)"),
         (datetime(2026, 12, 1, 11, tzinfo=timezone.utc), datetime(2026, 12, 1, 12, tzinfo=timezone.utc), "(local UTC-05:00)"),
         (datetime(2026, 10, 31, tzinfo=timezone.utc), datetime(2026, 11, 2, tzinfo=timezone.utc), "(local UTC-04:00 → UTC-05:00)"),
+        # the window ends (exclusive) at 07:00Z, when EDT begins: all of it is EST
+        (datetime(2026, 3, 8, tzinfo=timezone.utc), datetime(2026, 3, 8, 7, tzinfo=timezone.utc), "(local UTC-05:00)"),
     ],
 )
 def test_the_local_offset_is_the_one_of_the_windows_times(new_york, start, end, local):

@@ -255,6 +255,12 @@ def test_a_misspelt_service_beside_a_right_one_is_explained(cli):
     assert "api-backend" not in result.stderr
 
 
+def test_a_misspelt_service_and_an_empty_window_name_the_services_outside_it(cli):
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--service", "nope", "--from", "2030-01-01T00:00:00Z", "--no-state")
+    assert ("Warning: --service nope matched no entry; services seen: none in the window (outside it: api-backend (231), "
+            "auth-service (35), web-frontend (28))\n") in result.stderr
+
+
 def test_a_service_whose_entries_all_fall_outside_the_window_is_not_called_misspelt(cli, tmp_path):
     path = tmp_path / "two.json"
     path.write_text(json.dumps([

@@ -71,9 +71,12 @@ _LEVEL_IN_TEXT = re.compile(
     r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
     # after a leading time: logging's "%(asctime)s %(levelname)s", nginx's "2026/01/01 00:00:01 [error]"
     r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\]?[ \t]+"
-    r"(?:(?P<h>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|\[(?P<i>debug|info|notice|warn|error|crit)\])"
+    r"(?:(?P<h>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|\[(?P<i>debug|info|notice|warn|error|crit|alert|emerg)\])"
     r"|\blevel=(?P<e>debug|info|warn|warning|error|critical|fatal)\b"  # logfmt
 )
+# Level words a line merely starts with ("INFO request failed", "ERROR:root:…"): a traceback in the same entry
+# outweighs a lower one. A framework's own level field (loguru's, gunicorn's …) is kept as it says.
+_LEADING_WORDS = frozenset(("f", "g", "h"))
 _TRACEBACK_HINT = re.compile(
     r"^Traceback \(most recent call last\)|^\s+File \"[^\"]+\", line \d+|^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):"
 )
@@ -83,7 +86,8 @@ _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
     r"|^(?:\S+ \S+|<TS>) - (?:[\w.-]+ - )+[A-Z]+ - "  # stdlib: time - name(s) - LEVEL -
     r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
-    r"|^(?:\S+ \S+|<TS>) (?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) "  # logging's "%(asctime)s %(levelname)s"
+    r"|^(?:<TS>|\d{4}[-/]\d\d[-/]\d\d[T ]\S+|\d{4}/\d\d/\d\d <TS>)[ \t]+"  # a time, then: logging's level, nginx's
+    r"(?:(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)|\[(?:debug|info|notice|warn|error|crit|alert|emerg)\])[ \t]+"
     r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|[\w.-]*:)"  # uvicorn; stdlib's default format
 )
 
@@ -369,12 +373,12 @@ def infer_severity(message: str) -> Severity | None:
     """The level a DEFAULT entry's text announces, or None when it says nothing."""
     head = message[:_INFER_SCAN_CHARS]
     match = _LEVEL_IN_TEXT.search(head)
+    traceback = _TRACEBACK_HINT.search(head) is not None or "Traceback (most recent call last)" in message
     if match:
         level = next(g for g in match.groups() if g).upper()
-        return Severity.INFO if level == "SUCCESS" else Severity.parse(level)  # NOTICE and CRIT are names too
-    if _TRACEBACK_HINT.search(head) or "Traceback (most recent call last)" in message:
-        return Severity.ERROR
-    return None
+        found = Severity.INFO if level == "SUCCESS" else Severity.parse(level)  # NOTICE, CRIT and EMERG are names too
+        return max(found, Severity.ERROR) if traceback and match.lastgroup in _LEADING_WORDS else found
+    return Severity.ERROR if traceback else None
 
 
 def strip_log_prefix(text: str) -> str:

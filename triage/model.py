@@ -35,7 +35,9 @@ class Severity(IntEnum):
             raise ValueError(f"unknown severity {text!r}") from None
 
 
-_SEVERITY_ALIASES = {"WARN": "WARNING", "ERR": "ERROR", "FATAL": "CRITICAL", "CRIT": "CRITICAL", "TRACE": "DEBUG"}
+_SEVERITY_ALIASES = {
+    "WARN": "WARNING", "ERR": "ERROR", "FATAL": "CRITICAL", "CRIT": "CRITICAL", "TRACE": "DEBUG", "EMERG": "EMERGENCY",
+}
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 

@@ -39,14 +39,14 @@ MASK = "[REDACTED]"
 
 _NOT_MASK = rf"(?!{re.escape(MASK)})"
 # the end of a secret-ish name: only the end matters, the name itself is kept
-_NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|signature|(?<![a-z0-9])(?:pass|sig))"
+_NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|(?<![a-z0-9])pass)"
 # a whole name, for forms that start at a quote
 _NAME = r"(?:[\w.-]*?(?:key|secret|token|password|passwd|pwd|credentials?)|(?:[\w.-]*?[_.-])?pass)"
 # a name that says its value is kept secret ("cache key" does not)
 _KEPT_NAME = r"(?:[\w.-]*?[_.-])?(?:(?:api|access|private|secret|signing)[-_]?key|secret|token|passw(?:or)?d|pwd|credentials?)"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|pwd)"
 _PEM_LABEL = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-_NAMES = ("key", "secret", "token", "pass", "pwd", "credential", "sig")
+_NAMES = ("key", "secret", "token", "pass", "pwd", "credential")
 
 _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # a PEM private key up to its END line, or (cut) as far as base64, line breaks and its headers (Proc-Type:) go
@@ -61,7 +61,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # scheme://user:pass@host, up to the last "@" before the path (an unescaped "@" inside the password)
     (("@",), re.compile(r"(://[^\s:/@]*:)(?P<v>[^\s/]+)@"), rf"\g<1>{MASK}@"),
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "k_live_", "k_test_", "xox", "akia", "asia", "aiza", "sk-",
-      "ya29.", "gocspx-", "4/0a"),
+      "ya29.", "gocspx-", "4/0a", "4%2f0a"),
      re.compile(
          r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"
          # OpenAI sk-<32+ letters and digits>, sk-proj-… (also svcacct, admin); Anthropic sk-ant-api03-… (not a
@@ -70,13 +70,20 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
          r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[A-Z0-9]{16}\b|AIza[\w-]{35}(?![\w-])"
          # Google OAuth access tokens (ya29.…, with or without "Bearer"), OAuth client secrets (GOCSPX-…) and
          # authorization codes (4/0A…, as in ?code=4/0AX4…)
-         r"|ya29\.[\w-]{20,}|GOCSPX-[\w-]{20,}|(?<![\w/])4/0A[\w-]{20,})"
+         r"|ya29\.[\w-]{20,}|GOCSPX-[\w-]{20,}|(?<![\w/%])4(?:/|%2F)0A[\w-]{20,})"
      ),
      MASK),
     (("hooks.slack.com",), re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)(?P<v>[\w/<>*-]+)"),
      rf"\g<1>{MASK}"),
     # Cookie: sid=…; csrftoken=… and Set-Cookie: sid=…; Path=/ (a session is a credential): the whole value
-    (("cookie",), re.compile(r"""(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)(?P<v>[^\s=;"']+=[^\r\n"']*)"""), rf"\g<1>{MASK}"),
+    (("cookie",),
+     re.compile(r"""(?i)(\b(?:set-)?cookie["']?\s*:\s*["']?)(?P<v>[^\s=;"']+=[^\s;"']+(?:;\s*[^\s=;"']+(?:=[^\s;"']*)?)*)"""),
+     rf"\g<1>{MASK}"),
+    # a signature of a signed URL or request: sig=, signature=, X-Goog-Signature: / "signature": "…" (16+ characters of
+    # base64 or hex, so "signature mismatch" is prose)
+    (("sig",),
+     re.compile(r"""(?i)((?:[?&;]sig|\b(?:[\w-]*-)?signature)["']?\s*[:=]\s*["']?)(?P<v>[A-Za-z0-9%+/=_.-]{16,})"""),
+     rf"\g<1>{MASK}"),
     # curl -u user:pass, curl --user=user:pass
     (("curl",), re.compile(r"""(?i)(\bcurl\b[^\n]*?\s(?:-u|--user)[\s=]*["']?[^\s:"']+:)(?P<v>[^\s"']+)"""), rf"\g<1>{MASK}"),
     # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
@@ -89,12 +96,12 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("secret", "pass", "pwd"),
      re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
      rf"\g<1>{MASK}"),
-    # invalid password 'Zx9!Qw8@Er7#' (a quoted value right after the word, not a plain word: "password 'reset'")
-    (("pass", "pwd", "secret"),
-     re.compile(rf"""(?i)(\b{_SECRET_WORD}\s+)(["']){_NOT_MASK}(?P<v>(?=[^"'\s]*[^a-z"'\s])[^"'\s]{{4,}})\2"""),
+    # invalid password 'Zx9!Qw8@Er7#' (a quoted value with a digit right after the word: not "password 'reset'")
+    (("pass", "pwd"),
+     re.compile(rf"""(?i)(\b(?:passw(?:or)?d|pwd)\s+)(["']){_NOT_MASK}(?P<v>(?=[^"'\s]*\d)[^"'\s]{{6,}})\2"""),
      rf"\g<1>\g<2>{MASK}\g<2>"),
     # --password v, --api-key v (command lines)
-    (("--",), re.compile(rf"""(?i)(--[\w-]*?(?:{_SECRET_WORD}|token|api-key|pass)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
+    (("--",), re.compile(rf"""(?i)(--(?:[\w-]*?(?:{_SECRET_WORD}|token|api-key)|(?:[\w-]*[-_])?pass)\s+){_NOT_MASK}(?P<v>(?![-"'])[^\s"']+)"""),
      rf"\g<1>{MASK}"),
     # password: v, X-Api-Key: v (headers, YAML)
     (("pass", "pwd", "key"),

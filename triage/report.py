@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import orjson
 
@@ -132,8 +132,9 @@ def window_line(result: ScanResult) -> str:
     if start is None and end is None:
         first, last = result.failure_span()
         span = "all entries" + (f": failures {_span(first, last)}" if first and last else "")
-    else:
-        first, last = start, end
+    else:  # its last instant is just before an end (exclusive), or now
+        first, _ = result.failure_span()
+        first, last = start or first, end - timedelta(microseconds=1) if end else datetime.now(timezone.utc)
         span = f"{format_time(start) if start else 'start'} → {format_time(end) if end else 'now'}"
     moments = [moment for moment in (first, last) if moment is not None] or [datetime.now(timezone.utc)]
     offsets = dict.fromkeys(_local_offset(moment) for moment in moments)

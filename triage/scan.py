@@ -308,6 +308,9 @@ def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[
         others = Counter({name: n for name, n in scope.in_window_services.items() if name not in scope.services})
         unnamed = others.pop("", 0)
         seen = ", ".join(f"{name} ({n})" for name, n in others.most_common(8)) or "none"
+        outside = Counter({name: n for name, n in scope.outside_services.items() if name and name not in scope.services})
+        if not others and outside:
+            seen = "none in the window (outside it: " + ", ".join(f"{name} ({n})" for name, n in outside.most_common(8)) + ")"
         notes.append(
             f"--service {', '.join(unseen)} matched no entry; services seen: {seen}"
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")

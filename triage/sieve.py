@@ -20,9 +20,12 @@ from .rules import RuleSet
 _LEVEL_WORDS = {
     Severity.DEBUG: ("debug", "trace"),
     Severity.INFO: ("info", "success"),
+    Severity.NOTICE: ("notice",),
     Severity.WARNING: ("warn",),
     Severity.ERROR: ("error",),
-    Severity.CRITICAL: ("critical", "fatal"),
+    Severity.CRITICAL: ("crit", "fatal"),  # critical, nginx's [crit]
+    Severity.ALERT: ("alert",),
+    Severity.EMERGENCY: ("emerg",),
 }
 # Words of a Python traceback (header, chained-exception joiners, exception names) or its inferred ERROR.
 _TRACEBACK_WORDS = ("traceback", "exception", "error", "exit", "interrupt")
