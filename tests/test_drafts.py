@@ -252,10 +252,17 @@ def _text_term(literal: str) -> str:
 
 
 def test_logs_query_searches_for_the_template_piece_as_the_log_writes_it():
-    messages = tuple(f"2026-03-14 09:0{i}:00.000 | ERROR    | api.db:connect:42 | pool exhausted after {i}s" for i in range(3))
+    messages = tuple(f"worker pool   exhausted after {i}s" for i in range(3))
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="worker pool exhausted after <DURATION>")
+    assert logs_query(cluster).splitlines()[-1] == _text_term("worker pool   exhausted after")  # as written, not folded
+
+
+def test_logs_query_searches_past_the_logging_prefix_where_colour_markup_starts():
+    messages = tuple(f"2026-03-14 09:0{i}:00.000 | ERROR    | api.ch:init:7 | ClickHouse optimization error: no route {i}"
+                     for i in range(3))  # the log wrote "| <red>ClickHouse …": the markup is gone from the samples
     cluster = dataclasses.replace(unmatched_cluster(messages=messages),
-                                  template="<TS> | ERROR | api.db:connect:<NUM> | pool exhausted after <DURATION>")
-    assert logs_query(cluster).splitlines()[-1] == _text_term("| ERROR    | api.db:connect:")  # as written, not folded
+                                  template="<TS> | ERROR | api.ch:init:<NUM> | ClickHouse optimization error: no route <NUM>")
+    assert logs_query(cluster).splitlines()[-1] == _text_term("ClickHouse optimization error: no route")
 
 
 def test_logs_query_of_a_traceback_searches_for_its_exception_type():
@@ -275,6 +282,9 @@ def test_logs_query_of_request_logs_searches_their_fields():
         'httpRequest.requestUrl:"/ws"',
         "httpRequest.status=403",
     ]
+    messages = ("GET /ws → ? (0.01s)", "/ws → ? (0.02s)")  # no status, one without a method
+    cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="GET /ws → ? (<DURATION>)")
+    assert logs_query(cluster).splitlines()[2:] == ['httpRequest.requestUrl:"/ws"']
     messages = ("GET /api/a → 404 Not Found (0.01s)", "GET /api/b → 404 Not Found (0.01s)")
     cluster = dataclasses.replace(unmatched_cluster(messages=messages), template="GET <*> → <NUM> Not Found (<DURATION>)")
     assert logs_query(cluster).splitlines()[2:] == ['httpRequest.requestMethod="GET"', "httpRequest.status=404"]

@@ -97,6 +97,26 @@ def test_a_scan_with_a_lower_floor_or_the_clusters_service_still_counts(store):
     assert back["bbb"].status == "regressed"
 
 
+def test_a_request_rule_cluster_is_seen_by_scans_of_any_floor(store):
+    from triage.rules import load_rules
+
+    slow = next(rule for rule in load_rules().rules if "latency" in rule.match)
+    requests = dataclasses.replace(cluster("slow", 3, at(1), severity=Severity.INFO), rule=slow)
+    record(store, dataclasses.replace(scan_result(at(1), requests), min_severity=Severity.ERROR))
+    # an ERROR-floor scan keeps slow requests (logged at INFO) all the same: it saw none, so they are back
+    record(store, dataclasses.replace(scan_result(at(47), cluster("other", 1, at(47))), min_severity=Severity.ERROR))
+    _, back = record(store, scan_result(at(48), dataclasses.replace(requests, first_seen=at(48), last_seen=at(48))))
+    assert back["slow"].status == "regressed"
+
+
+def test_a_quiet_cloud_logging_scan_still_names_its_project():
+    from triage.rules import load_rules
+    from triage.scan import ScanOptions, scan
+
+    result = scan(ScanOptions(("gcp:acme-prod",)), load_rules(), lambda spec: iter(()))
+    assert (result.clusters, result.project) == ((), "acme-prod")  # so it says nothing of another project's clusters
+
+
 def test_annotating_before_recording_sees_the_same_history(store):
     record(store, scan_result(at(1), cluster("aaa", 3, at(1))))
     result = scan_result(at(2), cluster("aaa", 4, at(2)), cluster("new", 1, at(2)))

@@ -200,12 +200,13 @@ def test_a_version_3_store_learns_the_scope_of_its_scans_from_their_results(tmp_
     old = sqlite3.connect(path)
     old.executescript(";".join(_MIGRATIONS[v] for v in (1, 2, 3)) + ";PRAGMA user_version=3;")
     scoped = {"services": ["api", "web"], "min_severity": "ERROR", "project": "acme"}
-    for result in (scoped, {}):  # the second: a result stored before scopes were kept
+    for result in (json.dumps(scoped), "{}", json.dumps(scoped)[:20]):  # stored before scopes were kept; damaged
         old.execute("INSERT INTO scans (scanned_at, sources, entries_read, entries_skipped, entries_in_window, truncated,"
-                    " result) VALUES ('2026-01-01T00:00:00.000000Z', '[]', 0, 0, 0, 0, ?)", (json.dumps(result),))
+                    " result) VALUES ('2026-01-01T00:00:00.000000Z', '[]', 0, 0, 0, 0, ?)", (result,))
     old.commit()
     old.close()
     with StateStore(path) as store:
-        first, second = store.scans()
+        first, second, damaged = store.scans()
     assert (first.services, first.min_severity, first.project) == (("api", "web"), Severity.ERROR, "acme")
     assert (second.services, second.min_severity, second.project) == ((), Severity.WARNING, None)
+    assert (damaged.services, damaged.min_severity, damaged.project) == ((), Severity.WARNING, None)

@@ -145,8 +145,11 @@ def test_a_write_that_fails_part_way_leaves_the_file_as_it_was(tmp_path, monkeyp
     monkeypatch.setattr(os, "write", write_then_fail)
     with pytest.raises(TriageError, match="cannot write .*No space left on device"):
         append_section(path, "## a long section\n", "# Worklog\n")
+    with pytest.raises(TriageError, match="cannot write .*No space left on device"):
+        append_section(tmp_path / "NEW.md", "## a long section\n", "# Worklog\n")
     monkeypatch.undo()
     assert path.read_bytes() == b"# Worklog\n"
+    assert not (tmp_path / "NEW.md").exists()  # a file it created is not left behind, empty
 
 
 def test_append_creates_a_missing_file_with_a_heading(tmp_path):

@@ -102,8 +102,9 @@ def _takes_in(scan: ScanInfo, cluster: Cluster, result: ScanResult) -> bool:
     cluster says nothing about it (no regression, no share of its baseline)."""
     if scan.services and not cluster.services.keys() & set(scan.services):
         return False
-    if scan.min_severity > result.min_severity and scan.min_severity > cluster.severity:
-        return False
+    on_requests = cluster.rule is not None and ("http_status" in cluster.rule.match or "latency" in cluster.rule.match)
+    if scan.min_severity > result.min_severity and scan.min_severity > cluster.severity and not on_requests:
+        return False  # (a rule on request fields keeps its requests whatever the floor)
     return scan.project is None or result.project is None or scan.project == result.project
 
 

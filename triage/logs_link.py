@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from .clustering import TRACEBACK_MARKER
-from .entries import EMPTY_MESSAGE
+from .entries import EMPTY_MESSAGE, strip_log_prefix
 from .gcp_filter import quote as filter_quote, request_term
 from .model import Cluster, Window
 from .redact import MASK
@@ -28,7 +28,8 @@ CONSOLE = "https://console.cloud.google.com/logs/query"
 RESOURCE_TYPE = "cloud_run_revision"
 MIN_LITERAL = 4
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>|" + re.escape(MASK))  # a masked secret matches no log text either
-_REQUEST_SUMMARY = re.compile(r"^(?P<method>[A-Z]+) (?P<path>\S+) → (?P<status>\d{3}\b|<NUM>)")  # entries.request_summary
+# entries.request_summary: "GET /ws → 403 Forbidden (0.003s)", "/ws → ? (0.01s)" without method or status
+_REQUEST_SUMMARY = re.compile(r"^(?:(?P<method>[A-Z]+) )?(?P<path>/\S*|<\*>) → (?P<status>\d{3}\b|<NUM>|\?)")
 
 
 def logs_query(cluster: Cluster) -> str:
@@ -61,8 +62,8 @@ def text_literals(cluster: Cluster) -> tuple[str, ...]:
     if all(TRACEBACK_MARKER in message for message in messages):
         exception = cluster.template.split(" in ", 1)[0]
         found = exception if all(exception in message for message in messages) else None
-    else:
-        found = _written_piece(cluster.template.strip().split("\n", 1)[0], messages)
+    else:  # past the logging prefix: colour codes and markup, gone from the samples, often start the message there
+        found = _written_piece(strip_log_prefix(cluster.template.strip().split("\n", 1)[0]), messages)
     return (found,) if found and len(found) >= MIN_LITERAL else ()
 
 
@@ -83,19 +84,20 @@ def _request_summary_condition(cluster: Cluster) -> str | None:
     """The method, path and status of a cluster of request logs without text, whose messages triage made up
     (``GET /ws → 403 Forbidden (0.003s)``); None for any other cluster."""
     summaries = [_REQUEST_SUMMARY.match(sample.message) for sample in cluster.samples]
-    if not summaries or not all(summary and summary["status"].isdigit() for summary in summaries):
+    if not summaries or not all(summary and summary["status"] != "<NUM>" for summary in summaries):
         return None
     terms = []
     methods = {summary["method"] for summary in summaries}
-    if len(methods) == 1:
+    if len(methods) == 1 and None not in methods:
         terms.append(f"httpRequest.requestMethod={filter_quote(methods.pop())}")
     paths = {summary["path"] for summary in summaries}
     template_path = _REQUEST_SUMMARY.match(cluster.template)
     if len(paths) == 1 and template_path and not _PLACEHOLDER.search(template_path["path"]):
         terms.append(f"httpRequest.requestUrl:{filter_quote(paths.pop())}")
-    statuses = sorted({int(summary["status"]) for summary in summaries})
-    terms.append(request_term([(status, status) for status in statuses], None))
-    return "\n".join(terms)
+    statuses = sorted({int(summary["status"]) for summary in summaries if summary["status"] != "?"})
+    if statuses:
+        terms.append(request_term([(status, status) for status in statuses], None))
+    return "\n".join(terms) or "httpRequest:*"
 
 
 def _request_condition(match: dict) -> str | None:

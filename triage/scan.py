@@ -118,6 +118,7 @@ def scan(
             found.feed(open_source(spec), stitcher)
         found.close(stitcher)
     counters, failures = found.counters, found.failures
+    projects = failures.projects | {project for project in map(gcp_project, options.sources) if project}  # read, quiet or not
     return ScanResult(
         window=options.window,
         sources=options.sources,
@@ -128,7 +129,7 @@ def scan(
         clusters=rank(failures.clusters()),
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
-        project=next(iter(failures.projects)) if len(failures.projects) == 1 else None,
+        project=next(iter(projects)) if len(projects) == 1 else None,
         services=options.services,
         min_severity=options.min_severity,
         warnings=(

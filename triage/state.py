@@ -87,7 +87,8 @@ _MIGRATIONS: dict[int, str] = {
     2: "ALTER TABLE issues ADD COLUMN closed_at TEXT",  # when GitHub says the issue was closed
     3: _pad_years_sql(),  # years below 1000 were once stored unpadded ('1-01-01T…'), unreadable and missorted
     # a scan's scope, to tell which earlier scans could have seen a cluster (history.annotate); read back once
-    # from the stored results (services and min_severity were kept in them since before version 1 was ever used)
+    # from the stored results that hold it (results stored before they kept services and min_severity, or damaged
+    # ones, keep the defaults: every service, the WARNING floor)
     4: """
     ALTER TABLE scans ADD COLUMN services TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE scans ADD COLUMN min_severity TEXT NOT NULL DEFAULT 'WARNING';
@@ -95,6 +96,7 @@ _MIGRATIONS: dict[int, str] = {
     UPDATE scans SET services = coalesce(json_extract(result, '$.services'), '[]'),
         min_severity = coalesce(json_extract(result, '$.min_severity'), 'WARNING'),
         project = json_extract(result, '$.project')
+    WHERE json_valid(result)
     """,
 }
 

@@ -22,6 +22,7 @@ def append_section(path: Path, section: str, heading: str) -> None:
     part-way is cut back off. The old bytes are kept exactly; the section follows the file's line endings (CRLF if
     it uses them) and starts on a new line. A file that is not a regular file or not UTF-8 text is refused.
     """
+    created = not os.path.lexists(path) or not os.path.exists(path)  # missing, or a link to a missing file
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)  # a FIFO must not block
     except OSError as err:
@@ -48,6 +49,8 @@ def append_section(path: Path, section: str, heading: str) -> None:
         except OSError as err:
             try:
                 os.ftruncate(fd, len(old))  # no half section (a full disk): the file as it was
+                if created:
+                    os.unlink(os.path.realpath(path))  # or as it was not
             except OSError:
                 pass
             raise TriageError(f"cannot write {path}: {err.strerror or err}") from None
