@@ -236,6 +236,9 @@ def test_an_escape_no_longer_hides_the_level():
         (1795827600000000000, datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),  # nanoseconds
         ({"seconds": 1795827600, "nanos": 250000000}, datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
         ({"seconds": "x"}, None),
+        ({"date": "2026-11-28"}, None),
+        (20260101, None),  # no Unix time: a count, a date written as a number
+        (42, None),
         (True, None),
         (float("nan"), None),
         ("not a time", None),

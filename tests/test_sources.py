@@ -701,7 +701,6 @@ def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
 
 PREAMBLE_CASES = {
     "array": lambda: json.dumps([ENTRY_A, ENTRY_A], indent=2) + "\n",
-    "ndjson": lambda: (json.dumps(ENTRY_A) + "\n") * 2,
     "table": lambda: ("TIMESTAMP             SEVERITY  TEXT_PAYLOAD\n2026-11-28T01:00:00Z  ERROR     boom A\n"
                       "2026-11-28T01:00:01Z  ERROR     boom A\n"),
     "value": lambda: "2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tERROR\tboom A\n",
@@ -721,6 +720,31 @@ def test_lines_before_an_export_are_counted_and_the_export_is_read(tmp_path, sha
     ]
     first = next(r for r in items if isinstance(r, Record))
     assert first.location == f"{path}:{preamble.count(chr(10)) + (2 if shape in ('array', 'table') else 1)}"
+
+
+@pytest.mark.parametrize("preamble", ["WARNING: Some requests were throttled.", '0Z","textPayload":"cut by tail -c"}'])
+def test_ndjson_after_a_line_of_text_is_read_line_by_line(tmp_path, preamble):
+    path = tmp_path / "export"
+    path.write_text(preamble + "\n" + (json.dumps(ENTRY_A) + "\n") * 2)
+    assert [r.data for r in records(path)] == [{"textPayload": preamble}, ENTRY_A, ENTRY_A]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Starting…\nresults:\n[]\n2026-11-28 01:00:00,000 ERROR db down\n2026-11-28 01:00:01,000 ERROR db down\n",
+        "loaded\n[{'id': 1}]\n[1, 2, 3]\n[\"a\", \"b\"]\nERROR boom\n",
+        "banner\n2026-11-28T01:00:00Z\tstarted\nplain line one\nplain line two\nplain line three\n",
+        "ERROR TIMESTAMP MISMATCH\n2026-11-28 01:00:01 ERROR db down\n",
+        "boot\n" + "[" + "\n" + "  1,\n  2\n]\nERROR done\n",
+    ],
+)
+def test_text_that_only_looks_like_a_preamble_stays_text(tmp_path, text):
+    path = tmp_path / "app.log"
+    path.write_text(text)
+    items = records(path)
+    assert problems(items) == []
+    assert "".join(r.data["textPayload"] + "\n" for r in items) == text.replace("\n  ", "\n  ")
 
 
 def test_json_lines_among_text_lines_are_read_as_json(tmp_path):
@@ -767,6 +791,8 @@ def test_a_write_request_gives_its_entries_their_defaults(tmp_path, indent):
         ({"result": {"entries": [ENTRY_A, ENTRY_A, ENTRY_A]}}, 3),
         ({"message": "export done", "entries": [ENTRY_A]}, 0),  # an app's JSON line that holds entries: a record
         ({"labels": {"k": "v"}, "items_seen": [ENTRY_A]}, 0),  # a list not named like an entry list, beside labels
+        ({"labels": {"k": "v"}, "items": [{"severity": "high", "id": 1}]}, 0),  # an app's line: items, not entries
+        ({"level": "error", "event": "sync failed", "result": {"items": [{"severity": "high", "id": 1}]}}, 0),
     ],
 )
 def test_one_line_wrappers_with_metadata_or_nested(tmp_path, wrapper, entries):
@@ -778,12 +804,14 @@ def test_one_line_wrappers_with_metadata_or_nested(tmp_path, wrapper, entries):
                                        * entries or [wrapper])
 
 
-@pytest.mark.parametrize("damage", [('"boom 3"', '"boom 3'), ('"boom 3"', '{"boom 3"')])
+@pytest.mark.parametrize("damage", [('"boom 3"', '"boom 3'), ('"boom 3"', '{"boom 3"'), ('}]}}', '}]}')])
 def test_a_broken_element_of_an_array_on_one_line_costs_that_element_only(tmp_path, damage):
-    nested = {"jsonPayload": {"message": "ok", "items": [{"id": 1}, {"id": 2}]}}  # lists of objects inside elements
+    nested = {"jsonPayload": {"message": "ok", "items": [{"id": 1}, {"textPayload": "nested", "id": 2}]}}
     entries = [{**ENTRY_A, "textPayload": f"boom {i}", **(nested if i % 2 else {})} for i in range(8)]
     path = tmp_path / "one-line.json"
-    path.write_text(json.dumps(entries).replace(*damage, 1))
+    text = json.dumps(entries)
+    at = text.index('"boom 3"')  # element 3 is damaged: a quote or a brace lost, a brace too many
+    path.write_text(text[:at] + text[at:].replace(*damage, 1))
     items = records(path)
     assert payloads(items) == [f"boom {i}" for i in range(8) if i != 3]
     assert [p.reason for p in problems(items)] == ["malformed JSON entry"]
@@ -802,8 +830,31 @@ def test_a_table_whose_timestamp_is_not_the_first_column(tmp_path):
 
 def test_value_rows_without_a_severity_field(tmp_path):
     path = tmp_path / "value.txt"
-    path.write_text("2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tRedis said: no\tmore\n")
+    path.write_text("2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tRedis said: no\tmore\n"
+                    "2026-11-28T01:00:02Z\t12345\n2026-11-28T01:00:03Z\t500\tboom B\n")
     assert [r.data for r in records(path)] == [
         {"timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR", "textPayload": "boom A"},
         {"timestamp": "2026-11-28T01:00:01Z", "textPayload": "Redis said: no\tmore"},
+        {"timestamp": "2026-11-28T01:00:02Z", "textPayload": "12345"},  # no LogSeverity number
+        {"timestamp": "2026-11-28T01:00:03Z", "severity": "500", "textPayload": "boom B"},
     ]
+
+
+def test_a_broken_element_of_an_array_of_one_element_per_line_ends_with_its_line(tmp_path):
+    nested = {**ENTRY_A, "jsonPayload": {"history": [{"textPayload": "nested a"}, {"textPayload": "nested b"}]}}
+    lines = [json.dumps(e) for e in [ENTRY_A, nested, *[ENTRY_A] * 3]]
+    lines[1] = lines[1][:-1]  # its closing brace lost
+    path = tmp_path / "per-line.json"
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    items = records(path)
+    assert payloads(items) == ["boom A"] * 4  # no record made of a nested object, none lost after it
+    assert [p.location for p in problems(items)] == [f"{path}:3"]
+
+
+def test_a_value_entry_keeps_all_its_lines(tmp_path):
+    from triage.sources.text import MAX_ENTRY_LINES
+
+    path = tmp_path / "value.txt"
+    path.write_text("2026-11-28T01:00:00Z\tERROR\tTraceback (most recent call last):\n" + "  line\n" * MAX_ENTRY_LINES)
+    [record] = records(path)
+    assert record.data["textPayload"].count("\n") == MAX_ENTRY_LINES

@@ -424,16 +424,20 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def _from_unix(value: float | dict) -> datetime | None:
+    """A Unix time after 2001-09-09 (1e9 seconds: a smaller number is a count, not a time, and 20260101 no date in
+    seconds), or a protobuf Timestamp object."""
     try:
         if isinstance(value, dict):
-            seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+            if "seconds" not in value:
+                return None
+            seconds = float(value["seconds"]) + float(value.get("nanos", 0)) / 1e9
         else:
             seconds = float(value)
             for _ in range(3):  # milliseconds, microseconds, nanoseconds since the epoch (now about 1.7e9 seconds)
-                if abs(seconds) < 1e11:
+                if seconds < 1e11:
                     break
                 seconds /= 1000
-        return datetime.fromtimestamp(seconds, timezone.utc)
+        return datetime.fromtimestamp(seconds, timezone.utc) if seconds >= 1e9 else None
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

@@ -21,11 +21,12 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
+from ..entries import LOG_ENTRY_KEYS
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
 from .jsonstream import array_indent, is_wrapper, loads, read_array, read_array_rest, read_ndjson, read_wrapped
-from .text import TABLE_HEADER, VALUE_ROW, read_plain, read_table, read_value
+from .text import VALUE_ROW, is_table_header, read_plain, read_table, read_value
 
 _BUFFER = 1 << 20
 _SNIFF_BYTES = 8192
@@ -190,7 +191,7 @@ def _shape(head: bytes) -> str:
         return "array"
     if head[:1] == b"{" and head[1:].lstrip()[:1] in (b'"', b"}", b""):  # not a `{worker-1} …` log prefix
         return "objects"
-    if TABLE_HEADER.match(head):
+    if is_table_header(head):
         return "table"
     if VALUE_ROW.match(head.decode("utf-8", "replace")):
         return "value"
@@ -198,25 +199,36 @@ def _shape(head: bytes) -> str:
 
 
 def _preamble(head: bytes) -> int:
-    """The bytes before an export that starts on one of the first :data:`_SNIFF_LINES` lines of what looks like
-    text: a JSON array, NDJSON, a gcloud table or value dump after a warning captured with ``2>&1``, a header, or a
-    line cut by ``tail -c``; 0 when none does (plain text, JSON lines among text lines included)."""
+    """The bytes before a log export that starts on one of the first :data:`_SNIFF_LINES` whole lines of what looks
+    like text (a warning captured with ``2>&1``, a header, a line cut by ``tail -c``); 0 when none does. The export
+    must show itself: a JSON array whose first element has a LogEntry key, a gcloud table's header, or value() rows
+    making at least half of the lines after it. (NDJSON after such lines is read as text, each JSON line as NDJSON
+    reads it: text.read_plain.)"""
     offset = 0
-    for text in head.split(b"\n")[: _SNIFF_LINES - 1]:
+    for text in head.split(b"\n")[:-1][: _SNIFF_LINES - 1]:  # whole lines only: the last may be cut
         if _is_object(text):
-            return 0  # JSON lines among text lines: read as text, each JSON line as NDJSON (text.read_plain)
+            return 0
         offset += len(text) + 1
-        start = head[offset:].lstrip(_PADDING)
-        shape = _shape(start)
-        if shape in ("array", "table", "value") or (shape == "objects" and _all_objects(start)):
+        if _starts_export(head[offset:].lstrip(_PADDING)):
             return offset
     return 0
 
 
-def _all_objects(head: bytes) -> bool:
-    """Every whole line of ``head`` is a JSON object (NDJSON, not text with a JSON line among it)."""
-    lines = [line for line in head.split(b"\n")[:-1] if line.strip()] or [head]
-    return all(map(_is_object, lines))
+def _starts_export(start: bytes) -> bool:
+    shape = _shape(start)
+    if shape == "array":
+        first = _ENTRY_ARRAY.match(start)
+        return first is not None and first[1].decode() in LOG_ENTRY_KEYS
+    if shape == "table":
+        return True
+    if shape == "value":
+        rows = [row.decode("utf-8", "replace") for row in start.split(b"\n")[:-1] if row.strip()]
+        values = sum(1 for row in rows if VALUE_ROW.match(row))
+        return values >= 2 and values * 2 >= len(rows)
+    return False
+
+
+_ENTRY_ARRAY = re.compile(rb'\[\s*\{\s*"(\w+)"\s*:')  # an array whose first element's first key is in sight
 
 
 def _skip_padding(stream: io.BufferedReader) -> int:

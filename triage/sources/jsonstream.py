@@ -35,6 +35,11 @@ _NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
 _CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]" (and a wrapper's "}")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
 _BOUNDARY = re.compile(r'\}\s*,\s*(?=\{")')  # between two objects of a list (see _next_entry)
+ENTRY_LINE_CHARS = 1 << 20  # more than one entry can hold
+_AFTER_ELEMENT = re.compile(r"\s*(?:,\s*\{|\]\s*(?:\Z|\n|\[))")  # the next element, or the array's end
+# Keys a LogEntry has at its top and nested data seldom does (what tells an entry from an object inside one).
+_TOP_LEVEL_KEYS = frozenset(("insertId", "logName", "textPayload", "jsonPayload", "protoPayload", "insert_id",
+                             "log_name", "text_payload", "json_payload", "proto_payload"))
 # What surrogateescape makes of undecodable bytes; decoded UTF-8 never holds a lone surrogate.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _KEY_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*:')
@@ -281,7 +286,7 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
     raw = buf.text[buf.pos : end]
     if whole:
         return _parse(raw, name, start_line), end
-    resume = _next_entry(buf.text, buf.pos + 1, end)
+    resume = _next_entry(buf.text, buf.pos + 1, end) if _holds_many(buf.text, buf.pos) else None
     if resume is not None:  # a broken element of an array on one line: not the rest of the line with it
         return _unreadable(name, start_line, buf.text[buf.pos : resume]), resume
     if end == len(buf.text) and buf.eof:
@@ -289,11 +294,21 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
     return _unreadable(name, start_line, raw), end
 
 
+def _holds_many(text: str, pos: int) -> bool:
+    """The element at ``pos`` shares its line with others: something stands before it on its line (the array's
+    ``[``, an element), or the line goes on longer than any one entry can be (Cloud Logging caps them at 256 KB). An
+    array written on one line; with one element per line, a broken one ends with its line."""
+    if text[text.rfind("\n", 0, pos) + 1 : pos].strip():
+        return True
+    end = text.find("\n", pos)
+    return (len(text) if end < 0 else end) - pos > ENTRY_LINE_CHARS
+
+
 def _next_entry(text: str, start: int, stop: int) -> int | None:
-    """Where, between ``start`` and ``stop``, the next whole element that is LogEntry-like starts after a broken one:
+    """Where, between ``start`` and ``stop``, the next whole element that is a log entry starts after a broken one:
     at a ``{"`` that a ``}`` and a comma come before (outside a string the quote after ``{`` is never escaped, so
-    this is structure, though perhaps of a nested object, which is why the element must be entry-like); None when
-    there is none."""
+    this is structure, though perhaps of a nested object, which is why the element must hold a key only a LogEntry
+    has at its top and be followed by another element or the array's end); None when there is none."""
     for boundary in _BOUNDARY.finditer(text, start, stop):
         at = boundary.end()
         found = _scan(text, at, _SCALAR)
@@ -303,7 +318,7 @@ def _next_entry(text: str, start: int, stop: int) -> int | None:
             value = orjson.loads(text[at : found[0]])
         except orjson.JSONDecodeError:
             continue
-        if _is_entry_like(value):
+        if isinstance(value, dict) and not _TOP_LEVEL_KEYS.isdisjoint(value) and _AFTER_ELEMENT.match(text, found[0]):
             return at
     return None
 
@@ -385,18 +400,27 @@ _NESTED_WRAPPERS = 3  # wrappers inside wrappers looked into ({"result": {"entri
 
 
 def is_wrapper(value: dict, depth: int = 0) -> bool:
-    """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects (also inside an object member, or with
-    ``logName``/``resource``/``labels`` for its entries beside a list named like an entry list), not an app's own
-    JSON line that holds a list (``"tags": ["a"]``)."""
+    """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects, not an app's own JSON line that holds a
+    list (``"tags": ["a"]``). Stricter forms, where an app's line could look alike, need an ``entries`` list whose
+    first item has a key only a LogEntry has at its top: beside ``logName``/``resource``/``labels`` (a WriteLogEntries
+    request), or as the one member of an object (``{"result": {"entries": [...]}}``)."""
     if not _ENTRY_ONLY_KEYS.isdisjoint(value):
         return False
-    entry_keys = not _RECORD_KEYS.isdisjoint(value)
-    for key, member in value.items():
-        if isinstance(member, list) and member and _is_entry_like(member[0]) and (key in _LIST_NAMES or not entry_keys):
+    if _RECORD_KEYS.isdisjoint(value):
+        if any(isinstance(member, list) and member and _is_entry_like(member[0]) for member in value.values()):
             return True
-        if isinstance(member, dict) and depth < _NESTED_WRAPPERS and not entry_keys and is_wrapper(member, depth + 1):
-            return True
-    return False
+        if len(value) == 1 and depth < _NESTED_WRAPPERS:
+            (member,) = value.values()
+            return isinstance(member, dict) and is_wrapper(member, depth + 1) and _has_entries(member)
+        return False
+    return _has_entries(value)
+
+
+def _has_entries(value: dict) -> bool:
+    """An ``entries`` list whose first item has a key only a LogEntry has at its top."""
+    entries = next((value[name] for name in _ENTRY_LIST_NAMES if name in value), None)
+    return isinstance(entries, list) and bool(entries) and isinstance(entries[0], dict) and not (
+        _TOP_LEVEL_KEYS.isdisjoint(entries[0]) and "timestamp" not in entries[0])
 
 
 def _is_entry_like(item: object) -> bool:
@@ -405,7 +429,8 @@ def _is_entry_like(item: object) -> bool:
 
 
 # Names of a wrapper's member that holds the entry list.
-_LIST_NAMES = frozenset(("entries", "logEntries", "log_entries", "items", "records", "logs"))
+_ENTRY_LIST_NAMES = ("entries", "logEntries", "log_entries")
+_LIST_NAMES = frozenset((*_ENTRY_LIST_NAMES, "items", "records", "logs"))
 
 
 def _is_entry_list(key: str, first: object, found: bool) -> bool:
@@ -427,7 +452,7 @@ def _wrapped_entries(value: dict, name: str, number: int, depth: int = 0) -> Rec
                     yield Record(name, number, _with_defaults(item, value))
                 else:
                     yield _bad_value(name, number, item)
-        elif isinstance(member, dict) and depth < _NESTED_WRAPPERS and is_wrapper(member, depth + 1):
+        elif isinstance(member, dict) and len(value) == 1 and depth < _NESTED_WRAPPERS and is_wrapper(member, depth + 1):
             found = True
             yield from _wrapped_entries(member, name, number, depth + 1)
     if not found:

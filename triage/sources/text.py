@@ -16,11 +16,18 @@ from . import Record, RecordStream
 from .jsonstream import object_line
 
 MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
-# A gcloud table's header: upper-case column names, TIMESTAMP among them (first or not: table(severity,timestamp,…)).
-TABLE_HEADER = re.compile(
-    rb"^TIMESTAMP\s+\S|^(?=[A-Z0-9_ \t]*\bTIMESTAMP\b)[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?:\r?\n|\Z)"
-)
+_TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S|^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
+
+
+def is_table_header(head: bytes) -> bool:
+    """A gcloud table's header starts ``head``: ``TIMESTAMP`` first, or upper-case column names of which TIMESTAMP
+    and another are gcloud's (``table(severity,timestamp,…)``; not a line such as ``ERROR TIMESTAMP MISMATCH``)."""
+    match = _TABLE_HEADER.match(head)
+    if match is None:
+        return False
+    names = match[0].split()
+    return names[0] == b"TIMESTAMP" or (b"TIMESTAMP" in names and sum(n.decode() in _TABLE_COLUMNS for n in names) >= 2)
 
 # gcloud table headers are the last component of the projected key, upper-cased.
 _TABLE_COLUMNS = {
@@ -135,7 +142,8 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
     takes that line's time; every other line without a time of its own keeps none (a traceback printed later,
     uncaught, would otherwise take an older time)."""
     error_time, traceback = None, None  # the time of the last timed entry while it is an error; where its traceback stands
-    for group in _groups(_non_blank(_decoded(lines, name, first)), lambda text: not text[:1].isspace()):
+    starts = lambda text: not text[:1].isspace()  # noqa: E731
+    for group in _groups(_non_blank(_decoded(lines, name, first)), starts, MAX_ENTRY_LINES):
         if isinstance(group, Problem):
             yield group
             continue
@@ -164,12 +172,15 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
 
 
 def _is_severity(text: str) -> bool:
-    """A level name or LogSeverity number (as a LogEntry's severity may be written)."""
+    """A level name or LogSeverity number (0, 100 … 800), as a LogEntry's severity may be written."""
     try:
         Severity.parse(text)
     except ValueError:
-        return text.isdigit()
+        return text.isdigit() and int(text) in _SEVERITY_NUMBERS
     return True
+
+
+_SEVERITY_NUMBERS = frozenset(severity.value for severity in Severity)
 
 
 def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
@@ -177,17 +188,17 @@ def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int,
 
 
 def _groups(
-    rows: Iterable[tuple[int, str] | Problem], starts: Callable[[str], bool]
+    rows: Iterable[tuple[int, str] | Problem], starts: Callable[[str], bool], max_lines: int | None = None
 ) -> Iterator[tuple[int, list[str]] | Problem]:
     """Lines grouped into records, with the number of each record's first line: a line for which ``starts``
-    holds opens a record, any other continues the current one, up to :data:`MAX_ENTRY_LINES` lines (lines
-    before the first record form a group of their own). Problems pass through in place."""
+    holds opens a record, any other continues the current one, up to ``max_lines`` lines (lines before the first
+    record form a group of their own). Problems pass through in place."""
     number, group = 0, []
     for row in rows:
         if isinstance(row, Problem):
             yield row
             continue
-        if group and not starts(row[1]) and len(group) < MAX_ENTRY_LINES:
+        if group and not starts(row[1]) and (max_lines is None or len(group) < max_lines):
             group.append(row[1])
             continue
         if group:
