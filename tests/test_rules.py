@@ -348,3 +348,11 @@ def test_patterns_with_regex_only_syntax_get_no_wrong_prefilter() -> None:
     assert regex_literals("code [[:digit:]] timeout") == ()
     assert regex_literals(r"\p{Lu}+ failed") == ()
     assert regex_literals("redis error -3") == ("redis error -3",)
+
+
+def test_a_capture_is_one_line_whichever_way_the_message_arrived():
+    rules = load_rules()
+    whole = 'Connectivity test failed: database "netra_dev\n" does not exist'  # a line break in one message
+    joined = 'Connectivity test failed: database "netra_dev\\n" does not exist'  # two parts stitching joined
+    hits = [rules.match(entry(text)) for text in (whole, joined)]
+    assert [(hit.rule.id, dict(hit.captures)) for hit in hits] == [("postgres-database-missing", {"database": "netra_dev\\n"})] * 2

@@ -316,3 +316,37 @@ def test_parts_that_do_not_pair_stay_as_they_are():
     assert [e.message for e in stitch(alone)] == ['" does not exist', "next line"]
     head_only = [_loguru(HEAD, T0, 0, Severity.ERROR), _loguru("<green>all good</green>", T0 + US, 1)]
     assert len(list(stitch(head_only))) == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("prompt sent: <s>[INST] summarise", "completion rejected: stop token </s> missing"),  # model tokens
+        ("<b>bold start", "end of bold</b> here"),  # HTML
+        (HEAD, "2025-08-25 16:24:10.290 | WARNING | app:x:1 | cache miss</green>"),  # another colour
+    ],
+)
+def test_only_a_colour_closed_as_it_was_opened_joins(first, second):
+    parts = [_loguru(first, T0, 0), _loguru(second, T0 + US, 1, Severity.ERROR)]
+    assert len(list(stitch(parts))) == 2
+
+
+def test_a_traceback_with_markup_in_it_stays_one_traceback():
+    lines = ["Traceback (most recent call last):", '  File "/app/v.py", line 3, in render', '    return "<b>" + name',
+             "TypeError: can only concatenate str (not \"int\") to str"]
+    parts = [_loguru(line, T0 + i * US, i) for i, line in enumerate(lines)]
+    [event] = stitch(parts)  # one event (its message cleaned of what looks like markup, as every message is)
+    assert event.message.startswith(lines[0]) and event.message.endswith(lines[-1])
+
+
+def test_a_two_entry_traceback_in_colour_is_stitched_as_a_traceback():
+    parts = [_loguru('<red>Traceback (most recent call last):\n  File "/app/v.py", line 3, in f\n    g()', T0, 0),
+             _loguru("KeyError: 'user_id'</red>", T0 + US, 1)]
+    [event] = stitch(parts)
+    assert event.message.endswith("    g()\nKeyError: 'user_id'") and event.severity is Severity.ERROR
+
+
+def test_the_joined_message_takes_the_higher_level():
+    parts = [_loguru("<red>upstream said: bad", T0, 0, Severity.INFO), _loguru("gateway</red>", T0 + US, 1, Severity.ERROR)]
+    [event] = stitch(parts)
+    assert (event.message, event.severity) == ("upstream said: bad\\ngateway", Severity.ERROR)

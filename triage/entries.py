@@ -300,19 +300,25 @@ def request_summary(http: Mapping[str, Any]) -> str:
     return f"{summary} ({latency})" if latency else summary
 
 
-def markup_balance(text: str) -> tuple[bool, bool]:
-    """Whether ``text`` closes loguru colour markup it did not open (the rest of a message Cloud Run split at a line
-    break, ``" does not exist</red>``), and whether it leaves some open (its first part, ``<red>… "netra_dev``)."""
-    depth, closes = 0, False
-    for tag in _LOGURU_MARKUP.finditer(text):
-        if tag[0].startswith("</"):
-            if depth:
-                depth -= 1
-            else:
-                closes = True
-        else:
-            depth += 1
-    return closes, depth > 0
+# Loguru's colour tags by name (not the one-letter ones, <b> <i> <s> …, nor </>: HTML, model tokens and JSX use those).
+_COLOUR_TAG = re.compile(r"<(/?)((?:light-)?(?:red|green|yellow|blue|magenta|cyan|white|black)|level)>", re.IGNORECASE)
+
+
+def markup_balance(text: str) -> tuple[str | None, str | None]:
+    """The loguru colour ``text`` closes without opening it (the rest of a message Cloud Run split at a line break,
+    ``" does not exist</red>"`` → ``red``), and the one it leaves open (its first part, ``<red>… "netra_dev`` →
+    ``red``); None for either when there is none."""
+    open_tags: list[str] = []
+    closes = None
+    for tag in _COLOUR_TAG.finditer(text):
+        name = tag[2].lower()
+        if not tag[1]:
+            open_tags.append(name)
+        elif open_tags and open_tags[-1] == name:
+            open_tags.pop()
+        elif not open_tags and closes is None:
+            closes = name
+    return closes, open_tags[-1] if open_tags else None
 
 
 def clean_text(text: str) -> str:

@@ -137,7 +137,7 @@ class RuleSet:
             return None
         if found is None:
             return None
-        return {name: value for name, value in found.groupdict().items() if value is not None}
+        return {name: _one_line(value) for name, value in found.groupdict().items() if value is not None}
 
     @property
     def timeouts(self) -> list[str]:
@@ -229,6 +229,12 @@ def check_examples(rule_set: RuleSet) -> tuple[int, list[ExampleFailure]]:
             if problem:
                 failures.append(ExampleFailure(entry.location, rule.id, problem))
     return count, failures
+
+
+def _one_line(value: str) -> str:
+    """A capture as one line: its line breaks and tabs written ``\\n``, ``\\r``, ``\\t``, as a message Cloud Run
+    split and stitching joined again shows them (one failure, one fingerprint, whichever way it arrived)."""
+    return value.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
 
 
 # --- trigger literals -------------------------------------------------------------------------------------

@@ -23,11 +23,13 @@ Rules
   header, frame or indented line) frames, indented lines, the exception line and a joiner continue it;
   once closed (exception line or a complete block) only a joiner continues it; after a joiner the next
   traceback start or ERROR+ entry continues it. Everything else passes through unchanged.
-* A message Cloud Run split in two at a line break inside it is joined again: an entry whose raw text leaves
-  loguru colour markup open (``<red>… database "netra_dev``) followed, in emit order within its run, by one that
-  closes markup it did not open (``" does not exist</red>``). Both are candidates. The joined entry is the first
-  part's, its message the two parts with the break shown as ``\\n`` (a title shows one line: the break is what
-  it must show). Only two parts are joined: a middle line without markup is no candidate.
+* A message Cloud Run split in two at a line break inside it is joined again: an entry whose raw text leaves a
+  loguru colour open (``<red>… database "netra_dev``; colours by name only, not ``<b>`` or ``</>``) followed, in
+  emit order within its run and unless a traceback goes on there, by one that closes that colour without opening
+  it (``" does not exist</red>``). Both are candidates. The joined entry is the first part's, at the higher of the
+  two levels, its message the two parts with the break shown as ``\\n`` (a title shows one line: the break is
+  what it must show). Only two parts are joined (a middle line without markup is no candidate), and two such
+  messages of one stream whose parts interleave pair wrongly, as interleaved tracebacks do.
 * An event of two or more entries becomes one :class:`Entry` built from its first entry (in emit order)
   with ``dataclasses.replace``: ``message`` is the members' messages joined with ``"\\n"`` in emit order;
   ``severity`` is the highest of ERROR and the members' severities, ``severity_inferred`` is False only
@@ -120,13 +122,13 @@ class _Shape:
     last: _Line
     has_header: bool
     error: bool
-    opens_markup: bool = False  # loguru colour markup left open: the message goes on in the next entry
-    closes_markup: bool = False  # markup closed that this entry did not open: the rest of a message
+    opens_markup: str | None = None  # the loguru colour left open: the message goes on in the next entry
+    closes_markup: str | None = None  # a colour closed that this entry did not open: the rest of a message
 
     @property
     def candidate(self) -> bool:
         return (self.error or self.has_header or self.first is not _Line.OTHER or self.last is not _Line.OTHER
-                or self.opens_markup or self.closes_markup)
+                or self.opens_markup is not None or self.closes_markup is not None)
 
     @property
     def starts(self) -> bool:
@@ -151,7 +153,7 @@ def _shape(entry: Entry) -> _Shape:
     raw = entry.raw.get("textPayload") if isinstance(entry.raw, dict) else None
     if isinstance(raw, str) and "<" in raw:
         closes, opens = markup_balance(raw)
-        if closes or opens:
+        if closes is not None or opens is not None:
             return replace(shape, opens_markup=opens, closes_markup=closes)
     return shape
 
@@ -174,34 +176,37 @@ def traceback_after(text: str, state: _State | None) -> _State | None:
     return shape.state_after if shape.continues(state) else None
 
 
-def _events(shapes: Sequence[_Shape]) -> list[list[int]]:
-    """Group the positions of ``shapes`` (given in emit order) into events; one-entry events pass through."""
+def _events(shapes: Sequence[_Shape]) -> tuple[list[list[int]], set[int]]:
+    """Group the positions of ``shapes`` (given in emit order) into events; one-entry events pass through. Also the
+    indexes of the events that are one message in two parts (see :func:`_rejoin`), not a traceback."""
     events: list[list[int]] = []
+    rejoined: set[int] = set()
     state: _State | None = None
     for position, shape in enumerate(shapes):
-        if state is _State.MARKUP:  # the entry before left its markup open: this one may be the rest
+        if state is _State.MARKUP:  # the entry before left its colour open: this one may be the rest
             state = None
-            if shape.closes_markup and not shape.opens_markup:
+            if shape.closes_markup == shapes[position - 1].opens_markup and shape.opens_markup is None:
                 events[-1].append(position)
+                rejoined.add(len(events) - 1)
                 continue
-        if shape.opens_markup and not shape.closes_markup and not shape.has_header:
+        if state is not None and shape.continues(state):  # a traceback goes on first
+            events[-1].append(position)
+        elif shape.opens_markup is not None and shape.closes_markup is None and not shape.has_header:
             events.append([position])
             state = _State.MARKUP
             continue
-        if state is not None and shape.continues(state):
-            events[-1].append(position)
         else:
             events.append([position])
             if not shape.starts:
                 state = None
                 continue
         state = shape.state_after
-    return events
+    return events, rejoined
 
 
 def _score(shapes: Sequence[_Shape]) -> int:
     """Entries that end up in multi-entry events starting with a traceback header."""
-    return sum(len(event) for event in _events(shapes) if len(event) > 1 and shapes[event[0]].has_header)
+    return sum(len(event) for event in _events(shapes)[0] if len(event) > 1 and shapes[event[0]].has_header)
 
 
 @dataclass(slots=True)
@@ -269,12 +274,11 @@ class _Run:
         order = list(range(len(self.entries)))
         if _is_reversed(self, trend):
             order.reverse()
-        shapes = [self.shapes[i] for i in order]
-        for event in _events(shapes):
+        events, rejoined = _events([self.shapes[i] for i in order])
+        for index, event in enumerate(events):
             arrivals = [order[position] for position in event]
             members = [self.entries[i] for i in arrivals]
-            joined = _rejoin(members) if shapes[event[0]].opens_markup and len(event) == 2 else _merge(members)
-            self.slots[min(arrivals)].entries.append(joined)
+            self.slots[min(arrivals)].entries.append(_rejoin(members) if index in rejoined else _merge(members))
         for slot in self.slots:
             slot.ready = True
 
@@ -295,7 +299,9 @@ def _rejoin(parts: list[Entry]) -> Entry:
     (its time and level), the break shown as ``\\n``: ``database "netra_dev\\n" does not exist`` tells that the
     name ends in a line break."""
     first, rest = parts
-    return replace(first, message=first.message + "\\n" + rest.message)
+    louder = rest if rest.severity > first.severity else first
+    return replace(first, message=first.message + "\\n" + rest.message, severity=louder.severity,
+                   severity_inferred=louder.severity_inferred)
 
 
 def _merge(event: list[Entry]) -> Entry:
