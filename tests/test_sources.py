@@ -699,11 +699,11 @@ def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
     assert redis["count"] == 7
 
 
+GCLOUD_ENTRY = {"insertId": "i1", "logName": "projects/p/logs/stderr", **ENTRY_A}
 PREAMBLE_CASES = {
-    "array": lambda: json.dumps([ENTRY_A, ENTRY_A], indent=2) + "\n",
+    "array": lambda: json.dumps([GCLOUD_ENTRY, GCLOUD_ENTRY], indent=2) + "\n",
     "table": lambda: ("TIMESTAMP             SEVERITY  TEXT_PAYLOAD\n2026-11-28T01:00:00Z  ERROR     boom A\n"
                       "2026-11-28T01:00:01Z  ERROR     boom A\n"),
-    "value": lambda: "2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tERROR\tboom A\n",
 }
 
 
@@ -719,7 +719,7 @@ def test_lines_before_an_export_are_counted_and_the_export_is_read(tmp_path, sha
         (f"{path}:1", "a line before the export starts (a warning, a header, a cut line?)")
     ]
     first = next(r for r in items if isinstance(r, Record))
-    assert first.location == f"{path}:{preamble.count(chr(10)) + (2 if shape in ('array', 'table') else 1)}"
+    assert first.location == f"{path}:{preamble.count(chr(10)) + 2}"
 
 
 @pytest.mark.parametrize("preamble", ["WARNING: Some requests were throttled.", '0Z","textPayload":"cut by tail -c"}'])
@@ -737,6 +737,9 @@ def test_ndjson_after_a_line_of_text_is_read_line_by_line(tmp_path, preamble):
         "banner\n2026-11-28T01:00:00Z\tstarted\nplain line one\nplain line two\nplain line three\n",
         "ERROR TIMESTAMP MISMATCH\n2026-11-28 01:00:01 ERROR db down\n",
         "boot\n" + "[" + "\n" + "  1,\n  2\n]\nERROR done\n",
+        'Starting worker\nloaded\n[{"timestamp": "2026-01-01T00:00:00Z", "value": 3}]\nERROR db down\n',  # app data
+        "boot\nTIMESTAMP skew detected 3s\n2026-01-01 00:00:01 ERROR db down\n",
+        "starting\n2026-01-01T00:00:00Z\tstarted\n2026-01-01T00:00:01Z\tready\nERROR db down\nERROR again\n",
     ],
 )
 def test_text_that_only_looks_like_a_preamble_stays_text(tmp_path, text):
@@ -787,12 +790,14 @@ def test_a_write_request_gives_its_entries_their_defaults(tmp_path, indent):
 @pytest.mark.parametrize(
     ("wrapper", "entries"),
     [
-        ({"project": "p", "labels": {"env": "prod"}, "entries": [ENTRY_A, ENTRY_A]}, 2),
+        ({"project": "p", "labels": {"env": "prod"}, "entries": [ENTRY_A, ENTRY_A]}, 0),  # no WriteLogEntries request
         ({"result": {"entries": [ENTRY_A, ENTRY_A, ENTRY_A]}}, 3),
         ({"message": "export done", "entries": [ENTRY_A]}, 0),  # an app's JSON line that holds entries: a record
         ({"labels": {"k": "v"}, "items_seen": [ENTRY_A]}, 0),  # a list not named like an entry list, beside labels
         ({"labels": {"k": "v"}, "items": [{"severity": "high", "id": 1}]}, 0),  # an app's line: items, not entries
         ({"level": "error", "event": "sync failed", "result": {"items": [{"severity": "high", "id": 1}]}}, 0),
+        ({"level": "error", "resource": "orders", "entries": [{"timestamp": "2026-01-01T00:00:00Z", "amount": 5}]}, 0),
+        ({"data": {"entries": [{"timestamp": "2026-01-01T00:00:00Z", "qty": 3}]}}, 0),
     ],
 )
 def test_one_line_wrappers_with_metadata_or_nested(tmp_path, wrapper, entries):

@@ -201,9 +201,9 @@ def _shape(head: bytes) -> str:
 def _preamble(head: bytes) -> int:
     """The bytes before a log export that starts on one of the first :data:`_SNIFF_LINES` whole lines of what looks
     like text (a warning captured with ``2>&1``, a header, a line cut by ``tail -c``); 0 when none does. The export
-    must show itself: a JSON array whose first element has a LogEntry key, a gcloud table's header, or value() rows
-    making at least half of the lines after it. (NDJSON after such lines is read as text, each JSON line as NDJSON
-    reads it: text.read_plain.)"""
+    must show itself: a pretty-printed JSON array whose first element has ``insertId`` and ``logName`` (what
+    ``gcloud logging read --format=json`` prints), or a gcloud table's header of known column names. (NDJSON after
+    such lines is read as text, each JSON line as NDJSON reads it: text.read_plain.)"""
     offset = 0
     for text in head.split(b"\n")[:-1][: _SNIFF_LINES - 1]:  # whole lines only: the last may be cut
         if _is_object(text):
@@ -217,18 +217,12 @@ def _preamble(head: bytes) -> int:
 def _starts_export(start: bytes) -> bool:
     shape = _shape(start)
     if shape == "array":
-        first = _ENTRY_ARRAY.match(start)
-        return first is not None and first[1].decode() in LOG_ENTRY_KEYS
-    if shape == "table":
-        return True
-    if shape == "value":
-        rows = [row.decode("utf-8", "replace") for row in start.split(b"\n")[:-1] if row.strip()]
-        values = sum(1 for row in rows if VALUE_ROW.match(row))
-        return values >= 2 and values * 2 >= len(rows)
-    return False
+        first = _GCLOUD_ARRAY.match(start)
+        return first is not None and b'"insertId":' in first[0] and b'"logName":' in first[0]
+    return shape == "table" and is_table_header(start, strict=True)
 
 
-_ENTRY_ARRAY = re.compile(rb'\[\s*\{\s*"(\w+)"\s*:')  # an array whose first element's first key is in sight
+_GCLOUD_ARRAY = re.compile(rb"\[[ \t]*\r?\n([ \t]+)\{[ \t]*\r?\n(?:\1[ \t]+.*\n)*")  # "[", "  {", its lines
 
 
 def _skip_padding(stream: io.BufferedReader) -> int:

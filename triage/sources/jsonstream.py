@@ -396,14 +396,17 @@ _RECORD_KEYS = LOG_ENTRY_KEYS | {"message", "msg"}
 # WriteLogEntries request: logName, resource, labels).
 _ENTRY_ONLY_KEYS = _RECORD_KEYS - {"logName", "log_name", "resource", "labels"}
 _DEFAULTS = ("logName", "log_name", "resource")
+# The members of a WriteLogEntries request (camelCase or as the client library names them).
+_WRITE_REQUEST_KEYS = frozenset(("logName", "log_name", "resource", "labels", "entries", "partialSuccess",
+                                 "partial_success", "dryRun", "dry_run"))
 _NESTED_WRAPPERS = 3  # wrappers inside wrappers looked into ({"result": {"entries": [...]}})
 
 
 def is_wrapper(value: dict, depth: int = 0) -> bool:
     """``{"entries": [{LogEntry}, …], …}``: a list of LogEntry-like objects, not an app's own JSON line that holds a
     list (``"tags": ["a"]``). Stricter forms, where an app's line could look alike, need an ``entries`` list whose
-    first item has a key only a LogEntry has at its top: beside ``logName``/``resource``/``labels`` (a WriteLogEntries
-    request), or as the one member of an object (``{"result": {"entries": [...]}}``)."""
+    first item has a key only a LogEntry has at its top: a WriteLogEntries request (``logName``, ``resource``,
+    ``labels`` beside it, nothing else), or the one member of an object (``{"result": {"entries": [...]}}``)."""
     if not _ENTRY_ONLY_KEYS.isdisjoint(value):
         return False
     if _RECORD_KEYS.isdisjoint(value):
@@ -413,14 +416,14 @@ def is_wrapper(value: dict, depth: int = 0) -> bool:
             (member,) = value.values()
             return isinstance(member, dict) and is_wrapper(member, depth + 1) and _has_entries(member)
         return False
-    return _has_entries(value)
+    return _WRITE_REQUEST_KEYS.issuperset(value) and _has_entries(value)
 
 
 def _has_entries(value: dict) -> bool:
     """An ``entries`` list whose first item has a key only a LogEntry has at its top."""
     entries = next((value[name] for name in _ENTRY_LIST_NAMES if name in value), None)
     return isinstance(entries, list) and bool(entries) and isinstance(entries[0], dict) and not (
-        _TOP_LEVEL_KEYS.isdisjoint(entries[0]) and "timestamp" not in entries[0])
+        _TOP_LEVEL_KEYS.isdisjoint(entries[0]))
 
 
 def _is_entry_like(item: object) -> bool:

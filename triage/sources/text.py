@@ -16,18 +16,20 @@ from . import Record, RecordStream
 from .jsonstream import object_line
 
 MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
-_TABLE_HEADER = re.compile(rb"^TIMESTAMP\s+\S|^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
+_TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP\s+\S")
+_TABLE_HEADER = re.compile(rb"^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
 
 
-def is_table_header(head: bytes) -> bool:
-    """A gcloud table's header starts ``head``: ``TIMESTAMP`` first, or upper-case column names of which TIMESTAMP
-    and another are gcloud's (``table(severity,timestamp,…)``; not a line such as ``ERROR TIMESTAMP MISMATCH``)."""
+def is_table_header(head: bytes, *, strict: bool = False) -> bool:
+    """A gcloud table's header starts ``head``: ``TIMESTAMP`` first (unless ``strict``), or upper-case column names
+    of which TIMESTAMP and another are gcloud's (``table(severity,timestamp,…)``; not a line such as ``ERROR
+    TIMESTAMP MISMATCH`` or ``TIMESTAMP skew detected``)."""
+    if not strict and _TIMESTAMP_FIRST.match(head):
+        return True
     match = _TABLE_HEADER.match(head)
-    if match is None:
-        return False
-    names = match[0].split()
-    return names[0] == b"TIMESTAMP" or (b"TIMESTAMP" in names and sum(n.decode() in _TABLE_COLUMNS for n in names) >= 2)
+    names = match[0].split() if match else []
+    return b"TIMESTAMP" in names and sum(name.decode() in _TABLE_COLUMNS for name in names) >= 2
 
 # gcloud table headers are the last component of the projected key, upper-cased.
 _TABLE_COLUMNS = {
@@ -86,8 +88,9 @@ def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             yield Problem(f"{name}:{number}", "text before the first table row")
             continue
         entry = _table_row(row, columns)
-        for text in more:
-            _append(entry, path, text[payload_start:] if text[:payload_start].strip() == "" else text.strip())
+        if more:  # joined once: appending line by line would copy a long entry at every line
+            _append(entry, path, "\n".join(
+                text[payload_start:] if text[:payload_start].strip() == "" else text.strip() for text in more))
         yield Record(name, number, entry)
 
 
@@ -129,8 +132,8 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
         for path, cell in zip(_VALUE_FIELDS, cells):
             if cell:
                 _put(entry, path, cell)
-        for text in more:
-            _append(entry, ("textPayload",), text)
+        if more:
+            _append(entry, ("textPayload",), "\n".join(more))
         yield Record(name, number, entry)
 
 
