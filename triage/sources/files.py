@@ -21,7 +21,6 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
-from ..entries import LOG_ENTRY_KEYS
 from ..errors import SourceError
 from ..model import Problem
 from . import RecordStream
