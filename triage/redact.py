@@ -7,10 +7,10 @@ key blocks (also over several lines, or cut before their END line); passwords in
 Slack ``xoxb-…`` and webhook URLs, AWS access key ids ``AKIA…``, Google API keys ``AIza…``, Google OAuth
 access tokens ``ya29.…``, client secrets ``GOCSPX-…`` and authorization codes ``4/0A…``, OpenAI and
 Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); ``Cookie:`` and ``Set-Cookie:`` values; values of
-``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=``, ``sig=``, ``signature=`` and the like
-(any name ending in key, secret, token, password, passwd, pwd, credentials or signature, e.g. ``client_secret=``,
-``X-Goog-Signature=``): bare values right after ``=``, quoted values also after `` = ``, unquoted ones after
-``password = `` and ``--password`` / ``--db-pass``, a quoted value that is no plain word right after ``password``, the JSON /
+``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in key,
+secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``); signatures of 16+ characters after
+``sig=``, ``signature=``, ``X-Goog-Signature:`` or ``"signature":``; bare values right after ``=``, quoted values also after `` = ``, unquoted ones after
+``password = `` and ``--password`` / ``--db-pass``, a quoted value holding a digit right after ``password``, the JSON /
 dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password: …`` / ``db_password: …`` /
 ``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``), and ``token: …`` /
 ``client_secret: …`` when the value looks like a secret (8+ characters, letters and digits).

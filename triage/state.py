@@ -123,7 +123,7 @@ class ScanInfo:
     window: Window
     services: tuple[str, ...] = ()  # its --service filter (empty: every service)
     min_severity: Severity = Severity.WARNING
-    project: str | None = None  # the one project its entries came from, if one
+    project: str | None = None  # the one project it read (its entries', or its gcp:PROJECT source's), if one
 
 
 @dataclass(frozen=True, slots=True)

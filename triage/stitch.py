@@ -296,8 +296,8 @@ def _is_reversed(run: _Run, trend: _Trend) -> bool:
 
 def _rejoin(parts: list[Entry]) -> Entry:
     """The two parts of one message that Cloud Run split at a line break inside it, as one entry of the first part
-    (its time and level), the break shown as ``\\n``: ``database "netra_dev\\n" does not exist`` tells that the
-    name ends in a line break."""
+    (its time; the higher level of the two), the break shown as ``\\n``: ``database "netra_dev\\n" does not exist``
+    tells that the name ends in a line break."""
     first, rest = parts
     louder = rest if rest.severity > first.severity else first
     return replace(first, message=first.message + "\\n" + rest.message, severity=louder.severity,
