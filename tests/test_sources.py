@@ -740,6 +740,9 @@ def test_ndjson_after_a_line_of_text_is_read_line_by_line(tmp_path, preamble):
         'Starting worker\nloaded\n[{"timestamp": "2026-01-01T00:00:00Z", "value": 3}]\nERROR db down\n',  # app data
         "boot\nTIMESTAMP skew detected 3s\n2026-01-01 00:00:01 ERROR db down\n",
         "starting\n2026-01-01T00:00:00Z\tstarted\n2026-01-01T00:00:01Z\tready\nERROR db down\nERROR again\n",
+        # a log that prints a gcloud-shaped array: the log goes on after it
+        "[2026-01-01 00:00:00 +0000] [1] [INFO] dump:\n" + json.dumps([{"insertId": "a", "logName": "l"}], indent=2)
+        + "\n[2026-01-01 00:00:01 +0000] [7] [ERROR] Worker failed to boot.\n",
     ],
 )
 def test_text_that_only_looks_like_a_preamble_stays_text(tmp_path, text):
@@ -863,3 +866,13 @@ def test_a_value_entry_keeps_all_its_lines(tmp_path):
     path.write_text("2026-11-28T01:00:00Z\tERROR\tTraceback (most recent call last):\n" + "  line\n" * MAX_ENTRY_LINES)
     [record] = records(path)
     assert record.data["textPayload"].count("\n") == MAX_ENTRY_LINES
+
+
+def test_a_broken_first_element_does_not_resume_inside_its_own_nested_objects(tmp_path):
+    broken = '[{"insertId": "a", "jsonPayload": {"batch": [{"x": 1}, {"textPayload": "inner"}, {"z": 3}], "note": "cut he'
+    lines = [broken] + [json.dumps({"insertId": f"i{n}", **ENTRY_A}) + "," for n in range(3)]
+    path = tmp_path / "cut.json"
+    path.write_text("\n".join(lines)[:-1] + "\n]\n")
+    items = records(path)
+    assert payloads(items) == ["boom A"] * 3
+    assert len(problems(items)) == 1

@@ -350,3 +350,9 @@ def test_the_joined_message_takes_the_higher_level():
     parts = [_loguru("<red>upstream said: bad", T0, 0, Severity.INFO), _loguru("gateway</red>", T0 + US, 1, Severity.ERROR)]
     [event] = stitch(parts)
     assert (event.message, event.severity) == ("upstream said: bad\\ngateway", Severity.ERROR)
+
+
+def test_messages_far_apart_in_time_are_not_joined_even_when_their_colours_pair():
+    parts = [_loguru("<green>request started", T0, 0), _loguru("payment declined</green>", T0 + timedelta(milliseconds=40), 1,
+                                                              Severity.ERROR)]
+    assert [e.message for e in stitch(parts)] == ["request started", "payment declined"]

@@ -26,10 +26,11 @@ Rules
 * A message Cloud Run split in two at a line break inside it is joined again: an entry whose raw text leaves a
   loguru colour open (``<red>… database "netra_dev``; colours by name only, not ``<b>`` or ``</>``) followed, in
   emit order within its run and unless a traceback goes on there, by one that closes that colour without opening
-  it (``" does not exist</red>``). Both are candidates. The joined entry is the first part's, at the higher of the
-  two levels, its message the two parts with the break shown as ``\\n`` (a title shows one line: the break is
-  what it must show). Only two parts are joined (a middle line without markup is no candidate), and two such
-  messages of one stream whose parts interleave pair wrongly, as interleaved tracebacks do.
+  it (``" does not exist</red>``), at most :data:`SPLIT_GAP` later. Both are candidates. The joined entry is the
+  first part's, at the higher of the two levels, its message the two parts with the break shown as ``\\n`` (a
+  title shows one line: the break is what it must show). Only two parts are joined (a middle line without markup
+  is no candidate), and two such messages of one stream whose parts interleave pair wrongly, as interleaved
+  tracebacks do.
 * An event of two or more entries becomes one :class:`Entry` built from its first entry (in emit order)
   with ``dataclasses.replace``: ``message`` is the members' messages joined with ``"\\n"`` in emit order;
   ``severity`` is the highest of ERROR and the members' severities, ``severity_inferred`` is False only
@@ -71,6 +72,7 @@ from .entries import markup_balance, stream_key
 from .model import Entry, Severity
 
 MAX_GAP = timedelta(milliseconds=500)
+SPLIT_GAP = timedelta(milliseconds=10)  # the parts of one message Cloud Run split are microseconds apart
 MAX_LINES = 2000
 _SKIPPED = None  # the place of a skipped entry in the output queue
 
@@ -278,7 +280,13 @@ class _Run:
         for index, event in enumerate(events):
             arrivals = [order[position] for position in event]
             members = [self.entries[i] for i in arrivals]
-            self.slots[min(arrivals)].entries.append(_rejoin(members) if index in rejoined else _merge(members))
+            if index not in rejoined:
+                self.slots[min(arrivals)].entries.append(_merge(members))
+            elif _written_together(members):
+                self.slots[min(arrivals)].entries.append(_rejoin(members))
+            else:  # two messages that happen to open and close a colour
+                for arrival, member in zip(arrivals, members):
+                    self.slots[arrival].entries.append(member)
         for slot in self.slots:
             slot.ready = True
 
@@ -292,6 +300,12 @@ def _is_reversed(run: _Run, trend: _Trend) -> bool:
     if forward != backward:
         return backward > forward
     return trend.newest_first()
+
+
+def _written_together(parts: list[Entry]) -> bool:
+    """Whether the parts' times are as close as those of one write Cloud Run split (microseconds apart)."""
+    times = [part.timestamp for part in parts if part.timestamp is not None]
+    return len(times) < 2 or abs(times[1] - times[0]) <= SPLIT_GAP
 
 
 def _rejoin(parts: list[Entry]) -> Entry:

@@ -305,12 +305,16 @@ def _holds_many(text: str, pos: int) -> bool:
 
 
 def _next_entry(text: str, start: int, stop: int) -> int | None:
-    """Where, between ``start`` and ``stop``, the next whole element that is a log entry starts after a broken one:
-    at a ``{"`` that a ``}`` and a comma come before (outside a string the quote after ``{`` is never escaped, so
-    this is structure, though perhaps of a nested object, which is why the element must hold a key only a LogEntry
-    has at its top and be followed by another element or the array's end); None when there is none."""
+    """Where, between ``start`` and ``stop``, the next whole element that is a log entry starts after a broken one
+    (whose ``{`` is just before ``start``): at a ``{"`` that a ``}`` and a comma come before (outside a string the
+    quote after ``{`` is never escaped, so this is structure, though perhaps of a nested object, which is why the
+    element must begin with the broken one's first key, hold a key only a LogEntry has at its top and be followed
+    by another element or the array's end); None when there is none."""
+    first_key = _first_key(text, start - 1)
     for boundary in _BOUNDARY.finditer(text, start, stop):
         at = boundary.end()
+        if first_key is None or _first_key(text, at) != first_key:
+            continue  # an export's entries share their first key; objects nested in the broken one seldom do
         found = _scan(text, at, _SCALAR)
         if found is None or not found[1]:
             continue
