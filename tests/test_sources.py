@@ -876,3 +876,20 @@ def test_a_broken_first_element_does_not_resume_inside_its_own_nested_objects(tm
     items = records(path)
     assert payloads(items) == ["boom A"] * 3
     assert len(problems(items)) == 1
+
+
+def test_a_timed_line_before_a_gcloud_array_that_ends_the_file_is_a_preamble(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text("2026-11-30T23:13:35+00:00\n" + json.dumps([GCLOUD_ENTRY] * 3, indent=2) + "\n")
+    items = records(path)
+    assert payloads(items) == ["boom A"] * 3 and len(problems(items)) == 1
+
+
+def test_a_resync_finds_entries_that_begin_with_another_of_gclouds_first_keys(tmp_path):
+    request = {"httpRequest": {"status": 500}, "insertId": "r1", "logName": "l", "textPayload": "req"}
+    entries = [dict(GCLOUD_ENTRY, insertId=f"i{n}") for n in range(4)]
+    text = json.dumps([request, *entries])
+    path = tmp_path / "one-line.json"
+    path.write_text(text.replace('"req"', '"req', 1))  # the request log, first, is broken
+    items = records(path)
+    assert payloads(items) == ["boom A"] * 4 and len(problems(items)) == 1

@@ -199,18 +199,21 @@ def _shape(head: bytes) -> str:
 
 def _preamble(head: bytes) -> int:
     """The bytes before a log export that starts on one of the first :data:`_SNIFF_LINES` whole lines of what looks
-    like text (a warning captured with ``2>&1``, a header, a line cut by ``tail -c``; not timed log lines); 0 when
-    none does. The export
+    like text (a warning captured with ``2>&1``, a header, a line cut by ``tail -c``; not timed log lines that go on
+    after it); 0 when none does. The export
     must show itself: a pretty-printed JSON array whose first element has ``insertId`` and ``logName`` (what
     ``gcloud logging read --format=json`` prints), or a gcloud table's header of known column names. (NDJSON after
     such lines is read as text, each JSON line as NDJSON reads it: text.read_plain.)"""
-    offset = 0
+    offset, timed = 0, False
     for text in head.split(b"\n")[:-1][: _SNIFF_LINES - 1]:  # whole lines only: the last may be cut
-        if _is_object(text) or _TIMED_LINE.match(text):
-            return 0  # JSON lines, or timed lines: a log, which an array it prints does not end
+        if _is_object(text):
+            return 0  # JSON lines among text lines
+        timed = timed or _TIMED_LINE.match(text) is not None
         offset += len(text) + 1
-        if _starts_export(head[offset:].lstrip(_PADDING)):
-            return offset
+        start = head[offset:].lstrip(_PADDING)
+        if _starts_export(start):
+            # timed lines before an array that ends with text after it: a log that printed a dump, and goes on
+            return 0 if timed and _TEXT_AFTER_ARRAY.search(start) else offset
     return 0
 
 
@@ -223,6 +226,8 @@ def _starts_export(start: bytes) -> bool:
 
 
 _TIMED_LINE = re.compile(rb"\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d")  # a log line's leading time
+# the array's "]", then a line of text (not another array: "[" then a line end, "{" or "[")
+_TEXT_AFTER_ARRAY = re.compile(rb"\n\][ \t\r]*\n[ \t\r\n]*(?!\[[ \t\r]*[\n{\[])\S")
 _GCLOUD_ARRAY = re.compile(rb"\[[ \t]*\r?\n([ \t]+)\{[ \t]*\r?\n(?:\1[ \t]+.*\n)*")  # "[", "  {", its lines
 
 

@@ -36,6 +36,7 @@ _CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
 _BOUNDARY = re.compile(r'\}\s*,\s*(?=\{")')  # between two objects of a list (see _next_entry)
 ENTRY_LINE_CHARS = 1 << 20  # more than one entry can hold
+_GCLOUD_FIRST_KEYS = ("httpRequest", "insertId")  # gcloud sorts an entry's keys: one of these comes first
 _AFTER_ELEMENT = re.compile(r"\s*(?:,\s*\{|\]\s*(?:\Z|\n|\[))")  # the next element, or the array's end
 # Keys a LogEntry has at its top and nested data seldom does (what tells an entry from an object inside one).
 _TOP_LEVEL_KEYS = frozenset(("insertId", "logName", "textPayload", "jsonPayload", "protoPayload", "insert_id",
@@ -308,13 +309,13 @@ def _next_entry(text: str, start: int, stop: int) -> int | None:
     """Where, between ``start`` and ``stop``, the next whole element that is a log entry starts after a broken one
     (whose ``{`` is just before ``start``): at a ``{"`` that a ``}`` and a comma come before (outside a string the
     quote after ``{`` is never escaped, so this is structure, though perhaps of a nested object, which is why the
-    element must begin with the broken one's first key, hold a key only a LogEntry has at its top and be followed
-    by another element or the array's end); None when there is none."""
-    first_key = _first_key(text, start - 1)
+    element must begin with the broken one's first key or one gcloud's sorted keys begin with, hold a key only a
+    LogEntry has at its top and be followed by another element or the array's end); None when there is none."""
+    first_keys = {_first_key(text, start - 1), *_GCLOUD_FIRST_KEYS}
     for boundary in _BOUNDARY.finditer(text, start, stop):
         at = boundary.end()
-        if first_key is None or _first_key(text, at) != first_key:
-            continue  # an export's entries share their first key; objects nested in the broken one seldom do
+        if _first_key(text, at) not in first_keys:
+            continue  # an export's entries begin alike; objects nested in the broken one seldom do
         found = _scan(text, at, _SCALAR)
         if found is None or not found[1]:
             continue
