@@ -341,13 +341,13 @@ def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) ->
 def declared_level(data: Mapping[str, Any], payload: Mapping | None) -> Severity | None:
     """The level a record declares: its own severity, else its JSON payload's ``severity`` or ``level``;
     None when neither is there (DEFAULT when it says so)."""
-    declared = _declared_severity(data.get("severity"))
+    declared = declared_severity(data.get("severity"))
     if (declared is None or declared is Severity.DEFAULT) and payload is not None:
-        declared = _declared_severity(payload.get("severity") or payload.get("level")) or declared
+        declared = declared_severity(payload.get("severity") or payload.get("level")) or declared
     return declared
 
 
-def _declared_severity(value: Any) -> Severity | None:
+def declared_severity(value: Any) -> Severity | None:
     """A severity value (name or number) as a Severity; None when absent or unknown."""
     if value is None or value == "":
         return None
@@ -368,7 +368,7 @@ def _declared_severity(value: Any) -> Severity | None:
 def _severity_named(name: str) -> Severity | None:
     """A level name, or a LogSeverity number written as text (``"500"``)."""
     if name.isascii() and name.isdigit() and len(name) <= 3:
-        return _declared_severity(int(name))
+        return declared_severity(int(name))
     try:
         return Severity.parse(name)
     except ValueError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterable, Iterator
 
-from ..entries import clean_text, infer_severity
+from ..entries import clean_text, declared_severity, infer_severity
 from ..model import Problem, Severity
 from ..stitch import traceback_after
 from . import Record, RecordStream
@@ -127,7 +127,7 @@ def read_value(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             continue
         entry: dict = {}
         cells = row.split("\t", len(_VALUE_FIELDS) - 1)
-        if len(cells) > 1 and cells[1] and not _is_severity(cells[1]):
+        if len(cells) > 1 and cells[1] and declared_severity(cells[1]) is None:
             cells = [cells[0], "", "\t".join(cells[1:])]
         for path, cell in zip(_VALUE_FIELDS, cells):
             if cell:
@@ -172,18 +172,6 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             else:
                 entry["timestamp"] = error_time
         yield Record(name, number, entry)
-
-
-def _is_severity(text: str) -> bool:
-    """A level name or LogSeverity number (0, 100 … 800), as a LogEntry's severity may be written."""
-    try:
-        Severity.parse(text)
-    except ValueError:
-        return text.isdigit() and int(text) in _SEVERITY_NUMBERS
-    return True
-
-
-_SEVERITY_NUMBERS = frozenset(severity.value for severity in Severity)
 
 
 def _non_blank(rows: Iterator[tuple[int, str] | Problem]) -> Iterator[tuple[int, str] | Problem]:
