@@ -257,13 +257,29 @@ def test_regex_timeout_is_reported_once_and_skipped(tmp_path: Path) -> None:
     assert rules.timeouts == ["rule catastrophic: regex timed out on app.log:7; rule skipped for that entry"]
 
 
-def test_long_lines_are_truncated_for_matching(tmp_path: Path) -> None:
-    path = write(tmp_path, "r.yaml", """\
-        - {id: tail, title: t, priority: P2, category: c, match: {contains: needle}}
+def test_a_long_message_is_matched_on_its_head_and_tail(tmp_path: Path) -> None:
+    """A deep traceback ends in the exception line rules look for: it is kept; only the middle is left out."""
+    path = write(tmp_path, "r.yaml", r"""
+        - {id: module, title: t, priority: P0, category: c, match: {regex: 'No module named .(?P<module>[\w.]+).'}}
         """)
     rules = load_rules([path])
-    assert rules.match(entry("x" * (MAX_LINE - 6) + "needle")) is not None
-    assert rules.match(entry("x" * MAX_LINE + "needle")) is None
+    frames = "".join(f'  File "/app/m{i}.py", line {i}, in <module>\n    import m{i + 1}\n' for i in range(400))
+    traceback = "Traceback (most recent call last):\n" + frames + "ModuleNotFoundError: No module named 'app.monitoring'"
+    assert len(traceback) > 2 * MAX_LINE
+    assert rules.match(entry(traceback)).captures == {"module": "app.monitoring"}
+    middle = "x" * MAX_LINE + "No module named 'lost'" + "x" * MAX_LINE
+    assert rules.match(entry(middle)) is None
+    assert rules.match(entry("x" * MAX_LINE + "No module named 'kept'")).captures == {"module": "kept"}
+
+
+def test_fuzzy_regex_is_not_prefiltered_on_its_literal_text(tmp_path: Path) -> None:
+    """`{e<=1}` is the `regex` module's fuzzy matching, not text a message must contain."""
+    path = write(tmp_path, "r.yaml", r"""
+        - {id: fuzzy, title: t, priority: P2, category: c, match: {regex: '(?:connection refused){e<=1}'}, fingerprint: []}
+        """)
+    rules = load_rules([path])
+    assert rules.match(entry("redis: connection refusd")).rule.id == "fuzzy"
+    assert rules.match(entry("redis: connection refused")).rule.id == "fuzzy"
 
 
 def test_regex_without_literal_still_matches(tmp_path: Path) -> None:

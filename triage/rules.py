@@ -8,8 +8,8 @@ Speed: every rule gets *trigger* literals, lowercase strings of which at least o
 lowercased message (the longest ``contains`` item, the ``contains_any`` items, or the longest literal run the
 regex requires). One regex over the prefix trie of all triggers tells whether any occurs; a message with none
 is only offered to rules without triggers (pure field rules such as slow requests), so a healthy line costs one
-pass. Messages are truncated to
-:data:`MAX_LINE` characters for matching; each regex runs with :data:`REGEX_TIMEOUT_S`, and a rule that times
+pass. A message longer than twice :data:`MAX_LINE` characters is matched on its first and last
+:data:`MAX_LINE` characters (a long traceback ends in the exception line rules look for); each regex runs with :data:`REGEX_TIMEOUT_S`, and a rule that times
 out is skipped for that entry and reported once in :attr:`RuleSet.timeouts`.
 """
 
@@ -32,6 +32,7 @@ MAX_LINE = 8192
 REGEX_TIMEOUT_S = 0.1
 _REMEMBERED = 4096  # answers kept for repeated messages, of at most _REMEMBERED_CHARS characters
 _REMEMBERED_CHARS = 1024
+_FUZZY = re.compile(r"\{[^{}]*[eisd]\s*(?:<=?|=)")  # the `regex` module's fuzzy constraints: {e<=1}, {i<=2,d<=1}
 _PREFIX = 32  # the combined prefilter looks for trigger prefixes: still necessary, and keeps its regex small
 
 
@@ -88,7 +89,7 @@ class RuleSet:
         return hit
 
     def _match(self, entry: Entry) -> RuleHit | None:
-        text = entry.message[:MAX_LINE]
+        text = matched_text(entry.message)
         lowered = text.lower()
         candidates = self._active if self._any_trigger(lowered) else self._ungated
         for compiled in candidates:
@@ -162,6 +163,14 @@ class RuleSet:
         if rule.id not in self._timeouts:
             where = entry.location or "an entry"
             self._timeouts[rule.id] = f"rule {rule.id}: regex timed out on {where}; rule skipped for that entry"
+
+
+def matched_text(message: str) -> str:
+    """What rules are matched against: ``message``, or of a longer one its first and last :data:`MAX_LINE`
+    characters on lines of their own."""
+    if len(message) <= 2 * MAX_LINE:
+        return message
+    return message[:MAX_LINE] + "\n" + message[-MAX_LINE:]
 
 
 def load_rules(paths: Sequence[Path] | None = None) -> RuleSet:
@@ -276,8 +285,8 @@ def _triggers(spec: MatchSpec) -> tuple[str, ...]:
 
 def regex_literals(pattern: str) -> tuple[str, ...]:
     """Lowercased literals of which one must occur in any text the pattern matches; () when unknown."""
-    if "[[:" in pattern or "\\p{" in pattern or "\\X" in pattern:  # `regex`-only syntax `re` reads otherwise
-        return ()
+    if "[[:" in pattern or "\\p{" in pattern or "\\X" in pattern or _FUZZY.search(pattern):
+        return ()  # `regex`-only syntax that `re` reads otherwise (a fuzzy ``{e<=1}`` as literal text)
     try:
         parsed = sre_parse.parse(pattern)
     except Exception:  # noqa: BLE001 - syntax of the `regex` module that `re` does not know: no prefilter
