@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,10 @@ from .stitch import Stitcher
 from .window import format_time
 
 PROBLEMS_KEPT = 5
+# Placeholders a title may show the value of: counts, codes and durations; never ids, hex, e-mails, addresses, times
+# or quoted text (a single event's title would show a token or a client's address that masking had hidden).
+_SHOWN_VALUE = re.compile(r"<(?:NUM|DURATION|\*)>")
+_HIDDEN_VALUE = re.compile(r"<(?!(?:NUM|DURATION|\*)>)[A-Z]+>")
 
 
 @dataclass(frozen=True)
@@ -360,9 +365,9 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
 
 
 def _title(template: str, cluster: Cluster, width: int = 100) -> str:
-    """The template's first line without its logging prefix, redacted and cut to ``width``; a placeholder shows
-    its value when the samples hold every event of the cluster and all show the same value there (``→ 403
-    Forbidden``). A secret found anywhere in the samples or the template is masked in the title and in the
+    """The template's first line without its logging prefix, redacted and cut to ``width``; a count, code or
+    duration placeholder shows its value when the samples hold every event of the cluster and all show the same value
+    there (``→ 403 Forbidden``); ids, hex, addresses and quoted text stay placeholders. A secret found anywhere in the samples or the template is masked in the title and in the
     sample lines the values come from, also where it stands without its context: it is never filled back in."""
     secrets = cluster_secrets(replace(cluster, template=template))
     first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
@@ -374,12 +379,18 @@ def _title(template: str, cluster: Cluster, width: int = 100) -> str:
 
 
 def _fill_common_values(template: str, lines: list[str]) -> str:
-    """Replace each placeholder token of ``template`` by the word every line has at that position, if any."""
+    """Replace each placeholder token of ``template`` that shows a count, code or duration by the word every line
+    has at that position, if any. Only when every line is the template's own text: the same words where the
+    template has no placeholder (a traceback's template, made of its frames, is not its first line)."""
     tokens = template.split(" ")
     rows = [line.split() for line in lines]
     if not rows or any(len(row) != len(tokens) for row in rows):
         return template
+    if any(row[i] != token for row in rows for i, token in enumerate(tokens) if "<" not in token):
+        return template
     return " ".join(
-        rows[0][i] if "<" in token and "<SECRET>" not in token and all(row[i] == rows[0][i] for row in rows) else token
+        rows[0][i]
+        if _SHOWN_VALUE.search(token) and not _HIDDEN_VALUE.search(token) and all(row[i] == rows[0][i] for row in rows)
+        else token
         for i, token in enumerate(tokens)
     )
