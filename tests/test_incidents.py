@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from triage.incidents import incident_for, incident_id, link_incidents, short_title
+from triage.incidents import binomial_upper_tail, incident_for, incident_id, link_incidents, short_title
 from triage.model import Cluster, Occurrence, Rule, Severity
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -65,14 +65,15 @@ KINDS = {
 
 
 def crash_loop(events: Events, instance: str, start: float, loops: int = 5) -> None:
-    """Every 2 s a worker boots: start-up warnings, the import error, boot failure; then exit and 503s."""
+    """Every 2 s a worker boots: start-up warnings, the import error, boot failure; after the last, the container
+    exits at once and requests get 503s."""
     for loop in range(loops):
         t = start + 2.0 * loop
         events.add("sdk", t, instance)
         events.add("config", t + 0.01, instance)
         events.add("import", t + 0.05, instance)
         events.add("boot", t + 0.10, instance)
-    end = start + 2.0 * loops
+    end = start + 2.0 * (loops - 1) + 0.3
     events.add("exit", end, instance)
     events.add("http503", end + 0.5, instance)
     events.add("http503", end + 0.6, instance)
@@ -95,7 +96,7 @@ def test_cascade_root_is_the_import_error_not_the_startup_warnings():
     assert incident.instances == ("i-1", "i-2", "i-3")
     assert incident.revisions == ("app-001",)
     assert incident.first_seen == T0 + timedelta(seconds=0.05)
-    assert incident.last_seen == T0 + timedelta(seconds=130.6)
+    assert incident.last_seen == T0 + timedelta(seconds=128.9)
     assert incident.summary == (
         "ModuleNotFoundError: No module named 'b… (15) → Worker failed to boot (15) → "
         "Container called exit(3) (3) → Cloud Run 503 - malformed response (6)"
@@ -131,6 +132,30 @@ def test_two_overlapping_independent_failures_stay_two_incidents():
     assert [i.root for i in incidents] == ["fp-import", "fp-redis"]
     assert incidents[1].clusters == ("fp-redis", "fp-timeout", "fp-slow")
     assert incidents[1].instances == ("i-5",)
+
+
+@pytest.mark.parametrize("offset", [0.0, 10.0])
+def test_a_failure_that_fires_every_few_seconds_is_no_cause_of_what_happens_near_it(offset):
+    """A heartbeat error every 2 s precedes, within 5 s, everything on its instance: an unrelated failure at
+    random moments is not its symptom, whether the heartbeat covers the whole scan or nearly all of it."""
+    events, spread = Events(), random.Random(7)
+    for k in range(300):
+        events.add("redis", offset + 2.0 * k, "i-1")
+    for _ in range(20):
+        events.add("timeout", offset + 5 + spread.uniform(0, 590), "i-1")
+    assert link_incidents(events.clusters(KINDS)) == ()
+    for k in range(14):  # the same heartbeat, and a failure 0.1 s after some of its beats: that one it causes
+        events.add("exit", offset + 40.0 * k + 0.1, "i-1")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-exit")
+
+
+def test_binomial_upper_tail():
+    assert binomial_upper_tail(0, 5, 0.3) == 1.0 and binomial_upper_tail(6, 5, 0.3) == 0.0
+    assert binomial_upper_tail(5, 5, 0.5) == pytest.approx(1 / 32)
+    assert binomial_upper_tail(1, 2, 0.5) == pytest.approx(0.75)
+    assert binomial_upper_tail(20, 20, 1.0) == 1.0 and binomial_upper_tail(1, 2000, 0.0) == 0.0
+    assert 0 < binomial_upper_tail(2000, 2000, 0.9) < 1e-90
 
 
 def test_no_consistent_precedence_means_no_link():

@@ -23,7 +23,13 @@ first seen, then fingerprint. The result depends only on the set of clusters, no
 Chance. A cluster that fires constantly on an instance precedes whatever else happens there. So the
 share that qualifies a link is raised above chance: if A's occurrences, each followed by ``lag_s``
 seconds, cover a fraction c of the scan's time on B's instances, A would precede about c of B's
-occurrences at random, and the link needs a share of at least ``max(min_share, c + (1 - c) * LIFT)``.
+occurrences at random, and the link needs a share of at least ``max(min_share, c + (1 - c) * LIFT)``. And the
+link must beat chance in one of two ways: so many hits are unlikely (at most :data:`CHANCE_LEVEL` for B's
+occurrences, each preceded with probability c: a binomial tail), or B follows A much sooner than a chance hit
+would (a mean gap at most :data:`TIGHTER` of the gap expected when B falls at random in A's windows). A heartbeat
+error every 2 s covers all of the time: an unrelated failure follows it at every one of its occurrences, but no
+sooner than chance would have it, so it links nothing; a crash loop's "worker failed to boot" 0.1 s after each
+import error links however often the loop turns.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +54,8 @@ from .redact import cluster_secrets, redact_with
 
 SHORT_TITLE = 40
 LIFT = 0.5  # a link must close at least half the distance between chance and certainty
+CHANCE_LEVEL = 0.05  # the largest probability that chance alone gives the hits of a link
+TIGHTER = 0.5  # or: the largest mean gap of a link, as a share of the mean gap of hits by chance
 _SLACK_S = 1e-3  # a window looks this much further, so that rounding never hides an occurrence at lag_s
 
 
@@ -97,11 +106,12 @@ class _Precedence:
     """How often ``source`` precedes ``target``: ``hits`` target occurrences with a source occurrence at most
     ``lag_s`` before them on the same instance or trace, ``gap_sum`` the sum of those (smallest) gaps, and
     ``expected`` the share of the target's occurrences the source would precede by chance (see
-    :meth:`_Layout.coverage`)."""
+    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits."""
 
     hits: int
     gap_sum: float
     expected: float
+    chance_gap: float
 
 
 def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray]:
@@ -139,14 +149,14 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
         targets, compact = np.unique(owner[occurrence], return_inverse=True)
         hits = np.bincount(compact)
         gap_sums = np.bincount(compact, weights=gap)
-        coverage = by_instance.coverage(int(source))
+        coverage, chance_gap = by_instance.coverage(int(source)), by_instance.chance_gap(int(source))
         theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
         chances = np.bincount(
             np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
             weights=by_instance.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
         )
         for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
-            pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1))
+            pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1), chance_gap)
     return pairs, totals
 
 
@@ -199,12 +209,25 @@ class _Layout:
     def coverage(self, source: int) -> np.ndarray:
         """Per group: the share of the scan's time axis that lies within ``lag_s`` after some ``source``
         occurrence in it, i.e. the chance that ``source`` precedes an occurrence there at random."""
-        mine = self.positions_of[source]
-        if not mine.size:
+        covered, groups = self._covered(source)
+        if not covered.size:
             return np.zeros(self.groups)
-        times, groups = self.shifted[mine], self.group[mine]  # sorted; groups lie far apart on the axis
-        covered = np.append(np.minimum(np.diff(times), self.lag_s), self.lag_s)  # union of [t, t + lag]
         return np.minimum(np.bincount(groups, weights=covered, minlength=self.groups) / self.span, 1.0)
+
+    def chance_gap(self, source: int) -> float:
+        """The mean gap since the latest ``source`` occurrence of a time drawn at random within its windows: over
+        each stretch of length L that a window covers, L / 2, weighted by L."""
+        covered, _ = self._covered(source)
+        return float((covered**2).sum() / (2 * covered.sum())) if covered.size else 0.0
+
+    def _covered(self, source: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stretches of time after each ``source`` occurrence that its window covers before the next one (the
+        union of [t, t + lag] over its occurrences), and the group of each."""
+        mine = self.positions_of[source]
+        times, groups = self.shifted[mine], self.group[mine]  # sorted; groups lie far apart on the axis
+        if not times.size:
+            return times, groups
+        return np.append(np.minimum(np.diff(times), self.lag_s), self.lag_s), groups
 
     def chance(self, coverage: np.ndarray, occurrences: np.ndarray) -> np.ndarray:
         """Per occurrence: the coverage of its group (0 without one)."""
@@ -233,8 +256,12 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
     for (source, target), found in pairs.items():
         share = found.hits / totals[target]
         chance = found.expected
-        if share >= max(min_share, chance + (1 - chance) * LIFT):
-            qualified[(source, target)] = _Link(source, target, float(share), float(found.gap_sum / found.hits))
+        mean_gap = found.gap_sum / found.hits
+        if share >= max(min_share, chance + (1 - chance) * LIFT) and (
+            binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
+            or mean_gap <= TIGHTER * found.chance_gap
+        ):
+            qualified[(source, target)] = _Link(source, target, float(share), float(mean_gap))
     links = []
     for (source, target), link in sorted(qualified.items()):
         reverse = qualified.get((target, source))
@@ -245,6 +272,18 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
         if clusters[link.source].severity >= Severity.ERROR:
             links.append(link)
     return links
+
+
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """``P[X ≥ k]`` for ``X ~ Binomial(n, p)``, its terms computed in log space (``math.lgamma``)."""
+    if k <= 0 or p >= 1:
+        return 1.0
+    if p <= 0 or k > n:
+        return 0.0
+    log_p, log_q, log_n = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    return min(1.0, sum(
+        math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q) for i in range(k, n + 1)
+    ))
 
 
 def _role(cluster: Cluster) -> str | None:
