@@ -102,6 +102,47 @@ def test_retry_policy_excludes_writes():
     assert retry.is_retry("GET", 502)
 
 
+def test_retry_policy_never_resends_a_write_after_an_error_that_is_not_a_connect_failure():
+    """urllib3 files an SSL error while reading the answer under "other", which it retries for every method."""
+    from urllib3.exceptions import NewConnectionError, ProtocolError, SSLError
+
+    retry = no_write_retry(0)
+    for method in ("POST", "PATCH"):
+        for error in (SSLError("bad record mac"), ProtocolError("Connection aborted.")):
+            with pytest.raises(type(error)):
+                retry.increment(method, "/repos/acme/shop/issues", error=error)
+    assert retry.increment("GET", "/repos/acme/shop/issues", error=SSLError("bad record mac")).total == 2
+    refused = NewConnectionError(None, "Connection refused")  # never sent: safe to try again
+    assert retry.increment("POST", "/repos/acme/shop/issues", error=refused).total == 2
+
+
+def test_a_post_whose_answer_breaks_at_the_tls_layer_is_not_sent_again(fake, monkeypatch):
+    """GitHub performed the create, then the TLS stream broke (a flaky proxy): one POST, one issue, one line."""
+    import ssl
+
+    import urllib3.connection
+
+    real = urllib3.connection.HTTPConnection.getresponse
+    broken = []
+
+    def getresponse(self):
+        response = real(self)  # the fake has performed the request
+        if self._method == "POST" and not broken:
+            broken.append(True)
+            raise ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed or bad record mac")
+        return response
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "getresponse", getresponse)
+    t = tracker(fake)
+    with pytest.raises(GitHubError) as caught:
+        t.create("Title", body_for("fp1"), [])
+    assert fake.writes == [("POST", "/repos/acme/shop/issues")]
+    assert len(fake.issues) == 1
+    assert str(caught.value).startswith("no answer from GitHub at ") and "(SSLError)" in str(caught.value)
+    assert "run the command again" in str(caught.value) and TOKEN not in str(caught.value)
+    assert tracker(fake).find_by_fingerprint("fp1").number == 1
+
+
 def test_waits_retry_after_then_succeeds(fake):
     slept = []
     fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "7"}, message="You have exceeded a secondary rate limit")

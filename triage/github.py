@@ -97,9 +97,22 @@ class Pacing:
 DEFAULT_PACING = Pacing()
 
 
+class _WriteSafeRetry(Retry):
+    """urllib3's Retry, except that a request other than GET or HEAD is never sent again once it may have reached
+    the server: urllib3 retries its "other" errors (an SSL error or a broken TLS record while reading the answer,
+    say) for every method, which would re-send a POST that GitHub performed. Only a failure to connect (the request
+    never left) is retried for a write."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and method is not None and not self._is_method_retryable(method) \
+                and not self._is_connection_error(error):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def no_write_retry(backoff_s: float) -> Retry:
-    """Retry connection failures and GET 5xx briefly; never re-send a POST or PATCH that reached GitHub."""
-    return Retry(
+    """Retry connection failures and GET 5xx briefly; never re-send a POST or PATCH that may have reached GitHub."""
+    return _WriteSafeRetry(
         total=3,
         backoff_factor=backoff_s,
         status_forcelist=(500, 502, 503, 504),
