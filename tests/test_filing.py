@@ -961,3 +961,29 @@ def test_an_issue_created_without_label_and_answered_502_is_not_filed_again(run,
     assert run("--all").exit_code == 2
     assert run("--all").exit_code == 0
     assert len(fake.issues) == 1
+
+
+def test_two_runs_at_once_create_the_issue_once(fake, state, tmp_path):
+    """A cron run and a person at 3 a.m.: the second waits for the first (saying so), then finds its issue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    record(state, cluster(DB, T0, 3))
+    fake.listing_delay_s = 0.5  # both runs would be reading the issues before either creates one
+    env = dict(os.environ, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=fake.url,
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env.pop("GH_TOKEN", None)
+    command = [sys.executable, "-m", "triage", "issue", "file", "--all", "--repo", REPO, "--state-dir", str(state)]
+    runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    only_issue(fake, DB)
+    assert len(fake.issues) == 1
+    verbs = sorted(out.splitlines()[1].split()[0] for out, _ in outputs)
+    assert verbs == ["created", "skipped"]
+    waited = [err for _, err in outputs if "waiting for it to finish" in err]
+    assert len(waited) == 1 and "another `triage issue file` run is filing with this state store" in waited[0]
+    assert all(TOKEN not in out + err for out, err in outputs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -18,6 +20,7 @@ from ..errors import TriageError
 issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(issue_app, name="issue")
 
+LOCK_NAME = "filing.lock"  # beside state.db: one `issue file` run at a time per state store
 REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 FORMATS = ("table", "json")
 
@@ -96,13 +99,16 @@ def file_issues(
                 issue = store.linked_issue(fingerprint, tracker.repo_name) or store.linked_issue(fingerprint, repo)
                 return issue.number if issue else None
 
-            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
-                           follow_symptoms=not include_symptoms)
-            if dry_run:
-                done = actions
-            else:
-                for action in apply(actions, tracker, link):
-                    done.append(action)
+            # one run at a time per state store, from reading the issues until what it created is recorded: two
+            # runs that both read the issues before either created one would both create it
+            with contextlib.nullcontext() if dry_run else _filing_lock(store.path.parent / LOCK_NAME):
+                actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
+                               follow_symptoms=not include_symptoms)
+                if dry_run:
+                    done = actions
+                else:
+                    for action in apply(actions, tracker, link):
+                        done.append(action)
     except TriageError as err:
         if done:  # what happened before the error, so that nobody redoes it by hand
             _print(done, fmt, dry_run)
@@ -111,6 +117,29 @@ def file_issues(
         if tracker is not None:
             tracker.close()
     _print(done, fmt, dry_run)
+
+
+@contextlib.contextmanager
+def _filing_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created beside the state store); say on stderr when waiting for another
+    run that holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise TriageError(f"cannot open the lock file {path}: {err.strerror or err}") from None
+    try:
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                typer.echo(f"Note: another `triage issue file` run is filing with this state store; waiting for it"
+                           f" to finish ({path})", err=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:
+            raise TriageError(f"cannot lock {path}: {err.strerror or err}") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _print(actions, fmt: str, dry_run: bool) -> None:
