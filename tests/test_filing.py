@@ -987,3 +987,21 @@ def test_two_runs_at_once_create_the_issue_once(fake, state, tmp_path):
     waited = [err for _, err in outputs if "waiting for it to finish" in err]
     assert len(waited) == 1 and "another `triage issue file` run is filing with this state store" in waited[0]
     assert all(TOKEN not in out + err for out, err in outputs)
+
+
+def test_a_record_pointing_at_someone_elses_issue_is_stale(run, fake, state):
+    """acme/shop deleted and its name taken by a new repository: the recorded #1 is now a person's issue."""
+    record(state, cluster(DB, T0, 3))
+    assert run("--all").exit_code == 0
+    fake.issues.clear()
+    person = fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (person.title, person.body, person.labels, person.comments) == (
+        "Login page typo", "The login page says 'Sing in'.", ["bug"], [])
+    assert [(w[0], w[1]) for w in fake.writes] == [("POST", "/repos/acme/shop/issues")] * 2  # the first run's, this one's
+    assert only_issue(fake, DB).number == 2 and result.stdout.splitlines()[1].split()[0] == "created"
+    assert "issue #1 of acme/shop, recorded for a1b2c3d4e5f6, carries neither triage's marker" in result.stderr
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).number == 2

@@ -238,16 +238,27 @@ def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):
 def test_a_deleted_issue_is_not_found_by_its_number(fake):
     fake.add_issue("gone", body_for("fp1"))
     fake.deleted.add(1)
-    assert tracker(fake).find_by_number(1) is None
+    assert tracker(fake).find_by_number(1, "fp1") is None
 
 
-def test_an_issue_is_found_by_its_recorded_number_whatever_its_markers_say(fake):
-    """Issue numbers are never reused: a person may have rewritten the body, or merged another issue into it."""
-    fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.", labels=())
-    fake.add_issue("merged", body_for("fp2"), labels=())
+def test_an_issue_is_found_by_its_recorded_number_if_it_is_triages(fake):
+    """A person may have rewritten the body (the label stays) or merged another issue into it (its marker came
+    along); an issue with neither the label nor the fingerprint's marker is someone else's: the record is stale."""
+    fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.")
+    fake.add_issue("merged, unlabelled", body_for("fp2") + body_for("fp1"), labels=())
     fake.add_issue("a pull request", "", labels=(), pull_request=True)
+    fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))  # a reused repository name
+    fake.add_issue("another failure's", body_for("fp2"), labels=())
+    fake.add_issue("a symptom of an incident", f"<!-- triage:{json.dumps({'fingerprint': 'fp2', 'symptoms': ['fp1']})} -->", labels=())
+    notes: list[str] = []
     t = tracker(fake)
-    assert [t.find_by_number(n) and t.find_by_number(n).number for n in (1, 2, 3)] == [1, 2, None]
+    t._notice = notes.append
+    assert [getattr(t.find_by_number(n, "fp1"), "number", None) for n in range(1, 7)] == [1, 2, None, None, None, 6]
+    assert len(notes) == 2 and notes[0] == (
+        "issue #4 of acme/shop, recorded for fp1, carries neither triage's marker for it nor the 'triage' label: taking"
+        " the record as stale (a reused repository name, or another GitHub host?) and looking for its issue as for an"
+        " unlinked failure")
+    assert fake.writes == []
 
 
 def test_a_password_in_the_api_url_never_shows():

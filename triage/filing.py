@@ -106,7 +106,7 @@ def _find(
 ) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
     if found is None and (number := linked(fingerprint)) is not None:
-        found = tracker.find_by_number(number)
+        found = tracker.find_by_number(number, fingerprint)
     if follow_symptoms and (found is None or (found.state == "closed" and found.state_reason in _NOT_REOPENED)):
         found = tracker.find_tracking(fingerprint) or found  # its own issue closed as a duplicate of its root's
     return found

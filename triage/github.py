@@ -62,7 +62,8 @@ class IssueTracker(ABC):
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
 
     @abstractmethod
-    def find_by_number(self, number: int) -> TrackedIssue | None: ...
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
+        """Issue ``number``, recorded as filed for ``fingerprint``; None when it is gone or is not triage's."""
 
     @abstractmethod
     def find_tracking(self, fingerprint: str) -> TrackedIssue | None:
@@ -184,12 +185,24 @@ class GitHubTracker(IssueTracker):
         number = self._by_symptom.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
 
-    def find_by_number(self, number: int) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for a cluster (it may have lost its label, or its marker when
-        someone rewrote its body or merged another issue into it); None when it is gone. Issue numbers are never
-        reused, so the record is trusted."""
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
+        """Issue ``number``, recorded as filed for ``fingerprint`` (it may have lost its label, or its marker when
+        someone rewrote its body or merged another issue into it); None when it is gone, or when it carries neither
+        triage's marker for ``fingerprint`` nor the tool's label: then the record is stale (a repository deleted or
+        renamed and its name taken by another, or another GitHub host), and the number names someone else's issue,
+        which triage must not write to."""
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
         if issue is None or "/pull/" in issue.html_url:
+            return None
+        found = self._markers_of(issue.body or "")
+        carried = {data.get("fingerprint") for data in found} | {fp for data in found for fp in marker_symptoms(data)}
+        labelled = self.label.lower() in {label.name.lower() for label in issue.labels}
+        if fingerprint not in carried and not labelled:
+            self._notice(
+                f"issue #{number} of {self.repo_name}, recorded for {fingerprint[:12]}, carries neither triage's marker"
+                f" for it nor the {self.label!r} label: taking the record as stale (a reused repository name, or"
+                " another GitHub host?) and looking for its issue as for an unlinked failure"
+            )
             return None
         self._remember(issue)
         return _tracked(issue)
