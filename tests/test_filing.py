@@ -1005,3 +1005,33 @@ def test_a_record_pointing_at_someone_elses_issue_is_stale(run, fake, state):
     assert "issue #1 of acme/shop, recorded for a1b2c3d4e5f6, carries neither triage's marker" in result.stderr
     with StateStore.in_dir(state) as store:
         assert store.linked_issue(DB).number == 2
+
+
+def test_a_busy_state_store_when_linking_says_what_was_created(run, fake, state, monkeypatch):
+    """Another triage command holds the store's write lock: the issue is created; the run lists it, says the store
+    was busy (not damaged) and how to go on, and exits 2; the rerun finds the issue."""
+    import sqlite3
+
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    other = sqlite3.connect(state / "state.db", isolation_level=None)
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, timeout=5.0, **kwargs: real_connect(*args, timeout=0.1, **kwargs))
+    other.execute("BEGIN IMMEDIATE")  # a scan recording its result
+    try:
+        result = run("--all")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 2
+    assert len(fake.issues) == 1  # the first create; the run stopped there
+    assert result.stdout.splitlines()[1].split()[:4] == [
+        "created", DB[:12], "#1", "https://github.example/acme/shop/issues/1"]
+    assert "not recorded in the state store" in result.stdout
+    assert result.stderr.startswith(f"Error: the state store {state / 'state.db'} stayed busy (another triage command is"
+                                    " writing to it): issue #1 was created on GitHub but not recorded; run this command"
+                                    " again once that one is done")
+    assert "damaged" not in result.stderr and len(result.stderr.splitlines()) == 1
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    again = run("--all")
+    assert again.exit_code == 0, again.stderr
+    assert len(fake.issues) == 2 and only_issue(fake, DB).number == 1

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import re
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
@@ -87,8 +88,11 @@ def file_issues(
                 return render_issue(cluster, replace(context, status=update_status(kind, context.status)), template_set)
 
             def link(action) -> None:  # under the name as GitHub spells it
-                store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
-                                 action.closed_at)
+                try:
+                    store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
+                                     action.closed_at)
+                except sqlite3.Error as err:  # done on GitHub, not recorded: say what was done, not "damaged"
+                    raise _NotRecorded(action, store.path, err) from None
 
             base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
             tracker = github.GitHubTracker(
@@ -110,6 +114,8 @@ def file_issues(
                     for action in apply(actions, tracker, link):
                         done.append(action)
     except TriageError as err:
+        if isinstance(err, _NotRecorded):
+            done.append(replace(err.action, reason="not recorded in the state store"))
         if done:  # what happened before the error, so that nobody redoes it by hand
             _print(done, fmt, dry_run)
         fail_from(err)
@@ -117,6 +123,23 @@ def file_issues(
         if tracker is not None:
             tracker.close()
     _print(done, fmt, dry_run)
+
+
+class _NotRecorded(TriageError):
+    """GitHub did ``action``, but the state store could not record it (another triage command holding it, say)."""
+
+    def __init__(self, action, path: Path, err: sqlite3.Error):
+        busy = isinstance(err, sqlite3.OperationalError) and any(
+            word in str(err).lower() for word in ("locked", "busy"))
+        done = f"issue #{action.number} was {_verb(action.kind, False)} on GitHub but not recorded"
+        if busy:
+            message = (f"the state store {path} stayed busy (another triage command is writing to it): {done}; run"
+                       " this command again once that one is done: it finds the issue instead of filing it again")
+        else:
+            message = (f"cannot record in the state store {path} ({err}): {done}; run this command again: it finds"
+                       " the issue instead of filing it again")
+        super().__init__(message)
+        self.action = action
 
 
 @contextlib.contextmanager
