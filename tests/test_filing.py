@@ -1035,3 +1035,13 @@ def test_a_busy_state_store_when_linking_says_what_was_created(run, fake, state,
     again = run("--all")
     assert again.exit_code == 0, again.stderr
     assert len(fake.issues) == 2 and only_issue(fake, DB).number == 1
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:notaport/api/v3", "http://[::1/api/v3"])
+def test_a_broken_github_api_url_is_a_usage_error_not_a_bug(run, state, monkeypatch, url):
+    record(state, cluster(DB, T0, 3))
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    result = run("--all")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: the GitHub API URL {url!r} is not a valid URL (")
+    assert result.stderr.endswith("): check GITHUB_API_URL\n") and len(result.stderr.splitlines()) == 1

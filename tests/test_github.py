@@ -295,3 +295,65 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
         server.server_close()
     assert str(caught.value) == (
         f"{url} answered with something other than GitHub's API (a sign-in or proxy page?): check GITHUB_API_URL")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:notaport/api/v3", "Port could not be cast to integer value as 'notaport'"),
+        ("http://127.0.0.1:99999/api/v3", "Port out of range 0-65535"),
+        ("http://[::1/api/v3", "Invalid IPv6 URL"),
+    ],
+)
+def test_an_api_url_that_is_no_url_is_one_line(url, reason):
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    assert str(caught.value) == f"the GitHub API URL {url!r} is not a valid URL ({reason}): check GITHUB_API_URL"
+
+
+def test_an_http_api_url_redirected_to_https_is_one_line():
+    """GitHub Enterprise answers http:// with a 301 to https://; PyGithub refuses to follow it."""
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server API)
+            self.send_response(301)
+            self.send_header("Location", f"https://127.0.0.1:{self.server.server_address[1]}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    try:
+        with pytest.raises(GitHubError) as caught:
+            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value) == (f"{url} redirected the request to open repository acme/shop (GitHub server redirected"
+                                 " from http protocol to https): correct GITHUB_API_URL")
+
+
+def test_an_answer_naming_a_url_outside_the_api_url_is_one_line(fake, monkeypatch):
+    """A proxy or a GITHUB_API_URL with another port than GitHub's own: the next page's link points elsewhere."""
+    fake.max_per_page = 1
+    fake.add_issue("one", body_for("fp1"))
+    fake.add_issue("two", body_for("fp2"))
+    real = fake._list
+
+    def elsewhere(query):
+        status, headers, payload = real(query)
+        if "Link" in headers:
+            headers["Link"] = headers["Link"].replace("/api/v3/", "/v3/")  # another path
+        return status, headers, payload
+
+    monkeypatch.setattr(fake, "_list", elsewhere)
+    with pytest.raises(GitHubError) as caught:
+        tracker(fake).find_by_fingerprint("fp1")
+    assert str(caught.value).startswith(f"{fake.url} answered the request to list issues labelled 'triage' with a URL"
+                                        " outside it (")
+    assert str(caught.value).endswith("): check GITHUB_API_URL (its host, port and path as GitHub itself names them)")

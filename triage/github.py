@@ -144,17 +144,25 @@ class GitHubTracker(IssueTracker):
         self._pacing = pacing
         self._markers_of = markers_of
         self._notice = notice
-        parts = urlsplit(self._base_url)
+        try:
+            parts = urlsplit(self._base_url)
+            parts.port  # noqa: B018 (raises ValueError for a port that is no number, or out of range)
+        except ValueError as err:  # a port that is no number, unbalanced IPv6 brackets
+            raise self._error(
+                f"the GitHub API URL {self._base_url!r} is not a valid URL ({err}): check GITHUB_API_URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(f"the GitHub API URL {self._base_url!r} is not an http(s) URL (check GITHUB_API_URL)")
-        self._client = Github(
-            base_url=self._base_url,
-            auth=Auth.Token(token),
-            retry=no_write_retry(pacing.retry_backoff_s),
-            per_page=100,
-            seconds_between_requests=pacing.request_interval_s,
-            seconds_between_writes=pacing.write_interval_s,
-        )
+        try:
+            self._client = Github(
+                base_url=self._base_url,
+                auth=Auth.Token(token),
+                retry=no_write_retry(pacing.retry_backoff_s),
+                per_page=100,
+                seconds_between_requests=pacing.request_interval_s,
+                seconds_between_writes=pacing.write_interval_s,
+            )
+        except (ValueError, AssertionError) as err:
+            raise self._error(f"the GitHub API URL {self._base_url!r} is not usable ({err}): check GITHUB_API_URL") from None
         self._repo = self._call(lambda: self._client.get_repo(repo), f"open repository {repo}")
         full_name = self._repo.raw_data.get("full_name")
         if not isinstance(full_name, str):  # PyGithub takes any answer for the repository
@@ -313,6 +321,16 @@ class GitHubTracker(IssueTracker):
                 if maybe_done:
                     message += _MAYBE_DONE
                 raise self._error(message) from None
+            except RuntimeError as err:  # PyGithub refuses a redirect to another scheme or host (http:// for https)
+                if "redirected" not in str(err):
+                    raise
+                reason = str(err).split(", please")[0].split(", you may")[0].replace("Github", "GitHub")
+                raise self._error(
+                    f"{self._base_url} redirected the request to {action} ({reason}): correct GITHUB_API_URL") from None
+            except AssertionError as err:  # PyGithub refuses a URL in an answer outside the API URL's host and port
+                raise self._error(
+                    f"{self._base_url} answered the request to {action} with a URL outside it ({err}): check"
+                    " GITHUB_API_URL (its host, port and path as GitHub itself names them)") from None
 
     def _error(self, message: str) -> GitHubError:
         """One line without the token, nor a password in the API URL (GITHUB_API_URL=https://user:pass@…)."""
