@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -1045,3 +1046,27 @@ def test_a_broken_github_api_url_is_a_usage_error_not_a_bug(run, state, monkeypa
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith(f"Error: the GitHub API URL {url!r} is not a valid URL (")
     assert result.stderr.endswith("): check GITHUB_API_URL\n") and len(result.stderr.splitlines()) == 1
+
+
+def test_a_reopening_with_triages_title_swaps_the_priority_label(run, fake, state):
+    """Filed at P2 (ERROR, no rule), back at CRITICAL (P1): the title says P1, so does the label; a title a person
+    chose keeps its labels as they are."""
+    worker = cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3")
+    other = cluster(DB, T0, 2, rule=None, title="Pool gone")
+    record(state, worker, other)
+    assert run("--all").exit_code == 0
+    issue, chosen = only_issue(fake, WORKER), only_issue(fake, DB)
+    assert issue.labels == ["triage", "P2"]
+    issue.labels.append("team-payments")
+    chosen.title = "Pool gone: pgbouncer (person's title)"
+    for closed in (issue, chosen):
+        closed.state, closed.closed_at, closed.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    later = [replace(c, severity=Severity.CRITICAL) for c in (
+        cluster(WORKER, T0 + timedelta(hours=3), 2, rule=None, title="Worker exited with code 3"),
+        cluster(DB, T0 + timedelta(hours=3), 2, rule=None, title="Pool gone"))]
+    record(state, *later)
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.title) == ("open", "GCP-regression | P1 | Worker exited with code 3")
+    assert issue.labels == ["triage", "team-payments", "regression", "P1"]
+    assert (chosen.state, chosen.labels) == ("open", ["triage", "P2", "regression"])

@@ -79,8 +79,9 @@ class IssueTracker(ABC):
     def update(self, number: int, title: str, body: str) -> None: ...
 
     @abstractmethod
-    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
-        """Reopen the issue, retitle it, replace its body and add ``labels``, all in one request."""
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str], drop: Iterable[str] = ()) -> None:
+        """Reopen the issue, retitle it, replace its body, remove the labels ``drop`` and add ``labels``, all in one
+        request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +244,12 @@ class GitHubTracker(IssueTracker):
         issue = self._issue(number)
         self._call(lambda: issue.edit(title=title, body=body), f"update issue #{number}")
 
-    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str], drop: Iterable[str] = ()) -> None:
         _check_body(body)
         issue = self._issue(number)
-        names = list(dict.fromkeys([*(label.name for label in issue.labels), *labels]))
+        dropped = {name.lower() for name in drop}
+        kept = [label.name for label in issue.labels if label.name.lower() not in dropped]
+        names = list(dict.fromkeys([*kept, *labels]))
         self._call(lambda: issue.edit(state="open", title=title, body=body, labels=names), f"reopen issue #{number}")
 
     # internals -----------------------------------------------------------------------------------
