@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +60,7 @@ class FakeGitHub:
         self.max_per_page = max_per_page
         self.drop_labels = False  # like GitHub for a token without push access: new issues lose their labels
         self.deleted: set[int] = set()  # numbers of deleted issues: 410 Gone, and left out of listings
+        self.listing_delay_s = 0.0  # how long each issue listing takes (to hold two clients in it at once)
         self.issues: dict[int, FakeIssue] = {}
         self.requests: list[tuple[str, str]] = []
         self._faults: list[Fault] = []
@@ -107,6 +109,8 @@ class FakeGitHub:
     def handle(self, method: str, target: str, headers, body: bytes) -> tuple[int, dict[str, str], object]:
         parts = urlsplit(target)
         path = parts.path.removeprefix(PREFIX)
+        if method == "GET" and path.endswith("/issues") and self.listing_delay_s:
+            time.sleep(self.listing_delay_s)
         with self._lock:
             self.requests.append((method, path))
             if headers.get("Authorization") != f"token {self.token}":

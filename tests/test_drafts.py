@@ -146,7 +146,7 @@ def test_hostile_log_text_cannot_escape():
         ("send_json failed for SERVICE_NAME", "send_json failed for SERVICE_NAME"),
         ("`code` **bold** *em* ~~gone~~", r"\`code\` \*\*bold\*\* \*em\* \~\~gone\~\~"),
         ("[link](http://x) ![img](http://y)", r"\[link\](http://x) !\[img\](http://y)"),
-        ("# not a heading, #12", r"\# not a heading, #12"),
+        ("# not a heading, #12", "\\# not a heading, #\u206012"),  # no reference to issue 12 either
         (r'C:\temp\x \* \"q\"', r'C:\temp\x \\\* \\"q\\"'),
         ("a &amp; b < c", "a &amp;amp; b &lt; c"),
         ("bell\x07 nul\x00 \u202eevil\u202c \u2067iso\u2069 \u200fmark\u200e\u061c", "bell nul evil iso mark"),
@@ -181,6 +181,22 @@ def test_log_text_cannot_mention_people():
     outside_code = _outside_fences(body)
     assert "@octocat" not in outside_code and "@acme/oncall" not in outside_code
     assert "bob@example.com" in outside_code  # an e-mail address is no mention
+
+
+def test_log_text_cannot_reference_issues_nor_mention_after_a_non_ascii_letter():
+    """GitHub links "#12", "owner/repo#7" and "GH-3" (adding an event to that issue's timeline), and takes "@name"
+    as a mention after anything but an ASCII word character."""
+    title = "Refund for order #12 failed: see acme/billing#7 (gh-3), paging Zoë@acme/oncall and 中@octocat"
+    draft = render_issue(dataclasses.replace(unmatched_cluster(), title=title), DraftContext(WINDOW))
+    joined = "Refund for order #\u206012 failed: see acme/billing#\u20607 (gh-\u20603), paging Zoë@\u2060acme/oncall and 中@\u2060octocat"
+    assert draft.title == f"GCP-new | P3 | {joined}"
+    outside_code = _outside_fences(draft.body)
+    assert f"**{joined}** happened" in outside_code
+    for reference in ("#12", "#7", "gh-3", "@acme", "@octocat"):
+        assert reference not in outside_code and reference not in draft.title
+    assert escape_html("mail bob@example.com, issue #x, sha#a1, CGH-4, & #") == (
+        "mail bob@example.com, issue #x, sha#a1, CGH-4, &amp; #")  # nothing that GitHub links is left as it was
+    assert escape_html("#12 first") == "\\#\u206012 first"
 
 
 def _outside_fences(markdown: str) -> str:

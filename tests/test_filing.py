@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -961,3 +962,111 @@ def test_an_issue_created_without_label_and_answered_502_is_not_filed_again(run,
     assert run("--all").exit_code == 2
     assert run("--all").exit_code == 0
     assert len(fake.issues) == 1
+
+
+def test_two_runs_at_once_create_the_issue_once(fake, state, tmp_path):
+    """A cron run and a person at 3 a.m.: the second waits for the first (saying so), then finds its issue."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    record(state, cluster(DB, T0, 3))
+    fake.listing_delay_s = 0.5  # both runs would be reading the issues before either creates one
+    env = dict(os.environ, GITHUB_TOKEN=TOKEN, GITHUB_API_URL=fake.url,
+               PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    env.pop("GH_TOKEN", None)
+    command = [sys.executable, "-m", "triage", "issue", "file", "--all", "--repo", REPO, "--state-dir", str(state)]
+    runs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    only_issue(fake, DB)
+    assert len(fake.issues) == 1
+    verbs = sorted(out.splitlines()[1].split()[0] for out, _ in outputs)
+    assert verbs == ["created", "skipped"]
+    waited = [err for _, err in outputs if "waiting for it to finish" in err]
+    assert len(waited) == 1 and "another `triage issue file` run is filing with this state store" in waited[0]
+    assert all(TOKEN not in out + err for out, err in outputs)
+
+
+def test_a_record_pointing_at_someone_elses_issue_is_stale(run, fake, state):
+    """acme/shop deleted and its name taken by a new repository: the recorded #1 is now a person's issue."""
+    record(state, cluster(DB, T0, 3))
+    assert run("--all").exit_code == 0
+    fake.issues.clear()
+    person = fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (person.title, person.body, person.labels, person.comments) == (
+        "Login page typo", "The login page says 'Sing in'.", ["bug"], [])
+    assert [(w[0], w[1]) for w in fake.writes] == [("POST", "/repos/acme/shop/issues")] * 2  # the first run's, this one's
+    assert only_issue(fake, DB).number == 2 and result.stdout.splitlines()[1].split()[0] == "created"
+    assert "issue #1 of acme/shop, recorded for a1b2c3d4e5f6, carries neither triage's marker" in result.stderr
+    with StateStore.in_dir(state) as store:
+        assert store.linked_issue(DB).number == 2
+
+
+def test_a_busy_state_store_when_linking_says_what_was_created(run, fake, state, monkeypatch):
+    """Another triage command holds the store's write lock: the issue is created; the run lists it, says the store
+    was busy (not damaged) and how to go on, and exits 2; the rerun finds the issue."""
+    import sqlite3
+
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    other = sqlite3.connect(state / "state.db", isolation_level=None)
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, timeout=5.0, **kwargs: real_connect(*args, timeout=0.1, **kwargs))
+    other.execute("BEGIN IMMEDIATE")  # a scan recording its result
+    try:
+        result = run("--all")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert result.exit_code == 2
+    assert len(fake.issues) == 1  # the first create; the run stopped there
+    assert result.stdout.splitlines()[1].split()[:4] == [
+        "created", DB[:12], "#1", "https://github.example/acme/shop/issues/1"]
+    assert "not recorded in the state store" in result.stdout
+    assert result.stderr.startswith(f"Error: the state store {state / 'state.db'} stayed busy (another triage command is"
+                                    " writing to it): issue #1 was created on GitHub but not recorded; run this command"
+                                    " again once that one is done")
+    assert "damaged" not in result.stderr and len(result.stderr.splitlines()) == 1
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    again = run("--all")
+    assert again.exit_code == 0, again.stderr
+    assert len(fake.issues) == 2 and only_issue(fake, DB).number == 1
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:notaport/api/v3", "http://[::1/api/v3"])
+def test_a_broken_github_api_url_is_a_usage_error_not_a_bug(run, state, monkeypatch, url):
+    record(state, cluster(DB, T0, 3))
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    result = run("--all")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith(f"Error: the GitHub API URL {url!r} is not a valid URL (")
+    assert result.stderr.endswith("): check GITHUB_API_URL\n") and len(result.stderr.splitlines()) == 1
+
+
+def test_a_reopening_with_triages_title_swaps_the_priority_label(run, fake, state):
+    """Filed at P2 (ERROR, no rule), back at CRITICAL (P1): the title says P1, so does the label; a title a person
+    chose keeps its labels as they are."""
+    worker = cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3")
+    other = cluster(DB, T0, 2, rule=None, title="Pool gone")
+    record(state, worker, other)
+    assert run("--all").exit_code == 0
+    issue, chosen = only_issue(fake, WORKER), only_issue(fake, DB)
+    assert issue.labels == ["triage", "P2"]
+    issue.labels.append("team-payments")
+    chosen.title = "Pool gone: pgbouncer (person's title)"
+    for closed in (issue, chosen):
+        closed.state, closed.closed_at, closed.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    later = [replace(c, severity=Severity.CRITICAL) for c in (
+        cluster(WORKER, T0 + timedelta(hours=3), 2, rule=None, title="Worker exited with code 3"),
+        cluster(DB, T0 + timedelta(hours=3), 2, rule=None, title="Pool gone"))]
+    record(state, *later)
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.title) == ("open", "GCP-regression | P1 | Worker exited with code 3")
+    assert issue.labels == ["triage", "team-payments", "regression", "P1"]
+    assert (chosen.state, chosen.labels) == ("open", ["triage", "P2", "regression"])

@@ -102,6 +102,47 @@ def test_retry_policy_excludes_writes():
     assert retry.is_retry("GET", 502)
 
 
+def test_retry_policy_never_resends_a_write_after_an_error_that_is_not_a_connect_failure():
+    """urllib3 files an SSL error while reading the answer under "other", which it retries for every method."""
+    from urllib3.exceptions import NewConnectionError, ProtocolError, SSLError
+
+    retry = no_write_retry(0)
+    for method in ("POST", "PATCH"):
+        for error in (SSLError("bad record mac"), ProtocolError("Connection aborted.")):
+            with pytest.raises(type(error)):
+                retry.increment(method, "/repos/acme/shop/issues", error=error)
+    assert retry.increment("GET", "/repos/acme/shop/issues", error=SSLError("bad record mac")).total == 2
+    refused = NewConnectionError(None, "Connection refused")  # never sent: safe to try again
+    assert retry.increment("POST", "/repos/acme/shop/issues", error=refused).total == 2
+
+
+def test_a_post_whose_answer_breaks_at_the_tls_layer_is_not_sent_again(fake, monkeypatch):
+    """GitHub performed the create, then the TLS stream broke (a flaky proxy): one POST, one issue, one line."""
+    import ssl
+
+    import urllib3.connection
+
+    real = urllib3.connection.HTTPConnection.getresponse
+    broken = []
+
+    def getresponse(self):
+        response = real(self)  # the fake has performed the request
+        if self._method == "POST" and not broken:
+            broken.append(True)
+            raise ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] decryption failed or bad record mac")
+        return response
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "getresponse", getresponse)
+    t = tracker(fake)
+    with pytest.raises(GitHubError) as caught:
+        t.create("Title", body_for("fp1"), [])
+    assert fake.writes == [("POST", "/repos/acme/shop/issues")]
+    assert len(fake.issues) == 1
+    assert str(caught.value).startswith("no answer from GitHub at ") and "(SSLError)" in str(caught.value)
+    assert "run the command again" in str(caught.value) and TOKEN not in str(caught.value)
+    assert tracker(fake).find_by_fingerprint("fp1").number == 1
+
+
 def test_waits_retry_after_then_succeeds(fake):
     slept = []
     fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "7"}, message="You have exceeded a secondary rate limit")
@@ -197,16 +238,27 @@ def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):
 def test_a_deleted_issue_is_not_found_by_its_number(fake):
     fake.add_issue("gone", body_for("fp1"))
     fake.deleted.add(1)
-    assert tracker(fake).find_by_number(1) is None
+    assert tracker(fake).find_by_number(1, "fp1") is None
 
 
-def test_an_issue_is_found_by_its_recorded_number_whatever_its_markers_say(fake):
-    """Issue numbers are never reused: a person may have rewritten the body, or merged another issue into it."""
-    fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.", labels=())
-    fake.add_issue("merged", body_for("fp2"), labels=())
+def test_an_issue_is_found_by_its_recorded_number_if_it_is_triages(fake):
+    """A person may have rewritten the body (the label stays) or merged another issue into it (its marker came
+    along); an issue with neither the label nor the fingerprint's marker is someone else's: the record is stale."""
+    fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.")
+    fake.add_issue("merged, unlabelled", body_for("fp2") + body_for("fp1"), labels=())
     fake.add_issue("a pull request", "", labels=(), pull_request=True)
+    fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))  # a reused repository name
+    fake.add_issue("another failure's", body_for("fp2"), labels=())
+    fake.add_issue("a symptom of an incident", f"<!-- triage:{json.dumps({'fingerprint': 'fp2', 'symptoms': ['fp1']})} -->", labels=())
+    notes: list[str] = []
     t = tracker(fake)
-    assert [t.find_by_number(n) and t.find_by_number(n).number for n in (1, 2, 3)] == [1, 2, None]
+    t._notice = notes.append
+    assert [getattr(t.find_by_number(n, "fp1"), "number", None) for n in range(1, 7)] == [1, 2, None, None, None, 6]
+    assert len(notes) == 2 and notes[0] == (
+        "issue #4 of acme/shop, recorded for fp1, carries neither triage's marker for it nor the 'triage' label: taking"
+        " the record as stale (a reused repository name, or another GitHub host?) and looking for its issue as for an"
+        " unlinked failure")
+    assert fake.writes == []
 
 
 def test_a_password_in_the_api_url_never_shows():
@@ -243,3 +295,65 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
         server.server_close()
     assert str(caught.value) == (
         f"{url} answered with something other than GitHub's API (a sign-in or proxy page?): check GITHUB_API_URL")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1:notaport/api/v3", "Port could not be cast to integer value as 'notaport'"),
+        ("http://127.0.0.1:99999/api/v3", "Port out of range 0-65535"),
+        ("http://[::1/api/v3", "Invalid IPv6 URL"),
+    ],
+)
+def test_an_api_url_that_is_no_url_is_one_line(url, reason):
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    assert str(caught.value) == f"the GitHub API URL {url!r} is not a valid URL ({reason}): check GITHUB_API_URL"
+
+
+def test_an_http_api_url_redirected_to_https_is_one_line():
+    """GitHub Enterprise answers http:// with a 301 to https://; PyGithub refuses to follow it."""
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server API)
+            self.send_response(301)
+            self.send_header("Location", f"https://127.0.0.1:{self.server.server_address[1]}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    try:
+        with pytest.raises(GitHubError) as caught:
+            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(caught.value) == (f"{url} redirected the request to open repository acme/shop (GitHub server redirected"
+                                 " from http protocol to https): correct GITHUB_API_URL")
+
+
+def test_an_answer_naming_a_url_outside_the_api_url_is_one_line(fake, monkeypatch):
+    """A proxy or a GITHUB_API_URL with another port than GitHub's own: the next page's link points elsewhere."""
+    fake.max_per_page = 1
+    fake.add_issue("one", body_for("fp1"))
+    fake.add_issue("two", body_for("fp2"))
+    real = fake._list
+
+    def elsewhere(query):
+        status, headers, payload = real(query)
+        if "Link" in headers:
+            headers["Link"] = headers["Link"].replace("/api/v3/", "/v3/")  # another path
+        return status, headers, payload
+
+    monkeypatch.setattr(fake, "_list", elsewhere)
+    with pytest.raises(GitHubError) as caught:
+        tracker(fake).find_by_fingerprint("fp1")
+    assert str(caught.value).startswith(f"{fake.url} answered the request to list issues labelled 'triage' with a URL"
+                                        " outside it (")
+    assert str(caught.value).endswith("): check GITHUB_API_URL (its host, port and path as GitHub itself names them)")

@@ -39,7 +39,10 @@ MARKER_HEADROOM = 8192  # room for the issue filer's markers (counters, symptoms
 SYMPTOMS_KEPT = 20  # symptom fingerprints a root cause's marker lists (about 500 characters)
 ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
-_MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
+# GitHub takes "@name" as a mention after anything but an ASCII word character (so after "ü" or "中" too)
+_MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
+# and "#12", "owner/repo#12" and "GH-12" as references, which add a "mentioned this" event to that issue
+_REFERENCE = re.compile(r"#(?=[0-9])|(?<![A-Za-z0-9_])GH-(?=[0-9])", re.IGNORECASE)
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Markdown that log text must not start: a backslash before punctuation (or last), code, emphasis, links and
 # images, strikethrough, a heading; "_" inside a word (snake_case) opens nothing and stays as it is
@@ -133,10 +136,16 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t")
 def escape_html(text: str) -> str:
     """Plain text for Markdown outside code, on one line and printable: ``&``, ``<``, ``>`` escaped (no HTML),
     the punctuation that opens emphasis, code, links, images or strikethrough backslash-escaped (``__init__``
-    stays literal), ``@mentions`` broken."""
+    stays literal), ``@mentions`` and issue references broken."""
     text = _MARKDOWN.sub(r"\\\g<0>", " ".join(printable(text).split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MENTION.sub("@" + WORD_JOINER, text)
+    return break_references(text)
+
+
+def break_references(text: str) -> str:
+    """``@mentions`` and issue references (``#12``, ``owner/repo#12``, ``GH-12``) broken with a word joiner, so that
+    log text shown in an issue notifies nobody and adds nothing to other issues' timelines."""
+    return _REFERENCE.sub(lambda found: found[0] + WORD_JOINER, _MENTION.sub("@" + WORD_JOINER, text))
 
 
 def escape_cell(text: str) -> str:
@@ -274,7 +283,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         "title": " ".join(safe.title.split()),
         "fingerprint": safe.fingerprint,
     }
-    title = " ".join(printable(templates.render("issue_title.j2", **common)).split())[:TITLE_LIMIT]
+    title = break_references(" ".join(printable(templates.render("issue_title.j2", **common)).split()))[:TITLE_LIMIT]
     samples = sorted(safe.samples, key=_newest_first)
     for kept, width in _SAMPLE_BUDGETS:
         shown = [_sample_view(s, width) for s in samples[:kept]]

@@ -19,7 +19,7 @@ from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
 from .entries import parse_timestamp
 from .github import IssueTracker, TrackedIssue
 from .issue_body import REFRESHED, owns_title, rewrite
-from .model import Cluster, Window
+from .model import PRIORITIES, Cluster, Window
 from .redact import cluster_secrets, redact_with
 from .window import format_time
 
@@ -44,7 +44,7 @@ class Action:
     state: str = "open"  # the issue's state after the action
     closed_at: datetime | None = None  # when GitHub closed it, for a closed issue
     reason: str = ""
-    labels: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # a new issue's labels; a reopening's priority label (with triage's title)
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
 
@@ -106,7 +106,7 @@ def _find(
 ) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
     if found is None and (number := linked(fingerprint)) is not None:
-        found = tracker.find_by_number(number)
+        found = tracker.find_by_number(number, fingerprint)
     if follow_symptoms and (found is None or (found.state == "closed" and found.state_reason in _NOT_REOPENED)):
         found = tracker.find_tracking(fingerprint) or found  # its own issue closed as a duplicate of its root's
     return found
@@ -145,7 +145,11 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
             f"{new_events} new event(s), but its body is too long to keep triage's marker: shorten it"), **common)
     comment = update_comment(cluster, headline, since, new_events, total, body_note=new.note)
     common["title"] = new.title
-    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, **common)
+    # a reopening that retitles with triage's title (its priority may have changed) swaps the priority label too
+    ours = kind == "reopen" and owns_title(issue, cluster.fingerprint)
+    priority = (cluster.priority,) if ours and cluster.priority else ()
+    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=priority,
+                  **common)
 
 
 def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Action], None]) -> Iterator[Action]:
@@ -157,8 +161,10 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
         elif action.kind in ("comment", "reopen"):
             # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it; a
             # reopening is one request, so a run stopped halfway never leaves an open issue without its label
-            if action.kind == "reopen":
-                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL])
+            if action.kind == "reopen":  # with triage's title, the priority label follows the title's priority
+                priority = [name for name in action.labels if name in PRIORITIES]
+                drop = [name for name in PRIORITIES if name not in priority] if priority else []
+                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *priority], drop)
             else:
                 tracker.update(action.number, action.title, action.body)
             tracker.comment(action.number, action.comment)

@@ -62,7 +62,8 @@ class IssueTracker(ABC):
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
 
     @abstractmethod
-    def find_by_number(self, number: int) -> TrackedIssue | None: ...
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
+        """Issue ``number``, recorded as filed for ``fingerprint``; None when it is gone or is not triage's."""
 
     @abstractmethod
     def find_tracking(self, fingerprint: str) -> TrackedIssue | None:
@@ -78,8 +79,9 @@ class IssueTracker(ABC):
     def update(self, number: int, title: str, body: str) -> None: ...
 
     @abstractmethod
-    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
-        """Reopen the issue, retitle it, replace its body and add ``labels``, all in one request."""
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str], drop: Iterable[str] = ()) -> None:
+        """Reopen the issue, retitle it, replace its body, remove the labels ``drop`` and add ``labels``, all in one
+        request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +99,22 @@ class Pacing:
 DEFAULT_PACING = Pacing()
 
 
+class _WriteSafeRetry(Retry):
+    """urllib3's Retry, except that a request other than GET or HEAD is never sent again once it may have reached
+    the server: urllib3 retries its "other" errors (an SSL error or a broken TLS record while reading the answer,
+    say) for every method, which would re-send a POST that GitHub performed. Only a failure to connect (the request
+    never left) is retried for a write."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if error is not None and method is not None and not self._is_method_retryable(method) \
+                and not self._is_connection_error(error):
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def no_write_retry(backoff_s: float) -> Retry:
-    """Retry connection failures and GET 5xx briefly; never re-send a POST or PATCH that reached GitHub."""
-    return Retry(
+    """Retry connection failures and GET 5xx briefly; never re-send a POST or PATCH that may have reached GitHub."""
+    return _WriteSafeRetry(
         total=3,
         backoff_factor=backoff_s,
         status_forcelist=(500, 502, 503, 504),
@@ -130,17 +145,25 @@ class GitHubTracker(IssueTracker):
         self._pacing = pacing
         self._markers_of = markers_of
         self._notice = notice
-        parts = urlsplit(self._base_url)
+        try:
+            parts = urlsplit(self._base_url)
+            parts.port  # noqa: B018 (raises ValueError for a port that is no number, or out of range)
+        except ValueError as err:  # a port that is no number, unbalanced IPv6 brackets
+            raise self._error(
+                f"the GitHub API URL {self._base_url!r} is not a valid URL ({err}): check GITHUB_API_URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(f"the GitHub API URL {self._base_url!r} is not an http(s) URL (check GITHUB_API_URL)")
-        self._client = Github(
-            base_url=self._base_url,
-            auth=Auth.Token(token),
-            retry=no_write_retry(pacing.retry_backoff_s),
-            per_page=100,
-            seconds_between_requests=pacing.request_interval_s,
-            seconds_between_writes=pacing.write_interval_s,
-        )
+        try:
+            self._client = Github(
+                base_url=self._base_url,
+                auth=Auth.Token(token),
+                retry=no_write_retry(pacing.retry_backoff_s),
+                per_page=100,
+                seconds_between_requests=pacing.request_interval_s,
+                seconds_between_writes=pacing.write_interval_s,
+            )
+        except (ValueError, AssertionError) as err:
+            raise self._error(f"the GitHub API URL {self._base_url!r} is not usable ({err}): check GITHUB_API_URL") from None
         self._repo = self._call(lambda: self._client.get_repo(repo), f"open repository {repo}")
         full_name = self._repo.raw_data.get("full_name")
         if not isinstance(full_name, str):  # PyGithub takes any answer for the repository
@@ -171,12 +194,24 @@ class GitHubTracker(IssueTracker):
         number = self._by_symptom.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
 
-    def find_by_number(self, number: int) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for a cluster (it may have lost its label, or its marker when
-        someone rewrote its body or merged another issue into it); None when it is gone. Issue numbers are never
-        reused, so the record is trusted."""
+    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
+        """Issue ``number``, recorded as filed for ``fingerprint`` (it may have lost its label, or its marker when
+        someone rewrote its body or merged another issue into it); None when it is gone, or when it carries neither
+        triage's marker for ``fingerprint`` nor the tool's label: then the record is stale (a repository deleted or
+        renamed and its name taken by another, or another GitHub host), and the number names someone else's issue,
+        which triage must not write to."""
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
         if issue is None or "/pull/" in issue.html_url:
+            return None
+        found = self._markers_of(issue.body or "")
+        carried = {data.get("fingerprint") for data in found} | {fp for data in found for fp in marker_symptoms(data)}
+        labelled = self.label.lower() in {label.name.lower() for label in issue.labels}
+        if fingerprint not in carried and not labelled:
+            self._notice(
+                f"issue #{number} of {self.repo_name}, recorded for {fingerprint[:12]}, carries neither triage's marker"
+                f" for it nor the {self.label!r} label: taking the record as stale (a reused repository name, or"
+                " another GitHub host?) and looking for its issue as for an unlinked failure"
+            )
             return None
         self._remember(issue)
         return _tracked(issue)
@@ -209,10 +244,12 @@ class GitHubTracker(IssueTracker):
         issue = self._issue(number)
         self._call(lambda: issue.edit(title=title, body=body), f"update issue #{number}")
 
-    def reopen(self, number: int, title: str, body: str, labels: Iterable[str]) -> None:
+    def reopen(self, number: int, title: str, body: str, labels: Iterable[str], drop: Iterable[str] = ()) -> None:
         _check_body(body)
         issue = self._issue(number)
-        names = list(dict.fromkeys([*(label.name for label in issue.labels), *labels]))
+        dropped = {name.lower() for name in drop}
+        kept = [label.name for label in issue.labels if label.name.lower() not in dropped]
+        names = list(dict.fromkeys([*kept, *labels]))
         self._call(lambda: issue.edit(state="open", title=title, body=body, labels=names), f"reopen issue #{number}")
 
     # internals -----------------------------------------------------------------------------------
@@ -287,6 +324,16 @@ class GitHubTracker(IssueTracker):
                 if maybe_done:
                     message += _MAYBE_DONE
                 raise self._error(message) from None
+            except RuntimeError as err:  # PyGithub refuses a redirect to another scheme or host (http:// for https)
+                if "redirected" not in str(err):
+                    raise
+                reason = str(err).split(", please")[0].split(", you may")[0].replace("Github", "GitHub")
+                raise self._error(
+                    f"{self._base_url} redirected the request to {action} ({reason}): correct GITHUB_API_URL") from None
+            except AssertionError as err:  # PyGithub refuses a URL in an answer outside the API URL's host and port
+                raise self._error(
+                    f"{self._base_url} answered the request to {action} with a URL outside it ({err}): check"
+                    " GITHUB_API_URL (its host, port and path as GitHub itself names them)") from None
 
     def _error(self, message: str) -> GitHubError:
         """One line without the token, nor a password in the API URL (GITHUB_API_URL=https://user:pass@…)."""

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 import orjson
 
@@ -153,15 +154,17 @@ def _span(first: datetime, last: datetime) -> str:
     return f"{head} → {tail[11:] if tail[:10] == head[:10] else tail}"
 
 
-def _tags(context: ClusterContext | None) -> str:
-    """``new``, ``spike ×4.0``, ``#12``: what history says about a cluster, for the table."""
+def _tags(context: ClusterContext | None, escape: Callable[[str], str] = lambda text: text) -> str:
+    """``new``, ``spike ×4.0``, ``#12``: what history says about a cluster, for the table (each tag but the linked
+    issue's own number passed through ``escape``: that reference is meant)."""
     if context is None:
         return ""
-    tags = [context.status]
+    tags = [escape(context.status)]
     if context.spike and context.baseline_rate:
-        tags.append(f"spike ×{(context.rate or 0) / context.baseline_rate:.1f}")
+        tags.append(escape(f"spike ×{(context.rate or 0) / context.baseline_rate:.1f}"))
     if context.issue:
-        tags.append("#" + context.issue.rstrip("/").rsplit("/", 1)[-1])
+        number = context.issue.rstrip("/").rsplit("/", 1)[-1]
+        tags.append("#" + number if number.isascii() and number.isdigit() else escape("#" + number))
     return " · ".join(tags)
 
 
@@ -258,7 +261,7 @@ def render_markdown(report: ScanReport) -> str:
     for c in result.clusters:
         lines.append(
             f"| {_priority(c)} | {c.count} | {format_time(c.first_seen)} | {format_time(c.last_seen)} "
-            f"| {escape_cell(c.title)} | {escape_cell(_tags(report.context.get(c.fingerprint))) or '-'} | `{c.fingerprint[:10]}` |"
+            f"| {escape_cell(c.title)} | {_tags(report.context.get(c.fingerprint), escape_cell) or '-'} | `{c.fingerprint[:10]}` |"
         )
     return "\n".join(lines) + "\n"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
@@ -18,6 +21,7 @@ from ..errors import TriageError
 issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(issue_app, name="issue")
 
+LOCK_NAME = "filing.lock"  # beside state.db: one `issue file` run at a time per state store
 REPO_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 FORMATS = ("table", "json")
 
@@ -84,8 +88,11 @@ def file_issues(
                 return render_issue(cluster, replace(context, status=update_status(kind, context.status)), template_set)
 
             def link(action) -> None:  # under the name as GitHub spells it
-                store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
-                                 action.closed_at)
+                try:
+                    store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
+                                     action.closed_at)
+                except sqlite3.Error as err:  # done on GitHub, not recorded: say what was done, not "damaged"
+                    raise _NotRecorded(action, store.path, err) from None
 
             base_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
             tracker = github.GitHubTracker(
@@ -96,14 +103,19 @@ def file_issues(
                 issue = store.linked_issue(fingerprint, tracker.repo_name) or store.linked_issue(fingerprint, repo)
                 return issue.number if issue else None
 
-            actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
-                           follow_symptoms=not include_symptoms)
-            if dry_run:
-                done = actions
-            else:
-                for action in apply(actions, tracker, link):
-                    done.append(action)
+            # one run at a time per state store, from reading the issues until what it created is recorded: two
+            # runs that both read the issues before either created one would both create it
+            with contextlib.nullcontext() if dry_run else _filing_lock(store.path.parent / LOCK_NAME):
+                actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
+                               follow_symptoms=not include_symptoms)
+                if dry_run:
+                    done = actions
+                else:
+                    for action in apply(actions, tracker, link):
+                        done.append(action)
     except TriageError as err:
+        if isinstance(err, _NotRecorded):
+            done.append(replace(err.action, reason="not recorded in the state store"))
         if done:  # what happened before the error, so that nobody redoes it by hand
             _print(done, fmt, dry_run)
         fail_from(err)
@@ -111,6 +123,46 @@ def file_issues(
         if tracker is not None:
             tracker.close()
     _print(done, fmt, dry_run)
+
+
+class _NotRecorded(TriageError):
+    """GitHub did ``action``, but the state store could not record it (another triage command holding it, say)."""
+
+    def __init__(self, action, path: Path, err: sqlite3.Error):
+        busy = isinstance(err, sqlite3.OperationalError) and any(
+            word in str(err).lower() for word in ("locked", "busy"))
+        done = f"issue #{action.number} was {_verb(action.kind, False)} on GitHub but not recorded"
+        if busy:
+            message = (f"the state store {path} stayed busy (another triage command is writing to it): {done}; run"
+                       " this command again once that one is done: it finds the issue instead of filing it again")
+        else:
+            message = (f"cannot record in the state store {path} ({err}): {done}; run this command again: it finds"
+                       " the issue instead of filing it again")
+        super().__init__(message)
+        self.action = action
+
+
+@contextlib.contextmanager
+def _filing_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created beside the state store); say on stderr when waiting for another
+    run that holds it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise TriageError(f"cannot open the lock file {path}: {err.strerror or err}") from None
+    try:
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                typer.echo(f"Note: another `triage issue file` run is filing with this state store; waiting for it"
+                           f" to finish ({path})", err=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as err:
+            raise TriageError(f"cannot lock {path}: {err.strerror or err}") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _print(actions, fmt: str, dry_run: bool) -> None:
