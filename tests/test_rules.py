@@ -344,6 +344,25 @@ def test_default_pack_ignores_healthy_lines() -> None:
         assert rules.match(entry(message, Severity.INFO)) is None
 
 
+def test_default_pack_regexes_all_have_a_prefilter_literal() -> None:
+    # a pattern the stdlib parser cannot read (a group name used twice, say) gets no literal: the rule then runs
+    # on every line of every scan
+    from triage.rules import regex_literals
+
+    for rule in load_rules().rules:
+        if "regex" in rule.match:
+            assert regex_literals(rule.match["regex"]), rule.id
+
+
+def test_default_pack_leaves_a_wrapped_python_error_to_the_python_rules() -> None:
+    # the wrapper's line, then the traceback of the error it caught (stitched into one message)
+    message = ("Token validation failed\nTraceback (most recent call last):\n"
+               '  File "/app/auth/cache.py", line 12, in store\n    self.cache.cache_token(token)\n'
+               "AttributeError: 'TokenCache' object has no attribute 'cache_token'")
+    hit = load_rules().match(entry(message))
+    assert (hit.rule.id, dict(hit.captures)) == ("python-missing-attribute", {"cls": "TokenCache", "attr": "cache_token"})
+
+
 def test_prefilter_with_overlapping_and_long_literals(tmp_path: Path) -> None:
     long_literal = "payload " * 20
     path = write(tmp_path, "r.yaml", f"""\

@@ -145,7 +145,7 @@ def test_output_file_and_formats(cli, tmp_path):
 def test_table_is_the_default_and_plain_when_not_a_tty(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json")
     lines = result.stdout.splitlines()
-    assert lines[1] == "303 entries read, 0 skipped, 294 in window → 31 clusters, 3 incidents"
+    assert lines[1] == "303 entries read, 0 skipped, 294 in window → 30 clusters, 3 incidents"
     assert "\x1b[" not in result.stdout and max(map(len, lines)) <= 80
 
 
@@ -297,7 +297,7 @@ def test_titles_show_values_that_all_events_share(cli):
 def test_output_suffix_chooses_the_format(cli, tmp_path):
     out = tmp_path / "report.json"
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", out)
-    assert result.stderr.endswith(f"Wrote 31 clusters (json) to {out}\n")
+    assert result.stderr.endswith(f"Wrote 30 clusters (json) to {out}\n")
     assert json.loads(out.read_text())["schema"] == 1
     cli("scan", "-s", FIXTURES / "sample.json", "--no-state", "-o", tmp_path / "r.csv", "-f", "markdown")
     assert (tmp_path / "r.csv").read_text().startswith("**Window")  # an explicit --format wins
@@ -317,7 +317,7 @@ def test_worklog_lists_incidents_and_says_how_many_clusters_it_listed(cli, tmp_p
     listed = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")["clusters"]
     expected = sum(c["priority"] in ("P0", "P1") for c in listed)
     assert re.fullmatch(
-        rf"Appended the last recorded scan, of \d{{4}}-[-0-9T:]+Z, (just now|1 min ago) \({expected} of 31 clusters "
+        rf"Appended the last recorded scan, of \d{{4}}-[-0-9T:]+Z, (just now|1 min ago) \({expected} of 30 clusters "
         rf"listed\), to {re.escape(str(worklog))}\n", result.stderr)
     text = worklog.read_text()
     assert re.search(r"^- Scan: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", text, re.M)  # an older scan left last shows its age
