@@ -182,3 +182,23 @@ def test_secret_values_are_masked_so_they_neither_split_clusters_nor_reach_title
         "login failed for admin password=<SECRET> api_key=<SECRET>&x=<NUM>")
     assert mask("Authorization: Bearer abc.def.ghi rejected") == "Authorization: Bearer <SECRET> rejected"
     assert signature("db auth failed: password=foo") == signature("db auth failed: password=bar")
+
+
+def _settings_error(*fields: str) -> str:
+    """A pydantic settings ValidationError: field names stand unindented on lines after the exception line."""
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/core/config.py", line 40, in load_settings\n'
+        "    return Settings()\n"
+        '  File "/usr/local/lib/python3.11/site-packages/pydantic_settings/main.py", line 84, in __init__\n'
+        "    super().__init__(**values)\n"
+        f"pydantic_core._pydantic_core.ValidationError: {len(fields)} validation errors for Settings\n"
+        + "".join(f"{field}\n  Field required [type=missing, input_value={{}}, input_type=dict]\n" for field in fields)
+    )
+
+
+def test_a_multi_line_exception_message_is_keyed_by_its_exception_line_not_a_later_line() -> None:
+    key = signature(_settings_error("jwt_secret", "database_url", "redis_host"))
+    assert key == signature(_settings_error("smtp_host"))
+    (template,) = mine({key: 1}).values()
+    assert template.text == "pydantic_core._pydantic_core.ValidationError in core/config.py:load_settings"

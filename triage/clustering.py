@@ -7,8 +7,10 @@ Three steps, each a pure function of its input:
    Only tokens holding a digit (or ``@``) are touched, so words — class, attribute, module,
    exception and host names — survive and keep different failures apart.
 2. :func:`signature` is the pre-mining key of one message: for a Python traceback, the final
-   exception type plus the innermost in-app frames (file and function; never the exception
-   message or line numbers, as Error Reporting and Sentry do); otherwise the masked first line.
+   exception type (on the exception line: the first unindented line after the last frame, whatever
+   lines the message goes on over) plus the innermost in-app frames (file and function; never the
+   exception message or line numbers, as Error Reporting and Sentry do); otherwise the masked
+   first line.
 3. :func:`mine` maps the distinct signatures of a scan to :class:`Template` objects. A signature's
    *shape* is its token list where placeholders, tokens with digits, paths, booleans/nulls and
    empty brackets are ``<*>`` and a run of ``<*>`` counts as one (so value lists of any length
@@ -230,11 +232,7 @@ def _traceback_key(message: str) -> str:
     """``ExcType in file:func < file:func`` from the last traceback of a (chained) message."""
     last = message[message.rfind(TRACEBACK_MARKER) :]
     frames = [(match["file"], match["func"]) for match in _FRAME.finditer(last)]
-    exception = ""
-    for line in last.splitlines()[1:]:
-        found = _EXCEPTION_LINE.match(line)
-        if found and not line.startswith(" "):
-            exception = found["type"]
+    exception = _exception_type(last.splitlines()[1:])
     if not exception and not frames:
         return ""
     in_app = [frame for frame in frames if not _LIBRARY_PATH.search(frame[0])] or frames
@@ -242,6 +240,23 @@ def _traceback_key(message: str) -> str:
     where = " < ".join(f"{_short_path(path)}:{func}" for path, func in top)
     exception = exception or _INCOMPLETE  # a traceback cut short (a truncated export): its frames still tell
     return f"{exception} in {where}" if where else exception
+
+
+def _exception_type(lines: list[str]) -> str:
+    """The type on the exception line: the first unindented ``Name[: message]`` line after the last frame.
+
+    A message may go on over more lines (pydantic's ``ValidationError`` lists field names, unindented, after
+    ``ValidationError: 3 validation errors for Settings``); those lines are not the exception line. When no
+    such line follows the last frame, the last one anywhere after the header counts.
+    """
+    last_frame = max((index for index, line in enumerate(lines) if _FRAME.match(line)), default=-1)
+    types = [
+        (index, found["type"])
+        for index, line in enumerate(lines)
+        if not line.startswith(" ") and (found := _EXCEPTION_LINE.match(line))
+    ]
+    after = [name for index, name in types if index > last_frame]
+    return after[0] if after else types[-1][1] if types else ""
 
 
 def _short_path(path: str) -> str:
