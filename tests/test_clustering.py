@@ -202,3 +202,17 @@ def test_a_multi_line_exception_message_is_keyed_by_its_exception_line_not_a_lat
     assert key == signature(_settings_error("smtp_host"))
     (template,) = mine({key: 1}).values()
     assert template.text == "pydantic_core._pydantic_core.ValidationError in core/config.py:load_settings"
+
+
+def test_a_long_quoted_single_token_is_a_word_not_free_text() -> None:
+    first = "KeyError: 'billing.ledger.reconciliation_worker.pending_settlements'"
+    second = "KeyError: 'billing.ledger.reconciliation_worker.refund_queue_entries'"
+    assert mask(first) == first
+    assert len(set(group_messages([first, second]))) == 2
+    coroutine = "RuntimeWarning: coroutine 'LedgerReconciliationWorker._settle_pending_batches' was never awaited"
+    assert mask(coroutine) == coroutine
+    # data inside the token is masked as in any other word; quoted free text still becomes <STR>
+    assert mask("cache key 'tenant:1234567:session:9fceb02d0ae598e95dc970b74767f19372d61af8' missing") == (
+        "cache key 'tenant:<NUM>:session:<HEX>' missing")
+    assert mask("job 'nightly-export' failed: 'the upstream ledger service returned no rows at all' (3 tries)") == (
+        "job 'nightly-export' failed: '<STR>' (<NUM> tries)")

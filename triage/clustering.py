@@ -5,7 +5,9 @@ Three steps, each a pure function of its input:
 1. :func:`mask` replaces the variable parts of a message with readable placeholders (``<IP>``,
    ``<NUM>``, ``<UUID>``, ``<HEX>``, ``<TS>``, ``<DURATION>``, ``<ID>``, ``<EMAIL>``, ``<STR>``).
    Only tokens holding a digit (or ``@``) are touched, so words — class, attribute, module,
-   exception and host names — survive and keep different failures apart.
+   exception and host names — survive and keep different failures apart. Quoted free text (41+
+   characters holding whitespace) becomes ``<STR>``; a quoted single token of any length (a dotted
+   name, a dict key) is a word like any other.
 2. :func:`signature` is the pre-mining key of one message: for a Python traceback, the final
    exception type (on the exception line: the first unindented line after the last frame, whatever
    lines the message goes on over) plus the innermost in-app frames (file and function; never the
@@ -87,6 +89,7 @@ _SECRET_VALUE_END = re.compile(r"[&,;'\"]")
 _BEARER = re.compile(r"(?i)(\bbearer )[^\s&,;'\"]+")
 _QUOTED_DATA = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]{41,})(?P=q)""")
 _HAS_DIGIT = re.compile(r"\d")
+_WHITESPACE = re.compile(r"\s")
 _VALUE = re.compile(r"<[A-Z]+>|(?<![^=:(\[{\s])(?:true|false|null|none|nil)(?![^\s,;)\]}])", re.I)
 _NULL_WORDS = frozenset(("true", "false", "null", "none", "nil"))  # the words _VALUE treats as values
 _EMPTY_BRACKETS = re.compile(r"(\(|\[|\{|\"|')(\)|\]|\}|\"|')")
@@ -108,15 +111,24 @@ def mask(message: str) -> str:
     """Replace the variable parts of ``message`` (numbers, ids, addresses, times…) with placeholders.
 
     Words without digits are kept (class, attribute, module and host names tell failures apart),
-    except quoted free text, which becomes ``<STR>``. Runs of spaces within a line become one space.
+    except quoted free text (41+ characters holding whitespace), which becomes ``<STR>``; a long quoted
+    single token is masked as any other word. Runs of spaces within a line become one space.
     """
     if "'" in message or '"' in message:
-        message = _QUOTED_DATA.sub(lambda match: f"{match['q']}<STR>{match['q']}", message)
+        message = _QUOTED_DATA.sub(_quoted_data, message)
     if "earer " in message:
         message = _BEARER.sub(r"\1<SECRET>", message)
     if "\n" not in message:
         return _mask_line(message)
     return "\n".join(_mask_line(line) for line in message.split("\n"))
+
+
+def _quoted_data(match: re.Match[str]) -> str:
+    """``'<STR>'`` for quoted free text (it holds whitespace); a quoted single token (a dotted name, a key, a
+    coroutine's name) is kept for word masking, as the words it tells failures apart by."""
+    if _WHITESPACE.search(match["body"]):
+        return f"{match['q']}<STR>{match['q']}"
+    return match[0]
 
 
 def _mask_line(line: str) -> str:
