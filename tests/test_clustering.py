@@ -182,3 +182,140 @@ def test_secret_values_are_masked_so_they_neither_split_clusters_nor_reach_title
         "login failed for admin password=<SECRET> api_key=<SECRET>&x=<NUM>")
     assert mask("Authorization: Bearer abc.def.ghi rejected") == "Authorization: Bearer <SECRET> rejected"
     assert signature("db auth failed: password=foo") == signature("db auth failed: password=bar")
+
+
+def _settings_error(*fields: str) -> str:
+    """A pydantic settings ValidationError: field names stand unindented on lines after the exception line."""
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/core/config.py", line 40, in load_settings\n'
+        "    return Settings()\n"
+        '  File "/usr/local/lib/python3.11/site-packages/pydantic_settings/main.py", line 84, in __init__\n'
+        "    super().__init__(**values)\n"
+        f"pydantic_core._pydantic_core.ValidationError: {len(fields)} validation errors for Settings\n"
+        + "".join(f"{field}\n  Field required [type=missing, input_value={{}}, input_type=dict]\n" for field in fields)
+    )
+
+
+def test_a_multi_line_exception_message_is_keyed_by_its_exception_line_not_a_later_line() -> None:
+    key = signature(_settings_error("jwt_secret", "database_url", "redis_host"))
+    assert key == signature(_settings_error("smtp_host"))
+    (template,) = mine({key: 1}).values()
+    assert template.text == "pydantic_core._pydantic_core.ValidationError in core/config.py:load_settings"
+
+
+def test_a_long_quoted_single_token_is_a_word_not_free_text() -> None:
+    first = "KeyError: 'billing.ledger.reconciliation_worker.pending_settlements'"
+    second = "KeyError: 'billing.ledger.reconciliation_worker.refund_queue_entries'"
+    assert mask(first) == first
+    assert len(set(group_messages([first, second]))) == 2
+    coroutine = "RuntimeWarning: coroutine 'LedgerReconciliationWorker._settle_pending_batches' was never awaited"
+    assert mask(coroutine) == coroutine
+    # data inside the token is masked as in any other word; quoted free text still becomes <STR>
+    assert mask("cache key 'tenant:1234567:session:9fceb02d0ae598e95dc970b74767f19372d61af8' missing") == (
+        "cache key 'tenant:<NUM>:session:<HEX>' missing")
+    assert mask("job 'nightly-export' failed: 'the upstream ledger service returned no rows at all' (3 tries)") == (
+        "job 'nightly-export' failed: '<STR>' (<NUM> tries)")
+
+
+def _group_traceback(leaf: str, route: str) -> str:
+    """A Python 3.11 exception group traceback (Starlette's BaseHTTPMiddleware) holding one leaf exception."""
+    return "\n".join([
+        "  + Exception Group Traceback (most recent call last):",
+        '  |   File "/usr/local/lib/python3.11/site-packages/starlette/middleware/base.py", line 188, in __call__',
+        "  |     with collapse_excgroups():",
+        '  |   File "/usr/local/lib/python3.11/contextlib.py", line 158, in __exit__',
+        "  |     self.gen.throw(typ, value, traceback)",
+        "  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)",
+        "  +-+---------------- 1 ----------------",
+        "    | Traceback (most recent call last):",
+        f'    |   File "/srv/app/routes/{route}.py", line 42, in get_{route}',
+        "    |     return await store.load(item_id)",
+        '    |   File "/srv/app/services/store.py", line 17, in load',
+        "    |     return self.cache[key]",
+        "    |            ~~~~~~~~~~^^^^^",
+        f"    | {leaf}",
+        "    +------------------------------------",
+    ])
+
+
+def test_an_exception_group_is_keyed_by_its_leaf_exception_and_frames() -> None:
+    key_error = signature(_group_traceback("KeyError: 'thread_id'", "threads"))
+    assert key_error == signature(_group_traceback("KeyError: 'tenant_id'", "threads"))
+    assert signature(_group_traceback("ValueError: invalid literal for int(): 'abc'", "threads")) != key_error
+    assert signature(_group_traceback("KeyError: 'thread_id'", "messages")) != key_error
+    (template,) = mine({key_error: 1}).values()
+    assert template.text == "KeyError in services/store.py:load < routes/threads.py:get_threads"
+    plain = "Traceback (most recent call last):\n" + "\n".join(
+        line[6:] for line in _group_traceback("KeyError: 'x'", "threads").splitlines()[8:14])
+    assert signature(plain) == key_error  # the same failure raised outside a task group
+
+
+def test_nested_exception_groups_are_keyed_by_a_leaf_whatever_the_order_of_the_leaves() -> None:
+    def group(*children: str) -> str:
+        head = [
+            "  + Exception Group Traceback (most recent call last):",
+            '  |   File "/srv/app/jobs/sync.py", line 30, in run_all',
+            "  |     async with asyncio.TaskGroup() as tasks:",
+            f"  | ExceptionGroup: unhandled errors in a TaskGroup ({len(children)} sub-exceptions)",
+        ]
+        parts = [("  +-+" if number == 1 else "    +") + f"---------------- {number} ----------------\n{child}"
+                 for number, child in enumerate(children, 1)]
+        return "\n".join(head + parts + ["    +------------------------------------"])
+
+    timeout = (
+        "    | Traceback (most recent call last):\n"
+        '    |   File "/srv/app/jobs/fetch.py", line 9, in fetch\n'
+        "    |     await client.get(url)\n"
+        "    | TimeoutError"
+    )
+    nested = (  # a group of errors collected without raising them
+        "    | Exception Group Traceback (most recent call last):\n"
+        '    |   File "/srv/app/jobs/store.py", line 12, in save\n'
+        "    |     raise ExceptionGroup('rows', errors)\n"
+        "    | ExceptionGroup: rows (1 sub-exception)\n"
+        "    +-+---------------- 1 ----------------\n"
+        "      | ValueError: row 7 has no id\n"
+        "      +------------------------------------"
+    )
+    both = signature(group(timeout, nested))
+    assert both == signature(group(nested, timeout))
+    assert both == "\u27e6traceback\u27e7 TimeoutError in jobs/fetch.py:fetch"
+    # a leaf put into a group without being raised has no frames of its own: it takes its group's
+    assert signature(group(nested)) == "\u27e6traceback\u27e7 ValueError in jobs/store.py:save"
+
+
+def test_a_traceback_chained_after_an_exception_group_is_the_final_exception() -> None:
+    chained = (
+        _group_traceback("KeyError: 'thread_id'", "threads")
+        + "\n\nThe above exception was the direct cause of the following exception:\n\n"
+        + _traceback("RuntimeError: request failed", 5)
+    )
+    assert signature(chained) == signature(_traceback("RuntimeError: other text", 8))
+
+
+def test_exception_groups_split_one_line_per_entry_or_whole_give_one_cluster_per_leaf(cli, tmp_path: Path) -> None:
+    entries = []
+
+    def add(text: str, instance: str, second: int, severity: str | None) -> None:
+        entry = {
+            "insertId": f"e{len(entries)}", "logName": "projects/p/logs/run.googleapis.com%2Fstderr",
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+            "labels": {"instanceId": instance}, "timestamp": f"2025-09-12T16:00:{second:02d}Z", "textPayload": text,
+        }
+        entries.append(entry | ({"severity": severity} if severity else {}))
+
+    for number, (leaf, route) in enumerate([("KeyError: 'thread_id'", "threads"), ("ValueError: bad id", "messages")]):
+        text = _group_traceback(leaf, route)
+        add(text, f"whole-{number}", number, "ERROR")
+        for line in text.splitlines():
+            add(line, f"split-{number}", 10 + number, None)
+    source = tmp_path / "groups.ndjson"
+    source.write_text("\n".join(json.dumps(entry) for entry in entries) + "\n", encoding="utf-8")
+    result = cli("scan", "--source", source, "--no-state", "--format", "json")
+    assert result.exit_code == 0, result.output
+    clusters = {cluster["title"]: cluster["count"] for cluster in json.loads(result.stdout)["clusters"]}
+    assert clusters == {
+        "KeyError in services/store.py:load < routes/threads.py:get_threads": 2,
+        "ValueError in services/store.py:load < routes/messages.py:get_messages": 2,
+    }

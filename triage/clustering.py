@@ -5,10 +5,14 @@ Three steps, each a pure function of its input:
 1. :func:`mask` replaces the variable parts of a message with readable placeholders (``<IP>``,
    ``<NUM>``, ``<UUID>``, ``<HEX>``, ``<TS>``, ``<DURATION>``, ``<ID>``, ``<EMAIL>``, ``<STR>``).
    Only tokens holding a digit (or ``@``) are touched, so words — class, attribute, module,
-   exception and host names — survive and keep different failures apart.
+   exception and host names — survive and keep different failures apart. Quoted free text (41+
+   characters holding whitespace) becomes ``<STR>``; a quoted single token of any length (a dotted
+   name, a dict key) is a word like any other.
 2. :func:`signature` is the pre-mining key of one message: for a Python traceback, the final
-   exception type plus the innermost in-app frames (file and function; never the exception
-   message or line numbers, as Error Reporting and Sentry do); otherwise the masked first line.
+   exception type (on the exception line: the first unindented line after the last frame, whatever
+   lines the message goes on over) plus the innermost in-app frames (file and function; never the
+   exception message or line numbers, as Error Reporting and Sentry do); for an exception group's
+   traceback, the same of its leaf exception; otherwise the masked first line.
 3. :func:`mine` maps the distinct signatures of a scan to :class:`Template` objects. A signature's
    *shape* is its token list where placeholders, tokens with digits, paths, booleans/nulls and
    empty brackets are ``<*>`` and a run of ``<*>`` counts as one (so value lists of any length
@@ -85,10 +89,16 @@ _SECRET_VALUE_END = re.compile(r"[&,;'\"]")
 _BEARER = re.compile(r"(?i)(\bbearer )[^\s&,;'\"]+")
 _QUOTED_DATA = re.compile(r"""(?P<q>['"])(?P<body>[^'"\n]{41,})(?P=q)""")
 _HAS_DIGIT = re.compile(r"\d")
+_WHITESPACE = re.compile(r"\s")
 _VALUE = re.compile(r"<[A-Z]+>|(?<![^=:(\[{\s])(?:true|false|null|none|nil)(?![^\s,;)\]}])", re.I)
 _NULL_WORDS = frozenset(("true", "false", "null", "none", "nil"))  # the words _VALUE treats as values
 _EMPTY_BRACKETS = re.compile(r"(\(|\[|\{|\"|')(\)|\]|\}|\"|')")
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>")
+_GROUP_WORDS = "Exception Group Traceback"
+_GROUP_HEADER = re.compile(r"^[ \t]*\+ Exception Group Traceback \(most recent call last\):", re.M)  # the top group's
+_PLAIN_HEADER = re.compile(r"^[ \t]*Traceback \(most recent call last\):", re.M)  # outside a group's gutter
+_GROUP_SEPARATOR = re.compile(r"^[ \t]*(?P<first>\+-)?\+-{3,}(?: (?:\d+|\.\.\.) -{3,})?[ \t]*$")
+_GROUP_GUTTER = re.compile(r"^(?P<indent>[ \t]*)[|+](?: |$)")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
 _LIBRARY_PATH = re.compile(r"site-packages|dist-packages|[/\\]lib[/\\]python\d|^<frozen |^<")
@@ -106,15 +116,24 @@ def mask(message: str) -> str:
     """Replace the variable parts of ``message`` (numbers, ids, addresses, times…) with placeholders.
 
     Words without digits are kept (class, attribute, module and host names tell failures apart),
-    except quoted free text, which becomes ``<STR>``. Runs of spaces within a line become one space.
+    except quoted free text (41+ characters holding whitespace), which becomes ``<STR>``; a long quoted
+    single token is masked as any other word. Runs of spaces within a line become one space.
     """
     if "'" in message or '"' in message:
-        message = _QUOTED_DATA.sub(lambda match: f"{match['q']}<STR>{match['q']}", message)
+        message = _QUOTED_DATA.sub(_quoted_data, message)
     if "earer " in message:
         message = _BEARER.sub(r"\1<SECRET>", message)
     if "\n" not in message:
         return _mask_line(message)
     return "\n".join(_mask_line(line) for line in message.split("\n"))
+
+
+def _quoted_data(match: re.Match[str]) -> str:
+    """``'<STR>'`` for quoted free text (it holds whitespace); a quoted single token (a dotted name, a key, a
+    coroutine's name) is kept for word masking, as the words it tells failures apart by."""
+    if _WHITESPACE.search(match["body"]):
+        return f"{match['q']}<STR>{match['q']}"
+    return match[0]
 
 
 def _mask_line(line: str) -> str:
@@ -227,14 +246,89 @@ def _common(matched: str, shown: list[str]) -> str:
 
 
 def _traceback_key(message: str) -> str:
-    """``ExcType in file:func < file:func`` from the last traceback of a (chained) message."""
-    last = message[message.rfind(TRACEBACK_MARKER) :]
-    frames = [(match["file"], match["func"]) for match in _FRAME.finditer(last)]
-    exception = ""
-    for line in last.splitlines()[1:]:
-        found = _EXCEPTION_LINE.match(line)
-        if found and not line.startswith(" "):
-            exception = found["type"]
+    """``ExcType in file:func < file:func`` from the last traceback of a (chained) message.
+
+    When that last traceback is an exception group's (Python 3.11: ``+ Exception Group Traceback …`` and a
+    ``|`` gutter), it is keyed by a leaf exception of the group, see :func:`_group_key`.
+    """
+    if _GROUP_WORDS in message:
+        group = None
+        for group in _GROUP_HEADER.finditer(message):
+            pass
+        if group is not None:
+            rest = message[group.start() :]
+            chained = None
+            for chained in _PLAIN_HEADER.finditer(rest):  # a plain traceback chained after the group comes last
+                pass
+            if chained is None:
+                return _group_key(rest)
+            message = rest[chained.start() :]
+    return _section_key(message[message.rfind(TRACEBACK_MARKER) :])
+
+
+def _group_key(text: str) -> str:
+    """The key of an exception group's traceback: that of its leaf exception, keyed as a plain traceback.
+
+    The gutter (``  | ``, ``    | ``) is cut off each line; the separators (``+-+---- 1 ----``, ``+----``)
+    split the text into blocks, one per exception printed. A block followed by a first-child separator
+    (``+-+``) is a group's own (its header, frames and ``ExceptionGroup: …`` line); any other block is a leaf
+    (with its own traceback and chained parts, or only its exception line when it was never raised: it then
+    takes the frames of the group holding it). With several leaves, the key that sorts first stands for the
+    group, so the order in which a task group's tasks failed does not matter. Text after the group ends the
+    group. No leaf (a cut-off export): the top group is keyed as a plain traceback.
+    """
+    blocks: list[tuple[int, list[str], bool]] = []  # (indent, lines, is a group's own block)
+    lines: list[str] = []
+    indent = 0
+    for line in text.split("\n"):
+        separator = _GROUP_SEPARATOR.match(line)
+        if separator:
+            if lines:
+                blocks.append((indent, lines, bool(separator["first"])))
+            lines = []
+            continue
+        gutter = _GROUP_GUTTER.match(line)
+        if gutter is None:
+            if line.strip():
+                break
+            continue
+        if not lines:
+            indent = len(gutter["indent"])
+        lines.append(line[gutter.end() :])
+    if lines:
+        blocks.append((indent, lines, False))
+    if not blocks:
+        return ""
+    top_frames = _frames("\n".join(blocks[0][1]))
+    groups: list[tuple[int, list[tuple[str, str]]]] = []  # the groups holding the current block: (indent, frames)
+    keys = []
+    for indent, lines, is_group in blocks:
+        body = "\n".join(lines)
+        while groups and groups[-1][0] >= indent:
+            groups.pop()
+        if is_group:
+            groups.append((indent, _frames(body)))
+            continue
+        marker = body.rfind(TRACEBACK_MARKER)
+        section = body[marker:] if marker >= 0 else "\n" + body  # no header: every line is after it
+        key = _section_key(section, groups[-1][1] if groups else top_frames)
+        if key:
+            keys.append(key)
+    if keys:
+        return min(keys)
+    body = "\n".join(blocks[0][1])
+    return _section_key(body[body.rfind(TRACEBACK_MARKER) :])
+
+
+def _frames(text: str) -> list[tuple[str, str]]:
+    return [(match["file"], match["func"]) for match in _FRAME.finditer(text)]
+
+
+def _section_key(last: str, outer_frames: list[tuple[str, str]] | None = None) -> str:
+    """The key of one traceback; ``last`` starts at its header line. ``outer_frames`` stand in for its frames
+    when it has an exception line but no frames (an exception put into a group without being raised)."""
+    exception = _exception_type(last.splitlines()[1:])
+    frames = _frames(last) or (outer_frames if exception and outer_frames else [])
     if not exception and not frames:
         return ""
     in_app = [frame for frame in frames if not _LIBRARY_PATH.search(frame[0])] or frames
@@ -242,6 +336,23 @@ def _traceback_key(message: str) -> str:
     where = " < ".join(f"{_short_path(path)}:{func}" for path, func in top)
     exception = exception or _INCOMPLETE  # a traceback cut short (a truncated export): its frames still tell
     return f"{exception} in {where}" if where else exception
+
+
+def _exception_type(lines: list[str]) -> str:
+    """The type on the exception line: the first unindented ``Name[: message]`` line after the last frame.
+
+    A message may go on over more lines (pydantic's ``ValidationError`` lists field names, unindented, after
+    ``ValidationError: 3 validation errors for Settings``); those lines are not the exception line. When no
+    such line follows the last frame, the last one anywhere after the header counts.
+    """
+    last_frame = max((index for index, line in enumerate(lines) if _FRAME.match(line)), default=-1)
+    types = [
+        (index, found["type"])
+        for index, line in enumerate(lines)
+        if not line.startswith(" ") and (found := _EXCEPTION_LINE.match(line))
+    ]
+    after = [name for index, name in types if index > last_frame]
+    return after[0] if after else types[-1][1] if types else ""
 
 
 def _short_path(path: str) -> str:
