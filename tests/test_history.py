@@ -109,6 +109,45 @@ def test_a_request_rule_cluster_is_seen_by_scans_of_any_floor(store):
     assert back["slow"].status == "regressed"
 
 
+def test_a_scan_with_a_higher_floor_gives_no_baseline_and_no_regression(store):
+    """An ERROR-floor scan counted only the errors of a cluster of warnings and errors: no share of its baseline
+    (a rescan at the WARNING floor was a x31 "spike"), and its absence says nothing (no false regression)."""
+    mixed = cluster("mix", 60, at(1), severity=Severity.ERROR)
+    record(store, dataclasses.replace(scan_result(at(1), cluster("mix", 2, at(1))), min_severity=Severity.ERROR))
+    _, again = record(store, scan_result(at(1.5), mixed))
+    assert (again["mix"].status, again["mix"].baseline_rate, again["mix"].spike) == ("recurring", None, False)
+    record(store, dataclasses.replace(scan_result(at(40), cluster("other", 1, at(40))), min_severity=Severity.ERROR))
+    _, later = record(store, scan_result(at(41), mixed))
+    assert later["mix"].status == "recurring"
+
+
+def test_a_failure_another_project_had_is_new_in_this_one(store):
+    record(store, dataclasses.replace(scan_result(at(1), cluster("ccc", 3, at(1))), project="proj-a"))
+    _, other = record(store, dataclasses.replace(scan_result(at(2), cluster("ccc", 3, at(2))), project="proj-b"))
+    _, unnamed = record(store, scan_result(at(3), cluster("ccc", 3, at(3))))
+    _, again = record(store, dataclasses.replace(scan_result(at(4), cluster("ccc", 3, at(4))), project="proj-b"))
+    assert [ctx["ccc"].status for ctx in (other, unnamed, again)] == ["new", "recurring", "recurring"]
+
+
+def test_a_truncated_scan_counts_from_its_first_failure_and_gives_no_baseline(store):
+    """--max-entries kept the newest 10 minutes of an hour: its rate is over those, and a later full scan of the
+    same traffic is no spike against it."""
+    kept = dataclasses.replace(scan_result(at(1), cluster("ddd", 10, at(1))), truncated=True)
+    _, first = record(store, kept)
+    assert first["ddd"].rate == pytest.approx(60.0)  # 10 events from its first to the window's end: 10 minutes
+    _, full = record(store, scan_result(at(1.01), cluster("ddd", 60, at(1.01))))
+    assert (full["ddd"].status, full["ddd"].baseline_rate, full["ddd"].spike) == ("recurring", None, False)
+
+
+def test_a_file_read_from_a_start_covers_up_to_its_last_failure_not_the_scan_time(store):
+    """An export of an earlier day read with --from (no --until): the time since its last entry is not covered."""
+    day_old = cluster("eee", 12, at(1.5))
+    _, first = record(store, dataclasses.replace(scan_result(at(48), day_old), window=Window(at(0), None)))
+    assert first["eee"].rate == pytest.approx(12 / 1.5, rel=0.02)
+    pulled = dataclasses.replace(scan_result(at(48), day_old), window=Window(at(0), None), sources=("gcp:acme",))
+    assert annotate(store, pulled)["eee"].rate == pytest.approx(12 / 48)  # a pull runs up to the scan time
+
+
 def test_a_quiet_cloud_logging_scan_still_names_its_project():
     from triage.rules import load_rules
     from triage.scan import ScanOptions, scan
@@ -150,7 +189,9 @@ def test_covered_hours_of_open_windows():
     first, last = at(1), at(3)
     assert covered_hours(Window(at(0), at(2)), at(5), first, last) == 2.0
     assert covered_hours(Window(None, None), at(5), first, last) == 2.0  # a whole file: first to last failure
-    assert covered_hours(Window(at(0), None), at(5), first, last) == 5.0  # --from: up to the scan time
+    assert covered_hours(Window(at(0), None), at(5), first, last, live=True) == 5.0  # --from, a pull: up to now
+    assert covered_hours(Window(at(0), None), at(5), first, last) == 3.0  # --from, a file: up to its last failure
+    assert covered_hours(Window(at(0), at(5)), at(5), first, last, truncated=True) == 4.0  # kept from its first failure
     assert covered_hours(Window(None, None), at(5), None, None) == 0.0
 
 

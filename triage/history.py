@@ -8,8 +8,9 @@ Status of a cluster in a scan, against the scans recorded before it:
 - ``new``: never seen before.
 
 Covered hours of a scan: its window; an open start (a whole file read) falls back to the first
-failure it saw, an open end to the scan time when the start was given, else to the last failure.
-A span shorter than :data:`MIN_COVERED` (every failure at the same instant, a 0.5 s window) counts as
+failure it saw, an open end to the scan time when the start was given and Cloud Logging was read (a pull runs up
+to now), else to the last failure (a file ends where it ends). A scan that kept only the newest part of its window
+(``--max-entries``) covers it from its first failure on, and gives no baseline. A span shorter than :data:`MIN_COVERED` (every failure at the same instant, a 0.5 s window) counts as
 that long, for the rate of a scan and the baselines alike: one event at one instant is 60 per hour.
 """
 
@@ -26,6 +27,7 @@ from .model import Cluster, ScanResult, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .serialize import time_from_text
+from .sources import is_live
 from .state import ClusterRow, LinkedIssue, ScanInfo, StateStore
 from .window import format_time, iso_z
 
@@ -58,7 +60,9 @@ def annotate(
     at = result.scanned_at or datetime.now(timezone.utc)
     earlier = _earlier_scans(store, at, scan_id)
     fingerprints = [c.fingerprint for c in result.clusters]
-    seen = _counts_by_scan(store, fingerprints, {s.scan_id for s in earlier})
+    # A failure another project had is new in this one: only scans of this project (or of an unknown one) count.
+    same_project = {s.scan_id for s in earlier if s.project is None or result.project is None or s.project == result.project}
+    seen = _counts_by_scan(store, fingerprints, same_project)
     hours = _scan_hours(store, earlier)
     quiet_since = at - QUIET_BEFORE_REGRESSION
     scopes: dict[tuple, list[ScanInfo]] = defaultdict(list)  # few distinct scopes, many scans
@@ -75,7 +79,10 @@ def annotate(
             baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in looked[fp]))
     firsts = [c.first_seen for c in result.clusters if c.first_seen]
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
-    window_hours = covered_hours(result.window, at, min(firsts, default=None), max(lasts, default=None))
+    window_hours = covered_hours(
+        result.window, at, min(firsts, default=None), max(lasts, default=None),
+        live=any(map(is_live, result.sources)), truncated=result.truncated,
+    )
     spikes = detect_spikes({c.fingerprint: c.count for c in result.clusters}, window_hours, baselines)
     incident_of = incidents_by_cluster(link_incidents(result.clusters) if incidents is None else incidents)
     contexts = {}
@@ -96,14 +103,15 @@ def annotate(
 
 
 def _takes_in(scan: ScanInfo, cluster: Cluster, result: ScanResult) -> bool:
-    """Whether an earlier ``scan``'s scope takes in ``cluster`` of ``result``: its --service filter, if any, names
-    one of the cluster's services, its severity floor is no higher than the cluster's severity or this scan's
-    floor, and it read the same project (when both name theirs). A scan of another scope that did not see the
-    cluster says nothing about it (no regression, no share of its baseline)."""
-    if scan.services and not cluster.services.keys() & set(scan.services):
+    """Whether an earlier ``scan``'s scope takes in ``cluster`` of ``result``: it kept its whole window, its
+    --service filter, if any, names one of the cluster's services, its severity floor is no higher than this scan's
+    (a higher one counted only part of a cluster of mixed severities), and it read the same project (when both
+    name theirs). A scan of another scope that did not see the cluster says nothing about it (no regression, no
+    share of its baseline)."""
+    if scan.truncated or (scan.services and not cluster.services.keys() & set(scan.services)):
         return False
     on_requests = cluster.rule is not None and ("http_status" in cluster.rule.match or "latency" in cluster.rule.match)
-    if scan.min_severity > result.min_severity and scan.min_severity > cluster.severity and not on_requests:
+    if scan.min_severity > result.min_severity and not on_requests:
         return False  # (a rule on request fields keeps its requests whatever the floor)
     return scan.project is None or result.project is None or scan.project == result.project
 
@@ -115,10 +123,13 @@ def _back_after_closing(issue: LinkedIssue | None, last_seen: datetime | None) -
     return issue.closed_at is None or last_seen is None or last_seen > issue.closed_at
 
 
-def covered_hours(window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None) -> float:
+def covered_hours(
+    window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None,
+    *, live: bool = False, truncated: bool = False,
+) -> float:
     """Hours a scan covers, at least :data:`MIN_COVERED` (see the module docstring); 0 when unknown."""
-    start = window.start or first
-    end = window.end or (scanned_at if window.start else last)
+    start = first if truncated and first else window.start or first
+    end = window.end or (scanned_at if window.start and live else last)
     if start is None or end is None or end < start:
         return 0.0
     return max(end - start, MIN_COVERED).total_seconds() / 3600
@@ -157,7 +168,9 @@ def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float
     hours = {}
     for s in scans:
         first, last = spans.get(s.scan_id, (None, None))
-        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, time_from_text(first), time_from_text(last))
+        hours[s.scan_id] = covered_hours(
+            s.window, s.scanned_at, time_from_text(first), time_from_text(last), live=s.live, truncated=s.truncated
+        )
     return hours
 
 

@@ -23,6 +23,7 @@ from .errors import TriageError
 from .model import ScanResult, Severity, Window
 from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
+from .sources import is_live
 
 SCHEMA_VERSION = 4
 DB_NAME = "state.db"
@@ -124,6 +125,8 @@ class ScanInfo:
     services: tuple[str, ...] = ()  # its --service filter (empty: every service)
     min_severity: Severity = Severity.WARNING
     project: str | None = None  # the one project it read (its entries', or its gcp:PROJECT source's), if one
+    live: bool = False  # it read Cloud Logging (its window ran up to its scan time), not only files
+    truncated: bool = False  # it kept only part of what its window held (--max-entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,13 +283,13 @@ class StateStore:
     def scans(self, since: datetime | None = None) -> list[ScanInfo]:
         """Stored scans, oldest first, recorded at or after ``since``."""
         rows = self.db.execute(
-            "SELECT id, scanned_at, window_from, window_until, services, min_severity, project FROM scans"
+            "SELECT id, scanned_at, window_from, window_until, services, min_severity, project, sources, truncated FROM scans"
             " WHERE scanned_at >= ? ORDER BY scanned_at, id",
             (utc_text(since) or "",),
         )
         return [
             ScanInfo(r[0], time_from_text(r[1]), Window(time_from_text(r[2]), time_from_text(r[3])),
-                     tuple(json.loads(r[4])), Severity[r[5]], r[6])
+                     tuple(json.loads(r[4])), Severity[r[5]], r[6], any(map(is_live, json.loads(r[7]))), bool(r[8]))
             for r in rows
         ]
 

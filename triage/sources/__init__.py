@@ -52,6 +52,11 @@ def gcp_project(spec: str) -> str | None:
     return None
 
 
+def is_live(spec: str) -> bool:
+    """Whether ``spec`` reads Cloud Logging (``gcp`` or ``gcp:PROJECT``), not a file."""
+    return gcp_project(spec) is not None
+
+
 def open_source(spec: str, read_gcp: Callable[[str], RecordStream] | None = None) -> RecordStream:
     """Stream one ``--source``: ``gcp:PROJECT`` through ``read_gcp(PROJECT)``, anything else as a file."""
     project = gcp_project(spec)
