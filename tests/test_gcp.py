@@ -526,3 +526,98 @@ def test_a_plain_http_endpoint_never_gets_real_credentials(scheme):
 
     client = make_client("p", {"TRIAGE_LOGGING_ENDPOINT": f"{scheme}://127.0.0.1:9"}, credentials_finder=refuse)
     assert type(client._credentials).__name__ == "AnonymousCredentials"
+
+
+# --- credentials that cannot be used: one line, exit 2, nothing of the file --------------------------------------
+
+SECRET_KEY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-FAKE-SECRET-KEY-MATERIAL"
+SERVICE_ACCOUNT = {"type": "service_account", "project_id": "p", "private_key_id": "0123abcd",
+                   "private_key": f"-----BEGIN PRIVATE KEY-----\n{SECRET_KEY}\n-----END PRIVATE KEY-----\n",
+                   "client_email": "sa@p.iam.gserviceaccount.com", "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+@pytest.fixture
+def https_endpoint(env):
+    """An https endpoint on a closed loopback port: real credentials are looked up, nothing is ever sent."""
+    env.setenv("TRIAGE_LOGGING_ENDPOINT", f"https://127.0.0.1:{_closed_port()}")
+    env.setenv("NO_GCE_CHECK", "true")
+    env.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    env.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    return env
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_a_credentials_file_that_is_not_utf8_never_shows_its_content(cli, https_endpoint, tmp_path, encoding):
+    """PowerShell's `>` saves a key as UTF-16; one Latin-1 byte does it too. The decoding error's repr holds the
+    file's bytes: none of them may reach the error line."""
+    key = tmp_path / "sa.json"
+    text = json.dumps({**SERVICE_ACCOUNT, "project_id": "p\xe9"}, indent=2, ensure_ascii=False)
+    key.write_bytes(text.encode(encoding))
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: GOOGLE_APPLICATION_CREDENTIALS: File {key} is not a valid json file (not "
+                                    "UTF-8 text")
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300
+    for secret in ("FAKE", "PRIVATE", "0123abcd", "\\x", "service_account"):
+        assert secret not in result.stderr
+    if encoding == "utf-16":
+        assert "saved as UTF-16?" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "Error: GOOGLE_APPLICATION_CREDENTIALS: cannot read {path}: Is a directory\n"),
+    ("[1, 2]", 'Error: GOOGLE_APPLICATION_CREDENTIALS: {path} holds no credentials (a JSON object with a "type")\n'),
+    ("42", 'Error: GOOGLE_APPLICATION_CREDENTIALS: {path} holds no credentials (a JSON object with a "type")\n'),
+])
+def test_credentials_that_are_no_credentials_file_are_one_line(cli, https_endpoint, tmp_path, content, message):
+    path = tmp_path / "creds"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message.format(path=path))
+
+
+def test_an_unreadable_credentials_file_is_one_line(cli, https_endpoint, tmp_path):
+    import google.auth
+
+    path = tmp_path / "sa.json"
+
+    def unreadable(**kwargs):  # as a non-root user gets it (the tests may run as root, which reads anything)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    https_endpoint.setattr(google.auth, "default", unreadable)
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: GOOGLE_APPLICATION_CREDENTIALS: cannot read {path}: Permission denied\n")
+
+
+@pytest.mark.parametrize("error, message", [
+    ("OAuthError", "Google Cloud credentials were refused (Error code invalid_grant: The token has expired): "
+                   "run `gcloud auth application-default login`"),
+    ("RefreshError", "Google Cloud credentials were refused (invalid_grant: Bad Request): run `gcloud auth "
+                     "application-default login`"),
+    ("TransportError", "cannot reach Google's token service to refresh the credentials: connection refused"),
+    ("GoogleAuthError", "Google Cloud credentials were refused (something new): run `gcloud auth application-default "
+                        "login`"),
+])
+def test_a_token_exchange_that_fails_while_credentials_are_looked_up_is_one_line(env, error, message):
+    import google.auth
+    from google.auth import exceptions as auth_errors
+
+    from triage.sources.gcp import find_credentials
+
+    text = {"OAuthError": "Error code invalid_grant: The token has expired.", "RefreshError": "invalid_grant: Bad Request",
+            "TransportError": "[Errno 111] Connection refused", "GoogleAuthError": "something new"}[error]
+
+    def failing(**kwargs):
+        raise getattr(auth_errors, error)(text, '{"error": "invalid_grant", "access_token_hint": "ya29.SECRET"}')
+
+    env.setattr(google.auth, "default", failing)
+    with pytest.raises(SourceError) as caught:
+        find_credentials({}, "p")
+    assert str(caught.value) == message

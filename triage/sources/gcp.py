@@ -25,9 +25,10 @@ import os
 import random
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -144,19 +145,84 @@ def _plain_http(url: str) -> bool:
     return urlsplit(url).scheme.lower() == "http"
 
 
-def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
-    """Application Default Credentials with the logging read scope; :class:`SourceError` when there are none."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
+def find_credentials(environ: Mapping[str, str] = os.environ, project: str | None = None) -> Any:
+    """Application Default Credentials with the logging read scope; :class:`SourceError` when there are none or
+    they cannot be used (one line, never the file's content: a decoding error's text holds the bytes it read).
 
+    ``project`` (the one the scan reads) is given to the lookup as ``GOOGLE_CLOUD_PROJECT`` when that is unset:
+    google.auth otherwise asks the network which project workload-identity credentials belong to.
+    """
+    import google.auth
+    from google.auth import exceptions as auth_errors
+
+    named = (environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
+    where = "GOOGLE_APPLICATION_CREDENTIALS: " if named else ""
     try:
-        credentials, _ = google.auth.default(scopes=[READ_SCOPE])
-    except DefaultCredentialsError as err:
-        if environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
-            first = str(err).strip().splitlines()[0] if str(err).strip() else "unusable"
-            raise SourceError(f"GOOGLE_APPLICATION_CREDENTIALS: {first}") from None
-        raise SourceError(f"no Google Cloud credentials found: {LOGIN_HINT}") from None
+        with _project_for_lookup(project):
+            credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+    except auth_errors.DefaultCredentialsError as err:
+        said = _safe_message(err)
+        if not named and (not said or said.startswith("Your default credentials were not found")):
+            raise SourceError(f"no Google Cloud credentials found: {LOGIN_HINT}") from None
+        raise SourceError(f"{where or 'application-default credentials: '}{said or 'unusable'}") from None
+    except OSError as err:  # a directory, a file that cannot be read
+        path = err.filename or named or "the credentials file"
+        raise SourceError(f"{where}cannot read {path}: {err.strerror or type(err).__name__}") from None
+    except (AttributeError, TypeError, ValueError, KeyError):  # JSON, but no object of credentials (a list, a number)
+        raise SourceError(f"{where}{named or 'the application-default credentials file'} holds no credentials "
+                          "(a JSON object with a \"type\")") from None
+    except auth_errors.GoogleAuthError as err:  # a workload-identity token exchange that failed, …
+        raise SourceError(_auth_failure(err, environ)) from None
     return credentials
+
+
+@contextmanager
+def _project_for_lookup(project: str | None) -> Iterator[None]:
+    """``GOOGLE_CLOUD_PROJECT`` set to ``project`` while google.auth looks the credentials up (when unset)."""
+    if not project or any(os.environ.get(name, "").strip() for name in PROJECT_ENV):
+        yield
+        return
+    os.environ["GOOGLE_CLOUD_PROJECT"] = project
+    try:
+        yield
+    finally:
+        os.environ.pop("GOOGLE_CLOUD_PROJECT", None)
+
+
+def _safe_message(err: BaseException) -> str:
+    """The first line of a google.auth error's own message, and a word on its cause; never the repr of the
+    cause (a ``UnicodeDecodeError``'s holds the file's bytes, private key included)."""
+    said = next((arg for arg in err.args if isinstance(arg, str)), "")
+    said = _first_line(said).rstrip(".") if said.strip() else ""
+    cause = err.__cause__ or next((arg for arg in err.args if isinstance(arg, BaseException)), None)
+    if isinstance(cause, UnicodeError):
+        data = getattr(cause, "object", b"")
+        utf16 = isinstance(data, bytes) and data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        said += " (not UTF-8 text: saved as UTF-16?)" if utf16 else " (not UTF-8 text)"
+    elif isinstance(cause, ValueError) and hasattr(cause, "lineno") and hasattr(cause, "msg"):  # json's
+        said += f" ({cause.msg} at line {cause.lineno} column {cause.colno})"
+    elif cause is not None:
+        missing = re.search(r"missing fields? [\w, ]+", str(cause.args[0]) if cause.args else "")
+        if missing:
+            said += f" ({missing.group(0).rstrip(', ')})"
+    return said
+
+
+def _auth_hint(environ: Mapping[str, str] = os.environ) -> str:
+    named = (environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
+    return f"check the credentials GOOGLE_APPLICATION_CREDENTIALS names ({named})" if named else LOGIN_HINT
+
+
+def _auth_failure(err: Exception, environ: Mapping[str, str] = os.environ) -> str:
+    """One line for a google.auth failure to get a token: refused (expired, revoked, a workload-identity token
+    the token service rejects) or not reached."""
+    from google.auth import exceptions as auth_errors
+
+    if isinstance(err, auth_errors.TransportError):
+        return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
+    said = next((arg for arg in err.args if isinstance(arg, str) and arg.strip()), "")
+    reason = _first_line(said).rstrip(".") if said else type(err).__name__
+    return f"Google Cloud credentials were refused ({reason}): {_auth_hint(environ)}"
 
 
 def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
@@ -167,7 +233,7 @@ def make_client(project: str, environ: Mapping[str, str] = os.environ, credentia
 
         credentials = AnonymousCredentials()
     else:
-        credentials = credentials_finder(environ)
+        credentials = credentials_finder(environ, project)
     from google.cloud import logging
 
     options = {"api_endpoint": url} if url != DEFAULT_ENDPOINT else None
