@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import subprocess
@@ -621,3 +622,83 @@ def test_a_token_exchange_that_fails_while_credentials_are_looked_up_is_one_line
     with pytest.raises(SourceError) as caught:
         find_credentials({}, "p")
     assert str(caught.value) == message
+
+
+def _wif_credentials(tmp_path, token_url: str) -> Path:
+    """A workload-identity-federation configuration (as GitHub Actions uses) whose token service is ``token_url``."""
+    subject = tmp_path / "oidc-token"
+    subject.write_text("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    config = tmp_path / "wif.json"
+    config.write_text(json.dumps({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_url,
+        "credential_source": {"file": str(subject)}}))
+    return config
+
+
+@pytest.mark.parametrize("project_env", [None, "my-proj"])
+@pytest.mark.parametrize("sts", ["rejects", "unreachable"])
+def test_workload_identity_whose_token_is_refused_is_one_line(cli, https_endpoint, tmp_path, project_env, sts):
+    """The token service (a loopback one) refuses the CI's OIDC token, or cannot be reached: one line, exit 2,
+    whether GOOGLE_CLOUD_PROJECT is set (the token is exchanged on the first request) or not (google.auth would
+    exchange it to find the project)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Sts(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"error": "invalid_grant", "error_description": "The token has expired."}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1] if sts == "rejects" else _closed_port()
+    try:
+        https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_wif_credentials(tmp_path, f"http://127.0.0.1:{port}/v1/token")))
+        if project_env:
+            https_endpoint.setenv("GOOGLE_CLOUD_PROJECT", project_env)
+        result = cli("scan", "--source", "gcp:my-proj", "--now", NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    if sts == "rejects":
+        assert result.stderr == ("Error: Google Cloud credentials were refused (Error code invalid_grant: The token has "
+                                 "expired): check the credentials GOOGLE_APPLICATION_CREDENTIALS names "
+                                 f"({tmp_path / 'wif.json'})\n")
+    else:
+        assert result.stderr == ("Error: cannot reach Google's token service to refresh the credentials: connection "
+                                 "refused\n")
+    assert "GOOGLE_CLOUD_PROJECT" not in os.environ or project_env
+
+
+def test_a_workload_identity_token_refused_mid_pull_is_one_line():
+    """An OAuthError (not a RefreshError) while the credentials refresh between pages: one line, with the count."""
+    from google.auth.exceptions import OAuthError
+
+    calls = []
+
+    class Api:
+        def api_request(self, *args, **kwargs):
+            calls.append(kwargs)
+            if len(calls) == 1:
+                return {"entries": [{"insertId": "a", "timestamp": "2026-03-01T11:00:00Z"}], "nextPageToken": "t1"}
+            raise OAuthError("Error code invalid_grant: The token has expired.", '{"error": "invalid_grant"}')
+
+    class Client:
+        logging_api = Api()
+
+    with pytest.raises(SourceError) as caught:
+        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
+    assert str(caught.value).startswith("Google Cloud credentials were refused (Error code invalid_grant: The token has "
+                                        "expired): ")
+    assert str(caught.value).endswith(" (after 1 entries in 1 pages; no partial report)")

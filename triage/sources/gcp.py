@@ -365,12 +365,10 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
         return _describe(err, project, api_url)
     if isinstance(err, auth_errors.InvalidOperation) and _plain_http(api_url):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
-    if isinstance(err, auth_errors.RefreshError):
-        return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
     if isinstance(err, requests.Timeout):
         return f"Cloud Logging at {api_url} did not answer in time"
-    if isinstance(err, auth_errors.TransportError):  # refreshing the credentials, before the API is asked
-        return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
+    if isinstance(err, auth_errors.GoogleAuthError):  # refreshing the credentials, before the API is asked:
+        return _auth_failure(err)  # refused (RefreshError, a workload-identity OAuthError …) or not reached
     if isinstance(err, requests.ConnectionError):
         return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
     if isinstance(err, requests.exceptions.ChunkedEncodingError):
