@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_logging import DROP, PROXY_PAGE, FakeLogging, run_entry
+from fake_logging import DROP, PROXY_PAGE, FakeLogging, Raw, run_entry
 from triage.errors import SourceError
 from triage.sources import Record, Truncated
 from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, endpoint, make_client, pull
@@ -702,3 +702,52 @@ def test_a_workload_identity_token_refused_mid_pull_is_one_line():
     assert str(caught.value).startswith("Google Cloud credentials were refused (Error code invalid_grant: The token has "
                                         "expired): ")
     assert str(caught.value).endswith(" (after 1 entries in 1 pages; no partial report)")
+
+
+# --- error answers of any shape: the HTTP status decides ---------------------------------------------------------
+
+@pytest.mark.parametrize("body, detail", [
+    ({"error": "forbidden"}, "forbidden"),
+    ({"error": "access_denied", "error_description": "The caller is not allowed"}, "access_denied: The caller is not allowed"),
+    ("Forbidden", "Forbidden"),
+    ([{"error": {"code": 403, "message": "Denied in a list"}}], "Denied in a list"),
+    (Raw(b"<html><body>403 Forbidden by the proxy</body></html>"), "an HTML page (a proxy's?)"),
+    (Raw(b"blocked by policy\nline two"), "blocked by policy"),
+    ({"error": {"message": 7}}, "no details"),
+])
+def test_an_error_answer_of_another_shape_is_told_by_its_status(cli, fake, body, detail):
+    """Gateways, IAP and proxies in front of a private endpoint answer in shapes other than Google's."""
+    fake.faults.append((403, body))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"Error: permission denied on the logs of project test-proj (403): {detail} "
+                             "(needs roles/logging.viewer)\n")
+
+
+@pytest.mark.parametrize("body", [{"error": "bad gateway"}, "upstream failed", Raw(b"<html>502</html>"), Raw(b"")])
+def test_a_502_of_another_shape_mid_pull_is_retried_and_keeps_the_pages_fetched(body):
+    time = FakeTime()
+    with FakeLogging(numbered(2100)) as fake:
+        original = fake.answer
+        faults = [(502, body), (503, body)]
+
+        def answer(request):
+            if request.get("pageToken") == "t1000" and faults:
+                fake.requests.append(request)
+                return faults.pop(0)
+            return original(request)
+
+        fake.answer = answer
+        records = run_pull(fake, Pull("test-proj", FILTER), time)
+    assert [r.get("pageToken") for r in fake.requests] == [None, "t1000", "t1000", "t1000", "t2000"]
+    assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2100)]
+
+
+@pytest.mark.parametrize("body", [Raw(b""), [1], "ok"])
+def test_a_success_answer_that_is_no_json_object_is_one_line(body):
+    with FakeLogging(numbered(10)) as fake:
+        fake.faults.append((200, body))
+        with pytest.raises(SourceError) as caught:
+            run_pull(fake, Pull("test-proj", FILTER))
+    assert str(caught.value) == (
+        f"Cloud Logging at {fake.url} answered with something other than the API's JSON (a proxy's page?)")

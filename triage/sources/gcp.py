@@ -21,6 +21,7 @@ Entries are kept as the API returned them (camelCase LogEntry JSON): ``LogEntry.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import random
 import re
@@ -37,6 +38,7 @@ from ..errors import SourceError
 from . import Record, RecordStream, Truncated
 
 PAGE_SIZE = 1000  # the API's maximum
+REQUEST_TIMEOUT = 60  # seconds, as the client library waits
 ENDPOINT_ENV = "TRIAGE_LOGGING_ENDPOINT"
 DEFAULT_ENDPOINT = "https://logging.googleapis.com"
 READ_SCOPE = "https://www.googleapis.com/auth/logging.read"
@@ -327,7 +329,7 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
 
     iterator = page_iterator.HTTPIterator(
         client=client,
-        api_request=client.logging_api.api_request,
+        api_request=_api_request(client),
         path="/entries:list",
         item_to_value=lambda _iterator, item: item,
         items_key="entries",
@@ -341,6 +343,62 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
     )
     iterator._HTTP_METHOD = "POST"  # entries.list is a POST with the parameters in the body
     return iterator
+
+
+class NotTheApi(Exception):
+    """A 2xx answer that is no JSON object: a proxy's page, or nothing at all."""
+
+
+def _api_request(client: Any) -> Callable[..., Any]:
+    """``api_request`` for the page iterator: the client's connection (its URL, credentials and session), but an
+    error answer is told by its HTTP status alone. The client's own ``api_request`` reads the body as Google's
+    ``{"error": {"message": …}}`` and crashes (AttributeError) on any other shape a gateway or proxy sends
+    (``{"error": "forbidden"}``, a bare JSON string), so a 502 would not be retried; and it puts the request's
+    URL, ``user:password@`` included, in the message. Here the message is the body's error text only."""
+    connection = getattr(client, "_connection", None)
+    if not callable(getattr(connection, "_make_request", None)):
+        return client.logging_api.api_request  # a stand-in client
+    from google.api_core import exceptions as api_errors
+
+    def api_request(method: str, path: str, query_params: Any = None, data: Any = None, **_: Any) -> dict:
+        url = connection.build_api_url(path=path, query_params=query_params)
+        body, content_type = (json.dumps(data), "application/json") if isinstance(data, dict) else (data, None)
+        response = connection._make_request(method=method, url=url, data=body, content_type=content_type,
+                                            timeout=REQUEST_TIMEOUT)
+        if not 200 <= response.status_code < 300:
+            raise _api_error(response, api_errors)
+        payload = response.json() if response.content else None  # not JSON: requests' JSONDecodeError
+        if not isinstance(payload, dict):
+            raise NotTheApi(type(payload).__name__)
+        return payload
+
+    return api_request
+
+
+def _api_error(response: Any, api_errors: Any) -> Exception:
+    """The api_core error of ``response``'s status, with the error text of its body, whatever the body's shape."""
+    message, details, errors = "", [], []
+    try:
+        payload = response.json()
+    except ValueError:  # text or HTML
+        payload = None
+        text = response.text.strip()
+        message = "an HTML page (a proxy's?)" if text.startswith("<") else text
+    if isinstance(payload, list):  # an answer to a batch
+        payload = next((item for item in payload if isinstance(item, dict)), None)
+    error = payload.get("error") if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        message = error.get("message") if isinstance(error.get("message"), str) else ""
+        details = [d for d in error.get("details") or () if isinstance(d, dict)] if isinstance(
+            error.get("details"), list) else []
+        errors = [e for e in error.get("errors") or () if isinstance(e, dict)] if isinstance(
+            error.get("errors"), list) else []
+    elif isinstance(error, str):  # OAuth's and many gateways' shape, or a bare JSON string
+        description = payload.get("error_description") if isinstance(payload, dict) else None
+        message = f"{error}: {description}" if isinstance(description, str) and description.strip() else error
+    info = next((d for d in details if d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"), None)
+    return api_errors.from_http_status(response.status_code, message.strip(), errors=errors, details=details,
+                                       response=response, error_info=info)
 
 
 def _without_userinfo(url: str) -> str:
@@ -373,7 +431,7 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
         return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
     if isinstance(err, requests.exceptions.ChunkedEncodingError):
         return f"the answer of Cloud Logging at {api_url} was cut short"
-    if isinstance(err, requests.exceptions.JSONDecodeError):
+    if isinstance(err, (requests.exceptions.JSONDecodeError, NotTheApi)):
         return f"Cloud Logging at {api_url} answered with something other than the API's JSON (a proxy's page?)"
     if isinstance(err, requests.RequestException):  # its text may hold the URL: only its kind is shown
         return f"the request to Cloud Logging at {api_url} failed ({type(err).__name__})"
@@ -382,7 +440,7 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 
 def _describe(err: Any, project: str, api_url: str) -> str:
     code = getattr(err, "code", None)
-    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", "") or err)).rstrip(".")  # drop "POST url: "
+    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".")  # drop "POST url: "
     if code == 403:
         return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
     if code == 404:
