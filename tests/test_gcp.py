@@ -751,3 +751,42 @@ def test_a_success_answer_that_is_no_json_object_is_one_line(body):
             run_pull(fake, Pull("test-proj", FILTER))
     assert str(caught.value) == (
         f"Cloud Logging at {fake.url} answered with something other than the API's JSON (a proxy's page?)")
+
+
+@pytest.mark.parametrize("status, body", [(403, Raw(b" \n")), (407, Raw(b"\n")), (403, " "),
+                                          (418, Raw(b"refused for http://oncall:s3cretpw@127.0.0.1/v2"))])
+def test_the_endpoints_password_never_reaches_an_error_whatever_the_body(cli, env, status, body):
+    with FakeLogging(numbered(10)) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url.replace("http://", "http://oncall:s3cretpw@"))
+        server.faults.append((status, body))
+        result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert "s3cretpw" not in result.stderr and "oncall" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_an_api_error_that_names_the_url_with_its_password_is_masked():
+    """The client library's own messages start "POST <url>: " (the body after it may be empty) and a body may
+    echo the URL or the password: none of it is shown."""
+    from google.api_core import exceptions as api_errors
+
+    messages = iter(["POST http://oncall:s3cretpw@h:1/v2/entries:list?prettyPrint=false:",
+                     "POST http://oncall:s3cretpw@h:1/v2/entries:list?prettyPrint=false: the password s3cretpw expired",
+                     "denied for http://oncall:s3cretpw@h:1/v2"])
+    shown = []
+    for _ in range(3):
+        class Api:
+            def api_request(self, *args, **kwargs):
+                raise api_errors.Forbidden(next(messages))
+
+        class Client:
+            logging_api = Api()
+
+        with pytest.raises(SourceError) as caught:
+            list(pull(Pull("p", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
+                      api_url="http://oncall:s3cretpw@h:1"))
+        shown.append(str(caught.value))
+    assert shown == [
+        "permission denied on the logs of project p (403): no details (needs roles/logging.viewer)",
+        "permission denied on the logs of project p (403): the password *** expired (needs roles/logging.viewer)",
+        "permission denied on the logs of project p (403): denied for http://h:1/v2 (needs roles/logging.viewer)",
+    ]

@@ -260,6 +260,7 @@ def pull(
     import requests
     from google.api_core import exceptions as api_errors
 
+    secrets = _userinfo_secrets(api_url)
     api_url = _without_userinfo(api_url)  # it is shown in error messages
     pacer = pacer or RequestPacer()
     backoff = backoff or Backoff()
@@ -280,7 +281,7 @@ def pull(
                 if isinstance(err, requests.Timeout):  # a connect timeout is a ConnectionError too: it waited already
                     raise
                 if retry >= backoff.retries:
-                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors)}; gave up after {retry} "
+                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors, secrets)}; gave up after {retry} "
                                       "retries") from None
                 backoff.pause(retry)
                 retry += 1
@@ -309,7 +310,7 @@ def pull(
     except SourceError as err:
         raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
     except Exception as err:  # transport, auth and API failures, mapped below
-        raise SourceError(_failure(err, request.project, api_url, api_errors) + _fetched(fetched, pages)) from None
+        raise SourceError(_failure(err, request.project, api_url, api_errors, secrets) + _fetched(fetched, pages)) from None
 
 
 def _write_raw(raw_out: IO[bytes], line: bytes | None = None) -> None:
@@ -401,6 +402,24 @@ def _api_error(response: Any, api_errors: Any) -> Exception:
                                        response=response, error_info=info)
 
 
+def _userinfo_secrets(url: str) -> tuple[str, ...]:
+    """The password of ``url``'s ``user:password@`` (as written and decoded), which no message may show."""
+    from urllib.parse import unquote
+
+    userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    return tuple(sorted({p for p in (userinfo, password, unquote(userinfo), unquote(password)) if len(p) >= 3},
+                        key=len, reverse=True))
+
+
+def _scrubbed(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` without the ``user:password@`` of any URL in it, nor any of ``secrets``."""
+    text = _URL_USERINFO.sub(r"\1", text)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
 def _without_userinfo(url: str) -> str:
     """``url`` without a ``user:password@`` part."""
     scheme, sep, rest = url.partition("://")
@@ -414,13 +433,13 @@ def _fetched(entries: int, pages: int) -> str:
     return f" (after {entries} entries in {pages} pages; no partial report)"
 
 
-def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
+def _failure(err: Exception, project: str, api_url: str, api_errors: Any, secrets: tuple[str, ...] = ()) -> str:
     """One line for a failed request; anything unexpected is re-raised."""
     import requests
     from google.auth import exceptions as auth_errors
 
-    if isinstance(err, api_errors.GoogleAPICallError):
-        return _describe(err, project, api_url)
+    if isinstance(err, api_errors.GoogleAPICallError):  # its text comes from the answer: it may echo the URL
+        return _scrubbed(_describe(err, project, api_url), secrets)
     if isinstance(err, auth_errors.InvalidOperation) and _plain_http(api_url):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
     if isinstance(err, requests.Timeout):
@@ -440,7 +459,7 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 
 def _describe(err: Any, project: str, api_url: str) -> str:
     code = getattr(err, "code", None)
-    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".")  # drop "POST url: "
+    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".") or "no details"  # drop "POST url: "
     if code == 403:
         return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
     if code == 404:
@@ -454,7 +473,8 @@ def _describe(err: Any, project: str, api_url: str) -> str:
     return f"Cloud Logging at {api_url} failed ({code}): {detail}"
 
 
-_HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
+_HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+:(?:\s+|$)")  # also with nothing after it (a blank body)
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 _NETWORK_REASONS = (
     (re.compile(r"Connection refused|ECONNREFUSED", re.I), "connection refused"),
     (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name "
