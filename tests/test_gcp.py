@@ -790,3 +790,23 @@ def test_an_api_error_that_names_the_url_with_its_password_is_masked():
         "permission denied on the logs of project p (403): the password *** expired (needs roles/logging.viewer)",
         "permission denied on the logs of project p (403): denied for http://h:1/v2 (needs roles/logging.viewer)",
     ]
+
+
+@pytest.mark.parametrize("key", ["message", "msg", "textPayload"])
+def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env, tmp_path, key):
+    """A log wrapper that writes each traceback line as a JSON object tagged INFO: its message is the payload's
+    ``message`` (``msg``, ``textPayload``), where the pushed-down text terms must look too."""
+    lines = ["Traceback (most recent call last):", '  File "/app/x.py", line 3, in f', "    return table[key]",
+             "KeyError: 'k'"]
+    entries = [run_entry(f"2026-03-01T11:30:00.{i:06d}Z", payload={key: line, "logger": "app"}, severity="INFO",
+                         log="stdout") for i, line in enumerate(lines)]
+    entries.append(run_entry("2026-03-01T11:31:00Z", payload={key: "GET /health 200"}, severity="INFO", log="stdout"))
+    with FakeLogging(entries) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
+    assert from_gcp["clusters"] == from_file["clusters"]
+    assert "KeyError" in from_gcp["clusters"][0]["title"]
+    assert from_gcp["entries_read"] == 4  # the access line stays off the wire
