@@ -810,3 +810,33 @@ def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env
     assert from_gcp["clusters"] == from_file["clusters"]
     assert "KeyError" in from_gcp["clusters"][0]["title"]
     assert from_gcp["entries_read"] == 4  # the access line stays off the wire
+
+
+# --- an empty pull names what narrowed it ------------------------------------------------------------------------
+
+def test_a_misspelt_resource_type_is_named_when_nothing_comes_back(cli, fake, tmp_path):
+    """An empty answer is no all-clear when a misspelt type selected nothing (also from triage.toml)."""
+    result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "--fail-on", "P3",
+                 "--resource-type", "cloud_run_revison")
+    assert result.exit_code == 0 and "No failures" in result.stdout
+    assert result.stderr == ("Note: Cloud Logging returned no entry of resource type cloud_run_revison at this severity "
+                             "in the window: a misspelt type? (`--resource-type any` takes all)\n")
+    (tmp_path / "triage.toml").write_text('project = "test-proj"\nresource_type = "cloud_run_jobb"\n')
+    both = cli("scan", "--since", "1h", "--now", NOW, "--no-state", "--service", "apii", "--filter", "severity>=ERROR")
+    assert both.stderr == (
+        "Note: Cloud Logging returned no entry of resource type cloud_run_jobb and --service apii and --filter at this "
+        "severity in the window: a misspelt type? (`--resource-type any` takes all); a misspelt service? (`gcloud run "
+        "services list` shows them); `--show-filter` prints the query\n")
+
+
+def test_an_empty_pull_of_the_default_scope_says_it_came_from_cloud_logging(cli, env):
+    with FakeLogging([]) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state")
+    assert result.stderr == "Note: Cloud Logging returned no entry at this severity in the window\n"
+
+
+@pytest.mark.parametrize("value", ["any", "ANY", " Any "])
+def test_resource_type_any_is_read_whatever_its_case(cli, env, value):
+    assert cli("scan", "--show-filter", "--now", NOW, "--min-severity", "DEFAULT", "--resource-type", value).stdout == (
+        'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"\n')
