@@ -840,3 +840,44 @@ def test_an_empty_pull_of_the_default_scope_says_it_came_from_cloud_logging(cli,
 def test_resource_type_any_is_read_whatever_its_case(cli, env, value):
     assert cli("scan", "--show-filter", "--now", NOW, "--min-severity", "DEFAULT", "--resource-type", value).stdout == (
         'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"\n')
+
+
+DISABLED = ("Cloud Logging API has not been used in project 764086051850 before or it is disabled. Enable it by visiting "
+            "https://console.developers.google.com/apis/api/logging.googleapis.com/overview?project=764086051850 then "
+            "retry.")
+NO_QUOTA_PROJECT = ("Your application is authenticating by using local Application Default Credentials. The "
+                    "logging.googleapis.com API requires a quota project, which is not set by default.")
+
+
+def _error_info(reason: str) -> list[dict]:
+    return [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com",
+             "metadata": {"service": "logging.googleapis.com", "consumer": "projects/764086051850"}}]
+
+
+@pytest.mark.parametrize("message, details, shown", [
+    (DISABLED, _error_info("SERVICE_DISABLED"),
+     f"the Cloud Logging API is disabled in the project the request is billed to (403): {DISABLED[:-1]} (enable "
+     "logging.googleapis.com there, or, with user credentials, `gcloud auth application-default set-quota-project "
+     "test-proj`)"),
+    (DISABLED, [], None),  # told by the text when no reason comes with it
+    ("Caller does not have required permission to use project other-proj.", _error_info("USER_PROJECT_DENIED"),
+     "Cloud Logging refused the request's quota project (403): Caller does not have required permission to use "
+     "project other-proj (`gcloud auth application-default set-quota-project test-proj`; using a project as the "
+     "quota project needs roles/serviceusage.serviceUsageConsumer on it)"),
+    (NO_QUOTA_PROJECT, _error_info("SERVICE_DISABLED"), None),
+    ("Permission 'logging.logEntries.list' denied on resource (or it may not exist).", _error_info("IAM_PERMISSION_DENIED"),
+     "permission denied on the logs of project test-proj (403): Permission 'logging.logEntries.list' denied on "
+     "resource (or it may not exist) (needs roles/logging.viewer)"),
+])
+def test_a_403_for_a_disabled_api_or_quota_project_gets_its_own_hint(cli, fake, message, details, shown):
+    fake.faults.append((403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": message,
+                                        "details": details}}))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    if shown is not None:
+        assert result.stderr == f"Error: {shown}\n"
+    elif message == DISABLED:
+        assert result.stderr.startswith("Error: the Cloud Logging API is disabled in the project the request is billed to")
+    else:
+        assert result.stderr.startswith("Error: Cloud Logging refused the request's quota project (403): ")
+    assert "roles/logging.viewer" not in result.stderr or "IAM" in str(details)

@@ -461,7 +461,7 @@ def _describe(err: Any, project: str, api_url: str) -> str:
     code = getattr(err, "code", None)
     detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".") or "no details"  # drop "POST url: "
     if code == 403:
-        return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
+        return _denied(err, project, detail)
     if code == 404:
         return f"project {project} not found by Cloud Logging (404): {detail}"
     if code == 400:
@@ -471,6 +471,21 @@ def _describe(err: Any, project: str, api_url: str) -> str:
     if code == 429:
         return f"Cloud Logging quota exhausted for project {project} (429): {detail}"
     return f"Cloud Logging at {api_url} failed ({code}): {detail}"
+
+
+def _denied(err: Any, project: str, detail: str) -> str:
+    """A 403: a missing role, or, told by the error's reason or text, an API that is disabled in the project the
+    request is billed to, or a quota project that is missing or may not be used (user credentials of gcloud)."""
+    reason = getattr(err, "reason", None) or ""
+    quota_fix = f"`gcloud auth application-default set-quota-project {project}`"
+    if reason == "USER_PROJECT_DENIED" or "requires a quota project" in detail:
+        return (f"Cloud Logging refused the request's quota project (403): {detail} ({quota_fix}; using a project "
+                "as the quota project needs roles/serviceusage.serviceUsageConsumer on it)")
+    if reason in ("SERVICE_DISABLED", "API_DISABLED") or "has not been used in project" in detail or (
+            "is disabled" in detail and "API" in detail):
+        return (f"the Cloud Logging API is disabled in the project the request is billed to (403): {detail} (enable "
+                f"logging.googleapis.com there, or, with user credentials, {quota_fix})")
+    return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
 
 
 _HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+:(?:\s+|$)")  # also with nothing after it (a blank body)
