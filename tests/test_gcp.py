@@ -881,3 +881,17 @@ def test_a_403_for_a_disabled_api_or_quota_project_gets_its_own_hint(cli, fake, 
     else:
         assert result.stderr.startswith("Error: Cloud Logging refused the request's quota project (403): ")
     assert "roles/logging.viewer" not in result.stderr or "IAM" in str(details)
+
+
+# --- checked before the pull; blanks; google.auth's warnings ---------------------------------------------------
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: None, "{path}: no such file"),
+    (lambda path: path.mkdir(), "{path} is a directory, not a log export"),
+])
+def test_an_export_that_cannot_be_read_beside_cloud_logging_is_told_before_the_pull(cli, fake, tmp_path, make, message):
+    path = tmp_path / "no-such-export.json"
+    make(path)
+    result = cli("scan", "-s", "gcp:test-proj", "-s", path, "--now", NOW, "--since", "1h", "--no-state")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {message.format(path=path)}\n")
+    assert fake.requests == []

@@ -108,6 +108,12 @@ def scan(
             if now is not None and (end is not None or (since is None and start is None)):
                 typer.echo("Note: --now anchors a --since window or ends a --from one; it changes nothing here", err=True)
         _refuse_clobbering(output_file, raw_file, specs)
+        if uses_gcp:  # a typo in an export's name is told now, not after a pull of minutes
+            from ..sources.files import check_readable
+
+            for spec in specs:
+                if gcp_project(spec) is None:
+                    check_readable(spec)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
