@@ -895,3 +895,18 @@ def test_an_export_that_cannot_be_read_beside_cloud_logging_is_told_before_the_p
     result = cli("scan", "-s", "gcp:test-proj", "-s", path, "--now", NOW, "--since", "1h", "--no-state")
     assert (result.exit_code, result.stderr) == (2, f"Error: {message.format(path=path)}\n")
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("how", ["toml", "source", "option"])
+def test_blanks_around_a_project_name_are_dropped(cli, fake, tmp_path, how):
+    args = ["scan", "--now", NOW, "--since", "1h", "--no-state", "-f", "json"]
+    if how == "toml":
+        (tmp_path / "triage.toml").write_text('project = " test-proj "\n')
+    elif how == "source":
+        args += ["--source", "gcp: test-proj "]
+    else:
+        args += ["--source", "gcp", "--project", "test-proj "]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sources"] == ["gcp:test-proj"]
+    assert fake.requests[0]["resourceNames"] == ["projects/test-proj"]
