@@ -910,3 +910,23 @@ def test_blanks_around_a_project_name_are_dropped(cli, fake, tmp_path, how):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sources"] == ["gcp:test-proj"]
     assert fake.requests[0]["resourceNames"] == ["projects/test-proj"]
+
+
+def test_google_auths_warning_about_a_missing_quota_project_is_not_shown(env, tmp_path):
+    """An ADC file as older `gcloud auth application-default login` wrote it: google.auth warns (a UserWarning
+    with a source line) on every lookup. Nothing is refreshed, nothing goes over the network."""
+    import warnings
+
+    from triage.sources.gcp import find_credentials
+
+    gcloud = tmp_path / "gcloud"
+    gcloud.mkdir()
+    (gcloud / "application_default_credentials.json").write_text(json.dumps({
+        "type": "authorized_user", "client_id": "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
+        "client_secret": "x", "refresh_token": "1//0-fake"}))
+    env.setenv("PATH", str(tmp_path))  # no gcloud to ask for its project
+    env.setenv("NO_GCE_CHECK", "true")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        credentials = find_credentials({}, "test-proj")
+    assert type(credentials).__name__ == "Credentials" and caught == []

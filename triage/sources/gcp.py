@@ -152,15 +152,20 @@ def find_credentials(environ: Mapping[str, str] = os.environ, project: str | Non
     they cannot be used (one line, never the file's content: a decoding error's text holds the bytes it read).
 
     ``project`` (the one the scan reads) is given to the lookup as ``GOOGLE_CLOUD_PROJECT`` when that is unset:
-    google.auth otherwise asks the network which project workload-identity credentials belong to.
+    google.auth otherwise asks the network which project workload-identity credentials belong to. google.auth's
+    warnings here are not shown (two lines of Python source on every scan): the one about user credentials
+    without a quota project predicts a 403 that gets its own one-line hint (see :func:`_denied`).
     """
+    import warnings
+
     import google.auth
     from google.auth import exceptions as auth_errors
 
     named = (environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
     where = "GOOGLE_APPLICATION_CREDENTIALS: " if named else ""
     try:
-        with _project_for_lookup(project):
+        with warnings.catch_warnings(), _project_for_lookup(project):
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"google\.auth")
             credentials, _ = google.auth.default(scopes=[READ_SCOPE])
     except auth_errors.DefaultCredentialsError as err:
         said = _safe_message(err)
