@@ -170,6 +170,10 @@ DROP = "drop"
 PROXY_PAGE = "proxy page"
 
 
+class Raw(bytes):
+    """A body sent as it is (text, HTML, blanks), not as JSON; its content type is ``text/html``."""
+
+
 class FakeLogging:
     """``POST /v2/entries:list`` over ``entries``; use as a context manager, then point the client at :attr:`url`."""
 
@@ -178,8 +182,9 @@ class FakeLogging:
         self.project = project
         self.requests: list[dict] = []
         # HTTP statuses to answer with, one per request, before real pages; DROP closes the connection unanswered,
-        # PROXY_PAGE answers 200 with an HTML page (a captive portal or proxy)
-        self.faults: deque[int | str] = deque()
+        # PROXY_PAGE answers 200 with an HTML page (a captive portal or proxy); a (status, body) pair answers with that
+        # body (any JSON value, or Raw bytes), as a gateway or proxy in front of the API may
+        self.faults: deque[int | str | tuple] = deque()
         self.empty_page_at: set[int] = set()  # offsets where one empty page (with a token) is served first
         self._matches: dict[tuple, list[dict]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -203,6 +208,8 @@ class FakeLogging:
         self.requests.append(body)
         if self.faults:
             status = self.faults.popleft()
+            if isinstance(status, tuple):
+                return status
             if isinstance(status, str):
                 return status, {}
             return status, _error(status, ERROR_MESSAGE.get(status, "error").format(project=self.project))
@@ -241,13 +248,15 @@ class FakeLogging:
                 length = int(self.headers.get("Content-Length", 0))
                 self._send(*fake.answer(json.loads(self.rfile.read(length) or b"{}")))
 
-            def _send(self, status: int | str, body: dict) -> None:
+            def _send(self, status: int | str, body: Any) -> None:
                 if status == DROP:
                     self.close_connection = True
                     return
                 content_type = "application/json"
                 if status == PROXY_PAGE:
                     status, content_type, data = 200, "text/html", b"<html><body>Proxy login required</body></html>"
+                elif isinstance(body, Raw):
+                    content_type, data = "text/html", bytes(body)
                 else:
                     data = json.dumps(body).encode()
                 self.send_response(status)

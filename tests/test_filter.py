@@ -15,6 +15,14 @@ START = datetime(2026, 3, 1, 11, 0, tzinfo=timezone.utc)
 END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 WINDOW = Window(START, END)
 BOUNDS = 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"'
+FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload")
+
+
+def _per_field(terms: str) -> str:
+    """``terms`` written for textPayload, repeated for every field a message can be in."""
+    return " OR ".join(terms.replace("textPayload", field) for field in FIELDS)
+
+
 TEXT_TERMS = (
     'textPayload:"Traceback (most recent call last)" OR textPayload:"File \\"" OR '
     'textPayload:"During handling of the above exception" OR textPayload:"The above exception was the direct cause"'
@@ -32,7 +40,8 @@ TRACEBACK_REGEXES = (
 def test_default_scope():
     assert build_filter(WINDOW, min_severity=Severity.ERROR) == (
         f'{BOUNDS} AND resource.type="cloud_run_revision" AND '
-        f"(severity>=ERROR OR severity=DEFAULT OR {TEXT_TERMS} OR {ERROR_MARKERS} OR {TRACEBACK_REGEXES})"
+        f"(severity>=ERROR OR severity=DEFAULT OR {_per_field(f'{TEXT_TERMS} OR {ERROR_MARKERS}')} OR "
+        f"{_per_field(TRACEBACK_REGEXES)})"
     )
 
 
@@ -98,7 +107,7 @@ def test_open_window_is_refused_and_closed_window_fills_both_bounds():
 
 def test_filter_stays_well_under_the_limit_and_a_huge_one_is_refused():
     services = tuple(f"service-{i}" for i in range(20))
-    assert len(build_filter(WINDOW, services, Severity.INFO)) < 3000
+    assert len(build_filter(WINDOW, services, Severity.INFO)) < 5000  # the text terms, on each of the 4 fields a message can be in
     with pytest.raises(UsageError, match="limit is 20000"):
         build_filter(WINDOW, extra="x" * MAX_FILTER_CHARS)
 

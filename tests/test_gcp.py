@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_logging import DROP, PROXY_PAGE, FakeLogging, run_entry
+from fake_logging import DROP, PROXY_PAGE, FakeLogging, Raw, run_entry
 from triage.errors import SourceError
 from triage.sources import Record, Truncated
 from triage.sources.gcp import Backoff, Pull, RequestPacer, default_project, endpoint, make_client, pull
@@ -526,3 +527,406 @@ def test_a_plain_http_endpoint_never_gets_real_credentials(scheme):
 
     client = make_client("p", {"TRIAGE_LOGGING_ENDPOINT": f"{scheme}://127.0.0.1:9"}, credentials_finder=refuse)
     assert type(client._credentials).__name__ == "AnonymousCredentials"
+
+
+# --- credentials that cannot be used: one line, exit 2, nothing of the file --------------------------------------
+
+SECRET_KEY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC-FAKE-SECRET-KEY-MATERIAL"
+SERVICE_ACCOUNT = {"type": "service_account", "project_id": "p", "private_key_id": "0123abcd",
+                   "private_key": f"-----BEGIN PRIVATE KEY-----\n{SECRET_KEY}\n-----END PRIVATE KEY-----\n",
+                   "client_email": "sa@p.iam.gserviceaccount.com", "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+@pytest.fixture
+def https_endpoint(env):
+    """An https endpoint on a closed loopback port: real credentials are looked up, nothing is ever sent."""
+    env.setenv("TRIAGE_LOGGING_ENDPOINT", f"https://127.0.0.1:{_closed_port()}")
+    env.setenv("NO_GCE_CHECK", "true")
+    env.setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+    env.setenv("GCE_METADATA_IP", "127.0.0.1:9")
+    return env
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_a_credentials_file_that_is_not_utf8_never_shows_its_content(cli, https_endpoint, tmp_path, encoding):
+    """PowerShell's `>` saves a key as UTF-16; one Latin-1 byte does it too. The decoding error's repr holds the
+    file's bytes: none of them may reach the error line."""
+    key = tmp_path / "sa.json"
+    text = json.dumps({**SERVICE_ACCOUNT, "project_id": "p\xe9"}, indent=2, ensure_ascii=False)
+    key.write_bytes(text.encode(encoding))
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"Error: GOOGLE_APPLICATION_CREDENTIALS: File {key} is not a valid json file (not "
+                                    "UTF-8 text")
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300
+    for secret in ("FAKE", "PRIVATE", "0123abcd", "\\x", "service_account"):
+        assert secret not in result.stderr
+    if encoding == "utf-16":
+        assert "saved as UTF-16?" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "Error: GOOGLE_APPLICATION_CREDENTIALS: cannot read {path}: Is a directory\n"),
+    ("[1, 2]", 'Error: GOOGLE_APPLICATION_CREDENTIALS: {path} holds no credentials (a JSON object with a "type")\n'),
+    ("42", 'Error: GOOGLE_APPLICATION_CREDENTIALS: {path} holds no credentials (a JSON object with a "type")\n'),
+])
+def test_credentials_that_are_no_credentials_file_are_one_line(cli, https_endpoint, tmp_path, content, message):
+    path = tmp_path / "creds"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, "", message.format(path=path))
+
+
+def test_an_unreadable_credentials_file_is_one_line(cli, https_endpoint, tmp_path):
+    import google.auth
+
+    path = tmp_path / "sa.json"
+
+    def unreadable(**kwargs):  # as a non-root user gets it (the tests may run as root, which reads anything)
+        raise PermissionError(13, "Permission denied", str(path))
+
+    https_endpoint.setattr(google.auth, "default", unreadable)
+    https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+    result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: GOOGLE_APPLICATION_CREDENTIALS: cannot read {path}: Permission denied\n")
+
+
+@pytest.mark.parametrize("error, message", [
+    ("OAuthError", "Google Cloud credentials were refused (Error code invalid_grant: The token has expired): "
+                   "run `gcloud auth application-default login`"),
+    ("RefreshError", "Google Cloud credentials were refused (invalid_grant: Bad Request): run `gcloud auth "
+                     "application-default login`"),
+    ("TransportError", "cannot reach Google's token service to refresh the credentials: connection refused"),
+    ("GoogleAuthError", "Google Cloud credentials were refused (something new): run `gcloud auth application-default "
+                        "login`"),
+])
+def test_a_token_exchange_that_fails_while_credentials_are_looked_up_is_one_line(env, error, message):
+    import google.auth
+    from google.auth import exceptions as auth_errors
+
+    from triage.sources.gcp import find_credentials
+
+    text = {"OAuthError": "Error code invalid_grant: The token has expired.", "RefreshError": "invalid_grant: Bad Request",
+            "TransportError": "[Errno 111] Connection refused", "GoogleAuthError": "something new"}[error]
+
+    def failing(**kwargs):
+        raise getattr(auth_errors, error)(text, '{"error": "invalid_grant", "access_token_hint": "ya29.SECRET"}')
+
+    env.setattr(google.auth, "default", failing)
+    with pytest.raises(SourceError) as caught:
+        find_credentials({}, "p")
+    assert str(caught.value) == message
+
+
+def _wif_credentials(tmp_path, token_url: str) -> Path:
+    """A workload-identity-federation configuration (as GitHub Actions uses) whose token service is ``token_url``."""
+    subject = tmp_path / "oidc-token"
+    subject.write_text("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    config = tmp_path / "wif.json"
+    config.write_text(json.dumps({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": token_url,
+        "credential_source": {"file": str(subject)}}))
+    return config
+
+
+@pytest.mark.parametrize("project_env", [None, "my-proj"])
+@pytest.mark.parametrize("sts", ["rejects", "unreachable"])
+def test_workload_identity_whose_token_is_refused_is_one_line(cli, https_endpoint, tmp_path, project_env, sts):
+    """The token service (a loopback one) refuses the CI's OIDC token, or cannot be reached: one line, exit 2,
+    whether GOOGLE_CLOUD_PROJECT is set (the token is exchanged on the first request) or not (google.auth would
+    exchange it to find the project)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Sts(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"error": "invalid_grant", "error_description": "The token has expired."}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1] if sts == "rejects" else _closed_port()
+    try:
+        https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_wif_credentials(tmp_path, f"http://127.0.0.1:{port}/v1/token")))
+        if project_env:
+            https_endpoint.setenv("GOOGLE_CLOUD_PROJECT", project_env)
+        result = cli("scan", "--source", "gcp:my-proj", "--now", NOW)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    if sts == "rejects":
+        assert result.stderr == ("Error: Google Cloud credentials were refused (Error code invalid_grant: The token has "
+                                 "expired): check the credentials GOOGLE_APPLICATION_CREDENTIALS names "
+                                 f"({tmp_path / 'wif.json'})\n")
+    else:
+        assert result.stderr == ("Error: cannot reach Google's token service to refresh the credentials: connection "
+                                 "refused\n")
+    assert "GOOGLE_CLOUD_PROJECT" not in os.environ or project_env
+
+
+def test_a_workload_identity_token_refused_mid_pull_is_one_line():
+    """An OAuthError (not a RefreshError) while the credentials refresh between pages: one line, with the count."""
+    from google.auth.exceptions import OAuthError
+
+    calls = []
+
+    class Api:
+        def api_request(self, *args, **kwargs):
+            calls.append(kwargs)
+            if len(calls) == 1:
+                return {"entries": [{"insertId": "a", "timestamp": "2026-03-01T11:00:00Z"}], "nextPageToken": "t1"}
+            raise OAuthError("Error code invalid_grant: The token has expired.", '{"error": "invalid_grant"}')
+
+    class Client:
+        logging_api = Api()
+
+    with pytest.raises(SourceError) as caught:
+        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
+    assert str(caught.value).startswith("Google Cloud credentials were refused (Error code invalid_grant: The token has "
+                                        "expired): ")
+    assert str(caught.value).endswith(" (after 1 entries in 1 pages; no partial report)")
+
+
+# --- error answers of any shape: the HTTP status decides ---------------------------------------------------------
+
+@pytest.mark.parametrize("body, detail", [
+    ({"error": "forbidden"}, "forbidden"),
+    ({"error": "access_denied", "error_description": "The caller is not allowed"}, "access_denied: The caller is not allowed"),
+    ("Forbidden", "Forbidden"),
+    ([{"error": {"code": 403, "message": "Denied in a list"}}], "Denied in a list"),
+    (Raw(b"<html><body>403 Forbidden by the proxy</body></html>"), "an HTML page (a proxy's?)"),
+    (Raw(b"blocked by policy\nline two"), "blocked by policy"),
+    ({"error": {"message": 7}}, "no details"),
+])
+def test_an_error_answer_of_another_shape_is_told_by_its_status(cli, fake, body, detail):
+    """Gateways, IAP and proxies in front of a private endpoint answer in shapes other than Google's."""
+    fake.faults.append((403, body))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"Error: permission denied on the logs of project test-proj (403): {detail} "
+                             "(needs roles/logging.viewer)\n")
+
+
+@pytest.mark.parametrize("body", [{"error": "bad gateway"}, "upstream failed", Raw(b"<html>502</html>"), Raw(b"")])
+def test_a_502_of_another_shape_mid_pull_is_retried_and_keeps_the_pages_fetched(body):
+    time = FakeTime()
+    with FakeLogging(numbered(2100)) as fake:
+        original = fake.answer
+        faults = [(502, body), (503, body)]
+
+        def answer(request):
+            if request.get("pageToken") == "t1000" and faults:
+                fake.requests.append(request)
+                return faults.pop(0)
+            return original(request)
+
+        fake.answer = answer
+        records = run_pull(fake, Pull("test-proj", FILTER), time)
+    assert [r.get("pageToken") for r in fake.requests] == [None, "t1000", "t1000", "t1000", "t2000"]
+    assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2100)]
+
+
+@pytest.mark.parametrize("body", [Raw(b""), [1], "ok"])
+def test_a_success_answer_that_is_no_json_object_is_one_line(body):
+    with FakeLogging(numbered(10)) as fake:
+        fake.faults.append((200, body))
+        with pytest.raises(SourceError) as caught:
+            run_pull(fake, Pull("test-proj", FILTER))
+    assert str(caught.value) == (
+        f"Cloud Logging at {fake.url} answered with something other than the API's JSON (a proxy's page?)")
+
+
+@pytest.mark.parametrize("status, body", [(403, Raw(b" \n")), (407, Raw(b"\n")), (403, " "),
+                                          (418, Raw(b"refused for http://oncall:s3cretpw@127.0.0.1/v2"))])
+def test_the_endpoints_password_never_reaches_an_error_whatever_the_body(cli, env, status, body):
+    with FakeLogging(numbered(10)) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url.replace("http://", "http://oncall:s3cretpw@"))
+        server.faults.append((status, body))
+        result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, ""), result.output
+    assert "s3cretpw" not in result.stderr and "oncall" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_an_api_error_that_names_the_url_with_its_password_is_masked():
+    """The client library's own messages start "POST <url>: " (the body after it may be empty) and a body may
+    echo the URL or the password: none of it is shown."""
+    from google.api_core import exceptions as api_errors
+
+    messages = iter(["POST http://oncall:s3cretpw@h:1/v2/entries:list?prettyPrint=false:",
+                     "POST http://oncall:s3cretpw@h:1/v2/entries:list?prettyPrint=false: the password s3cretpw expired",
+                     "denied for http://oncall:s3cretpw@h:1/v2"])
+    shown = []
+    for _ in range(3):
+        class Api:
+            def api_request(self, *args, **kwargs):
+                raise api_errors.Forbidden(next(messages))
+
+        class Client:
+            logging_api = Api()
+
+        with pytest.raises(SourceError) as caught:
+            list(pull(Pull("p", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
+                      api_url="http://oncall:s3cretpw@h:1"))
+        shown.append(str(caught.value))
+    assert shown == [
+        "permission denied on the logs of project p (403): no details (needs roles/logging.viewer)",
+        "permission denied on the logs of project p (403): the password *** expired (needs roles/logging.viewer)",
+        "permission denied on the logs of project p (403): denied for http://h:1/v2 (needs roles/logging.viewer)",
+    ]
+
+
+@pytest.mark.parametrize("key", ["message", "msg", "textPayload"])
+def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env, tmp_path, key):
+    """A log wrapper that writes each traceback line as a JSON object tagged INFO: its message is the payload's
+    ``message`` (``msg``, ``textPayload``), where the pushed-down text terms must look too."""
+    lines = ["Traceback (most recent call last):", '  File "/app/x.py", line 3, in f', "    return table[key]",
+             "KeyError: 'k'"]
+    entries = [run_entry(f"2026-03-01T11:30:00.{i:06d}Z", payload={key: line, "logger": "app"}, severity="INFO",
+                         log="stdout") for i, line in enumerate(lines)]
+    entries.append(run_entry("2026-03-01T11:31:00Z", payload={key: "GET /health 200"}, severity="INFO", log="stdout"))
+    with FakeLogging(entries) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
+    assert from_gcp["clusters"] == from_file["clusters"]
+    assert "KeyError" in from_gcp["clusters"][0]["title"]
+    assert from_gcp["entries_read"] == 4  # the access line stays off the wire
+
+
+# --- an empty pull names what narrowed it ------------------------------------------------------------------------
+
+def test_a_misspelt_resource_type_is_named_when_nothing_comes_back(cli, fake, tmp_path):
+    """An empty answer is no all-clear when a misspelt type selected nothing (also from triage.toml)."""
+    result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "--fail-on", "P3",
+                 "--resource-type", "cloud_run_revison")
+    assert result.exit_code == 0 and "No failures" in result.stdout
+    assert result.stderr == ("Note: Cloud Logging returned no entry of resource type cloud_run_revison at this severity "
+                             "in the window: a misspelt type? (`--resource-type any` takes all)\n")
+    (tmp_path / "triage.toml").write_text('project = "test-proj"\nresource_type = "cloud_run_jobb"\n')
+    both = cli("scan", "--since", "1h", "--now", NOW, "--no-state", "--service", "apii", "--filter", "severity>=ERROR")
+    assert both.stderr == (
+        "Note: Cloud Logging returned no entry of resource type cloud_run_jobb and --service apii and --filter at this "
+        "severity in the window: a misspelt type? (`--resource-type any` takes all); a misspelt service? (`gcloud run "
+        "services list` shows them); `--show-filter` prints the query\n")
+
+
+def test_an_empty_pull_of_the_default_scope_says_it_came_from_cloud_logging(cli, env):
+    with FakeLogging([]) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state")
+    assert result.stderr == "Note: Cloud Logging returned no entry at this severity in the window\n"
+
+
+@pytest.mark.parametrize("value", ["any", "ANY", " Any "])
+def test_resource_type_any_is_read_whatever_its_case(cli, env, value):
+    assert cli("scan", "--show-filter", "--now", NOW, "--min-severity", "DEFAULT", "--resource-type", value).stdout == (
+        'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"\n')
+
+
+DISABLED = ("Cloud Logging API has not been used in project 764086051850 before or it is disabled. Enable it by visiting "
+            "https://console.developers.google.com/apis/api/logging.googleapis.com/overview?project=764086051850 then "
+            "retry.")
+NO_QUOTA_PROJECT = ("Your application is authenticating by using local Application Default Credentials. The "
+                    "logging.googleapis.com API requires a quota project, which is not set by default.")
+
+
+def _error_info(reason: str) -> list[dict]:
+    return [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com",
+             "metadata": {"service": "logging.googleapis.com", "consumer": "projects/764086051850"}}]
+
+
+@pytest.mark.parametrize("message, details, shown", [
+    (DISABLED, _error_info("SERVICE_DISABLED"),
+     f"the Cloud Logging API is disabled in the project the request is billed to (403): {DISABLED[:-1]} (enable "
+     "logging.googleapis.com there, or, with user credentials, `gcloud auth application-default set-quota-project "
+     "test-proj`)"),
+    (DISABLED, [], None),  # told by the text when no reason comes with it
+    ("Caller does not have required permission to use project other-proj.", _error_info("USER_PROJECT_DENIED"),
+     "Cloud Logging refused the request's quota project (403): Caller does not have required permission to use "
+     "project other-proj (`gcloud auth application-default set-quota-project test-proj`; using a project as the "
+     "quota project needs roles/serviceusage.serviceUsageConsumer on it)"),
+    (NO_QUOTA_PROJECT, _error_info("SERVICE_DISABLED"), None),
+    ("Permission 'logging.logEntries.list' denied on resource (or it may not exist).", _error_info("IAM_PERMISSION_DENIED"),
+     "permission denied on the logs of project test-proj (403): Permission 'logging.logEntries.list' denied on "
+     "resource (or it may not exist) (needs roles/logging.viewer)"),
+])
+def test_a_403_for_a_disabled_api_or_quota_project_gets_its_own_hint(cli, fake, message, details, shown):
+    fake.faults.append((403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": message,
+                                        "details": details}}))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    if shown is not None:
+        assert result.stderr == f"Error: {shown}\n"
+    elif message == DISABLED:
+        assert result.stderr.startswith("Error: the Cloud Logging API is disabled in the project the request is billed to")
+    else:
+        assert result.stderr.startswith("Error: Cloud Logging refused the request's quota project (403): ")
+    assert "roles/logging.viewer" not in result.stderr or "IAM" in str(details)
+
+
+# --- checked before the pull; blanks; google.auth's warnings ---------------------------------------------------
+
+@pytest.mark.parametrize("make, message", [
+    (lambda path: None, "{path}: no such file"),
+    (lambda path: path.mkdir(), "{path} is a directory, not a log export"),
+])
+def test_an_export_that_cannot_be_read_beside_cloud_logging_is_told_before_the_pull(cli, fake, tmp_path, make, message):
+    path = tmp_path / "no-such-export.json"
+    make(path)
+    result = cli("scan", "-s", "gcp:test-proj", "-s", path, "--now", NOW, "--since", "1h", "--no-state")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {message.format(path=path)}\n")
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize("how", ["toml", "source", "option"])
+def test_blanks_around_a_project_name_are_dropped(cli, fake, tmp_path, how):
+    args = ["scan", "--now", NOW, "--since", "1h", "--no-state", "-f", "json"]
+    if how == "toml":
+        (tmp_path / "triage.toml").write_text('project = " test-proj "\n')
+    elif how == "source":
+        args += ["--source", "gcp: test-proj "]
+    else:
+        args += ["--source", "gcp", "--project", "test-proj "]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sources"] == ["gcp:test-proj"]
+    assert fake.requests[0]["resourceNames"] == ["projects/test-proj"]
+
+
+def test_google_auths_warning_about_a_missing_quota_project_is_not_shown(env, tmp_path):
+    """An ADC file as older `gcloud auth application-default login` wrote it: google.auth warns (a UserWarning
+    with a source line) on every lookup. Nothing is refreshed, nothing goes over the network."""
+    import warnings
+
+    from triage.sources.gcp import find_credentials
+
+    gcloud = tmp_path / "gcloud"
+    gcloud.mkdir()
+    (gcloud / "application_default_credentials.json").write_text(json.dumps({
+        "type": "authorized_user", "client_id": "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com",
+        "client_secret": "x", "refresh_token": "1//0-fake"}))
+    env.setenv("PATH", str(tmp_path))  # no gcloud to ask for its project
+    env.setenv("NO_GCE_CHECK", "true")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        credentials = find_credentials({}, "test-proj")
+    assert type(credentials).__name__ == "Credentials" and caught == []

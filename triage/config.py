@@ -84,7 +84,7 @@ def _parse(table: Mapping[str, Any], path: Path, prefix: str = "") -> Config:
             raise UsageError(f"{path}: {prefix}{key} must be a list of non-empty strings")
         values[key] = value
     config = Config(
-        project=values.get("project"),
+        project=values["project"].strip() if "project" in values else None,
         services=tuple(values.get("services", ())),
         since=values.get("since"),
         min_severity=values.get("min_severity"),

@@ -6,7 +6,8 @@ is half-open): without a ``timestamp`` term the client library silently adds its
 * ``severity=DEFAULT``: Cloud Run gives plain stdout/stderr lines no severity. Their level lives in the
   text (loguru ``| ERROR |``, gunicorn ``[ERROR]``), and a traceback printed line by line arrives as
   DEFAULT entries (frames, code, ``During handling …``) that are stitched back together locally.
-* entries declared below the floor whose text shows an error: a traceback header, frame, code or chain line,
+* entries declared below the floor whose text (``textPayload``, or a JSON payload's ``message``, ``msg`` or
+  ``textPayload``: where the local pipeline finds the message) shows an error: a traceback header, frame, code or chain line,
   an exception line of a usual name (``…Error``, ``…Exception``, ``…Exit`` …), or a level marker at or above the
   floor. Runtimes that tag stdout lines INFO send tracebacks that way, and the stitcher joins traceback lines
   whatever severity they declare. (An exception of another name, ``AuthFailed: …``, tagged below the floor is not
@@ -27,6 +28,9 @@ from .window import format_time, iso_z, time_before
 DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
 MAX_FILTER_CHARS = 20_000  # the API's limit
+# Where an entry's message can be (see triage.entries.message_text): a structured log's message is its JSON
+# payload's ``message``, ``msg`` or ``textPayload``. The text terms below are tested on each.
+MESSAGE_FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload")
 
 _TRACEBACK_TEXT = (
     "Traceback (most recent call last)",
@@ -128,8 +132,8 @@ def _has_comment(extra: str) -> bool:
 
 def _severity_term(floor: Severity, requests: Sequence[MatchSpec]) -> str:
     markers = [m for level, found in _LEVEL_MARKERS.items() if level >= floor for m in found]
-    texts = [f"textPayload:{quote(t)}" for t in (*_TRACEBACK_TEXT, *markers)]
-    texts += [f"textPayload=~{quote(pattern)}" for pattern in _TRACEBACK_REGEXES]
+    texts = [f"{field}:{quote(t)}" for field in MESSAGE_FIELDS for t in (*_TRACEBACK_TEXT, *markers)]
+    texts += [f"{field}=~{quote(pattern)}" for field in MESSAGE_FIELDS for pattern in _TRACEBACK_REGEXES]
     return _any_of([f"severity>={floor.name}", "severity=DEFAULT", *texts, *_request_terms(requests)])
 
 

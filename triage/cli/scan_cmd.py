@@ -9,7 +9,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, List, NamedTuple, Optional, Sequence
 
 import typer
 
@@ -81,7 +81,8 @@ def scan(
     except ValueError:
         fatal(f"unknown --min-severity {min_severity!r}: use DEBUG, INFO, NOTICE, WARNING, ERROR or CRITICAL")
     services = tuple(service or config.services)
-    kind = resource_type or config.resource_type or DEFAULT_RESOURCE_TYPE
+    kind = (resource_type or config.resource_type or "").strip() or DEFAULT_RESOURCE_TYPE
+    kind = None if kind.lower() == "any" else kind
     try:
         window = build_window(since, start, end, now)
         kept = parse_keep(keep or config.keep or "30d", "--keep")  # checked also with --no-state
@@ -95,7 +96,7 @@ def scan(
             default = parse_duration(config.since) if config.since else DEFAULT_WINDOW
             clock = datetime.now(timezone.utc)
             pulled = closed_window(window, default, anchor or clock, clock)
-            query = build_filter(pulled, services, floor, None if kind == "any" else kind, extra_filter, rule_set.request_specs)
+            query = build_filter(pulled, services, floor, kind, extra_filter, rule_set.request_specs)
             if all(gcp_project(spec) is not None for spec in specs):
                 window = pulled  # with export files beside it, those keep the window the options gave
         if show_filter:
@@ -107,10 +108,16 @@ def scan(
             if now is not None and (end is not None or (since is None and start is None)):
                 typer.echo("Note: --now anchors a --since window or ends a --from one; it changes nothing here", err=True)
         _refuse_clobbering(output_file, raw_file, specs)
+        if uses_gcp:  # a typo in an export's name is told now, not after a pull of minutes
+            from ..sources.files import check_readable
+
+            for spec in specs:
+                if gcp_project(spec) is None:
+                    check_readable(spec)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
-            _report(result, specs, fmt, report_file, store_dir, history_kept)
+            _report(result, specs, fmt, report_file, store_dir, history_kept, _PullScope(kind, extra_filter))
     except TriageError as err:
         fail_from(err)
     if fail_on is not None:
@@ -119,15 +126,22 @@ def scan(
             raise typer.Exit(3)
 
 
+class _PullScope(NamedTuple):
+    """What narrowed a Cloud Logging pull besides the window, the services and the severity."""
+
+    resource_type: Optional[str]  # None: any
+    extra_filter: Optional[str]
+
+
 def _report(
     result: "ScanResult", specs: Sequence[str], fmt: str, report_file: Optional["ReportFile"], state_dir: Optional[Path],
-    keep: Optional[timedelta],
+    keep: Optional[timedelta], scope: Optional[_PullScope] = None,
 ) -> None:
     """Warn about the scan, render and deliver the report (to stdout without ``report_file``); then, with state
     (``keep`` set), record the scan: a report that was not delivered leaves no trace in the history."""
     from ..report import render
 
-    _warn(result, specs)
+    _warn(result, specs, scope)
     report, recordable = _assess(result, state_dir, keep is not None)
     terminal = report_file is None and sys.stdout.isatty()
     color = terminal and "NO_COLOR" not in os.environ
@@ -145,8 +159,9 @@ def _report(
         _record(result, state_dir, keep)
 
 
-def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
+def _warn(result: "ScanResult", specs: Sequence[str], scope: Optional[_PullScope] = None) -> None:
     """Warnings and notes about what the scan read, on stderr; nothing readable at all is an error."""
+    from ..gcp_filter import DEFAULT_RESOURCE_TYPE
     from ..sources import gcp_project
 
     for warning in result.warnings:
@@ -159,10 +174,27 @@ def _warn(result: "ScanResult", specs: Sequence[str]) -> None:
         )
     if result.entries_read == 0 and result.entries_skipped:
         fatal(f"nothing readable in {', '.join(specs)}")
-    if result.entries_read == 0 and result.services and all(gcp_project(spec) is not None for spec in specs):
+    scope = scope or _PullScope(DEFAULT_RESOURCE_TYPE, None)
+    odd_type = scope.resource_type not in (None, DEFAULT_RESOURCE_TYPE)
+    only_gcp = all(gcp_project(spec) is not None for spec in specs)
+    if result.entries_read == 0 and result.services and only_gcp and not odd_type and not scope.extra_filter:
         named = ", ".join(result.services)
         typer.echo(f"Note: Cloud Logging returned no entry of --service {named} at this severity in the window: a "
                    "healthy service, or a misspelt name (`gcloud run services list` shows them)", err=True)
+    elif result.entries_read == 0 and only_gcp and specs:  # say what narrowed it: not to be read as an all-clear
+        narrowed, hints = [], []
+        if odd_type:
+            narrowed.append(f"resource type {scope.resource_type}")
+            hints.append("a misspelt type? (`--resource-type any` takes all)")
+        if result.services:
+            narrowed.append(f"--service {', '.join(result.services)}")
+            hints.append("a misspelt service? (`gcloud run services list` shows them)")
+        if scope.extra_filter:
+            narrowed.append("--filter")
+            hints.append("`--show-filter` prints the query")
+        of = f" of {' and '.join(narrowed)}" if narrowed else ""
+        typer.echo(f"Note: Cloud Logging returned no entry{of} at this severity in the window"
+                   f"{': ' + '; '.join(hints) if hints else ''}", err=True)
     elif result.entries_read == 0:
         typer.echo("Note: the sources hold no entries.", err=True)
     elif result.entries_in_window == 0:

@@ -82,12 +82,13 @@ def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, .
             raise UsageError(
                 f"--source {spec!r} names no project", hint="use --source gcp:PROJECT, or gcp for the configured one"
             )
+    specs = tuple(f"{GCP_SCHEME}:{gcp_project(spec).strip()}" if gcp_project(spec) else spec for spec in specs)
     needs_project = not specs or any(gcp_project(spec) == "" for spec in specs)
     found = None
     if needs_project:
         from .gcp import default_project
 
-        found = project or default_project()
+        found = (project or "").strip() or default_project()
     if not specs:
         if not found:
             raise UsageError(

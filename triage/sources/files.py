@@ -11,8 +11,10 @@ import codecs
 import gzip
 import io
 import itertools
+import os
 import json
 import re
+import stat
 import sys
 import zlib
 from dataclasses import dataclass
@@ -134,6 +136,23 @@ class _Borrowed(io.RawIOBase):
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         return self._stream.readinto(buffer)
+
+
+def check_readable(spec: str) -> None:
+    """Raise the :class:`SourceError` that reading ``spec`` would, without opening it (a pipe can be opened only
+    once): a scan checks its files before a Cloud Logging pull that may take minutes."""
+    if spec == "-":
+        return
+    try:
+        found = os.stat(spec)
+    except FileNotFoundError:
+        raise SourceError(f"{spec}: no such file") from None
+    except (OSError, ValueError) as err:  # a folder of the path not searchable, a name too long …
+        raise SourceError(f"{spec}: cannot read ({getattr(err, 'strerror', None) or err})") from None
+    if stat.S_ISDIR(found.st_mode):
+        raise SourceError(f"{spec} is a directory, not a log export")
+    if not os.access(spec, os.R_OK):
+        raise SourceError(f"{spec}: cannot read (Permission denied)")
 
 
 def _open_binary(spec: str) -> BinaryIO:

@@ -21,13 +21,15 @@ Entries are kept as the API returned them (camelCase LogEntry JSON): ``LogEntry.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import random
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -36,6 +38,7 @@ from ..errors import SourceError
 from . import Record, RecordStream, Truncated
 
 PAGE_SIZE = 1000  # the API's maximum
+REQUEST_TIMEOUT = 60  # seconds, as the client library waits
 ENDPOINT_ENV = "TRIAGE_LOGGING_ENDPOINT"
 DEFAULT_ENDPOINT = "https://logging.googleapis.com"
 READ_SCOPE = "https://www.googleapis.com/auth/logging.read"
@@ -144,19 +147,89 @@ def _plain_http(url: str) -> bool:
     return urlsplit(url).scheme.lower() == "http"
 
 
-def find_credentials(environ: Mapping[str, str] = os.environ) -> Any:
-    """Application Default Credentials with the logging read scope; :class:`SourceError` when there are none."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
+def find_credentials(environ: Mapping[str, str] = os.environ, project: str | None = None) -> Any:
+    """Application Default Credentials with the logging read scope; :class:`SourceError` when there are none or
+    they cannot be used (one line, never the file's content: a decoding error's text holds the bytes it read).
 
+    ``project`` (the one the scan reads) is given to the lookup as ``GOOGLE_CLOUD_PROJECT`` when that is unset:
+    google.auth otherwise asks the network which project workload-identity credentials belong to. google.auth's
+    warnings here are not shown (two lines of Python source on every scan): the one about user credentials
+    without a quota project predicts a 403 that gets its own one-line hint (see :func:`_denied`).
+    """
+    import warnings
+
+    import google.auth
+    from google.auth import exceptions as auth_errors
+
+    named = (environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
+    where = "GOOGLE_APPLICATION_CREDENTIALS: " if named else ""
     try:
-        credentials, _ = google.auth.default(scopes=[READ_SCOPE])
-    except DefaultCredentialsError as err:
-        if environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
-            first = str(err).strip().splitlines()[0] if str(err).strip() else "unusable"
-            raise SourceError(f"GOOGLE_APPLICATION_CREDENTIALS: {first}") from None
-        raise SourceError(f"no Google Cloud credentials found: {LOGIN_HINT}") from None
+        with warnings.catch_warnings(), _project_for_lookup(project):
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"google\.auth")
+            credentials, _ = google.auth.default(scopes=[READ_SCOPE])
+    except auth_errors.DefaultCredentialsError as err:
+        said = _safe_message(err)
+        if not named and (not said or said.startswith("Your default credentials were not found")):
+            raise SourceError(f"no Google Cloud credentials found: {LOGIN_HINT}") from None
+        raise SourceError(f"{where or 'application-default credentials: '}{said or 'unusable'}") from None
+    except OSError as err:  # a directory, a file that cannot be read
+        path = err.filename or named or "the credentials file"
+        raise SourceError(f"{where}cannot read {path}: {err.strerror or type(err).__name__}") from None
+    except (AttributeError, TypeError, ValueError, KeyError):  # JSON, but no object of credentials (a list, a number)
+        raise SourceError(f"{where}{named or 'the application-default credentials file'} holds no credentials "
+                          "(a JSON object with a \"type\")") from None
+    except auth_errors.GoogleAuthError as err:  # a workload-identity token exchange that failed, …
+        raise SourceError(_auth_failure(err, environ)) from None
     return credentials
+
+
+@contextmanager
+def _project_for_lookup(project: str | None) -> Iterator[None]:
+    """``GOOGLE_CLOUD_PROJECT`` set to ``project`` while google.auth looks the credentials up (when unset)."""
+    if not project or any(os.environ.get(name, "").strip() for name in PROJECT_ENV):
+        yield
+        return
+    os.environ["GOOGLE_CLOUD_PROJECT"] = project
+    try:
+        yield
+    finally:
+        os.environ.pop("GOOGLE_CLOUD_PROJECT", None)
+
+
+def _safe_message(err: BaseException) -> str:
+    """The first line of a google.auth error's own message, and a word on its cause; never the repr of the
+    cause (a ``UnicodeDecodeError``'s holds the file's bytes, private key included)."""
+    said = next((arg for arg in err.args if isinstance(arg, str)), "")
+    said = _first_line(said).rstrip(".") if said.strip() else ""
+    cause = err.__cause__ or next((arg for arg in err.args if isinstance(arg, BaseException)), None)
+    if isinstance(cause, UnicodeError):
+        data = getattr(cause, "object", b"")
+        utf16 = isinstance(data, bytes) and data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        said += " (not UTF-8 text: saved as UTF-16?)" if utf16 else " (not UTF-8 text)"
+    elif isinstance(cause, ValueError) and hasattr(cause, "lineno") and hasattr(cause, "msg"):  # json's
+        said += f" ({cause.msg} at line {cause.lineno} column {cause.colno})"
+    elif cause is not None:
+        missing = re.search(r"missing fields? [\w, ]+", str(cause.args[0]) if cause.args else "")
+        if missing:
+            said += f" ({missing.group(0).rstrip(', ')})"
+    return said
+
+
+def _auth_hint(environ: Mapping[str, str] = os.environ) -> str:
+    named = (environ.get("GOOGLE_APPLICATION_CREDENTIALS") or "").strip()
+    return f"check the credentials GOOGLE_APPLICATION_CREDENTIALS names ({named})" if named else LOGIN_HINT
+
+
+def _auth_failure(err: Exception, environ: Mapping[str, str] = os.environ) -> str:
+    """One line for a google.auth failure to get a token: refused (expired, revoked, a workload-identity token
+    the token service rejects) or not reached."""
+    from google.auth import exceptions as auth_errors
+
+    if isinstance(err, auth_errors.TransportError):
+        return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
+    said = next((arg for arg in err.args if isinstance(arg, str) and arg.strip()), "")
+    reason = _first_line(said).rstrip(".") if said else type(err).__name__
+    return f"Google Cloud credentials were refused ({reason}): {_auth_hint(environ)}"
 
 
 def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
@@ -167,7 +240,7 @@ def make_client(project: str, environ: Mapping[str, str] = os.environ, credentia
 
         credentials = AnonymousCredentials()
     else:
-        credentials = credentials_finder(environ)
+        credentials = credentials_finder(environ, project)
     from google.cloud import logging
 
     options = {"api_endpoint": url} if url != DEFAULT_ENDPOINT else None
@@ -192,6 +265,7 @@ def pull(
     import requests
     from google.api_core import exceptions as api_errors
 
+    secrets = _userinfo_secrets(api_url)
     api_url = _without_userinfo(api_url)  # it is shown in error messages
     pacer = pacer or RequestPacer()
     backoff = backoff or Backoff()
@@ -212,7 +286,7 @@ def pull(
                 if isinstance(err, requests.Timeout):  # a connect timeout is a ConnectionError too: it waited already
                     raise
                 if retry >= backoff.retries:
-                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors)}; gave up after {retry} "
+                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors, secrets)}; gave up after {retry} "
                                       "retries") from None
                 backoff.pause(retry)
                 retry += 1
@@ -241,7 +315,7 @@ def pull(
     except SourceError as err:
         raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
     except Exception as err:  # transport, auth and API failures, mapped below
-        raise SourceError(_failure(err, request.project, api_url, api_errors) + _fetched(fetched, pages)) from None
+        raise SourceError(_failure(err, request.project, api_url, api_errors, secrets) + _fetched(fetched, pages)) from None
 
 
 def _write_raw(raw_out: IO[bytes], line: bytes | None = None) -> None:
@@ -261,7 +335,7 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
 
     iterator = page_iterator.HTTPIterator(
         client=client,
-        api_request=client.logging_api.api_request,
+        api_request=_api_request(client),
         path="/entries:list",
         item_to_value=lambda _iterator, item: item,
         items_key="entries",
@@ -277,6 +351,80 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
     return iterator
 
 
+class NotTheApi(Exception):
+    """A 2xx answer that is no JSON object: a proxy's page, or nothing at all."""
+
+
+def _api_request(client: Any) -> Callable[..., Any]:
+    """``api_request`` for the page iterator: the client's connection (its URL, credentials and session), but an
+    error answer is told by its HTTP status alone. The client's own ``api_request`` reads the body as Google's
+    ``{"error": {"message": …}}`` and crashes (AttributeError) on any other shape a gateway or proxy sends
+    (``{"error": "forbidden"}``, a bare JSON string), so a 502 would not be retried; and it puts the request's
+    URL, ``user:password@`` included, in the message. Here the message is the body's error text only."""
+    connection = getattr(client, "_connection", None)
+    if not callable(getattr(connection, "_make_request", None)):
+        return client.logging_api.api_request  # a stand-in client
+    from google.api_core import exceptions as api_errors
+
+    def api_request(method: str, path: str, query_params: Any = None, data: Any = None, **_: Any) -> dict:
+        url = connection.build_api_url(path=path, query_params=query_params)
+        body, content_type = (json.dumps(data), "application/json") if isinstance(data, dict) else (data, None)
+        response = connection._make_request(method=method, url=url, data=body, content_type=content_type,
+                                            timeout=REQUEST_TIMEOUT)
+        if not 200 <= response.status_code < 300:
+            raise _api_error(response, api_errors)
+        payload = response.json() if response.content else None  # not JSON: requests' JSONDecodeError
+        if not isinstance(payload, dict):
+            raise NotTheApi(type(payload).__name__)
+        return payload
+
+    return api_request
+
+
+def _api_error(response: Any, api_errors: Any) -> Exception:
+    """The api_core error of ``response``'s status, with the error text of its body, whatever the body's shape."""
+    message, details, errors = "", [], []
+    try:
+        payload = response.json()
+    except ValueError:  # text or HTML
+        payload = None
+        text = response.text.strip()
+        message = "an HTML page (a proxy's?)" if text.startswith("<") else text
+    if isinstance(payload, list):  # an answer to a batch
+        payload = next((item for item in payload if isinstance(item, dict)), None)
+    error = payload.get("error") if isinstance(payload, dict) else payload
+    if isinstance(error, dict):
+        message = error.get("message") if isinstance(error.get("message"), str) else ""
+        details = [d for d in error.get("details") or () if isinstance(d, dict)] if isinstance(
+            error.get("details"), list) else []
+        errors = [e for e in error.get("errors") or () if isinstance(e, dict)] if isinstance(
+            error.get("errors"), list) else []
+    elif isinstance(error, str):  # OAuth's and many gateways' shape, or a bare JSON string
+        description = payload.get("error_description") if isinstance(payload, dict) else None
+        message = f"{error}: {description}" if isinstance(description, str) and description.strip() else error
+    info = next((d for d in details if d.get("@type") == "type.googleapis.com/google.rpc.ErrorInfo"), None)
+    return api_errors.from_http_status(response.status_code, message.strip(), errors=errors, details=details,
+                                       response=response, error_info=info)
+
+
+def _userinfo_secrets(url: str) -> tuple[str, ...]:
+    """The password of ``url``'s ``user:password@`` (as written and decoded), which no message may show."""
+    from urllib.parse import unquote
+
+    userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    return tuple(sorted({p for p in (userinfo, password, unquote(userinfo), unquote(password)) if len(p) >= 3},
+                        key=len, reverse=True))
+
+
+def _scrubbed(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` without the ``user:password@`` of any URL in it, nor any of ``secrets``."""
+    text = _URL_USERINFO.sub(r"\1", text)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
 def _without_userinfo(url: str) -> str:
     """``url`` without a ``user:password@`` part."""
     scheme, sep, rest = url.partition("://")
@@ -290,26 +438,24 @@ def _fetched(entries: int, pages: int) -> str:
     return f" (after {entries} entries in {pages} pages; no partial report)"
 
 
-def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
+def _failure(err: Exception, project: str, api_url: str, api_errors: Any, secrets: tuple[str, ...] = ()) -> str:
     """One line for a failed request; anything unexpected is re-raised."""
     import requests
     from google.auth import exceptions as auth_errors
 
-    if isinstance(err, api_errors.GoogleAPICallError):
-        return _describe(err, project, api_url)
+    if isinstance(err, api_errors.GoogleAPICallError):  # its text comes from the answer: it may echo the URL
+        return _scrubbed(_describe(err, project, api_url), secrets)
     if isinstance(err, auth_errors.InvalidOperation) and _plain_http(api_url):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
-    if isinstance(err, auth_errors.RefreshError):
-        return f"Google Cloud credentials were refused ({_first_line(err)}): {LOGIN_HINT}"
     if isinstance(err, requests.Timeout):
         return f"Cloud Logging at {api_url} did not answer in time"
-    if isinstance(err, auth_errors.TransportError):  # refreshing the credentials, before the API is asked
-        return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
+    if isinstance(err, auth_errors.GoogleAuthError):  # refreshing the credentials, before the API is asked:
+        return _auth_failure(err)  # refused (RefreshError, a workload-identity OAuthError …) or not reached
     if isinstance(err, requests.ConnectionError):
         return f"cannot reach Cloud Logging at {api_url}: {_network_reason(err)}"
     if isinstance(err, requests.exceptions.ChunkedEncodingError):
         return f"the answer of Cloud Logging at {api_url} was cut short"
-    if isinstance(err, requests.exceptions.JSONDecodeError):
+    if isinstance(err, (requests.exceptions.JSONDecodeError, NotTheApi)):
         return f"Cloud Logging at {api_url} answered with something other than the API's JSON (a proxy's page?)"
     if isinstance(err, requests.RequestException):  # its text may hold the URL: only its kind is shown
         return f"the request to Cloud Logging at {api_url} failed ({type(err).__name__})"
@@ -318,9 +464,9 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 
 def _describe(err: Any, project: str, api_url: str) -> str:
     code = getattr(err, "code", None)
-    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", "") or err)).rstrip(".")  # drop "POST url: "
+    detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".") or "no details"  # drop "POST url: "
     if code == 403:
-        return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
+        return _denied(err, project, detail)
     if code == 404:
         return f"project {project} not found by Cloud Logging (404): {detail}"
     if code == 400:
@@ -332,7 +478,23 @@ def _describe(err: Any, project: str, api_url: str) -> str:
     return f"Cloud Logging at {api_url} failed ({code}): {detail}"
 
 
-_HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+: ")
+def _denied(err: Any, project: str, detail: str) -> str:
+    """A 403: a missing role, or, told by the error's reason or text, an API that is disabled in the project the
+    request is billed to, or a quota project that is missing or may not be used (user credentials of gcloud)."""
+    reason = getattr(err, "reason", None) or ""
+    quota_fix = f"`gcloud auth application-default set-quota-project {project}`"
+    if reason == "USER_PROJECT_DENIED" or "requires a quota project" in detail:
+        return (f"Cloud Logging refused the request's quota project (403): {detail} ({quota_fix}; using a project "
+                "as the quota project needs roles/serviceusage.serviceUsageConsumer on it)")
+    if reason in ("SERVICE_DISABLED", "API_DISABLED") or "has not been used in project" in detail or (
+            "is disabled" in detail and "API" in detail):
+        return (f"the Cloud Logging API is disabled in the project the request is billed to (403): {detail} (enable "
+                f"logging.googleapis.com there, or, with user credentials, {quota_fix})")
+    return f"permission denied on the logs of project {project} (403): {detail} (needs roles/logging.viewer)"
+
+
+_HTTP_PREFIX = re.compile(r"^[A-Z]+ \S+:(?:\s+|$)")  # also with nothing after it (a blank body)
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 _NETWORK_REASONS = (
     (re.compile(r"Connection refused|ECONNREFUSED", re.I), "connection refused"),
     (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name "
