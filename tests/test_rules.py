@@ -391,3 +391,13 @@ def test_a_capture_is_one_line_whichever_way_the_message_arrived():
     joined = 'Connectivity test failed: database "netra_dev\\n" does not exist'  # two parts stitching joined
     hits = [rules.match(entry(text)) for text in (whole, joined)]
     assert [(hit.rule.id, dict(hit.captures)) for hit in hits] == [("postgres-database-missing", {"database": "netra_dev\\n"})] * 2
+
+
+@pytest.mark.parametrize("wrapper", ["Invalid token for user; ", "auth service unavailable, ", "Failed to create database session, "])
+def test_a_wrapper_rules_exception_check_runs_once_not_at_every_mention(wrapper):
+    """The "not when an AttributeError follows" check of a wrapper rule is made once per message: repeated at each
+    of hundreds of mentions, it timed out on a 16 KiB message and the rule was skipped."""
+    rules = load_rules()
+    message = wrapper * 600 + "\n'TokenCache' object has no attribute 'cache_token'"
+    assert rules.match(entry(message)).rule.id == "python-missing-attribute"
+    assert rules.timeouts == []
