@@ -65,15 +65,14 @@ KINDS = {
 
 
 def crash_loop(events: Events, instance: str, start: float, loops: int = 5) -> None:
-    """Every 2 s a worker boots: start-up warnings, the import error, boot failure; after the last, the container
-    exits at once and requests get 503s."""
+    """Every 2 s a worker boots: start-up warnings, the import error, boot failure; then exit and 503s."""
     for loop in range(loops):
         t = start + 2.0 * loop
         events.add("sdk", t, instance)
         events.add("config", t + 0.01, instance)
         events.add("import", t + 0.05, instance)
         events.add("boot", t + 0.10, instance)
-    end = start + 2.0 * (loops - 1) + 0.3
+    end = start + 2.0 * loops
     events.add("exit", end, instance)
     events.add("http503", end + 0.5, instance)
     events.add("http503", end + 0.6, instance)
@@ -96,7 +95,7 @@ def test_cascade_root_is_the_import_error_not_the_startup_warnings():
     assert incident.instances == ("i-1", "i-2", "i-3")
     assert incident.revisions == ("app-001",)
     assert incident.first_seen == T0 + timedelta(seconds=0.05)
-    assert incident.last_seen == T0 + timedelta(seconds=128.9)
+    assert incident.last_seen == T0 + timedelta(seconds=130.6)
     assert incident.summary == (
         "ModuleNotFoundError: No module named 'b… (15) → Worker failed to boot (15) → "
         "Container called exit(3) (3) → Cloud Run 503 - malformed response (6)"

@@ -29,7 +29,8 @@ occurrences, each preceded with probability c: a binomial tail), or B follows A 
 would (a mean gap at most :data:`TIGHTER` of the gap expected when B falls at random in A's windows). A heartbeat
 error every 2 s covers all of the time: an unrelated failure follows it at every one of its occurrences, but no
 sooner than chance would have it, so it links nothing; a crash loop's "worker failed to boot" 0.1 s after each
-import error links however often the loop turns.
+import error links however often the loop turns. A B seen fewer than :data:`MIN_TESTED` times is too rare to
+test either way and is judged by its share alone (a container exit 1.9 s after the last boot failure of a loop).
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
@@ -55,6 +56,7 @@ from .redact import cluster_secrets, redact_with
 SHORT_TITLE = 40
 LIFT = 0.5  # a link must close at least half the distance between chance and certainty
 CHANCE_LEVEL = 0.05  # the largest probability that chance alone gives the hits of a link
+MIN_TESTED = 5  # a target with fewer timestamped occurrences is judged by its share alone: too few to test
 TIGHTER = 0.5  # or: the largest mean gap of a link, as a share of the mean gap of hits by chance
 _SLACK_S = 1e-3  # a window looks this much further, so that rounding never hides an occurrence at lag_s
 
@@ -258,7 +260,8 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
         chance = found.expected
         mean_gap = found.gap_sum / found.hits
         if share >= max(min_share, chance + (1 - chance) * LIFT) and (
-            binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
+            totals[target] < MIN_TESTED
+            or binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
             or mean_gap <= TIGHTER * found.chance_gap
         ):
             qualified[(source, target)] = _Link(source, target, float(share), float(mean_gap))
