@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -319,3 +320,37 @@ def test_exception_groups_split_one_line_per_entry_or_whole_give_one_cluster_per
         "KeyError in services/store.py:load < routes/threads.py:get_threads": 2,
         "ValueError in services/store.py:load < routes/messages.py:get_messages": 2,
     }
+
+
+def _raised(function) -> BaseException:
+    try:
+        function()
+    except BaseException as error:  # noqa: BLE001 - the test wants the exception whatever it is
+        return error
+    raise AssertionError("nothing raised")
+
+
+def _settle_batch() -> None:
+    def first() -> None:
+        raise ValueError("bad amount 12")
+
+    def second() -> None:
+        raise ValueError("bad amount 13")
+
+    raise ExceptionGroup("settle batch", [_raised(first), _raised(second)])
+
+
+def test_an_exception_group_cut_inside_a_leaf_keeps_the_key_of_its_complete_leaf():
+    """An export cut before the last leaf's exception line: the complete leaf still names the group."""
+    full = "".join(traceback.format_exception(_raised(_settle_batch)))
+    cut = full[: full.rfind("ValueError: bad amount 13")]
+    assert signature(cut) == signature(full)
+    assert "ValueError in " in signature(full)
+
+
+def test_an_unraised_leaf_of_an_unraised_nested_group_takes_the_frames_of_the_group_that_was_raised():
+    def nested() -> None:
+        raise ExceptionGroup("outer", [ExceptionGroup("inner", [ValueError("x")])])
+
+    key = signature("".join(traceback.format_exception(_raised(nested))))
+    assert key.endswith("ValueError in tests/test_clustering.py:nested < tests/test_clustering.py:_raised"), key

@@ -273,8 +273,8 @@ def _group_key(text: str) -> str:
     split the text into blocks, one per exception printed. A block followed by a first-child separator
     (``+-+``) is a group's own (its header, frames and ``ExceptionGroup: …`` line); any other block is a leaf
     (with its own traceback and chained parts, or only its exception line when it was never raised: it then
-    takes the frames of the group holding it). With several leaves, the key that sorts first stands for the
-    group, so the order in which a task group's tasks failed does not matter. Text after the group ends the
+    takes the frames of the nearest group holding it that has frames). With several leaves, the key that sorts
+    first (of those with an exception line, when some have one) stands for the group, so the order in which a task group's tasks failed does not matter. Text after the group ends the
     group. No leaf (a cut-off export): the top group is keyed as a plain traceback.
     """
     blocks: list[tuple[int, list[str], bool]] = []  # (indent, lines, is a group's own block)
@@ -311,11 +311,12 @@ def _group_key(text: str) -> str:
             continue
         marker = body.rfind(TRACEBACK_MARKER)
         section = body[marker:] if marker >= 0 else "\n" + body  # no header: every line is after it
-        key = _section_key(section, groups[-1][1] if groups else top_frames)
+        outer = next((frames for _, frames in reversed(groups) if frames), top_frames)  # the nearest raised group's
+        key = _section_key(section, outer)
         if key:
             keys.append(key)
     if keys:
-        return min(keys)
+        return min(keys, key=lambda key: (key.startswith(_INCOMPLETE), key))  # a leaf cut short only when all are
     body = "\n".join(blocks[0][1])
     return _section_key(body[body.rfind(TRACEBACK_MARKER) :])
 
