@@ -39,7 +39,7 @@ def test_accumulator_totals():
     c = cluster_of([entry(i) for i in range(30)] + [entry(99, severity=Severity.CRITICAL)])
     assert c.count == 31
     assert (c.first_seen, c.last_seen) == (T0, T0 + timedelta(seconds=99))
-    assert c.severity is Severity.CRITICAL
+    assert (c.severity, c.least_severity) == (Severity.CRITICAL, Severity.ERROR)
     assert c.services == {"api": 20, "web": 11}
     assert len(c.samples) == SAMPLES_KEPT
     assert [s.message for s in c.samples[:3]] == ["boom 99", "boom 29", "boom 28"]  # newest first
@@ -54,7 +54,7 @@ def test_accumulator_is_order_independent():
 
 
 def test_merge_equals_adding_everything():
-    entries = [entry(i) for i in range(25)]
+    entries = [entry(i, severity=Severity.WARNING if i == 17 else Severity.ERROR) for i in range(25)]
     a, b = Accumulator(), Accumulator()
     for e in entries[:10]:
         a.add(e)
@@ -62,6 +62,7 @@ def test_merge_equals_adding_everything():
         b.add(e)
     a.merge(b)
     assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == cluster_of(entries)
+    assert cluster_of(entries).least_severity is Severity.WARNING
 
 
 def test_newest_keeps_the_largest_items_whatever_the_order():

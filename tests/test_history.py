@@ -121,6 +121,18 @@ def test_a_scan_with_a_higher_floor_gives_no_baseline_and_no_regression(store):
     assert later["mix"].status == "recurring"
 
 
+def test_a_scan_with_a_higher_floor_still_counts_for_a_cluster_all_above_it(store):
+    """Hourly ERROR-floor scans saw every event of a cluster made only of errors: they are its baseline."""
+    for hour in range(1, 25):
+        only_errors = dataclasses.replace(cluster("err", 2, at(hour)), least_severity=Severity.ERROR)
+        record(store, dataclasses.replace(scan_result(at(hour), only_errors), min_severity=Severity.ERROR))
+    burst = dataclasses.replace(cluster("err", 60, at(25)), least_severity=Severity.ERROR)
+    mixed = dataclasses.replace(burst, least_severity=Severity.WARNING)  # some of its events were below ERROR
+    assert annotate(store, scan_result(at(25), mixed))["err"].baseline_rate is None
+    _, now = record(store, scan_result(at(25), burst))
+    assert (now["err"].baseline_rate, now["err"].spike) == (pytest.approx(2.0), True)
+
+
 def test_a_failure_another_project_had_is_new_in_this_one(store):
     record(store, dataclasses.replace(scan_result(at(1), cluster("ccc", 3, at(1))), project="proj-a"))
     _, other = record(store, dataclasses.replace(scan_result(at(2), cluster("ccc", 3, at(2))), project="proj-b"))

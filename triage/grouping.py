@@ -20,13 +20,14 @@ _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 class Accumulator:
     """Running totals of one group of events."""
 
-    __slots__ = ("count", "first", "last", "severity", "services", "revisions", "_samples", "_occurrences", "_seq")
+    __slots__ = ("count", "first", "last", "severity", "least", "services", "revisions", "_samples", "_occurrences", "_seq")
 
     def __init__(self) -> None:
         self.count = 0
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.severity = Severity.DEFAULT
+        self.least: Severity | None = None
         self.services: Counter[str] = Counter()
         self.revisions: Counter[str] = Counter()
         # items: (time, message or instance, tie-breakers…, sequence number, fields of the value); the
@@ -45,6 +46,8 @@ class Accumulator:
                 self.last = ts
         if entry.severity > self.severity:
             self.severity = entry.severity
+        if self.least is None or entry.severity < self.least:
+            self.least = entry.severity
         service, instance, revision = entry.service, entry.instance, entry.revision
         if service:
             self.services[service] += 1
@@ -66,6 +69,8 @@ class Accumulator:
                 self.first = ts if self.first is None or ts < self.first else self.first
                 self.last = ts if self.last is None or ts > self.last else self.last
         self.severity = max(self.severity, other.severity)
+        if other.least is not None and (self.least is None or other.least < self.least):
+            self.least = other.least
         self.services.update(other.services)
         self.revisions.update(other.revisions)
         for mine, theirs in ((self._samples, other._samples), (self._occurrences, other._occurrences)):
@@ -95,6 +100,7 @@ class Accumulator:
             rule=rule,
             captures=dict(captures or {}),
             occurrences=occurrences,
+            least_severity=self.least,
         )
 
 

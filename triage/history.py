@@ -105,13 +105,14 @@ def annotate(
 def _takes_in(scan: ScanInfo, cluster: Cluster, result: ScanResult) -> bool:
     """Whether an earlier ``scan``'s scope takes in ``cluster`` of ``result``: it kept its whole window, its
     --service filter, if any, names one of the cluster's services, its severity floor is no higher than this scan's
-    (a higher one counted only part of a cluster of mixed severities), and it read the same project (when both
-    name theirs). A scan of another scope that did not see the cluster says nothing about it (no regression, no
-    share of its baseline)."""
+    or than every event of the cluster (else it counted only part of a cluster of mixed severities), and it read
+    the same project (when both name theirs). A scan of another scope that did not see the cluster says nothing
+    about it (no regression, no share of its baseline)."""
     if scan.truncated or (scan.services and not cluster.services.keys() & set(scan.services)):
         return False
     on_requests = cluster.rule is not None and ("http_status" in cluster.rule.match or "latency" in cluster.rule.match)
-    if scan.min_severity > result.min_severity and not on_requests:
+    least = cluster.least_severity
+    if scan.min_severity > result.min_severity and not on_requests and (least is None or least < scan.min_severity):
         return False  # (a rule on request fields keeps its requests whatever the floor)
     return scan.project is None or result.project is None or scan.project == result.project
 

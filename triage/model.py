@@ -138,6 +138,7 @@ class Cluster:
     rule: Rule | None = None
     captures: Mapping[str, str] = field(default_factory=dict)
     occurrences: tuple[Occurrence, ...] = ()
+    least_severity: Severity | None = None  # the lowest seen; None when not known (a result stored by an older version)
 
     @property
     def rule_id(self) -> str | None:

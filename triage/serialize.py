@@ -85,6 +85,7 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         "rule": None if cluster.rule is None else rule_to_dict(cluster.rule),
         "captures": dict(cluster.captures),
         "occurrences": [[time_to_text(o.timestamp), o.instance, o.trace, o.revision] for o in cluster.occurrences],
+        "least_severity": None if cluster.least_severity is None else cluster.least_severity.name,
     }
 
 
@@ -103,6 +104,7 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         rule=None if data["rule"] is None else rule_from_dict(data["rule"]),
         captures=dict(data["captures"]),
         occurrences=tuple(Occurrence(time_from_text(ts), inst, trace, rev) for ts, inst, trace, rev in data["occurrences"]),
+        least_severity=Severity[data["least_severity"]] if data.get("least_severity") else None,
     )
 
 
