@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
 from .entries import parse_timestamp
-from .github import IssueTracker, TrackedIssue
+from .github import IssueLink, IssueTracker, TrackedIssue
 from .issue_body import REFRESHED, owns_title, rewrite
 from .model import PRIORITIES, Cluster, Window
 from .redact import cluster_secrets, redact_with
@@ -55,13 +55,13 @@ def plan(
     render: Render,
     window: Window,
     labels: Sequence[str] = (),
-    linked: Callable[[str], int | None] = lambda fingerprint: None,
+    linked: Callable[[str], IssueLink | None] = lambda fingerprint: None,
     *,
     follow_symptoms: bool = True,
 ) -> list[Action]:
     """One action per cluster, in the order to perform them; reads issues, writes nothing. An issue is found by the
-    tool's label and its marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone
-    removed the label), else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
+    tool's label and its marker, else by the issue ``linked(fingerprint)`` recorded when it was filed (someone
+    removed the label or rewrote the body), unless it was recorded in another repository than the one now opened, else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
     cluster among its symptoms: a symptom whose cause left the window is not filed again on its own.
 
     The clusters of one issue (a person merged their issues) are planned together, a reopening one first, each on
@@ -102,11 +102,11 @@ def _plan_in_turn(
 
 
 def _find(
-    tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None], follow_symptoms: bool
+    tracker: IssueTracker, fingerprint: str, linked: Callable[[str], IssueLink | None], follow_symptoms: bool
 ) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
-    if found is None and (number := linked(fingerprint)) is not None:
-        found = tracker.find_by_number(number, fingerprint)
+    if found is None and (link := linked(fingerprint)) is not None:
+        found = tracker.find_by_number(link, fingerprint)
     if follow_symptoms and (found is None or (found.state == "closed" and found.state_reason in _NOT_REOPENED)):
         found = tracker.find_tracking(fingerprint) or found  # its own issue closed as a duplicate of its root's
     return found
