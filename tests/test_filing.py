@@ -1097,3 +1097,27 @@ def test_a_reopening_with_triages_title_swaps_the_priority_label(run, fake, stat
     assert (issue.state, issue.title) == ("open", "GCP-regression | P1 | Worker exited with code 3")
     assert issue.labels == ["triage", "team-payments", "regression", "P1"]
     assert (chosen.state, chosen.labels) == ("open", ["triage", "P2", "regression"])
+
+
+@pytest.mark.parametrize(("labels", "severity", "title", "after"), [
+    # escalated by label alone: stays P0, with no P2 beside it
+    (["triage", "P0"], Severity.ERROR, "GCP-regression | P2 | Worker exited with code 3", ["triage", "P0", "regression"]),
+    # P0 added beside triage's P2, back at P1: triage's P2 goes, the person's P0 stands
+    (["triage", "P2", "P0", "team-payments"], Severity.CRITICAL, "GCP-regression | P1 | Worker exited with code 3",
+     ["triage", "P0", "team-payments", "regression"]),
+    # triage's label taken off, none set: triage's title's priority is labelled again
+    (["triage"], Severity.CRITICAL, "GCP-regression | P1 | Worker exited with code 3", ["triage", "regression", "P1"]),
+])
+def test_a_reopening_keeps_a_priority_label_a_person_set(run, fake, state, labels, severity, title, after):
+    """Only the priority label triage put there (the one its title names) gives way to the title's new priority."""
+    record(state, cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    assert run("--all").exit_code == 0
+    issue = only_issue(fake, WORKER)
+    assert (issue.title, issue.labels) == ("GCP-new | P2 | Worker exited with code 3", ["triage", "P2"])
+    issue.labels = list(labels)
+    issue.state, issue.closed_at, issue.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    record(state, replace(cluster(WORKER, T0 + timedelta(hours=3), 2, rule=None, title="Worker exited with code 3"),
+                          severity=severity))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.title, issue.labels) == ("open", title, after)

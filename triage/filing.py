@@ -10,6 +10,7 @@ so a run stopped halfway (rate limit, outage) keeps what it did.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -45,6 +46,7 @@ class Action:
     closed_at: datetime | None = None  # when GitHub closed it, for a closed issue
     reason: str = ""
     labels: tuple[str, ...] = ()  # a new issue's labels; a reopening's priority label (with triage's title)
+    drop: tuple[str, ...] = ()  # labels a reopening removes: the priority label triage put there, when it changes
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
 
@@ -147,9 +149,24 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     common["title"] = new.title
     # a reopening that retitles with triage's title (its priority may have changed) swaps the priority label too
     ours = kind == "reopen" and owns_title(issue, cluster.fingerprint)
-    priority = (cluster.priority,) if ours and cluster.priority else ()
-    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=priority,
-                  **common)
+    add, drop = _priority_swap(issue, cluster.priority) if ours and cluster.priority else ((), ())
+    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=add,
+                  drop=drop, **common)
+
+
+_TITLE_PRIORITY = re.compile(r"(?<![0-9A-Za-z])P[0-3](?![0-9A-Za-z])")
+
+
+def _priority_swap(issue: TrackedIssue, priority: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The priority labels to add and to drop when reopening ``issue``, which still has triage's title, with the
+    title's new ``priority``: only the label triage put there (the priority its title names, the first one there,
+    as triage's titles name it before the failure's own title) gives way to it; a priority label a person set (any
+    other) stays, and stands: then none is added."""
+    found = _TITLE_PRIORITY.search(issue.title)
+    ours = found[0] if found else None
+    set_by_a_person = [name for name in issue.labels if name.upper() in PRIORITIES and name.upper() != ours]
+    drop = (ours,) if ours is not None and ours != priority else ()
+    return (() if set_by_a_person else (priority,)), drop
 
 
 def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Action], None]) -> Iterator[Action]:
@@ -161,10 +178,9 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
         elif action.kind in ("comment", "reopen"):
             # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it; a
             # reopening is one request, so a run stopped halfway never leaves an open issue without its label
-            if action.kind == "reopen":  # with triage's title, the priority label follows the title's priority
-                priority = [name for name in action.labels if name in PRIORITIES]
-                drop = [name for name in PRIORITIES if name not in priority] if priority else []
-                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *priority], drop)
+            if action.kind == "reopen":  # with triage's title, triage's priority label follows the title's priority
+                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *action.labels],
+                               action.drop)
             else:
                 tracker.update(action.number, action.title, action.body)
             tracker.comment(action.number, action.comment)
