@@ -308,6 +308,29 @@ def test_a_password_in_the_api_url_never_shows():
     assert "no answer from GitHub" in str(caught.value) and "hunter2pw" not in str(caught.value)
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://tok_ABCDEFGH12345678@127.0.0.1:x", "the GitHub API URL 'https://127.0.0.1:x' is not a valid URL ("),
+    ("https://bob:p@ss:w0rdXYZ@127.0.0.1:x/api", "the GitHub API URL 'https://127.0.0.1:x/api' is not a valid URL ("),
+    ("https://bob:Hunter2Secret@[::1/api/v3", "the GitHub API URL 'https://[::1/api/v3' is not a valid URL ("),
+    ("ftp://tok_ABCDEFGH12345678@ghe.example.com/api/v3",
+     "the GitHub API URL 'ftp://ghe.example.com/api/v3' is not an http(s) URL (check GITHUB_API_URL)"),
+    ("GONE", "no answer from GitHub at http://127.0.0.1:"),
+], ids=["token-alone", "at-in-password", "bad-ipv6", "not-http", "no-answer"])
+def test_a_token_or_user_name_in_the_api_url_never_shows(url, shown):
+    """Not only a password: a token used alone as the URL's user name (https://TOKEN@host) is a secret too, so the
+    whole user[:password]@ part goes from every GITHUB_API_URL message."""
+    if url == "GONE":
+        with FakeGitHub() as gone:
+            url = gone.url.replace("http://", "http://tok_ABCDEFGH12345678@")
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    message = str(caught.value)
+    assert message.startswith(shown)
+    for secret in ("tok_ABCDEFGH12345678", "bob", "w0rdXYZ", "Hunter2Secret", "@"):
+        assert secret not in message
+
+
 def test_an_api_url_that_answers_a_web_page_is_one_line():
     class SignIn(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server API)

@@ -11,6 +11,7 @@ never contains the token.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ class GitHubTracker(IssueTracker):
         self._by_symptom: dict[str, int] = {}  # clusters an incident's root-cause issue tracks besides its own
 
     def __repr__(self) -> str:
-        return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(self._base_url)!r})"
+        return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(_without_userinfo(self._base_url))!r})"
 
     def close(self) -> None:
         self._client.close()
@@ -354,8 +355,18 @@ class GitHubTracker(IssueTracker):
                     " GITHUB_API_URL (its host, port and path as GitHub itself names them)") from None
 
     def _error(self, message: str) -> GitHubError:
-        """One line without the token, nor a password in the API URL (GITHUB_API_URL=https://user:pass@…)."""
+        """One line without the token, nor the ``user[:password]@`` of a URL in it (GITHUB_API_URL=https://user:pass@…
+        or https://TOKEN@…: the whole part goes)."""
+        message = _without_userinfo(message)
         return GitHubError(redact(message.replace(self._token, "***") if self._token else message))
+
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")  # up to the last "@" before the path
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the ``user[:password]@`` part of each URL in it removed."""
+    return _URL_USERINFO.sub(r"\1", text)
 
 
 _MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
