@@ -56,6 +56,7 @@ class FakeGitHub:
 
     def __init__(self, repo: str = "acme/shop", token: str = "test-token", max_per_page: int = 100):
         self.repo = repo
+        self.repo_id = 1  # GitHub's numeric id of the repository (another one: the name was deleted and reused)
         self.token = token
         self.max_per_page = max_per_page
         self.drop_labels = False  # like GitHub for a token without push access: new issues lose their labels
@@ -185,7 +186,7 @@ class FakeGitHub:
     def _repo_json(self) -> dict:
         owner, name = self.repo.split("/")
         return {
-            "id": 1,
+            "id": self.repo_id,
             "name": name,
             "full_name": self.repo,
             "owner": {"login": owner},

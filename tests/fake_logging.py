@@ -181,6 +181,7 @@ class FakeLogging:
         self.entries = entries
         self.project = project
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers, in order
         # HTTP statuses to answer with, one per request, before real pages; DROP closes the connection unanswered,
         # PROXY_PAGE answers 200 with an HTML page (a captive portal or proxy); a (status, body) pair answers with that
         # body (any JSON value, or Raw bytes), as a gateway or proxy in front of the API may
@@ -246,6 +247,7 @@ class FakeLogging:
                     self._send(404, _error(404, f"no route {self.path}"))
                     return
                 length = int(self.headers.get("Content-Length", 0))
+                fake.headers.append(dict(self.headers))
                 self._send(*fake.answer(json.loads(self.rfile.read(length) or b"{}")))
 
             def _send(self, status: int | str, body: Any) -> None:

@@ -183,6 +183,25 @@ def test_log_text_cannot_mention_people():
     assert "bob@example.com" in outside_code  # an e-mail address is no mention
 
 
+@pytest.mark.parametrize(("text", "escaped"), [
+    ("see https://example.com/runbook#3-restart and #45", "see https://example.com/runbook#3-restart and #\u206045"),
+    ("http://host:8080/a?x=1#2 https://x/a?b=1&c=2#3 https://x/GH-12",
+     "http://host:8080/a?x=1#2 https://x/a?b=1&amp;c=2#3 https://x/GH-12"),
+    ("color #123456 order#12 &#39; C#7 GH-12 gh-3 sha256#1",
+     "color #\u2060123456 order#12 &amp;#\u206039; C#7 GH-\u206012 gh-\u20603 sha256#1"),
+    # where a URL ends, a reference may start; without its scheme, a path reads as owner/repo#N
+    ("https://x.com/a<#12> (GH-12) acme/billing#7 example.com/runbook#3",
+     "https://x.com/a&lt;#\u206012&gt; (GH-\u206012) acme/billing#\u20607 example.com/runbook#\u20603"),
+], ids=["url-fragment", "urls", "words", "around-urls"])
+def test_a_hash_in_a_url_or_a_word_is_no_reference_and_stays_as_it_is(text, escaped):
+    """GitHub links "#12" at a word's start, "owner/repo#12" and "GH-12", never inside a URL or after a word
+    character: a word joiner there would only change the URL's anchor, or paste with an invisible character."""
+    assert escape_html(text) == escaped
+    title = "Runbook https://example.com/runbook#3-restart for order#12, see #4"
+    draft = render_issue(dataclasses.replace(unmatched_cluster(), title=title), DraftContext(WINDOW))
+    assert draft.title == "GCP-new | P3 | Runbook https://example.com/runbook#3-restart for order#12, see #\u20604"
+
+
 def test_log_text_cannot_reference_issues_nor_mention_after_a_non_ascii_letter():
     """GitHub links "#12", "owner/repo#7" and "GH-3" (adding an event to that issue's timeline), and takes "@name"
     as a mention after anything but an ASCII word character."""

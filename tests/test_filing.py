@@ -991,21 +991,48 @@ def test_two_runs_at_once_create_the_issue_once(fake, state, tmp_path):
 
 
 def test_a_record_pointing_at_someone_elses_issue_is_stale(run, fake, state):
-    """acme/shop deleted and its name taken by a new repository: the recorded #1 is now a person's issue."""
+    """acme/shop deleted and its name taken by a new repository (another id), which uses triage too: the recorded
+    #1 is now someone else's issue, whatever its labels say."""
     record(state, cluster(DB, T0, 3))
     assert run("--all").exit_code == 0
+    with StateStore.in_dir(state) as store:
+        assert (store.linked_issue(DB).repo_id, store.linked_issue(DB).api_host) == (1, fake.url.split("/")[2])
     fake.issues.clear()
-    person = fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))
+    fake.repo_id = 2
+    person = fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug", "triage"))
     record(state, cluster(DB, T0 + timedelta(hours=1), 2))
     result = run("--all")
     assert result.exit_code == 0, result.stderr
     assert (person.title, person.body, person.labels, person.comments) == (
-        "Login page typo", "The login page says 'Sing in'.", ["bug"], [])
+        "Login page typo", "The login page says 'Sing in'.", ["bug", "triage"], [])
     assert [(w[0], w[1]) for w in fake.writes] == [("POST", "/repos/acme/shop/issues")] * 2  # the first run's, this one's
     assert only_issue(fake, DB).number == 2 and result.stdout.splitlines()[1].split()[0] == "created"
-    assert "issue #1 of acme/shop, recorded for a1b2c3d4e5f6, carries neither triage's marker" in result.stderr
+    assert ("issue #1, recorded for a1b2c3d4e5f6, was filed in repository id 1, but acme/shop is repository id 2:"
+            " taking the record as stale") in result.stderr
     with StateStore.in_dir(state) as store:
-        assert store.linked_issue(DB).number == 2
+        assert (store.linked_issue(DB).number, store.linked_issue(DB).repo_id) == (2, 2)
+
+
+@pytest.mark.parametrize("recorded_by", ["this triage", "an older triage"])
+def test_an_issue_a_person_took_over_is_updated_not_filed_again(run, fake, state, recorded_by):
+    """Someone rewrote the body (the marker went with it) and swapped the `triage` label for their team's: the issue
+    recorded in this repository is still found by its number; so is one recorded before triage kept repository ids."""
+    record(state, cluster(DB, T0, 3))
+    assert run("--all").exit_code == 0
+    issue = only_issue(fake, DB)
+    issue.body, issue.labels = "Root cause: pgbouncer pool size. Owner: @alice.", ["team-db", "P1"]
+    if recorded_by == "an older triage":
+        with StateStore.in_dir(state) as store:
+            store.db.execute("UPDATE issues SET repo_id = NULL, api_host = NULL")
+    record(state, cluster(DB, T0 + timedelta(hours=1), 2))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert len(fake.issues) == 1 and len(issue.comments) == 1
+    assert result.stdout.splitlines()[1].split()[:3] == ["commented", DB[:12], "#1"]
+    assert issue.body.startswith("Root cause: pgbouncer pool size. Owner: @alice.\n\n<!-- triage:")
+    assert issue.labels == ["team-db", "P1"] and "stale" not in result.stderr
+    with StateStore.in_dir(state) as store:
+        assert (store.linked_issue(DB).number, store.linked_issue(DB).repo_id) == (1, 1)
 
 
 def test_a_busy_state_store_when_linking_says_what_was_created(run, fake, state, monkeypatch):
@@ -1070,3 +1097,27 @@ def test_a_reopening_with_triages_title_swaps_the_priority_label(run, fake, stat
     assert (issue.state, issue.title) == ("open", "GCP-regression | P1 | Worker exited with code 3")
     assert issue.labels == ["triage", "team-payments", "regression", "P1"]
     assert (chosen.state, chosen.labels) == ("open", ["triage", "P2", "regression"])
+
+
+@pytest.mark.parametrize(("labels", "severity", "title", "after"), [
+    # escalated by label alone: stays P0, with no P2 beside it
+    (["triage", "P0"], Severity.ERROR, "GCP-regression | P2 | Worker exited with code 3", ["triage", "P0", "regression"]),
+    # P0 added beside triage's P2, back at P1: triage's P2 goes, the person's P0 stands
+    (["triage", "P2", "P0", "team-payments"], Severity.CRITICAL, "GCP-regression | P1 | Worker exited with code 3",
+     ["triage", "P0", "team-payments", "regression"]),
+    # triage's label taken off, none set: triage's title's priority is labelled again
+    (["triage"], Severity.CRITICAL, "GCP-regression | P1 | Worker exited with code 3", ["triage", "regression", "P1"]),
+])
+def test_a_reopening_keeps_a_priority_label_a_person_set(run, fake, state, labels, severity, title, after):
+    """Only the priority label triage put there (the one its title names) gives way to the title's new priority."""
+    record(state, cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    assert run("--all").exit_code == 0
+    issue = only_issue(fake, WORKER)
+    assert (issue.title, issue.labels) == ("GCP-new | P2 | Worker exited with code 3", ["triage", "P2"])
+    issue.labels = list(labels)
+    issue.state, issue.closed_at, issue.state_reason = "closed", "2025-06-01T13:00:00Z", "completed"
+    record(state, replace(cluster(WORKER, T0 + timedelta(hours=3), 2, rule=None, title="Worker exited with code 3"),
+                          severity=severity))
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert (issue.state, issue.title, issue.labels) == ("open", title, after)

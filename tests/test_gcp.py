@@ -930,3 +930,22 @@ def test_google_auths_warning_about_a_missing_quota_project_is_not_shown(env, tm
         warnings.simplefilter("always")
         credentials = find_credentials({}, "test-proj")
     assert type(credentials).__name__ == "Credentials" and caught == []
+
+
+@pytest.mark.parametrize(("userinfo", "pair"), [("oncall:s3cretpw", b"oncall:s3cretpw"),
+                                                ("on%40call:p%C3%A4ss%3Aword", "on@call:päss:word".encode("latin-1")),
+                                                ("tok_ABCDEFGH12345678:", b"tok_ABCDEFGH12345678:")])
+def test_the_endpoints_credentials_echoed_as_basic_auth_are_masked(userinfo, pair):
+    """requests sends the endpoint's user:password@ (decoded) as "Authorization: Basic <base64>": a proxy that echoes
+    the request's headers in its error page must not get them printed."""
+    import base64
+
+    echoed = base64.b64encode(pair).decode()
+    with FakeLogging(numbered(10)) as fake:
+        fake.faults.append((400, Raw(f"Bad Request: Authorization: Basic {echoed}".encode())))
+        url = fake.url.replace("http://", f"http://{userinfo}@")
+        with pytest.raises(SourceError) as caught:
+            list(pull(Pull("test-proj", FILTER), make_client("test-proj", {"TRIAGE_LOGGING_ENDPOINT": url}),
+                      pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None), api_url=url))
+        assert fake.headers[-1]["Authorization"] == f"Basic {echoed}"
+    assert echoed not in str(caught.value) and "Authorization: Basic ***" in str(caught.value)

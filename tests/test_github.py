@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from fake_github import FakeGitHub
-from triage.github import GitHubError, GitHubTracker, Pacing, no_write_retry
+from triage.github import GitHubError, GitHubTracker, IssueLink, Pacing, no_write_retry
 
 TOKEN = "ghp_adapterSECRET0123456789"
 
@@ -238,27 +238,65 @@ def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):
 def test_a_deleted_issue_is_not_found_by_its_number(fake):
     fake.add_issue("gone", body_for("fp1"))
     fake.deleted.add(1)
-    assert tracker(fake).find_by_number(1, "fp1") is None
+    assert tracker(fake).find_by_number(IssueLink(1), "fp1") is None
 
 
-def test_an_issue_is_found_by_its_recorded_number_if_it_is_triages(fake):
-    """A person may have rewritten the body (the label stays) or merged another issue into it (its marker came
-    along); an issue with neither the label nor the fingerprint's marker is someone else's: the record is stale."""
-    fake.add_issue("rewritten by a person", "Root cause: pgbouncer pool size. Fixed in #42.")
+def test_an_issue_is_found_by_its_recorded_number_whatever_a_person_made_of_it(fake):
+    """A person took it over (rewrote the body, swapped the label for a team's), or merged another issue into it:
+    recorded in this very repository, it is still the issue filed for the fingerprint; so is any issue recorded by
+    an older triage, which kept no repository id."""
+    fake.add_issue("taken over", "Root cause: pgbouncer pool size. Owner: @alice.", labels=("team-db", "P1"))
     fake.add_issue("merged, unlabelled", body_for("fp2") + body_for("fp1"), labels=())
     fake.add_issue("a pull request", "", labels=(), pull_request=True)
-    fake.add_issue("Login page typo", "The login page says 'Sing in'.", labels=("bug",))  # a reused repository name
-    fake.add_issue("another failure's", body_for("fp2"), labels=())
-    fake.add_issue("a symptom of an incident", f"<!-- triage:{json.dumps({'fingerprint': 'fp2', 'symptoms': ['fp1']})} -->", labels=())
     notes: list[str] = []
     t = tracker(fake)
     t._notice = notes.append
-    assert [getattr(t.find_by_number(n, "fp1"), "number", None) for n in range(1, 7)] == [1, 2, None, None, None, 6]
-    assert len(notes) == 2 and notes[0] == (
-        "issue #4 of acme/shop, recorded for fp1, carries neither triage's marker for it nor the 'triage' label: taking"
-        " the record as stale (a reused repository name, or another GitHub host?) and looking for its issue as for an"
+    assert (t.repo_id, t.api_host) == (1, fake.url.split("/")[2])
+    here = dict(repo_id=1, api_host=t.api_host)
+    assert [getattr(t.find_by_number(IssueLink(n, **here), "fp1"), "number", None) for n in (1, 2, 3)] == [1, 2, None]
+    assert t.find_by_number(IssueLink(1), "fp1").number == 1  # recorded before triage kept the repository's id
+    assert t.find_by_number(IssueLink(1, repo_id=1), "fp1").number == 1
+    assert notes == [] and fake.writes == []
+    t.comment(1, "new events")  # found by its number, it can be written to
+    assert fake.issues[1].comments == ["new events"]
+
+
+def test_a_record_of_another_repository_or_host_is_stale_and_its_number_never_read(fake):
+    """The name was deleted (or renamed) and taken by a new repository, or the record was made through another
+    GitHub host: the recorded number names someone else's issue, whatever it holds."""
+    fake.add_issue("Login page typo", body_for("fp1"), labels=("triage",))  # even one that looks like triage's
+    notes: list[str] = []
+    t = tracker(fake)
+    t._notice = notes.append
+    before = len(fake.requests)
+    assert t.find_by_number(IssueLink(1, repo_id=7, api_host=t.api_host), "fp1") is None
+    assert t.find_by_number(IssueLink(1, repo_id=1, api_host="ghe.example.com"), "fp1") is None
+    assert t.find_by_number(IssueLink(1, api_host="ghe.example.com"), "fp1") is None
+    assert len(fake.requests) == before  # not even read
+    assert notes[0] == (
+        "issue #1, recorded for fp1, was filed in repository id 7, but acme/shop is repository id 1: taking the"
+        " record as stale (a reused repository name?) and looking for its issue as for an unlinked failure")
+    assert notes[1] == (
+        f"issue #1, recorded for fp1, was filed in the GitHub API at ghe.example.com, but acme/shop is reached at"
+        f" {t.api_host}: taking the record as stale (another GitHub host) and looking for its issue as for an"
         " unlinked failure")
-    assert fake.writes == []
+    assert len(notes) == 3 and fake.writes == []
+
+
+@pytest.mark.parametrize(("url", "host"), [
+    ("https://API.GitHub.com", "api.github.com"),
+    ("https://api.github.com:443/", "api.github.com"),
+    ("https://ghe.example.com:8443/api/v3", "ghe.example.com:8443"),
+    ("http://ghe.example.com:80/api/v3", "ghe.example.com"),
+    ("http://[::1]:8080/api/v3", "[::1]:8080"),
+])
+def test_the_api_host_recorded_names_the_github_whatever_the_spelling(url, host):
+    from urllib.parse import urlsplit
+
+    from triage.github import _api_host
+
+    parts = urlsplit(url)
+    assert _api_host(parts.scheme, parts.hostname, parts.port) == host
 
 
 def test_a_password_in_the_api_url_never_shows():
@@ -268,6 +306,29 @@ def test_a_password_in_the_api_url_never_shows():
     with pytest.raises(GitHubError) as caught:
         GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
     assert "no answer from GitHub" in str(caught.value) and "hunter2pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://tok_ABCDEFGH12345678@127.0.0.1:x", "the GitHub API URL 'https://127.0.0.1:x' is not a valid URL ("),
+    ("https://bob:p@ss:w0rdXYZ@127.0.0.1:x/api", "the GitHub API URL 'https://127.0.0.1:x/api' is not a valid URL ("),
+    ("https://bob:Hunter2Secret@[::1/api/v3", "the GitHub API URL 'https://[::1/api/v3' is not a valid URL ("),
+    ("ftp://tok_ABCDEFGH12345678@ghe.example.com/api/v3",
+     "the GitHub API URL 'ftp://ghe.example.com/api/v3' is not an http(s) URL (check GITHUB_API_URL)"),
+    ("GONE", "no answer from GitHub at http://127.0.0.1:"),
+], ids=["token-alone", "at-in-password", "bad-ipv6", "not-http", "no-answer"])
+def test_a_token_or_user_name_in_the_api_url_never_shows(url, shown):
+    """Not only a password: a token used alone as the URL's user name (https://TOKEN@host) is a secret too, so the
+    whole user[:password]@ part goes from every GITHUB_API_URL message."""
+    if url == "GONE":
+        with FakeGitHub() as gone:
+            url = gone.url.replace("http://", "http://tok_ABCDEFGH12345678@")
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    message = str(caught.value)
+    assert message.startswith(shown)
+    for secret in ("tok_ABCDEFGH12345678", "bob", "w0rdXYZ", "Hunter2Secret", "@"):
+        assert secret not in message
 
 
 def test_an_api_url_that_answers_a_web_page_is_one_line():

@@ -164,7 +164,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
     old.commit()
     old.close()
     with StateStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         issue = store.linked_issue("fp")
         assert (issue.state, issue.closed_at) == ("closed", None)
 
@@ -220,3 +220,31 @@ def test_a_version_3_store_learns_the_scope_of_its_scans_from_their_results(tmp_
     assert (first.services, first.min_severity, first.project) == (("api", "web"), Severity.ERROR, "acme")
     assert (second.services, second.min_severity, second.project) == ((), Severity.WARNING, None)
     assert (damaged.services, damaged.min_severity, damaged.project) == ((), Severity.WARNING, None)
+
+
+@pytest.mark.parametrize("columns_there", [False, True])
+def test_a_version_4_store_learns_the_repository_of_new_issue_links_and_keeps_its_old_ones(tmp_path, columns_there):
+    """Links recorded before keep no repository id nor API host (trusted as they were); the step adding the columns
+    is guarded (a store that has them, from a build that added them before bumping the version, migrates too)."""
+    import sqlite3
+
+    from triage.state import _MIGRATIONS, SCHEMA_VERSION, StateStore
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(";".join(_MIGRATIONS[v] for v in (1, 2, 3, 4)) + ";PRAGMA user_version=4;")
+    if columns_there:
+        old.executescript("ALTER TABLE issues ADD COLUMN repo_id INTEGER; ALTER TABLE issues ADD COLUMN api_host TEXT;")
+    old.execute("INSERT INTO issues (fingerprint, repo, number, url, state, updated_at) VALUES"
+                " ('fp', 'o/r', 1, 'https://x/1', 'open', '2026-01-01T00:00:00.000000Z')")
+    old.commit()
+    old.close()
+    with StateStore(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        issue = store.linked_issue("fp")
+        assert (issue.number, issue.repo_id, issue.api_host) == (1, None, None)
+        store.link_issue("fp", "o/r", 2, "https://x/2", "open", repo_id=4711, api_host="ghe.example.com")
+        store.link_issue("fp2", "o/r", 3, "https://x/3", "open")
+        assert (store.linked_issue("fp").number, store.linked_issue("fp").repo_id) == (2, 4711)
+        assert store.linked_issue("fp", "O/R").api_host == "ghe.example.com"
+        assert (store.linked_issue("fp2").repo_id, store.linked_issue("fp2").api_host) == (None, None)

@@ -41,8 +41,16 @@ ZWJ = "\u200d"
 WORD_JOINER = "\u2060"  # after "@": log text cannot @mention (notify) people or teams in an issue
 # GitHub takes "@name" as a mention after anything but an ASCII word character (so after "ü" or "中" too)
 _MENTION = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")
-# and "#12", "owner/repo#12" and "GH-12" as references, which add a "mentioned this" event to that issue
-_REFERENCE = re.compile(r"#(?=[0-9])|(?<![A-Za-z0-9_])GH-(?=[0-9])", re.IGNORECASE)
+# and "#12" (at a word's start), "owner/repo#12" and "GH-12" as references, which add a "mentioned this" event to
+# that issue; never inside a URL (GitHub links the URL instead), nor after a word character ("order#12", "C#7"). A
+# URL runs from its "scheme://" to a blank, or to what ends it in issue text ("<", ">", also escaped, a backslash,
+# a backquote): a "#12" after one of those is broken (so is "example.com/runbook#3" without its scheme: it reads
+# as owner/repo#3)
+_URL = r"[A-Za-z][A-Za-z0-9+.-]*://(?:(?!&lt;|&gt;)[^\s<>\\`])*"
+_REFERENCE = re.compile(
+    rf"(?P<url>{_URL})|(?<![A-Za-z0-9_])#(?=[0-9])|/[A-Za-z0-9_.-]+#(?=[0-9])|(?<![A-Za-z0-9_])GH-(?=[0-9])",
+    re.IGNORECASE,
+)
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Markdown that log text must not start: a backslash before punctuation (or last), code, emphasis, links and
 # images, strikethrough, a heading; "_" inside a word (snake_case) opens nothing and stays as it is
@@ -144,8 +152,11 @@ def escape_html(text: str) -> str:
 
 def break_references(text: str) -> str:
     """``@mentions`` and issue references (``#12``, ``owner/repo#12``, ``GH-12``) broken with a word joiner, so that
-    log text shown in an issue notifies nobody and adds nothing to other issues' timelines."""
-    return _REFERENCE.sub(lambda found: found[0] + WORD_JOINER, _MENTION.sub("@" + WORD_JOINER, text))
+    log text shown in an issue notifies nobody and adds nothing to other issues' timelines; a ``#`` inside a URL
+    (``https://example.com/runbook#3-restart``) or a word (``order#12``), which GitHub links to no issue, stays as it
+    is."""
+    text = _MENTION.sub("@" + WORD_JOINER, text)
+    return _REFERENCE.sub(lambda found: found[0] if found["url"] else found[0] + WORD_JOINER, text)
 
 
 def escape_cell(text: str) -> str:

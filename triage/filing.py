@@ -10,6 +10,7 @@ so a run stopped halfway (rate limit, outage) keeps what it did.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
 from .entries import parse_timestamp
-from .github import IssueTracker, TrackedIssue
+from .github import IssueLink, IssueTracker, TrackedIssue
 from .issue_body import REFRESHED, owns_title, rewrite
 from .model import PRIORITIES, Cluster, Window
 from .redact import cluster_secrets, redact_with
@@ -45,6 +46,7 @@ class Action:
     closed_at: datetime | None = None  # when GitHub closed it, for a closed issue
     reason: str = ""
     labels: tuple[str, ...] = ()  # a new issue's labels; a reopening's priority label (with triage's title)
+    drop: tuple[str, ...] = ()  # labels a reopening removes: the priority label triage put there, when it changes
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
 
@@ -55,13 +57,13 @@ def plan(
     render: Render,
     window: Window,
     labels: Sequence[str] = (),
-    linked: Callable[[str], int | None] = lambda fingerprint: None,
+    linked: Callable[[str], IssueLink | None] = lambda fingerprint: None,
     *,
     follow_symptoms: bool = True,
 ) -> list[Action]:
     """One action per cluster, in the order to perform them; reads issues, writes nothing. An issue is found by the
-    tool's label and its marker, else by the number ``linked(fingerprint)`` recorded when it was filed (someone
-    removed the label), else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
+    tool's label and its marker, else by the issue ``linked(fingerprint)`` recorded when it was filed (someone
+    removed the label or rewrote the body), unless it was recorded in another repository than the one now opened, else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
     cluster among its symptoms: a symptom whose cause left the window is not filed again on its own.
 
     The clusters of one issue (a person merged their issues) are planned together, a reopening one first, each on
@@ -102,11 +104,11 @@ def _plan_in_turn(
 
 
 def _find(
-    tracker: IssueTracker, fingerprint: str, linked: Callable[[str], int | None], follow_symptoms: bool
+    tracker: IssueTracker, fingerprint: str, linked: Callable[[str], IssueLink | None], follow_symptoms: bool
 ) -> TrackedIssue | None:
     found = tracker.find_by_fingerprint(fingerprint)
-    if found is None and (number := linked(fingerprint)) is not None:
-        found = tracker.find_by_number(number, fingerprint)
+    if found is None and (link := linked(fingerprint)) is not None:
+        found = tracker.find_by_number(link, fingerprint)
     if follow_symptoms and (found is None or (found.state == "closed" and found.state_reason in _NOT_REOPENED)):
         found = tracker.find_tracking(fingerprint) or found  # its own issue closed as a duplicate of its root's
     return found
@@ -147,9 +149,24 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     common["title"] = new.title
     # a reopening that retitles with triage's title (its priority may have changed) swaps the priority label too
     ours = kind == "reopen" and owns_title(issue, cluster.fingerprint)
-    priority = (cluster.priority,) if ours and cluster.priority else ()
-    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=priority,
-                  **common)
+    add, drop = _priority_swap(issue, cluster.priority) if ours and cluster.priority else ((), ())
+    return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=add,
+                  drop=drop, **common)
+
+
+_TITLE_PRIORITY = re.compile(r"(?<![0-9A-Za-z])P[0-3](?![0-9A-Za-z])")
+
+
+def _priority_swap(issue: TrackedIssue, priority: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The priority labels to add and to drop when reopening ``issue``, which still has triage's title, with the
+    title's new ``priority``: only the label triage put there (the priority its title names, the first one there,
+    as triage's titles name it before the failure's own title) gives way to it; a priority label a person set (any
+    other) stays, and stands: then none is added."""
+    found = _TITLE_PRIORITY.search(issue.title)
+    ours = found[0] if found else None
+    set_by_a_person = [name for name in issue.labels if name.upper() in PRIORITIES and name.upper() != ours]
+    drop = (ours,) if ours is not None and ours != priority else ()
+    return (() if set_by_a_person else (priority,)), drop
 
 
 def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Action], None]) -> Iterator[Action]:
@@ -161,10 +178,9 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
         elif action.kind in ("comment", "reopen"):
             # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it; a
             # reopening is one request, so a run stopped halfway never leaves an open issue without its label
-            if action.kind == "reopen":  # with triage's title, the priority label follows the title's priority
-                priority = [name for name in action.labels if name in PRIORITIES]
-                drop = [name for name in PRIORITIES if name not in priority] if priority else []
-                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *priority], drop)
+            if action.kind == "reopen":  # with triage's title, triage's priority label follows the title's priority
+                tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *action.labels],
+                               action.drop)
             else:
                 tracker.update(action.number, action.title, action.body)
             tracker.comment(action.number, action.comment)

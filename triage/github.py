@@ -11,6 +11,7 @@ never contains the token.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -55,6 +56,16 @@ class TrackedIssue:
     state_reason: str | None = None  # how it was closed: completed | not_planned | duplicate (None: unknown)
 
 
+@dataclass(frozen=True, slots=True)
+class IssueLink:
+    """The issue number recorded for a fingerprint, with the repository it was filed in: GitHub's numeric id of the
+    repository and the API's host (None in records written before triage kept them)."""
+
+    number: int
+    repo_id: int | None = None
+    api_host: str | None = None
+
+
 class IssueTracker(ABC):
     """Where issues are filed; all methods raise :class:`GitHubError` on failure."""
 
@@ -62,8 +73,9 @@ class IssueTracker(ABC):
     def find_by_fingerprint(self, fingerprint: str) -> TrackedIssue | None: ...
 
     @abstractmethod
-    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for ``fingerprint``; None when it is gone or is not triage's."""
+    def find_by_number(self, link: IssueLink, fingerprint: str) -> TrackedIssue | None:
+        """The issue ``link`` recorded as filed for ``fingerprint``; None when it is gone, or when it was recorded in
+        another repository (or through another GitHub host) than the one now opened."""
 
     @abstractmethod
     def find_tracking(self, fingerprint: str) -> TrackedIssue | None:
@@ -153,6 +165,7 @@ class GitHubTracker(IssueTracker):
                 f"the GitHub API URL {self._base_url!r} is not a valid URL ({err}): check GITHUB_API_URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(f"the GitHub API URL {self._base_url!r} is not an http(s) URL (check GITHUB_API_URL)")
+        self.api_host = _api_host(parts.scheme, parts.hostname, parts.port)  # recorded with each issue link
         try:
             self._client = Github(
                 base_url=self._base_url,
@@ -172,12 +185,15 @@ class GitHubTracker(IssueTracker):
                 " GITHUB_API_URL"
             )
         self.repo_name = full_name  # as GitHub spells it (--repo may be written in another case)
+        repo_id = self._repo.raw_data.get("id")
+        # which repository it is, whatever its name (recorded with each issue link; see find_by_number)
+        self.repo_id: int | None = repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None
         self._issues: dict[int, Issue] | None = None
         self._by_fingerprint: dict[str, int] = {}
         self._by_symptom: dict[str, int] = {}  # clusters an incident's root-cause issue tracks besides its own
 
     def __repr__(self) -> str:
-        return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(self._base_url)!r})"
+        return f"GitHubTracker(repo={self.repo_name!r}, base_url={redact(_without_userinfo(self._base_url))!r})"
 
     def close(self) -> None:
         self._client.close()
@@ -194,24 +210,27 @@ class GitHubTracker(IssueTracker):
         number = self._by_symptom.get(fingerprint)
         return _tracked(issues[number]) if number is not None else None
 
-    def find_by_number(self, number: int, fingerprint: str) -> TrackedIssue | None:
-        """Issue ``number``, recorded as filed for ``fingerprint`` (it may have lost its label, or its marker when
-        someone rewrote its body or merged another issue into it); None when it is gone, or when it carries neither
-        triage's marker for ``fingerprint`` nor the tool's label: then the record is stale (a repository deleted or
-        renamed and its name taken by another, or another GitHub host), and the number names someone else's issue,
-        which triage must not write to."""
+    def find_by_number(self, link: IssueLink, fingerprint: str) -> TrackedIssue | None:
+        """The issue ``link`` recorded as filed for ``fingerprint``, whatever it now holds: a person may have taken
+        it over (rewritten its body, swapped the label for their own), or merged another issue into it. None when it
+        is gone, or when the record names another repository than the one now opened (its numeric id, or the API
+        host, differs: a repository deleted or renamed and its name taken by another, or another GitHub host), where
+        the number names someone else's issue, which triage must not write to. A record without them (written by an
+        older triage) is trusted."""
+        number = link.number
+        other_repo = link.repo_id is not None and self.repo_id is not None and link.repo_id != self.repo_id
+        other_host = link.api_host is not None and link.api_host != self.api_host
+        if other_repo or other_host:
+            was = f"the GitHub API at {link.api_host}" if other_host else f"repository id {link.repo_id}"
+            now = f"reached at {self.api_host}" if other_host else f"repository id {self.repo_id}"
+            why = "another GitHub host" if other_host else "a reused repository name?"
+            self._notice(
+                f"issue #{number}, recorded for {fingerprint[:12]}, was filed in {was}, but {self.repo_name} is"
+                f" {now}: taking the record as stale ({why}) and looking for its issue as for an unlinked failure"
+            )
+            return None
         issue = self._call(lambda: _issue_or_none(self._repo, number), f"read issue #{number}")
         if issue is None or "/pull/" in issue.html_url:
-            return None
-        found = self._markers_of(issue.body or "")
-        carried = {data.get("fingerprint") for data in found} | {fp for data in found for fp in marker_symptoms(data)}
-        labelled = self.label.lower() in {label.name.lower() for label in issue.labels}
-        if fingerprint not in carried and not labelled:
-            self._notice(
-                f"issue #{number} of {self.repo_name}, recorded for {fingerprint[:12]}, carries neither triage's marker"
-                f" for it nor the {self.label!r} label: taking the record as stale (a reused repository name, or"
-                " another GitHub host?) and looking for its issue as for an unlinked failure"
-            )
             return None
         self._remember(issue)
         return _tracked(issue)
@@ -336,11 +355,27 @@ class GitHubTracker(IssueTracker):
                     " GITHUB_API_URL (its host, port and path as GitHub itself names them)") from None
 
     def _error(self, message: str) -> GitHubError:
-        """One line without the token, nor a password in the API URL (GITHUB_API_URL=https://user:pass@…)."""
+        """One line without the token, nor the ``user[:password]@`` of a URL in it (GITHUB_API_URL=https://user:pass@…
+        or https://TOKEN@…: the whole part goes)."""
+        message = _without_userinfo(message)
         return GitHubError(redact(message.replace(self._token, "***") if self._token else message))
 
 
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")  # up to the last "@" before the path
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the ``user[:password]@`` part of each URL in it removed."""
+    return _URL_USERINFO.sub(r"\1", text)
+
+
 _MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
+
+
+def _api_host(scheme: str, hostname: str, port: int | None) -> str:
+    """``host`` or ``host:port`` (a port other than the scheme's own), in lower case: which GitHub the API URL names."""
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return host if port in (None, {"http": 80, "https": 443}[scheme]) else f"{host}:{port}"
 
 
 def _rate_limit_wait(err: GithubException, now: float) -> float | None:

@@ -3,11 +3,12 @@
 Location: ``$XDG_STATE_HOME/triage/state.db`` (default ``~/.local/state/triage/state.db``); a ``state_dir``
 overrides the folder. WAL mode and short transactions, so a ``scan`` recording while a ``draft`` reads is fine.
 Schema changes bump :data:`SCHEMA_VERSION` (kept in ``PRAGMA user_version``) and add a step to
-:data:`_MIGRATIONS`.
+:data:`_MIGRATIONS` (SQL, or a function of the connection for a step that must look before it changes).
 
 Tables: ``scans`` (one row per scan, with the full :class:`ScanResult` as JSON for an exact round-trip),
 ``scan_clusters`` (fingerprint, counts and first/last seen per scan: the history) and ``issues``
-(fingerprint → GitHub issue, written by the issue filer).
+(fingerprint → GitHub issue, with the repository's id and the API host it was filed in, written by the issue
+filer).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable, Union
 
 from .errors import TriageError
 from .model import ScanResult, Severity, Window
@@ -25,7 +27,7 @@ from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 from .sources import is_live
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
 
@@ -46,7 +48,16 @@ def _pad_years_sql() -> str:
     )
 
 
-_MIGRATIONS: dict[int, str] = {
+def _add_issue_identity(db: sqlite3.Connection) -> None:
+    """Version 5: each issue link keeps the repository it was filed in, by GitHub's numeric id and the API's host
+    (NULL in links recorded before: those are trusted as they were). Guarded: a column already there is kept."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(issues)")}
+    for column, kind in (("repo_id", "INTEGER"), ("api_host", "TEXT")):
+        if column not in present:
+            db.execute(f"ALTER TABLE issues ADD COLUMN {column} {kind}")
+
+
+_MIGRATIONS: dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     # version reached → SQL that gets there from the previous version
     1: """
     CREATE TABLE scans (
@@ -99,6 +110,7 @@ _MIGRATIONS: dict[int, str] = {
         project = json_extract(result, '$.project')
     WHERE json_valid(result)
     """,
+    5: _add_issue_identity,
 }
 
 
@@ -155,6 +167,8 @@ class LinkedIssue:
     state: str  # open | closed
     updated_at: datetime
     closed_at: datetime | None = None  # as GitHub reported it, when closed
+    repo_id: int | None = None  # GitHub's numeric id of the repository it was filed in (None: recorded before kept)
+    api_host: str | None = None  # the GitHub API's host[:port] it was filed through (None: recorded before kept)
 
 
 class StateStore:
@@ -227,9 +241,12 @@ class StateStore:
                     " upgrade triage or use another --state-dir"
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                step = _MIGRATIONS[target]
+                statements = [] if callable(step) else [s for s in step.split(";") if s.strip()]
+                if callable(step):
+                    step(self.db)
+                for statement in statements:
+                    self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={target}")
 
     def _version(self) -> int:
@@ -318,31 +335,36 @@ class StateStore:
     # --- issues -------------------------------------------------------------------------------------------
 
     def link_issue(
-        self, fingerprint: str, repo: str, number: int, url: str, state: str, closed_at: datetime | None = None
+        self, fingerprint: str, repo: str, number: int, url: str, state: str, closed_at: datetime | None = None,
+        *, repo_id: int | None = None, api_host: str | None = None,
     ) -> None:
-        """Record (or update) the GitHub issue that tracks ``fingerprint`` in ``repo``."""
+        """Record (or update) the GitHub issue that tracks ``fingerprint`` in ``repo`` (GitHub's repository
+        ``repo_id``, reached through the API at ``api_host``)."""
         if state not in ISSUE_STATES:
             raise ValueError(f"issue state must be open or closed, not {state!r}")
         with self._transaction():
             self.db.execute(
-                "INSERT INTO issues (fingerprint, repo, number, url, state, updated_at, closed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO issues (fingerprint, repo, number, url, state, updated_at, closed_at, repo_id, api_host)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (fingerprint, repo) DO UPDATE SET number = excluded.number, url = excluded.url,"
-                " state = excluded.state, updated_at = excluded.updated_at, closed_at = excluded.closed_at",
-                (fingerprint, repo, number, url, state, utc_text(datetime.now(timezone.utc)), utc_text(closed_at)),
+                " state = excluded.state, updated_at = excluded.updated_at, closed_at = excluded.closed_at,"
+                " repo_id = excluded.repo_id, api_host = excluded.api_host",
+                (fingerprint, repo, number, url, state, utc_text(datetime.now(timezone.utc)), utc_text(closed_at),
+                 repo_id, api_host),
             )
 
     def linked_issue(self, fingerprint: str, repo: str | None = None) -> LinkedIssue | None:
         """The issue linked to ``fingerprint`` (in ``repo``, whose name GitHub reads in any case, or the most recently
         updated one)."""
         row = self.db.execute(
-            "SELECT fingerprint, repo, number, url, state, updated_at, closed_at FROM issues"
+            "SELECT fingerprint, repo, number, url, state, updated_at, closed_at, repo_id, api_host FROM issues"
             " WHERE fingerprint = ? AND (? IS NULL OR repo = ? COLLATE NOCASE) ORDER BY updated_at DESC LIMIT 1",
             (fingerprint, repo, repo),
         ).fetchone()
         if row is None:
             return None
-        return LinkedIssue(row[0], row[1], row[2], row[3], row[4], time_from_text(row[5]), time_from_text(row[6]))
+        return LinkedIssue(row[0], row[1], row[2], row[3], row[4], time_from_text(row[5]), time_from_text(row[6]),
+                           row[7], row[8])
 
 
 class _Transaction:

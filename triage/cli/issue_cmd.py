@@ -90,7 +90,7 @@ def file_issues(
             def link(action) -> None:  # under the name as GitHub spells it
                 try:
                     store.link_issue(action.fingerprint, tracker.repo_name, action.number, action.url, action.state,
-                                     action.closed_at)
+                                     action.closed_at, repo_id=tracker.repo_id, api_host=tracker.api_host)
                 except sqlite3.Error as err:  # done on GitHub, not recorded: say what was done, not "damaged"
                     raise _NotRecorded(action, store.path, err) from None
 
@@ -99,9 +99,9 @@ def file_issues(
                 repo, token, base_url=base_url, pacing=github.DEFAULT_PACING, markers_of=marker_data,
                 notice=lambda message: typer.echo(f"Note: {message}", err=True),
             )
-            def linked(fingerprint: str) -> int | None:  # also under the name --repo gave (a renamed repository)
+            def linked(fingerprint: str):  # also under the name --repo gave (a renamed repository)
                 issue = store.linked_issue(fingerprint, tracker.repo_name) or store.linked_issue(fingerprint, repo)
-                return issue.number if issue else None
+                return github.IssueLink(issue.number, issue.repo_id, issue.api_host) if issue else None
 
             # one run at a time per state store, from reading the issues until what it created is recorded: two
             # runs that both read the issues before either created one would both create it

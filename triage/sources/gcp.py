@@ -408,13 +408,23 @@ def _api_error(response: Any, api_errors: Any) -> Exception:
 
 
 def _userinfo_secrets(url: str) -> tuple[str, ...]:
-    """The password of ``url``'s ``user:password@`` (as written and decoded), which no message may show."""
+    """The password of ``url``'s ``user:password@`` (as written and decoded), which no message may show; and the
+    base64 of the decoded ``user:password`` that requests sends as ``Authorization: Basic …`` (a proxy may echo the
+    request's headers in its error page)."""
+    import base64
     from urllib.parse import unquote
 
     userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
-    password = userinfo.partition(":")[2]
-    return tuple(sorted({p for p in (userinfo, password, unquote(userinfo), unquote(password)) if len(p) >= 3},
-                        key=len, reverse=True))
+    user, _, password = userinfo.partition(":")
+    secrets = {userinfo, password, unquote(userinfo), unquote(password)}
+    if userinfo:  # as requests builds it (latin-1; UTF-8 for what latin-1 cannot hold)
+        pair = f"{unquote(user)}:{unquote(password)}"
+        for encoding in ("latin-1", "utf-8"):
+            try:
+                secrets.add(base64.b64encode(pair.encode(encoding)).decode("ascii"))
+            except UnicodeEncodeError:
+                pass
+    return tuple(sorted({p for p in secrets if len(p) >= 3}, key=len, reverse=True))
 
 
 def _scrubbed(text: str, secrets: tuple[str, ...] = ()) -> str:
