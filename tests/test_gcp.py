@@ -370,6 +370,22 @@ def test_max_entries_reports_truncation(cli, fake):
         assert untruncated.exit_code == 0 and "TRUNCATED" not in untruncated.stdout
 
 
+def test_a_pull_cut_by_max_entries_rates_its_failures_over_the_minutes_it_kept(cli, env, tmp_path):
+    """A request a minute for an hour and three failures in its last minutes; the newest 20 entries kept cover
+    11:43 to 11:59:30: the rate is over those 16.5 minutes, not the hour nor the 2.5 minutes since the first failure."""
+    entries = [run_entry(f"2026-03-01T11:{m:02d}:00Z", f"| INFO | app.web:handle:9 | request {m} ok") for m in range(60)]
+    entries += [run_entry(f"2026-03-01T11:{m}:30Z", f"| ERROR | app.ledger:sync:3 | ledger sync failed #{m}")
+                for m in (57, 58, 59)]
+    with FakeLogging(entries) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        result = cli("scan", "-s", "gcp:test-proj", "--since", "1h", "--now", NOW, "--max-entries", "20", "-f", "json",
+                     "--state-dir", tmp_path / "state")
+    data = json.loads(result.stdout)
+    [cluster] = data["clusters"]
+    assert data["truncated"] and cluster["count"] == 3
+    assert cluster["rate"] == pytest.approx(3 / (16.5 / 60), abs=1e-3)
+
+
 def test_user_filter_is_anded_in_and_a_rejected_filter_is_one_line(cli, fake):
     scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--filter", 'logName:"requests"')
     assert fake.requests[-1]["filter"].endswith(' AND (logName:"requests")')

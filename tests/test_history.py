@@ -141,12 +141,13 @@ def test_a_failure_another_project_had_is_new_in_this_one(store):
     assert [ctx["ccc"].status for ctx in (other, unnamed, again)] == ["new", "recurring", "recurring"]
 
 
-def test_a_truncated_scan_counts_from_its_first_failure_and_gives_no_baseline(store):
-    """--max-entries kept the newest 10 minutes of an hour: its rate is over those, and a later full scan of the
-    same traffic is no spike against it."""
-    kept = dataclasses.replace(scan_result(at(1), cluster("ddd", 10, at(1))), truncated=True)
+def test_a_truncated_scan_covers_the_entries_it_kept_and_gives_no_baseline(store):
+    """--max-entries kept the newest 15 minutes of an hour: its rate is over those (not the hour, not from its first
+    failure), and a later full scan of the same traffic is no spike against it."""
+    kept = dataclasses.replace(scan_result(at(1), cluster("ddd", 10, at(1))), truncated=True,
+                               entries_span=Window(at(1) - timedelta(minutes=15), at(1)))
     _, first = record(store, kept)
-    assert first["ddd"].rate == pytest.approx(60.0)  # 10 events from its first to the window's end: 10 minutes
+    assert first["ddd"].rate == pytest.approx(40.0)  # 10 events in the 15 minutes kept
     _, full = record(store, scan_result(at(1.01), cluster("ddd", 60, at(1.01))))
     assert (full["ddd"].status, full["ddd"].baseline_rate, full["ddd"].spike) == ("recurring", None, False)
 
@@ -203,7 +204,8 @@ def test_covered_hours_of_open_windows():
     assert covered_hours(Window(None, None), at(5), first, last) == 2.0  # a whole file: first to last failure
     assert covered_hours(Window(at(0), None), at(5), first, last, live=True) == 5.0  # --from, a pull: up to now
     assert covered_hours(Window(at(0), None), at(5), first, last) == 3.0  # --from, a file: up to its last failure
-    assert covered_hours(Window(at(0), at(5)), at(5), first, last, truncated=True) == 4.0  # kept from its first failure
+    assert covered_hours(Window(at(0), at(5)), at(5), first, last, kept=Window(at(2), at(5))) == 3.0  # the newest kept
+    assert covered_hours(Window(None, None), at(5), first, last, kept=Window(at(0.5), at(4))) == 3.5  # a cut file
     assert covered_hours(Window(None, None), at(5), None, None) == 0.0
 
 

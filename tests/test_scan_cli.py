@@ -701,3 +701,4 @@ def test_a_closed_standard_input_is_one_line(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(0),
     )
     assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")
+

@@ -9,8 +9,9 @@ Status of a cluster in a scan, against the scans recorded before it:
 
 Covered hours of a scan: its window; an open start (a whole file read) falls back to the first
 failure it saw, an open end to the scan time when the start was given and Cloud Logging was read (a pull runs up
-to now), else to the last failure (a file ends where it ends). A scan that kept only the newest part of its window
-(``--max-entries``) covers it from its first failure on, and gives no baseline. A span shorter than :data:`MIN_COVERED` (every failure at the same instant, a 0.5 s window) counts as
+to now), else to the last failure (a file ends where it ends). A scan cut short (a pull cut by ``--max-entries``
+keeps the newest entries, a cut file the oldest) covers the span of the entries it kept in its window, and gives no
+baseline. A span shorter than :data:`MIN_COVERED` (every failure at the same instant, a 0.5 s window) counts as
 that long, for the rate of a scan and the baselines alike: one event at one instant is 60 per hour.
 """
 
@@ -81,7 +82,7 @@ def annotate(
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
     window_hours = covered_hours(
         result.window, at, min(firsts, default=None), max(lasts, default=None),
-        live=any(map(is_live, result.sources)), truncated=result.truncated,
+        live=any(map(is_live, result.sources)), kept=result.entries_span if result.truncated else None,
     )
     spikes = detect_spikes({c.fingerprint: c.count for c in result.clusters}, window_hours, baselines)
     incident_of = incidents_by_cluster(link_incidents(result.clusters) if incidents is None else incidents)
@@ -126,10 +127,14 @@ def _back_after_closing(issue: LinkedIssue | None, last_seen: datetime | None) -
 
 def covered_hours(
     window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None,
-    *, live: bool = False, truncated: bool = False,
+    *, live: bool = False, kept: Window | None = None,
 ) -> float:
-    """Hours a scan covers, at least :data:`MIN_COVERED` (see the module docstring); 0 when unknown."""
-    start = first if truncated and first else window.start or first
+    """Hours a scan covers, at least :data:`MIN_COVERED` (see the module docstring); 0 when unknown. ``kept``: the
+    first and last time of the entries a scan cut short kept (a pull cut by --max-entries keeps the newest, a cut file
+    the oldest): it covers those."""
+    if kept is not None:
+        window = Window(max(filter(None, (window.start, kept.start))), min(filter(None, (window.end, kept.end))))
+    start = window.start or first
     end = window.end or (scanned_at if window.start and live else last)
     if start is None or end is None or end < start:
         return 0.0
@@ -169,9 +174,7 @@ def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float
     hours = {}
     for s in scans:
         first, last = spans.get(s.scan_id, (None, None))
-        hours[s.scan_id] = covered_hours(
-            s.window, s.scanned_at, time_from_text(first), time_from_text(last), live=s.live, truncated=s.truncated
-        )
+        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, time_from_text(first), time_from_text(last), live=s.live)
     return hours
 
 

@@ -193,6 +193,7 @@ class ScanResult:
     project: str | None = None  # the Google Cloud project of the failures, when they all name the same one
     services: tuple[str, ...] = ()  # the --service filter (empty: every service)
     min_severity: Severity = Severity.WARNING  # the severity floor
+    entries_span: Window | None = None  # the first and last time of the entries in the window (None: none had one)
 
     def failure_span(self) -> tuple[datetime | None, datetime | None]:
         """When the first and the last failure of the scan happened (None, None without failures)."""

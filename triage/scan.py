@@ -46,6 +46,7 @@ class _Counters:
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
     outside: tuple[datetime, datetime] | None = None  # the first and last time of the entries the window left out
+    inside: tuple[datetime, datetime] | None = None  # the first and last time of the entries in the window
 
     def skip(self, problem: Problem) -> None:
         self.skipped += 1
@@ -71,6 +72,9 @@ class _Counters:
         if later.outside is not None:
             self.left_out(later.outside[0])
             self.left_out(later.outside[1])
+        if later.inside is not None:
+            self.inside = later.inside if self.inside is None else (
+                min(self.inside[0], later.inside[0]), max(self.inside[1], later.inside[1]))
 
 
 class _Scope:
@@ -95,7 +99,14 @@ class _Scope:
             self.in_window_services[service or ""] += 1
             if service not in self.services:
                 return False
-        self.counters.in_window += 1
+        counters = self.counters
+        counters.in_window += 1
+        if timestamp is not None:
+            inside = counters.inside
+            if inside is None:
+                counters.inside = (timestamp, timestamp)
+            elif timestamp < inside[0] or timestamp > inside[1]:
+                counters.inside = (min(inside[0], timestamp), max(inside[1], timestamp))
         return True
 
     def left_out_for_time(self, entry: Entry) -> bool:
@@ -137,6 +148,7 @@ def scan(
         project=next(iter(projects)) if len(projects) == 1 else None,
         services=options.services,
         min_severity=options.min_severity,
+        entries_span=None if counters.inside is None else Window(*counters.inside),
         warnings=(
             tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope)
         ),

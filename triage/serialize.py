@@ -39,6 +39,7 @@ def scan_result_to_dict(result: ScanResult) -> dict[str, Any]:
         "project": result.project,
         "services": list(result.services),
         "min_severity": result.min_severity.name,
+        "entries_span": None if result.entries_span is None else window_to_dict(result.entries_span),
     }
 
 
@@ -57,6 +58,7 @@ def scan_result_from_dict(data: dict[str, Any]) -> ScanResult:
         project=data.get("project"),
         services=tuple(data.get("services", ())),  # scans stored before these two were kept: the defaults
         min_severity=Severity[data.get("min_severity", "WARNING")],
+        entries_span=window_from_dict(data["entries_span"]) if data.get("entries_span") else None,
     )
 
 
