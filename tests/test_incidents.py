@@ -143,6 +143,11 @@ def test_a_failure_that_fires_every_few_seconds_is_no_cause_of_what_happens_near
     for _ in range(20):
         events.add("timeout", offset + 5 + spread.uniform(0, 590), "i-1")
     assert link_incidents(events.clusters(KINDS)) == ()
+    rare = Events()
+    rare.occurrences["redis"] = list(events.occurrences["redis"])
+    for k in range(3):  # one, two or three unrelated failures amid the beats: too few to test, and the beats go on
+        rare.add("boot", offset + 100.0 + 150 * k + 0.7, "i-1")
+        assert link_incidents(rare.clusters(KINDS)) == ()
     for k in range(14):  # the same heartbeat, and a failure 0.1 s after some of its beats: that one it causes
         events.add("exit", offset + 40.0 * k + 0.1, "i-1")
     (incident,) = link_incidents(events.clusters(KINDS))

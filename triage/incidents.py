@@ -30,7 +30,8 @@ would (a mean gap at most :data:`TIGHTER` of the gap expected when B falls at ra
 error every 2 s covers all of the time: an unrelated failure follows it at every one of its occurrences, but no
 sooner than chance would have it, so it links nothing; a crash loop's "worker failed to boot" 0.1 s after each
 import error links however often the loop turns. A B seen fewer than :data:`MIN_TESTED` times is too rare to
-test either way and is judged by its share alone (a container exit 1.9 s after the last boot failure of a loop).
+test: it links when A stopped with it (a container exit 1.9 s after the last boot failure of a loop), not when A
+goes on after it.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
@@ -260,7 +261,7 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
         chance = found.expected
         mean_gap = found.gap_sum / found.hits
         if share >= max(min_share, chance + (1 - chance) * LIFT) and (
-            totals[target] < MIN_TESTED
+            (totals[target] < MIN_TESTED and _ends_with(clusters[source], clusters[target]))
             or binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
             or mean_gap <= TIGHTER * found.chance_gap
         ):
@@ -275,6 +276,12 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
         if clusters[link.source].severity >= Severity.ERROR:
             links.append(link)
     return links
+
+
+def _ends_with(source: Cluster, target: Cluster) -> bool:
+    """Whether ``source`` happened no more after ``target`` last did (a crash loop ends with the container's exit; a
+    heartbeat error goes on after whatever happens near it)."""
+    return source.last_seen is not None and target.last_seen is not None and source.last_seen <= target.last_seen
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
