@@ -274,8 +274,9 @@ def _group_key(text: str) -> str:
     (``+-+``) is a group's own (its header, frames and ``ExceptionGroup: …`` line); any other block is a leaf
     (with its own traceback and chained parts, or only its exception line when it was never raised: it then
     takes the frames of the nearest group holding it that has frames). With several leaves, the key that sorts
-    first (of those with an exception line, when some have one) stands for the group, so the order in which a task group's tasks failed does not matter. Text after the group ends the
-    group. No leaf (a cut-off export): the top group is keyed as a plain traceback.
+    first (of those with an exception line, when some have one) stands for the group, so the order in which a task
+    group's tasks failed does not matter. Text after the group ends the group. No leaf (a cut-off export): the top
+    group is keyed as a plain traceback.
     """
     blocks: list[tuple[int, list[str], bool]] = []  # (indent, lines, is a group's own block)
     lines: list[str] = []

@@ -63,8 +63,9 @@ def plan(
 ) -> list[Action]:
     """One action per cluster, in the order to perform them; reads issues, writes nothing. An issue is found by the
     tool's label and its marker, else by the issue ``linked(fingerprint)`` recorded when it was filed (someone
-    removed the label or rewrote the body), unless it was recorded in another repository than the one now opened, else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the
-    cluster among its symptoms: a symptom whose cause left the window is not filed again on its own.
+    removed the label or rewrote the body), unless it was recorded in another repository than the one now opened,
+    else (with ``follow_symptoms``) as the issue of an incident's root cause that lists the cluster among its
+    symptoms: a symptom whose cause left the window is not filed again on its own.
 
     The clusters of one issue (a person merged their issues) are planned together, a reopening one first, each on
     the issue as the actions before it leave it: one run updates it once per cluster, none undoes another, and

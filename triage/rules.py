@@ -9,8 +9,9 @@ lowercased message (the longest ``contains`` item, the ``contains_any`` items, o
 regex requires). One regex over the prefix trie of all triggers tells whether any occurs; a message with none
 is only offered to rules without triggers (pure field rules such as slow requests), so a healthy line costs one
 pass. A message longer than twice :data:`MAX_LINE` characters is matched on its first and last
-:data:`MAX_LINE` characters (a long traceback ends in the exception line rules look for); each regex runs with :data:`REGEX_TIMEOUT_S`, and a rule that times
-out is skipped for that entry and reported once in :attr:`RuleSet.timeouts`.
+:data:`MAX_LINE` characters (a long traceback ends in the exception line rules look for); each regex runs with
+:data:`REGEX_TIMEOUT_S`, and a rule that times out is skipped for that entry and reported once in
+:attr:`RuleSet.timeouts`.
 """
 
 from __future__ import annotations

@@ -382,9 +382,10 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
 
 def _title(template: str, cluster: Cluster, width: int = 100) -> str:
     """The template's first line without its logging prefix, redacted and cut to ``width``; a count, code or
-    duration placeholder shows its value when the samples hold every event of the cluster and all show the same value
-    there (``→ 403 Forbidden``); ids, hex, addresses and quoted text stay placeholders. A secret found anywhere in the samples or the template is masked in the title and in the
-    sample lines the values come from, also where it stands without its context: it is never filled back in."""
+    duration placeholder shows its value when the samples hold every event of the cluster and all show the same
+    value there (``→ 403 Forbidden``); ids, hex, addresses and quoted text stay placeholders. A secret found
+    anywhere in the samples or the template is masked in the title and in the sample lines the values come from,
+    also where it stands without its context: it is never filled back in."""
     secrets = cluster_secrets(replace(cluster, template=template))
     first = strip_log_prefix(template.strip().splitlines()[0]) if template.strip() else template
     first = redact_with(first, secrets)  # before cutting: a cut secret hides

@@ -242,11 +242,12 @@ class StateStore:
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 step = _MIGRATIONS[target]
-                statements = [] if callable(step) else [s for s in step.split(";") if s.strip()]
                 if callable(step):
                     step(self.db)
-                for statement in statements:
-                    self.db.execute(statement)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version={target}")
 
     def _version(self) -> int:
