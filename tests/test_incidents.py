@@ -154,6 +154,18 @@ def test_a_failure_that_fires_every_few_seconds_is_no_cause_of_what_happens_near
     assert incident.clusters == ("fp-redis", "fp-exit")
 
 
+@pytest.mark.parametrize("loops", [2, 3, 4])
+def test_a_crash_loop_cut_one_turn_after_its_exit_still_links(loops):
+    """An export ends while the loop goes on: one more import error after the container's exit, on its instance."""
+    events = Events()
+    for k in range(loops):
+        events.add("import", 10.0 * k, "i-1")
+        events.add("exit", 10.0 * k + 1.9, "i-1")
+    events.add("import", 10.0 * loops, "i-1")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-import", "fp-exit")
+
+
 def test_binomial_upper_tail():
     assert binomial_upper_tail(0, 5, 0.3) == 1.0 and binomial_upper_tail(6, 5, 0.3) == 0.0
     assert binomial_upper_tail(5, 5, 0.5) == pytest.approx(1 / 32)

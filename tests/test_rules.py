@@ -401,3 +401,10 @@ def test_a_wrapper_rules_exception_check_runs_once_not_at_every_mention(wrapper)
     message = wrapper * 600 + "\n'TokenCache' object has no attribute 'cache_token'"
     assert rules.match(entry(message)).rule.id == "python-missing-attribute"
     assert rules.timeouts == []
+
+
+def test_white_space_after_an_import_error_costs_no_timeout():
+    rules = load_rules()
+    for message in ("No module named 'billing.core'" + " " * 4000, "No module named 'billing.core'" + "\n   " * 1000):
+        assert rules.match(entry(message)).rule.id == "python-module-not-found"
+    assert rules.timeouts == []

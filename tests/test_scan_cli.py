@@ -703,13 +703,3 @@ def test_a_closed_standard_input_is_one_line(tmp_path):
     assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")
 
 
-
-def test_a_banner_line_is_no_failure(cli, tmp_path):
-    """Loguru prints a line of "=" signs at CRITICAL around a startup report: the report is the failure."""
-    lines = ["=" * 60, "Startup failed: database migrations pending", "=" * 60, "-" * 20 + " | " + "*" * 5]
-    path = tmp_path / "banner.ndjson"
-    path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:0{i}Z", "severity": "CRITICAL", "textPayload": text})
-                            + "\n" for i, text in enumerate(lines)))
-    data = scan_json(cli, "-s", path, "--no-state")
-    assert [c["title"] for c in data["clusters"]] == ["Startup failed: database migrations pending"]
-    assert data["entries_in_window"] == 4

@@ -30,8 +30,8 @@ would (a mean gap at most :data:`TIGHTER` of the gap expected when B falls at ra
 error every 2 s covers all of the time: an unrelated failure follows it at every one of its occurrences, but no
 sooner than chance would have it, so it links nothing; a crash loop's "worker failed to boot" 0.1 s after each
 import error links however often the loop turns. A B seen fewer than :data:`MIN_TESTED` times is too rare to
-test: it links when A stopped with it (a container exit 1.9 s after the last boot failure of a loop), not when A
-goes on after it.
+test: it links when A stopped with it on B's instances, at most one turn later (a container exit 1.9 s after the
+last boot failure of a loop), not when A goes on after it.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
@@ -279,9 +279,20 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
 
 
 def _ends_with(source: Cluster, target: Cluster) -> bool:
-    """Whether ``source`` happened no more after ``target`` last did (a crash loop ends with the container's exit; a
-    heartbeat error goes on after whatever happens near it)."""
-    return source.last_seen is not None and target.last_seen is not None and source.last_seen <= target.last_seen
+    """Whether ``source`` stopped with ``target`` on each instance where ``target`` happened: at most one more
+    occurrence after ``target``'s last there (a crash loop ends with the container's exit, or is cut one turn
+    later; a heartbeat error goes on after whatever happens near it). Without instances, over all occurrences."""
+    last: dict[str | None, datetime] = {}
+    for occurrence in target.occurrences:
+        if occurrence.timestamp is not None:
+            key = occurrence.instance or None
+            last[key] = max(last.get(key, occurrence.timestamp), occurrence.timestamp)
+    after: dict[str | None, int] = defaultdict(int)
+    for occurrence in source.occurrences:
+        key = occurrence.instance or None
+        if occurrence.timestamp is not None and key in last and occurrence.timestamp > last[key]:
+            after[key] += 1
+    return bool(last) and all(count <= 1 for count in after.values())
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:

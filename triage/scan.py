@@ -23,7 +23,6 @@ PROBLEMS_KEPT = 5
 # Placeholders a title may show the value of: counts, codes and durations; never ids, hex, e-mails, addresses, times
 # or quoted text (a single event's title would show a token or a client's address that masking had hidden).
 _SHOWN_VALUE = re.compile(r"<(?:NUM|DURATION|\*)>")
-_ALPHANUMERIC = re.compile(r"[^\W_]")  # a message without any is a banner or a rule line, no failure
 _HIDDEN_VALUE = re.compile(r"<(?!(?:NUM|DURATION|\*)>)[A-Z]+>")
 
 
@@ -272,11 +271,8 @@ class _Failures:
                 self.counters.timeless += 1
 
     def wants(self, entry: Entry) -> bool:
-        """At or above the floor and saying something (not a banner of ``=`` signs a logger prints around a report),
-        or wanted by a rule on requests."""
-        return (entry.severity >= self.floor and _ALPHANUMERIC.search(entry.message) is not None) or (
-            self.rules.needs_below_floor(entry)
-        )
+        """At or above the floor, or wanted by a rule on requests."""
+        return entry.severity >= self.floor or self.rules.needs_below_floor(entry)
 
     def add(self, entry: Entry) -> None:
         if not self.wants(entry):
