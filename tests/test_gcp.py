@@ -264,6 +264,18 @@ def scan_json(cli, *args):
     return json.loads(result.stdout), result
 
 
+def _pulled_as_exported(cli, env, tmp_path, entries: list[dict]) -> dict:
+    """The scan of ``entries`` pulled from the fake Cloud Logging, checked to give the clusters their export gives."""
+    with FakeLogging(entries) as server:
+        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
+        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
+    assert from_gcp["clusters"] == from_file["clusters"]
+    return from_gcp
+
+
 def incident_entries() -> list[dict]:
     """A synthetic hour of one Cloud Run service: errors of three eras, noise, and entries out of scope."""
     at = lambda m, s=0: f"2026-03-01T11:{m:02d}:{s:02d}.{m:03d}Z"  # noqa: E731
@@ -322,13 +334,7 @@ def test_a_traceback_tagged_info_line_by_line_is_fetched_whole(cli, env, tmp_pat
     entries = [run_entry(f"2026-03-01T11:30:00.{i:06d}Z", line, severity="INFO", log="stdout")
                for i, line in enumerate(lines)]
     entries.append(run_entry("2026-03-01T11:31:00Z", "INFO: 10.0.0.1 - GET /health 200", severity="INFO", log="stdout"))
-    with FakeLogging(entries) as server:
-        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
-        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(entries))
-    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
-    assert from_gcp["clusters"] == from_file["clusters"]
+    from_gcp = _pulled_as_exported(cli, env, tmp_path, entries)
     assert "ZeroDivisionError" in from_gcp["clusters"][0]["title"]
     assert from_gcp["entries_read"] == 6  # the access line stays off the wire
 
@@ -817,13 +823,7 @@ def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env
     entries = [run_entry(f"2026-03-01T11:30:00.{i:06d}Z", payload={key: line, "logger": "app"}, severity="INFO",
                          log="stdout") for i, line in enumerate(lines)]
     entries.append(run_entry("2026-03-01T11:31:00Z", payload={key: "GET /health 200"}, severity="INFO", log="stdout"))
-    with FakeLogging(entries) as server:
-        env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)
-        from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h")
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(entries))
-    from_file, _ = scan_json(cli, "--source", export, "--since", "1h")
-    assert from_gcp["clusters"] == from_file["clusters"]
+    from_gcp = _pulled_as_exported(cli, env, tmp_path, entries)
     assert "KeyError" in from_gcp["clusters"][0]["title"]
     assert from_gcp["entries_read"] == 4  # the access line stays off the wire
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import re
 import threading
+from typing import Iterator
 
 import pytest
 
@@ -33,6 +35,26 @@ def tracker(fake: FakeGitHub, slept: list | None = None, cap: float = 60.0, cloc
     sleep = (slept.append if slept is not None else _no_sleep)
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, rate_limit_cap_s=cap, sleep=sleep, clock=clock)
     return GitHubTracker("acme/shop", TOKEN, base_url=fake.url, pacing=pacing, markers_of=markers_of)
+
+
+def _opening_error(url: str) -> GitHubError:
+    """The one-line error of opening acme/shop through the GitHub API at ``url``."""
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with pytest.raises(GitHubError) as caught:
+        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    return caught.value
+
+
+@contextlib.contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a loopback server answering with ``handler``, for the block's time."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _no_sleep(seconds: float) -> None:
@@ -188,9 +210,8 @@ def test_wrong_token_is_rejected(fake):
 def test_unreachable_server_is_one_line():
     with FakeGitHub() as gone:
         url = gone.url
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    with pytest.raises(GitHubError, match=r"no answer from GitHub at http://127\.0\.0\.1:\d+/api/v3 while trying to open repository"):
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+    assert re.match(r"no answer from GitHub at http://127\.0\.0\.1:\d+/api/v3 while trying to open repository",
+                    str(_opening_error(url)))
 
 
 def test_repr_hides_the_token(fake):
@@ -302,10 +323,8 @@ def test_the_api_host_recorded_names_the_github_whatever_the_spelling(url, host)
 def test_a_password_in_the_api_url_never_shows():
     with FakeGitHub() as gone:
         url = gone.url.replace("http://", "http://admin:hunter2pw@")
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    with pytest.raises(GitHubError) as caught:
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
-    assert "no answer from GitHub" in str(caught.value) and "hunter2pw" not in str(caught.value)
+    error = _opening_error(url)
+    assert "no answer from GitHub" in str(error) and "hunter2pw" not in str(error)
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -322,10 +341,7 @@ def test_a_token_or_user_name_in_the_api_url_never_shows(url, shown):
     if url == "GONE":
         with FakeGitHub() as gone:
             url = gone.url.replace("http://", "http://tok_ABCDEFGH12345678@")
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    with pytest.raises(GitHubError) as caught:
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
-    message = str(caught.value)
+    message = str(_opening_error(url))
     assert message.startswith(shown)
     for secret in ("tok_ABCDEFGH12345678", "bob", "w0rdXYZ", "Hunter2Secret", "@"):
         assert secret not in message
@@ -344,17 +360,9 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SignIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    try:
-        with pytest.raises(GitHubError) as caught:
-            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert str(caught.value) == (
+    with _serving(SignIn) as url:
+        error = _opening_error(url)
+    assert str(error) == (
         f"{url} answered with something other than GitHub's API (a sign-in or proxy page?): check GITHUB_API_URL")
 
 
@@ -367,10 +375,8 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
     ],
 )
 def test_an_api_url_that_is_no_url_is_one_line(url, reason):
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    with pytest.raises(GitHubError) as caught:
-        GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
-    assert str(caught.value) == f"the GitHub API URL {url!r} is not a valid URL ({reason}): check GITHUB_API_URL"
+    error = _opening_error(url)
+    assert str(error) == f"the GitHub API URL {url!r} is not a valid URL ({reason}): check GITHUB_API_URL"
 
 
 def test_an_http_api_url_redirected_to_https_is_one_line():
@@ -385,17 +391,10 @@ def test_an_http_api_url_redirected_to_https_is_one_line():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/api/v3"
-    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    try:
-        with pytest.raises(GitHubError) as caught:
-            GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert str(caught.value) == (f"{url} redirected the request to open repository acme/shop (GitHub server redirected"
+    with _serving(Redirect) as root:
+        url = root + "/api/v3"
+        error = _opening_error(url)
+    assert str(error) == (f"{url} redirected the request to open repository acme/shop (GitHub server redirected"
                                  " from http protocol to https): correct GITHUB_API_URL")
 
 

@@ -62,7 +62,7 @@ def annotate(
     earlier = _earlier_scans(store, at, scan_id)
     fingerprints = [c.fingerprint for c in result.clusters]
     # A failure another project had is new in this one: only scans of this project (or of an unknown one) count.
-    same_project = {s.scan_id for s in earlier if s.project is None or result.project is None or s.project == result.project}
+    same_project = {scan.scan_id for scan in earlier if _same_project(scan, result)}
     seen = _counts_by_scan(store, fingerprints, same_project)
     hours = _scan_hours(store, earlier)
     quiet_since = at - QUIET_BEFORE_REGRESSION
@@ -115,6 +115,11 @@ def _takes_in(scan: ScanInfo, cluster: Cluster, result: ScanResult) -> bool:
     least = cluster.least_severity
     if scan.min_severity > result.min_severity and not on_requests and (least is None or least < scan.min_severity):
         return False  # (a rule on request fields keeps its requests whatever the floor)
+    return _same_project(scan, result)
+
+
+def _same_project(scan: ScanInfo, result: ScanResult) -> bool:
+    """The earlier ``scan`` read the project ``result`` read, or one of them names none."""
     return scan.project is None or result.project is None or scan.project == result.project
 
 
