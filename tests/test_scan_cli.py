@@ -703,3 +703,35 @@ def test_a_closed_standard_input_is_one_line(tmp_path):
     assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")
 
 
+
+
+def _text_export(path: Path, lines: list[tuple[str, str]]) -> Path:
+    """An NDJSON export of (severity, text) entries one second apart."""
+    path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:{i:02}Z", "severity": severity, "textPayload": text})
+                            + "\n" for i, (severity, text) in enumerate(lines)))
+    return path
+
+
+def test_a_service_id_mismatch_is_one_cluster_while_the_expected_id_changes_every_second(cli, tmp_path):
+    """The auth service expects an id stamped with the request's time: two wordings, a redeployed caller, one failure."""
+    lines = [("WARNING", f"{prefix}Service ID mismatch: received 'shop-api-staging-{sent}', expected "
+              f"'shop-api-staging-{1700003600 + i}'. Backend should use SERVICE_ID='shop-api-staging-{1700003600 + i}'")
+             for i, (prefix, sent) in enumerate([("Blacklist check - ", 1700000000), ("", 1700000000),
+                                                 ("Blacklist check - ", 1700000000), ("", 1700002000)])]
+    clusters = scan_json(cli, "-s", _text_export(tmp_path / "auth.ndjson", lines), "--no-state")["clusters"]
+    assert [(c["rule"], c["priority"], c["count"], c["title"]) for c in clusters] == [(
+        "auth-service-id-mismatch", "P1", 4,
+        "Auth service rejects the caller's service ID (SERVICE_ID mismatch) (received=shop-api-staging)")]
+
+
+def test_every_websocket_rejection_goes_to_the_websocket_rule_by_reason(cli, tmp_path):
+    """A rejection naming an invalid JWT is a WebSocket rejection too; other JWT failures stay auth-jwt-rejected."""
+    lines = ([("WARNING", "WebSocket connection rejected in demo: Invalid JWT=REDACTED")] * 3
+             + [("WARNING", "WebSocket connection rejected in demo: No JWT=REDACTED")] * 2
+             + [("ERROR", "JWT=REDACTED validation failed for session s-7")] * 2)
+    clusters = scan_json(cli, "-s", _text_export(tmp_path / "ws.ndjson", lines), "--no-state")["clusters"]
+    assert sorted((c["rule"], c["count"], c["captures"].get("reason")) for c in clusters) == [
+        ("auth-jwt-rejected", 2, None),
+        ("websocket-connection-rejected", 2, "No JWT"),
+        ("websocket-connection-rejected", 3, "Invalid JWT"),
+    ]
