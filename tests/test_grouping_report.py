@@ -65,6 +65,18 @@ def test_merge_equals_adding_everything():
     assert cluster_of(entries).least_severity is Severity.WARNING
 
 
+def test_regions_are_counted_like_revisions_and_merged():
+    entries = [entry(i, region="us-central1" if i % 4 else "europe-west1") for i in range(20)] + [entry(20, region=None)]
+    assert cluster_of(entries).regions == {"us-central1": 15, "europe-west1": 5}
+    a, b = Accumulator(), Accumulator()
+    for e in entries[:7]:
+        a.add(e)
+    for e in entries[7:]:
+        b.add(e)
+    a.merge(b)
+    assert a.to_cluster("f" * 20, "Boom", "boom <NUM>").regions == {"us-central1": 15, "europe-west1": 5}
+
+
 def test_newest_keeps_the_largest_items_whatever_the_order():
     items = [(random.Random(i).randrange(50), i) for i in range(1000)]
     newest = _Newest(30)
@@ -93,7 +105,7 @@ def _fields(c: Cluster) -> dict:
 
 
 def result() -> ScanReport:
-    matched = cluster_of([entry(i, message=f"'Foo' object has no attribute 'bar' [{i}]") for i in range(3)])
+    matched = cluster_of([entry(i, message=f"'Foo' object has no attribute 'bar' [{i}]", region="us-central1") for i in range(3)])
     matched = Cluster(**{**_fields(matched), "fingerprint": "0123456789abcdef0123", "rule": _rule("P1"),
                          "title": "Missing attribute (class=Foo, attribute=bar)", "captures": {"class": "Foo"}})
     return ScanReport(ScanResult(
@@ -116,6 +128,7 @@ def test_json_contract():
     assert (c["rule"], c["priority"], c["count"], c["severity"]) == ("r-P1", "P1", 3, "ERROR")
     assert c["first_seen"] == "2026-11-28T01:00:00Z" and c["last_seen"] == "2026-11-28T01:00:02Z"
     assert c["services"] == {"api": 2, "web": 1}
+    assert c["regions"] == {"us-central1": 3}
     assert (c["status"], c["spike"], c["incident"], c["issue"]) == (None, None, None, None)
     assert data["incidents"] == []
     assert c["samples"][0] == {"timestamp": "2026-11-28T01:00:02Z", "message": "'Foo' object has no attribute 'bar' [2]",

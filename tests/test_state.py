@@ -37,6 +37,17 @@ def test_round_trip_keeps_a_clusters_lowest_severity_and_older_results_read_it_a
     assert scan_result_from_dict(older).clusters[0].least_severity is None
 
 
+def test_round_trip_keeps_a_clusters_regions_and_older_results_read_none(store):
+    from triage.serialize import scan_result_from_dict, scan_result_to_dict
+
+    known = scan_result(dataclasses.replace(unmatched_cluster(), regions={"us-central1": 3, "europe-west1": 1}))
+    store.record_scan(known)
+    assert store.latest_scan()[1] == known
+    older = scan_result_to_dict(known)
+    del older["clusters"][0]["regions"]
+    assert scan_result_from_dict(older).clusters[0].regions == {}
+
+
 def test_round_trip_keeps_open_windows_and_missing_times(store):
     cluster = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
     result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)

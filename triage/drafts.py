@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 
@@ -108,7 +108,10 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(fence=fence, cell=escape_cell, text=escape_html, utc=format_time, pretty_json=pretty_json)
+        self.env.filters.update(
+            fence=fence, cell=escape_cell, text=escape_html, utc=format_time, pretty_json=pretty_json,
+            fill=fill_placeholders,
+        )
 
     def render(self, name: str, **variables: Any) -> str:
         try:
@@ -179,6 +182,49 @@ def fence(text: str, info: str = "text") -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     bar = "`" * max(3, longest + 1)
     return f"{bar}{info}\n{neutralize_comments(text)}\n{bar}"
+
+
+# --- placeholders ------------------------------------------------------------------------------------------
+
+# A value put into a command: it starts with a letter or digit (no option, no quote, no shell syntax), "_" and "@"
+# only right after a letter or digit (no emphasis, no mention); 100 characters at most
+SAFE_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.:/-]|(?<=[A-Za-z0-9])[_@](?=[A-Za-z0-9])){0,99}")
+# a whole upper-case word; not a $VARIABLE, nor the key of KEY=VALUE (``--to-revisions REV=100`` names the revision
+# to roll back to, which a rule pack or a scan stored before GOOD_REVISION may still say)
+_PLACEHOLDER = re.compile(r"(?<![\w$])[A-Z][A-Z0-9_]+(?![\w=])")
+# a gcloud command that reads the project's logs or services and names no project (up to its end: ; | ` or a line end)
+_GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=(?:logging|run) )(?![^;|`\n]*--project\b)")
+
+
+def safe_value(value: str) -> bool:
+    """Whether ``value`` may stand in a command an engineer pastes into a shell, and in Markdown as it is:
+    :data:`SAFE_VALUE`, and no issue reference (``GH-12``)."""
+    return SAFE_VALUE.fullmatch(value) is not None and break_references(value) == value
+
+
+def placeholder_values(cluster: Cluster, project: str | None) -> dict[str, str]:
+    """The placeholders the data answers, with their values: SERVICE, REGION, REV and REVISION when the cluster has
+    exactly one service, region and revision, PROJECT, and the rule's captures by their upper-cased names (``attr``:
+    ATTR); each only with a :func:`safe_value`."""
+    revision = _only(cluster.revisions)
+    values = {name.upper(): value for name, value in cluster.captures.items()}
+    values.update(
+        SERVICE=_only(cluster.services), REGION=_only(cluster.regions), REV=revision, REVISION=revision, PROJECT=project
+    )
+    return {name: value for name, value in values.items() if value and safe_value(value)}
+
+
+def _only(counts: Mapping[str, int]) -> str | None:
+    return next(iter(counts)) if len(counts) == 1 else None
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """``text`` (a rule's check or remediation step) with each whole-word placeholder of ``values`` replaced, and,
+    with a PROJECT value, ``--project`` given to each ``gcloud logging`` and ``gcloud run`` command naming none."""
+    text = _PLACEHOLDER.sub(lambda found: values.get(found[0], found[0]), text)
+    if "PROJECT" in values:
+        text = _GCLOUD_WITHOUT_PROJECT.sub(f"gcloud --project={values['PROJECT']} ", text)
+    return text
 
 
 # --- priorities and project --------------------------------------------------------------------------------
@@ -296,12 +342,14 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
     }
     title = break_references(" ".join(printable(templates.render("issue_title.j2", **common)).split()))[:TITLE_LIMIT]
     samples = sorted(safe.samples, key=_newest_first)
+    placeholders = placeholder_values(safe, context.project)
     for kept, width in _SAMPLE_BUDGETS:
         shown = [_sample_view(s, width) for s in samples[:kept]]
         body = templates.render(
             "issue_body.md.j2", **common, **_evidence(safe, context),
             samples=shown, samples_note=_samples_note(len(samples), shown),
             rule=safe.rule, rule_file=f"{Path(safe.rule.file).name}:{safe.rule.line}" if safe.rule else None,
+            placeholders=placeholders,
             incident=_incident_view(safe.fingerprint, context),
             marker=marker(safe, context.window, context.incident.id if context.incident else None),
         )

@@ -110,6 +110,7 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
         message=message or EMPTY_MESSAGE,
         service=_service(resource_labels),
         revision=_text(resource_labels.get("revision_name")),
+        region=_text(resource_labels.get("location")),
         project=_text(resource_labels.get("project_id")),
         instance=_text(labels.get("instanceId")),
         log_name=_short_log_name(_text(data.get("logName"))),

@@ -20,7 +20,10 @@ _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 class Accumulator:
     """Running totals of one group of events."""
 
-    __slots__ = ("count", "first", "last", "severity", "least", "services", "revisions", "_samples", "_occurrences", "_seq")
+    __slots__ = (
+        "count", "first", "last", "severity", "least", "services", "revisions", "regions", "_samples", "_occurrences",
+        "_seq",
+    )
 
     def __init__(self) -> None:
         self.count = 0
@@ -30,6 +33,7 @@ class Accumulator:
         self.least: Severity | None = None
         self.services: Counter[str] = Counter()
         self.revisions: Counter[str] = Counter()
+        self.regions: Counter[str] = Counter()
         # items: (time, message or instance, tie-breakers…, sequence number, fields of the value); the
         # sequence number only ever decides between events identical in every kept field.
         self._samples = _Newest(SAMPLES_KEPT)
@@ -53,6 +57,8 @@ class Accumulator:
             self.services[service] += 1
         if revision:
             self.revisions[revision] += 1
+        if entry.region:
+            self.regions[entry.region] += 1
         key = ts or _NO_TIME
         self._seq += 1
         message = entry.message
@@ -73,6 +79,7 @@ class Accumulator:
             self.least = other.least
         self.services.update(other.services)
         self.revisions.update(other.revisions)
+        self.regions.update(other.regions)
         for mine, theirs in ((self._samples, other._samples), (self._occurrences, other._occurrences)):
             for item in theirs.newest():
                 self._seq += 1
@@ -94,14 +101,20 @@ class Accumulator:
             count=self.count,
             first_seen=self.first,
             last_seen=self.last,
-            services=dict(sorted(self.services.items(), key=lambda kv: (-kv[1], kv[0]))),
-            revisions=dict(sorted(self.revisions.items(), key=lambda kv: (-kv[1], kv[0]))),
+            services=_by_count(self.services),
+            revisions=_by_count(self.revisions),
             samples=samples,
             rule=rule,
             captures=dict(captures or {}),
             occurrences=occurrences,
             least_severity=self.least,
+            regions=_by_count(self.regions),
         )
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    """``counts`` most common first (ties by name)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 class _Newest:

@@ -51,6 +51,7 @@ class Entry:
     message: str  # never empty; ANSI codes and loguru markup stripped
     service: str | None = None
     revision: str | None = None
+    region: str | None = None  # the Cloud Run region (resource.labels.location)
     instance: str | None = None
     log_name: str | None = None
     trace: str | None = None
@@ -139,6 +140,7 @@ class Cluster:
     captures: Mapping[str, str] = field(default_factory=dict)
     occurrences: tuple[Occurrence, ...] = ()
     least_severity: Severity | None = None  # the lowest seen; None when not known (a result stored by an older version)
+    regions: Mapping[str, int] = field(default_factory=dict)  # Cloud Run regions (empty in a result stored before them)
 
     @property
     def rule_id(self) -> str | None:

@@ -89,6 +89,7 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "issue": context.issue if context else None,
         "services": dict(cluster.services),
         "revisions": dict(cluster.revisions),
+        "regions": dict(cluster.regions),
         "captures": dict(cluster.captures),
         "samples": [
             {"timestamp": iso_z(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance}

@@ -81,6 +81,7 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         "last_seen": time_to_text(cluster.last_seen),
         "services": dict(cluster.services),
         "revisions": dict(cluster.revisions),
+        "regions": dict(cluster.regions),
         "samples": [
             [time_to_text(s.timestamp), s.message, s.service, s.instance, s.revision] for s in cluster.samples
         ],
@@ -107,6 +108,7 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         captures=dict(data["captures"]),
         occurrences=tuple(Occurrence(time_from_text(ts), inst, trace, rev) for ts, inst, trace, rev in data["occurrences"]),
         least_severity=Severity[data["least_severity"]] if data.get("least_severity") else None,
+        regions=dict(data.get("regions", {})),  # none in a result stored before regions were kept
     )
 
 
