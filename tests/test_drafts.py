@@ -708,4 +708,4 @@ def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
     result = cli("draft", "671b7d3753", "2c0aedd5c3", "--state-dir", state)
     assert result.exit_code == 0, result.stderr
     assert "gcloud --project=acme-staging run services describe api-backend --region us-central1 --format=" in result.stdout
-    assert "grep -rn \"import api.services.invoice_export\" ." in result.stdout
+    assert 'grep -F -B2 "$(echo api.services.invoice_export | tr . /)"' in result.stdout
