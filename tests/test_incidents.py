@@ -24,8 +24,11 @@ class Events:
     def __init__(self) -> None:
         self.occurrences: dict[str, list[Occurrence]] = defaultdict(list)
 
-    def add(self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str = "app-001") -> None:
-        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision))
+    def add(
+        self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str | None = "app-001",
+        stream: str | None = None,
+    ) -> None:
+        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream))
 
     def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
         result = []
@@ -166,6 +169,35 @@ def test_a_crash_loop_cut_one_turn_after_its_exit_still_links(loops):
     assert incident.clusters == ("fp-import", "fp-exit")
 
 
+def test_a_text_export_links_within_one_stream_per_service():
+    """Text exports carry no instance or trace: a crash loop still links within its service's stream, a failure of
+    another service at the same moments does not join it, and occurrences with no stream at all never link."""
+    events = Events()
+    for k in range(5):
+        events.add("import", 10.0 * k, None, revision=None, stream="api")
+        events.add("boot", 10.0 * k + 0.1, None, revision=None, stream="api")
+        events.add("redis", 10.0 * k + 0.2, None, revision=None, stream="web")
+        events.add("timeout", 10.0 * k + 0.3, None, revision=None)
+    events.add("exit", 41.9, None, revision=None, stream="api")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-import", "fp-boot", "fp-exit")
+    assert incident.instances == ()
+
+
+def test_a_failure_that_fires_every_few_seconds_in_a_text_stream_is_no_cause_of_what_happens_near_it():
+    """One stream holds everything a service logged: chance is measured on it as on an instance."""
+    events, spread = Events(), random.Random(7)
+    for k in range(300):
+        events.add("redis", 2.0 * k, None, stream="api")
+    for _ in range(20):
+        events.add("timeout", 5 + spread.uniform(0, 590), None, stream="api")
+    assert link_incidents(events.clusters(KINDS)) == ()
+    for k in range(14):
+        events.add("exit", 40.0 * k + 0.1, None, stream="api")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-exit")
+
+
 def test_binomial_upper_tail():
     assert binomial_upper_tail(0, 5, 0.3) == 1.0 and binomial_upper_tail(6, 5, 0.3) == 0.0
     assert binomial_upper_tail(5, 5, 0.5) == pytest.approx(1 / 32)
@@ -262,14 +294,16 @@ def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_cha
 def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float, float]]:
     """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
     (equal times count) on the same instance or in the same trace, the sum of the smallest such gaps, and the
-    share of B's occurrences A would precede by chance (the time A's windows cover on their instance)."""
+    share of B's occurrences A would precede by chance (the time A's windows cover on their instance). Without an
+    instance or a trace, an occurrence's stream stands for its instance."""
     events = [
-        [(o.timestamp.timestamp(), o.instance, o.trace) for o in c.occurrences if o.timestamp is not None]
+        [(o.timestamp.timestamp(), o.instance or (None if o.trace else o.stream and ("stream", o.stream)), o.trace)
+         for o in c.occurrences if o.timestamp is not None]
         if _role_of(c) != "noise" else []
         for c in clusters
     ]
     times = [t for occurrences in events for t, _, _ in occurrences]
-    span = max(times) - min(times) + lag_s
+    span = max(times, default=0) - min(times, default=0) + lag_s
 
     def covered(sources: list[tuple], instance: str) -> float:
         starts = sorted(s for s, i, _ in sources if i == instance)
@@ -304,7 +338,10 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
         names = [f"c{n}" for n in range(rng.randint(2, 12))]
         for name in names:
             for _ in range(rng.choice([1, 2, 5, 20])):
-                events.add(name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]))
+                events.add(
+                    name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]),
+                    stream=rng.choice([None, "i1", "api", "web"]),  # a stream named like an instance is no instance
+                )
         kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
         pairs, _ = _precedence(clusters, 5.0)

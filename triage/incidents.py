@@ -2,9 +2,10 @@
 
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
 occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
-the same instance or in the same trace. Occurrences are sorted once by instance (and by trace) and
-time; for each cluster only the windows of ``lag_s`` after its own occurrences are looked up (binary
-search), so the cost follows the occurrences that fall in such windows and memory the pairs that do
+the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
+its stream, its service's or else its file's, as on an instance. Occurrences are sorted once by
+instance (and by trace) and time; for each cluster only the windows of ``lag_s`` after its own
+occurrences are looked up (binary search), so the cost follows the occurrences that fall in such windows and memory the pairs that do
 precede each other: thousands of one-off failures cost neither all pairs of occurrences nor of clusters.
 
 When both directions of a pair qualify (a crash loop repeats A, B, A, B…), the direction with the
@@ -35,8 +36,9 @@ last boot failure of a loop), not when A goes on after it.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
-the occurrences kept per cluster (the newest 2000) are compared; entries without an instance and
-a trace cannot link.
+the occurrences kept per cluster (the newest 2000) are compared; a stream holds all of a service's
+instances, where chance covers more of the time than on one instance; entries without an instance, a
+trace, a service and a file (results stored by an older version) cannot link.
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .model import Cluster, Severity
+from .model import Cluster, Occurrence, Severity
 from .redact import cluster_secrets, redact_with
 
 SHORT_TITLE = 40
@@ -123,7 +125,7 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     size = len(clusters)
     times: list[float] = []
     owners: list[int] = []
-    instances: list[str | None] = []
+    places: list[Hashable | None] = []
     traces: list[str | None] = []
     for index, cluster in enumerate(clusters):
         if _role(cluster) == "noise":
@@ -132,7 +134,7 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
             if occurrence.timestamp is not None:
                 times.append(occurrence.timestamp.timestamp())
                 owners.append(index)
-                instances.append(occurrence.instance or None)
+                places.append(_place(occurrence))
                 traces.append(occurrence.trace or None)
     owner = np.array(owners, dtype=np.int64)
     totals = np.bincount(owner, minlength=size)
@@ -140,8 +142,8 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     if not times:
         return pairs, totals
     t = np.array(times) - min(times)
-    layouts = [_Layout(t, owner, keys, lag_s) for keys in (instances, traces)]
-    by_instance = layouts[0]
+    layouts = [_Layout(t, owner, keys, lag_s) for keys in (places, traces)]
+    by_place = layouts[0]
     occurrences_of = _Positions(owner)
     for source in np.unique(owner):
         occurrence, gap = _nearest_after(layouts, int(source))
@@ -152,15 +154,23 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
         targets, compact = np.unique(owner[occurrence], return_inverse=True)
         hits = np.bincount(compact)
         gap_sums = np.bincount(compact, weights=gap)
-        coverage, chance_gap = by_instance.coverage(int(source)), by_instance.chance_gap(int(source))
+        coverage, chance_gap = by_place.coverage(int(source)), by_place.chance_gap(int(source))
         theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
         chances = np.bincount(
             np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
-            weights=by_instance.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
+            weights=by_place.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
         )
         for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
             pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1), chance_gap)
     return pairs, totals
+
+
+def _place(occurrence: Occurrence) -> Hashable | None:
+    """The stream an occurrence is compared in besides its trace: its instance; without an instance or a trace
+    (a text export), its service's or source's."""
+    if occurrence.instance:
+        return ("instance", occurrence.instance)
+    return ("stream", occurrence.stream) if occurrence.stream and not occurrence.trace else None
 
 
 def _nearest_after(layouts: Sequence["_Layout"], source: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,8 +203,8 @@ class _Layout:
     """Occurrences sorted once by (instance or trace, time); each group is shifted far past the previous one
     on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group."""
 
-    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[str | None], lag_s: float) -> None:
-        numbers: dict[str, int] = {}
+    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[Hashable | None], lag_s: float) -> None:
+        numbers: dict[Hashable, int] = {}
         group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
         self.group_of = group  # per occurrence (-1: none)
         self.rows = np.flatnonzero(group >= 0)
@@ -281,15 +291,16 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
 def _ends_with(source: Cluster, target: Cluster) -> bool:
     """Whether ``source`` stopped with ``target`` on each instance where ``target`` happened: at most one more
     occurrence after ``target``'s last there (a crash loop ends with the container's exit, or is cut one turn
-    later; a heartbeat error goes on after whatever happens near it). Without instances, over all occurrences."""
-    last: dict[str | None, datetime] = {}
+    later; a heartbeat error goes on after whatever happens near it). Instances are places (:func:`_place`);
+    the occurrences in none count as one."""
+    last: dict[Hashable | None, datetime] = {}
     for occurrence in target.occurrences:
         if occurrence.timestamp is not None:
-            key = occurrence.instance or None
+            key = _place(occurrence)
             last[key] = max(last.get(key, occurrence.timestamp), occurrence.timestamp)
-    after: dict[str | None, int] = defaultdict(int)
+    after: dict[Hashable | None, int] = defaultdict(int)
     for occurrence in source.occurrences:
-        key = occurrence.instance or None
+        key = _place(occurrence)
         if occurrence.timestamp is not None and key in last and occurrence.timestamp > last[key]:
             after[key] += 1
     return bool(last) and all(count <= 1 for count in after.values())
