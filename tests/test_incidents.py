@@ -198,6 +198,49 @@ def test_a_failure_that_fires_every_few_seconds_in_a_text_stream_is_no_cause_of_
     assert incident.clusters == ("fp-redis", "fp-exit")
 
 
+def test_a_one_or_two_off_failure_amid_a_burst_is_no_symptom_of_it():
+    """A test sweep: errors on an instance, and between them a few client errors, each once or twice. One or two
+    hits beat no chance (a binomial tail of c or c², a gap or two below half the chance gap are common); with A
+    going on right after them they do not end A's run either."""
+    events = Events()
+    for sweep in (0.0, 300.0):  # the errors of a sweep, 0.4 s apart, then nothing for minutes
+        for k in range(8):
+            events.add("redis", sweep + 0.4 * k, "i-1")
+    events.add("http503", 0.5, "i-1")  # once, 0.1 s after an error, which goes on 0.3 s later
+    events.add("slow", 1.3, "i-1")  # twice, at the same point of both sweeps
+    events.add("slow", 301.3, "i-1")
+    kinds = {**KINDS, "http503": ("PUT /api/agents/execute → 405", Severity.WARNING, None),
+             "slow": ("GET /api/settings → 422", Severity.WARNING, None)}
+    assert link_incidents(events.clusters(kinds)) == ()
+    events.add("exit", 301.0 + 0.4 * 7, "i-1")  # what the errors end with is still theirs
+    (incident,) = link_incidents(events.clusters(kinds))
+    assert incident.clusters == ("fp-redis", "fp-exit")
+    short = Events()
+    for t in (0.0, 0.4, 1.4):  # an error three times in 1.4 s: the client error before its last is amid it
+        short.add("timeout", t, "i-1")
+    short.add("http503", 1.0, "i-1")
+    short.add("redis", 600.0, "i-2")
+    assert link_incidents(short.clusters(kinds)) == ()
+
+
+def test_an_incident_is_where_its_links_are():
+    """Instances and revisions come from the occurrences the links rest on, not from every occurrence of every
+    member: an unrelated 404 on another service's instance brings neither its instance nor its revision."""
+    events = Events()
+    for k in range(6):
+        events.add("redis", 10.0 * k, "i-1")
+        events.add("timeout", 10.0 * k + 0.5, "i-1")
+    events.add("timeout", 500.0, "web-1", revision="web-007")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-timeout")
+    assert (incident.instances, incident.revisions) == (("i-1",), ("app-001",))
+    text = Events()
+    for k in range(6):
+        text.add("import", 10.0 * k, None, revision=None, stream="api")
+        text.add("boot", 10.0 * k + 0.1, None, revision=None, stream="api")
+    assert link_incidents(text.clusters(KINDS))[0].revisions == ()  # the cluster's revisions are not the links'
+
+
 def test_binomial_upper_tail():
     assert binomial_upper_tail(0, 5, 0.3) == 1.0 and binomial_upper_tail(6, 5, 0.3) == 0.0
     assert binomial_upper_tail(5, 5, 0.5) == pytest.approx(1 / 32)
@@ -344,7 +387,7 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
                 )
         kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
-        pairs, _ = _precedence(clusters, 5.0)
+        pairs, _, _ = _precedence(clusters, 5.0)
         expected = _brute_force_precedence(clusters, 5.0)
         assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
         assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())
