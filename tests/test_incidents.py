@@ -24,8 +24,11 @@ class Events:
     def __init__(self) -> None:
         self.occurrences: dict[str, list[Occurrence]] = defaultdict(list)
 
-    def add(self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str = "app-001") -> None:
-        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision))
+    def add(
+        self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str | None = "app-001",
+        stream: str | None = None,
+    ) -> None:
+        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream))
 
     def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
         result = []
@@ -166,6 +169,78 @@ def test_a_crash_loop_cut_one_turn_after_its_exit_still_links(loops):
     assert incident.clusters == ("fp-import", "fp-exit")
 
 
+def test_a_text_export_links_within_one_stream_per_service():
+    """Text exports carry no instance or trace: a crash loop still links within its service's stream, a failure of
+    another service at the same moments does not join it, and occurrences with no stream at all never link."""
+    events = Events()
+    for k in range(5):
+        events.add("import", 10.0 * k, None, revision=None, stream="api")
+        events.add("boot", 10.0 * k + 0.1, None, revision=None, stream="api")
+        events.add("redis", 10.0 * k + 0.2, None, revision=None, stream="web")
+        events.add("timeout", 10.0 * k + 0.3, None, revision=None)
+    events.add("exit", 41.9, None, revision=None, stream="api")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-import", "fp-boot", "fp-exit")
+    assert incident.instances == ()
+
+
+def test_a_failure_that_fires_every_few_seconds_in_a_text_stream_is_no_cause_of_what_happens_near_it():
+    """One stream holds everything a service logged: chance is measured on it as on an instance."""
+    events, spread = Events(), random.Random(7)
+    for k in range(300):
+        events.add("redis", 2.0 * k, None, stream="api")
+    for _ in range(20):
+        events.add("timeout", 5 + spread.uniform(0, 590), None, stream="api")
+    assert link_incidents(events.clusters(KINDS)) == ()
+    for k in range(14):
+        events.add("exit", 40.0 * k + 0.1, None, stream="api")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-exit")
+
+
+def test_a_one_or_two_off_failure_amid_a_burst_is_no_symptom_of_it():
+    """A test sweep: errors on an instance, and between them a few client errors, each once or twice. One or two
+    hits beat no chance (a binomial tail of c or c², a gap or two below half the chance gap are common); with A
+    going on right after them they do not end A's run either."""
+    events = Events()
+    for sweep in (0.0, 300.0):  # the errors of a sweep, 0.4 s apart, then nothing for minutes
+        for k in range(8):
+            events.add("redis", sweep + 0.4 * k, "i-1")
+    events.add("http503", 0.5, "i-1")  # once, 0.1 s after an error, which goes on 0.3 s later
+    events.add("slow", 1.3, "i-1")  # twice, at the same point of both sweeps
+    events.add("slow", 301.3, "i-1")
+    kinds = {**KINDS, "http503": ("PUT /api/agents/execute → 405", Severity.WARNING, None),
+             "slow": ("GET /api/settings → 422", Severity.WARNING, None)}
+    assert link_incidents(events.clusters(kinds)) == ()
+    events.add("exit", 301.0 + 0.4 * 7, "i-1")  # what the errors end with is still theirs
+    (incident,) = link_incidents(events.clusters(kinds))
+    assert incident.clusters == ("fp-redis", "fp-exit")
+    short = Events()
+    for t in (0.0, 0.4, 1.4):  # an error three times in 1.4 s: the client error before its last is amid it
+        short.add("timeout", t, "i-1")
+    short.add("http503", 1.0, "i-1")
+    short.add("redis", 600.0, "i-2")
+    assert link_incidents(short.clusters(kinds)) == ()
+
+
+def test_an_incident_is_where_its_links_are():
+    """Instances and revisions come from the occurrences the links rest on, not from every occurrence of every
+    member: an unrelated 404 on another service's instance brings neither its instance nor its revision."""
+    events = Events()
+    for k in range(6):
+        events.add("redis", 10.0 * k, "i-1")
+        events.add("timeout", 10.0 * k + 0.5, "i-1")
+    events.add("timeout", 500.0, "web-1", revision="web-007")
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-redis", "fp-timeout")
+    assert (incident.instances, incident.revisions) == (("i-1",), ("app-001",))
+    text = Events()
+    for k in range(6):
+        text.add("import", 10.0 * k, None, revision=None, stream="api")
+        text.add("boot", 10.0 * k + 0.1, None, revision=None, stream="api")
+    assert link_incidents(text.clusters(KINDS))[0].revisions == ()  # the cluster's revisions are not the links'
+
+
 def test_binomial_upper_tail():
     assert binomial_upper_tail(0, 5, 0.3) == 1.0 and binomial_upper_tail(6, 5, 0.3) == 0.0
     assert binomial_upper_tail(5, 5, 0.5) == pytest.approx(1 / 32)
@@ -262,14 +337,16 @@ def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_cha
 def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float, float]]:
     """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
     (equal times count) on the same instance or in the same trace, the sum of the smallest such gaps, and the
-    share of B's occurrences A would precede by chance (the time A's windows cover on their instance)."""
+    share of B's occurrences A would precede by chance (the time A's windows cover on their instance). Without an
+    instance or a trace, an occurrence's stream stands for its instance."""
     events = [
-        [(o.timestamp.timestamp(), o.instance, o.trace) for o in c.occurrences if o.timestamp is not None]
+        [(o.timestamp.timestamp(), o.instance or (None if o.trace else o.stream and ("stream", o.stream)), o.trace)
+         for o in c.occurrences if o.timestamp is not None]
         if _role_of(c) != "noise" else []
         for c in clusters
     ]
     times = [t for occurrences in events for t, _, _ in occurrences]
-    span = max(times) - min(times) + lag_s
+    span = max(times, default=0) - min(times, default=0) + lag_s
 
     def covered(sources: list[tuple], instance: str) -> float:
         starts = sorted(s for s, i, _ in sources if i == instance)
@@ -304,10 +381,13 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
         names = [f"c{n}" for n in range(rng.randint(2, 12))]
         for name in names:
             for _ in range(rng.choice([1, 2, 5, 20])):
-                events.add(name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]))
+                events.add(
+                    name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]),
+                    stream=rng.choice([None, "i1", "api", "web"]),  # a stream named like an instance is no instance
+                )
         kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
-        pairs, _ = _precedence(clusters, 5.0)
+        pairs, _, _ = _precedence(clusters, 5.0)
         expected = _brute_force_precedence(clusters, 5.0)
         assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
         assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())

@@ -56,6 +56,17 @@ def test_text_dumps_give_the_same_clusters_for_text_payloads(cli, reference, sha
     assert got and all(expected.get(fp) == n for fp, n in got.items()), got
 
 
+@pytest.mark.parametrize("shape", [*TEXT_SHAPES, "sample.log"])
+def test_text_dumps_link_the_crash_loop_like_the_json_export(cli, reference, shape):
+    """Without instances or traces, a text dump's failures are compared in one stream (per service, else per file)."""
+    data = scan_json(cli, "-s", FIXTURES / shape, "--no-state")
+    rules = {c["fingerprint"]: c["rule"] for c in data["clusters"]}
+    crash = next(i for i in reference["incidents"] if rules.get(i["root"]) == "python-module-not-found")
+    (incident,) = data["incidents"]
+    assert incident["root"] == crash["root"] and set(incident["clusters"]) <= set(crash["clusters"])
+    assert len(incident["clusters"]) >= 3
+
+
 def test_since_window_with_now(cli):
     data = scan_json(cli, "-s", FIXTURES / "sample.json", "--since", "30m", "--now", "2026-11-28T02:10:00Z")
     assert data["window"] == {"from": "2026-11-28T01:40:00Z", "until": "2026-11-28T02:10:00Z"}

@@ -48,6 +48,19 @@ def test_round_trip_keeps_a_clusters_regions_and_older_results_read_none(store):
     assert scan_result_from_dict(older).clusters[0].regions == {}
 
 
+def test_round_trip_keeps_the_stream_of_occurrences_and_older_results_read_none():
+    from triage.serialize import scan_result_from_dict, scan_result_to_dict
+
+    cluster = rule_cluster()
+    texts = tuple(dataclasses.replace(o, instance=None, stream="fixtures/sample.log") for o in cluster.occurrences)
+    known = scan_result(dataclasses.replace(cluster, occurrences=texts))
+    assert scan_result_from_dict(scan_result_to_dict(known)) == known
+    older = scan_result_to_dict(known)
+    older["clusters"][0]["occurrences"] = [o[:4] for o in older["clusters"][0]["occurrences"]]
+    assert [o.stream for o in scan_result_from_dict(older).clusters[0].occurrences] == [None] * len(texts)
+    assert texts
+
+
 def test_round_trip_keeps_open_windows_and_missing_times(store):
     cluster = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
     result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)

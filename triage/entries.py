@@ -92,8 +92,8 @@ _LOG_PREFIX = re.compile(
 )
 
 
-def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
-    """Build an Entry from one LogEntry mapping."""
+def to_entry(data: Mapping[str, Any], location: str = "", source: str = "") -> Entry:
+    """Build an Entry from one LogEntry mapping read at ``location`` of ``source``."""
     if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
         data = _camel(data)
     payload = data.get("jsonPayload")
@@ -120,6 +120,7 @@ def to_entry(data: Mapping[str, Any], location: str = "") -> Entry:
         severity_inferred=inferred,
         location=location,
         insert_id=_text(data.get("insertId")),
+        source=source,
         raw=data,
     )
 

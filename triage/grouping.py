@@ -65,8 +65,11 @@ class Accumulator:
         self._samples.add(
             (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
         )
-        trace = entry.trace
-        self._occurrences.add((key, instance or "", trace or "", revision or "", self._seq, (ts, instance, trace, revision)))
+        trace, stream = entry.trace, service or entry.source or None
+        self._occurrences.add(
+            (key, instance or "", trace or "", revision or "", stream or "", self._seq,
+             (ts, instance, trace, revision, stream))
+        )
 
     def merge(self, other: "Accumulator") -> None:
         self.count += other.count

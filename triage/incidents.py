@@ -2,10 +2,12 @@
 
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
 occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
-the same instance or in the same trace. Occurrences are sorted once by instance (and by trace) and
-time; for each cluster only the windows of ``lag_s`` after its own occurrences are looked up (binary
-search), so the cost follows the occurrences that fall in such windows and memory the pairs that do
-precede each other: thousands of one-off failures cost neither all pairs of occurrences nor of clusters.
+the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
+its stream, its service's or else its file's, as on an instance. Occurrences are sorted once by
+instance (and by trace) and time; for each cluster only the windows of ``lag_s`` after its own
+occurrences are looked up (binary search), so the cost follows the occurrences that fall in such
+windows and memory the pairs that do precede each other: thousands of one-off failures cost neither
+all pairs of occurrences nor of clusters.
 
 When both directions of a pair qualify (a crash loop repeats A, B, A, B…), the direction with the
 smaller mean gap wins (the import error 0.1 s before "worker failed to boot", not the boot failure
@@ -30,13 +32,20 @@ would (a mean gap at most :data:`TIGHTER` of the gap expected when B falls at ra
 error every 2 s covers all of the time: an unrelated failure follows it at every one of its occurrences, but no
 sooner than chance would have it, so it links nothing; a crash loop's "worker failed to boot" 0.1 s after each
 import error links however often the loop turns. A B seen fewer than :data:`MIN_TESTED` times is too rare to
-test: it links when A stopped with it on B's instances, at most one turn later (a container exit 1.9 s after the
-last boot failure of a loop), not when A goes on after it.
+test: one or two hits beat no chance (their binomial tail is c or c², small whenever A is rare on the clock, though
+a test sweep puts all its failures in the same few seconds; one gap below half the chance gap comes a time in four).
+So it links only when A stopped with it on B's instances: A quiet for ``lag_s`` after B's last occurrence there, and
+at most one turn later (a container exit 1.9 s after the last boot failure of a loop), not when A goes on after it
+or around it (a one-off 405 amid the errors of a sweep).
+
+An incident's instances and revisions are those of the occurrences its links rest on (the hits, and the
+occurrence of the source before each), not every occurrence of its clusters.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
 ``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
-the occurrences kept per cluster (the newest 2000) are compared; entries without an instance and
-a trace cannot link.
+the occurrences kept per cluster (the newest 2000) are compared; a stream holds all of a service's
+instances, where chance covers more of the time than on one instance; entries without an instance, a
+trace, a service and a file (results stored by an older version) cannot link.
 """
 
 from __future__ import annotations
@@ -47,11 +56,11 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from typing import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .model import Cluster, Severity
+from .model import Cluster, Occurrence, Severity
 from .redact import cluster_secrets, redact_with
 
 SHORT_TITLE = 40
@@ -82,13 +91,17 @@ class _Link:
     target: int
     share: float
     mean_gap: float
+    rows: np.ndarray  # the occurrences it rests on (:meth:`_Compared.taking_part`)
 
 
 def link_incidents(clusters: Sequence[Cluster], *, lag_s: float = 5.0, min_share: float = 0.6) -> tuple[Incident, ...]:
     """The incidents among ``clusters``, ordered by first seen then id."""
     ordered = sorted(clusters, key=lambda c: c.fingerprint)
-    links = _oriented_links(ordered, lag_s, min_share)
-    incidents = [_incident(ordered, members, links) for members in _components(len(ordered), links) if len(members) > 1]
+    links, occurrences = _oriented_links(ordered, lag_s, min_share)
+    incidents = [
+        _incident(ordered, members, links, occurrences)
+        for members in _components(len(ordered), links) if len(members) > 1
+    ]
     return tuple(sorted(incidents, key=lambda i: (_time_key(i.first_seen), i.id)))
 
 
@@ -117,63 +130,87 @@ class _Precedence:
     chance_gap: float
 
 
-def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray]:
-    """The pairs of clusters of which one precedes the other at least once, and ``totals[B]``: B's timestamped
-    occurrences. Noise clusters take no part."""
+def _precedence(
+    clusters: Sequence[Cluster], lag_s: float
+) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray, "_Compared"]:
+    """The pairs of clusters of which one precedes the other at least once, ``totals[B]``: B's timestamped
+    occurrences, and what was compared. Noise clusters take no part."""
     size = len(clusters)
+    found: list[Occurrence] = []
     times: list[float] = []
     owners: list[int] = []
-    instances: list[str | None] = []
+    places: list[Hashable | None] = []
     traces: list[str | None] = []
     for index, cluster in enumerate(clusters):
         if _role(cluster) == "noise":
             continue
         for occurrence in cluster.occurrences:
             if occurrence.timestamp is not None:
+                found.append(occurrence)
                 times.append(occurrence.timestamp.timestamp())
                 owners.append(index)
-                instances.append(occurrence.instance or None)
+                places.append(_place(occurrence))
                 traces.append(occurrence.trace or None)
     owner = np.array(owners, dtype=np.int64)
     totals = np.bincount(owner, minlength=size)
     pairs: dict[tuple[int, int], _Precedence] = {}
     if not times:
-        return pairs, totals
+        return pairs, totals, _Compared(found, owner, [])
     t = np.array(times) - min(times)
-    layouts = [_Layout(t, owner, keys, lag_s) for keys in (instances, traces)]
-    by_instance = layouts[0]
+    compared = _Compared(found, owner, [_Layout(t, owner, keys, lag_s) for keys in (places, traces)])
+    by_place = compared.layouts[0]
     occurrences_of = _Positions(owner)
     for source in np.unique(owner):
-        occurrence, gap = _nearest_after(layouts, int(source))
-        others = owner[occurrence] != source
-        occurrence, gap = occurrence[others], gap[others]
+        occurrence, gap, _ = compared.nearest_after(int(source))
         if not occurrence.size:
             continue
         targets, compact = np.unique(owner[occurrence], return_inverse=True)
         hits = np.bincount(compact)
         gap_sums = np.bincount(compact, weights=gap)
-        coverage, chance_gap = by_instance.coverage(int(source)), by_instance.chance_gap(int(source))
+        coverage, chance_gap = by_place.coverage(int(source)), by_place.chance_gap(int(source))
         theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
         chances = np.bincount(
             np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
-            weights=by_instance.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
+            weights=by_place.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
         )
         for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
             pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1), chance_gap)
-    return pairs, totals
+    return pairs, totals, compared
 
 
-def _nearest_after(layouts: Sequence["_Layout"], source: int) -> tuple[np.ndarray, np.ndarray]:
-    """The occurrences (ascending) with a ``source`` occurrence at most ``lag_s`` before them in some layout,
-    and the smallest such gap of each."""
-    found = [layout.gaps_from(source) for layout in layouts]
-    occurrence = np.concatenate([rows for rows, _ in found])
-    gap = np.concatenate([gaps for _, gaps in found])
-    order = np.lexsort((gap, occurrence))
-    occurrence, gap = occurrence[order], gap[order]
-    first = np.ones(occurrence.size, dtype=bool)
-    first[1:] = occurrence[1:] != occurrence[:-1]
-    return occurrence[first], gap[first]
+def _place(occurrence: Occurrence) -> Hashable | None:
+    """The stream an occurrence is compared in besides its trace: its instance; without an instance or a trace
+    (a text export), its service's or source's."""
+    if occurrence.instance:
+        return ("instance", occurrence.instance)
+    return ("stream", occurrence.stream) if occurrence.stream and not occurrence.trace else None
+
+
+@dataclass(frozen=True)
+class _Compared:
+    """The timestamped occurrences compared (rows), the cluster of each, and their layouts by place and by trace."""
+
+    occurrences: list[Occurrence]
+    owner: np.ndarray
+    layouts: list["_Layout"]
+
+    def nearest_after(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The other clusters' occurrences (ascending) with a ``source`` occurrence at most ``lag_s`` before them in
+        some layout, the smallest such gap of each, and that ``source`` occurrence."""
+        found = [layout.gaps_from(source) for layout in self.layouts]
+        occurrence, gap, before = (np.concatenate([part[k] for part in found]) for k in range(3))
+        order = np.lexsort((gap, occurrence))
+        occurrence, gap, before = occurrence[order], gap[order], before[order]
+        first = np.ones(occurrence.size, dtype=bool)
+        first[1:] = occurrence[1:] != occurrence[:-1]
+        first &= self.owner[occurrence] != source
+        return occurrence[first], gap[first], before[first]
+
+    def taking_part(self, source: int, target: int) -> np.ndarray:
+        """The rows a link rests on: ``target``'s hits and, for each, the ``source`` occurrence nearest before it."""
+        occurrence, _, before = self.nearest_after(source)
+        hit = self.owner[occurrence] == target
+        return np.unique(np.concatenate((occurrence[hit], before[hit])))
 
 
 class _Positions:
@@ -193,8 +230,8 @@ class _Layout:
     """Occurrences sorted once by (instance or trace, time); each group is shifted far past the previous one
     on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group."""
 
-    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[str | None], lag_s: float) -> None:
-        numbers: dict[str, int] = {}
+    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[Hashable | None], lag_s: float) -> None:
+        numbers: dict[Hashable, int] = {}
         group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
         self.group_of = group  # per occurrence (-1: none)
         self.rows = np.flatnonzero(group >= 0)
@@ -237,61 +274,68 @@ class _Layout:
         groups = self.group_of[occurrences]
         return np.where(groups >= 0, coverage[np.maximum(groups, 0)] if coverage.size else 0.0, 0.0)
 
-    def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray]:
+    def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count),
-        and the seconds since the latest one: only the windows after ``source``'s occurrences are looked at."""
-        mine = self.shifted[self.positions_of[source]]
+        the seconds since the latest one, and that one: only the windows after ``source``'s occurrences are
+        looked at."""
+        own = self.positions_of[source]
+        mine = self.shifted[own]
         if not mine.size:
-            return self.rows[:0], self.shifted[:0]
+            return self.rows[:0], self.shifted[:0], self.rows[:0]
         starts = np.searchsorted(self.shifted, mine, side="left")
         ends = np.searchsorted(self.shifted, mine + (self.lag_s + _SLACK_S), side="right")
         starts = np.maximum(starts, np.concatenate(([0], ends[:-1])))  # ends ascend: drop what a window before covers
         lengths = np.maximum(ends - starts, 0)
         positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        gap = self.shifted[positions] - mine[np.searchsorted(mine, self.shifted[positions], side="right") - 1]
+        latest = np.searchsorted(mine, self.shifted[positions], side="right") - 1
+        gap = self.shifted[positions] - mine[latest]
         near = gap <= self.lag_s
-        return self.rows[positions[near]], gap[near]
+        return self.rows[positions[near]], gap[near], self.rows[own[latest[near]]]
 
 
-def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
-    pairs, totals = _precedence(clusters, lag_s)
+def _oriented_links(
+    clusters: Sequence[Cluster], lag_s: float, min_share: float
+) -> tuple[list[_Link], list[Occurrence]]:
+    pairs, totals, compared = _precedence(clusters, lag_s)
     qualified: dict[tuple[int, int], _Link] = {}
     for (source, target), found in pairs.items():
         share = found.hits / totals[target]
         chance = found.expected
         mean_gap = found.gap_sum / found.hits
         if share >= max(min_share, chance + (1 - chance) * LIFT) and (
-            (totals[target] < MIN_TESTED and _ends_with(clusters[source], clusters[target]))
-            or binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
+            _ends_with(clusters[source], clusters[target], lag_s) if totals[target] < MIN_TESTED
+            else binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
             or mean_gap <= TIGHTER * found.chance_gap
         ):
-            qualified[(source, target)] = _Link(source, target, float(share), float(mean_gap))
+            rows = compared.taking_part(source, target)
+            qualified[(source, target)] = _Link(source, target, float(share), float(mean_gap), rows)
     links = []
     for (source, target), link in sorted(qualified.items()):
         reverse = qualified.get((target, source))
         if reverse is not None and _strength(reverse, clusters) < _strength(link, clusters):
             continue
         if _role(clusters[source]) == "symptom" and _role(clusters[target]) == "cause":
-            link = _Link(target, source, link.share, link.mean_gap)  # the rule pack knows better than the clock
+            link = _Link(target, source, link.share, link.mean_gap, link.rows)  # the rule pack knows better than the clock
         if clusters[link.source].severity >= Severity.ERROR:
             links.append(link)
-    return links
+    return links, compared.occurrences
 
 
-def _ends_with(source: Cluster, target: Cluster) -> bool:
-    """Whether ``source`` stopped with ``target`` on each instance where ``target`` happened: at most one more
-    occurrence after ``target``'s last there (a crash loop ends with the container's exit, or is cut one turn
-    later; a heartbeat error goes on after whatever happens near it). Without instances, over all occurrences."""
-    last: dict[str | None, datetime] = {}
+def _ends_with(source: Cluster, target: Cluster, lag_s: float) -> bool:
+    """Whether ``source`` stopped with ``target`` on each instance where ``target`` happened: none within
+    ``lag_s`` after ``target``'s last there, and at most one later (a crash loop ends with the container's
+    exit, or is cut one turn later; a heartbeat error, or a burst of failures, goes on after whatever happens
+    amid it). Instances are places (:func:`_place`); the occurrences in none count as one."""
+    last: dict[Hashable | None, datetime] = {}
     for occurrence in target.occurrences:
         if occurrence.timestamp is not None:
-            key = occurrence.instance or None
+            key = _place(occurrence)
             last[key] = max(last.get(key, occurrence.timestamp), occurrence.timestamp)
-    after: dict[str | None, int] = defaultdict(int)
+    after: dict[Hashable | None, int] = defaultdict(int)
     for occurrence in source.occurrences:
-        key = occurrence.instance or None
+        key = _place(occurrence)
         if occurrence.timestamp is not None and key in last and occurrence.timestamp > last[key]:
-            after[key] += 1
+            after[key] += 1 if (occurrence.timestamp - last[key]).total_seconds() > lag_s else 2
     return bool(last) and all(count <= 1 for count in after.values())
 
 
@@ -379,15 +423,21 @@ def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
     return order[min(range(len(order)), key=rank)]
 
 
-def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
+def _incident(
+    clusters: Sequence[Cluster], members: list[int], links: list[_Link], occurrences: Sequence[Occurrence]
+) -> Incident:
+    """The incident of ``members``; its instances and revisions are those of the occurrences its links rest on
+    (a cluster's other occurrences, elsewhere, may have nothing to do with it)."""
     order = _causal_order(clusters, members, links)
     root = clusters[_root(clusters, order)]
     chain = [clusters[node] for node in order]
     firsts = [c.first_seen for c in chain if c.first_seen is not None]
     lasts = [c.last_seen for c in chain if c.last_seen is not None]
     first_seen = min(firsts) if firsts else None
-    instances = {o.instance for c in chain for o in c.occurrences if o.instance}
-    revisions = {r for c in chain for r in c.revisions} | {o.revision for c in chain for o in c.occurrences if o.revision}
+    inside = set(members)
+    taking_part = [occurrences[row] for link in links if link.source in inside for row in link.rows.tolist()]
+    instances = {o.instance for o in taking_part if o.instance}
+    revisions = {o.revision for o in taking_part if o.revision}
     return Incident(
         id=incident_id(root.fingerprint, first_seen),
         root=root.fingerprint,

@@ -61,6 +61,7 @@ class Entry:
     location: str = ""  # "file:line" (or "gcp:PROJECT#n") for error messages
     insert_id: str | None = None
     project: str | None = None  # the Google Cloud project (resource.labels.project_id)
+    source: str = ""  # the file (or "gcp:PROJECT") the entry was read from
     raw: Any = field(default=None, compare=False, repr=False)  # the LogEntry as read (dict) or the text line
 
 
@@ -120,6 +121,7 @@ class Occurrence:
     instance: str | None
     trace: str | None
     revision: str | None = None
+    stream: str | None = None  # the entry's service, else its source: where it is compared without instance and trace
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,9 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         ],
         "rule": None if cluster.rule is None else rule_to_dict(cluster.rule),
         "captures": dict(cluster.captures),
-        "occurrences": [[time_to_text(o.timestamp), o.instance, o.trace, o.revision] for o in cluster.occurrences],
+        "occurrences": [
+            [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream] for o in cluster.occurrences
+        ],
         "least_severity": None if cluster.least_severity is None else cluster.least_severity.name,
     }
 
@@ -106,7 +108,8 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         samples=tuple(Sample(time_from_text(ts), msg, svc, inst, rev) for ts, msg, svc, inst, rev in data["samples"]),
         rule=None if data["rule"] is None else rule_from_dict(data["rule"]),
         captures=dict(data["captures"]),
-        occurrences=tuple(Occurrence(time_from_text(ts), inst, trace, rev) for ts, inst, trace, rev in data["occurrences"]),
+        # results stored before occurrences kept their stream hold four fields
+        occurrences=tuple(Occurrence(time_from_text(ts), *rest) for ts, *rest in data["occurrences"]),
         least_severity=Severity[data["least_severity"]] if data.get("least_severity") else None,
         regions=dict(data.get("regions", {})),  # none in a result stored before regions were kept
     )
