@@ -65,6 +65,8 @@ def test_text_dumps_link_the_crash_loop_like_the_json_export(cli, reference, sha
     (incident,) = data["incidents"]
     assert incident["root"] == crash["root"] and set(incident["clusters"]) <= set(crash["clusters"])
     assert len(incident["clusters"]) >= 3
+    table = cli("scan", "-s", FIXTURES / shape, "--no-state").stdout
+    assert "where its entries name no instance or revision" in " ".join(table.split())
 
 
 def test_since_window_with_now(cli):

@@ -215,7 +215,10 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
         grid.add_row("chain", Text(printable(incident.summary)))
         grid.add_row("when", f"{format_time(incident.first_seen)} → {format_time(incident.last_seen)}")
         revisions = printable(", ".join(incident.revisions)) or "-"
-        grid.add_row("where", Text(f"{len(incident.instances)} instance(s), revisions {revisions}"))
+        where = f"{len(incident.instances)} instance(s), revisions {revisions}"
+        if not incident.instances and not incident.revisions:  # linked within a service's or a file's stream
+            where = "its entries name no instance or revision"
+        grid.add_row("where", Text(where))
         console.print(grid)
     in_incident = {fp for incident in report.incidents for fp in incident.clusters}
     rest = [c for c in result.clusters if c.fingerprint not in in_incident]
