@@ -716,6 +716,8 @@ def test_a_closed_standard_input_is_one_line(tmp_path):
     assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")
 
 
+
+
 def _text_export(path: Path, lines: list[tuple[str, str]]) -> Path:
     """An NDJSON export of (severity, text) entries one second apart."""
     path.write_text("".join(json.dumps({"timestamp": f"2026-11-28T01:00:{i:02}Z", "severity": severity, "textPayload": text})
@@ -735,11 +737,14 @@ def test_a_service_id_mismatch_is_one_cluster_while_the_expected_id_changes_ever
         "Auth service rejects the caller's service ID (SERVICE_ID mismatch) (received=shop-api-staging)")]
 
 
-def test_every_websocket_rejection_goes_to_the_websocket_rule(cli, tmp_path):
+def test_every_websocket_rejection_goes_to_the_websocket_rule_by_reason(cli, tmp_path):
     """A rejection naming an invalid JWT is a WebSocket rejection too; other JWT failures stay auth-jwt-rejected."""
     lines = ([("WARNING", "WebSocket connection rejected in demo: Invalid JWT=REDACTED")] * 3
              + [("WARNING", "WebSocket connection rejected in demo: No JWT=REDACTED")] * 2
              + [("ERROR", "JWT=REDACTED validation failed for session s-7")] * 2)
     clusters = scan_json(cli, "-s", _text_export(tmp_path / "ws.ndjson", lines), "--no-state")["clusters"]
-    assert sorted((c["rule"], c["count"]) for c in clusters) == [
-        ("auth-jwt-rejected", 2), ("websocket-connection-rejected", 5)]
+    assert sorted((c["rule"], c["count"], c["captures"].get("reason")) for c in clusters) == [
+        ("auth-jwt-rejected", 2, None),
+        ("websocket-connection-rejected", 2, "No JWT"),
+        ("websocket-connection-rejected", 3, "Invalid JWT"),
+    ]
