@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -235,14 +234,14 @@ def at_or_above(cluster: Cluster, floor: str) -> bool:
 
 
 def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
-    """``explicit``, else the project of a ``gcp:PROJECT`` source, else the one the entries name, else
-    $GOOGLE_CLOUD_PROJECT."""
+    """``explicit``, else the project of a ``gcp:PROJECT`` source, else the one the entries name. Not
+    $GOOGLE_CLOUD_PROJECT: the shell's project need not be the export's, and the checks' commands name it."""
     if explicit:
         return explicit
     for source in result.sources:
         if source.startswith("gcp:") and len(source) > 4:
             return source[4:]
-    return result.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+    return result.project
 
 
 # --- issue drafts -----------------------------------------------------------------------------------------
