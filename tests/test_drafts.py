@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import os
 import re
 from datetime import timedelta
@@ -694,11 +695,11 @@ def test_the_generic_scaffold_is_filled_too_and_several_services_keep_their_plac
     body = render_issue(dataclasses.replace(_attribute_cluster(), rule=None), DraftContext(WINDOW, project="acme")).body
     assert "`gcloud --project=acme run revisions list --service netra-backend-staging --region us-central1`" in body
     assert "`gcloud --project=acme run revisions describe netra-backend-staging-00139-mqn --region us-central1 " in body
-    assert "update-traffic netra-backend-staging --to-revisions GOOD_REVISION=100`" in body
+    assert "update-traffic netra-backend-staging --region us-central1 --to-revisions GOOD_REVISION=100`" in body
     several = dataclasses.replace(_attribute_cluster(services={"api": 2, "web": 1}, regions={}), rule=None)
     body = render_issue(several, DraftContext(WINDOW)).body
     assert "`gcloud run revisions list --service SERVICE --region REGION`" in body
-    assert "`gcloud run services update-traffic SERVICE --to-revisions GOOD_REVISION=100`" in body
+    assert "`gcloud run services update-traffic SERVICE --region REGION --to-revisions GOOD_REVISION=100`" in body
 
 
 def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
@@ -708,4 +709,14 @@ def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
     result = cli("draft", "671b7d3753", "2c0aedd5c3", "--state-dir", state)
     assert result.exit_code == 0, result.stderr
     assert "gcloud --project=acme-staging run services describe api-backend --region us-central1 --format=" in result.stdout
-    assert 'grep -F -B2 "$(echo api.services.invoice_export | tr . /)"' in result.stdout
+    assert '`git log --diff-filter=DR --name-status --oneline -- "*$(echo api.services.invoice_export | tr . /)*"`' in result.stdout
+
+
+def test_the_draft_of_a_text_exports_incident_says_where_it_was_linked(cli, tmp_path):
+    """A text export names no instance or revision: its incident is linked within a service's or a file's log."""
+    state = tmp_path / "state"
+    scanned = cli("scan", "-s", FIXTURES / "sample.log", "--state-dir", state, "--format", "json")
+    (incident,) = json.loads(scanned.stdout)["incidents"]
+    body = cli("draft", incident["id"], "--state-dir", state).stdout
+    assert "| Where | its entries name no instance or revision (linked within a service's or a file's log) |" in body
+    assert "| Instances |" not in body
