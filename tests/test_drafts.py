@@ -677,10 +677,23 @@ def test_a_known_project_is_given_to_gcloud_logging_and_run_commands_naming_none
     assert fill_placeholders(text, {}) == text
 
 
+def test_a_logs_read_reads_the_drafts_time_span_not_the_last_hour():
+    """An export's failure may be days old: `--freshness=1h` would read nothing of it."""
+    span = (WINDOW.start, WINDOW.end)
+    text = ("gcloud logging read 'textPayload:\"a\" OR textPayload:\"b\"' --freshness=1h --limit 50 ; "
+            "gcloud logging read 'x' --limit 5")
+    assert fill_placeholders(text, {}, span) == (
+        "gcloud logging read '(textPayload:\"a\" OR textPayload:\"b\") AND timestamp>=\"2026-03-14T09:00:00Z\" AND "
+        "timestamp<=\"2026-03-14T11:00:00Z\"' --limit 50 ; gcloud logging read 'x' --limit 5"
+    )
+    assert fill_placeholders(text, {}) == text
+
+
 def test_a_draft_fills_its_checks_and_steps_with_the_values_the_data_gives():
     body = render_issue(_attribute_cluster(), DraftContext(WINDOW, project="netra-staging")).body
     assert "- [ ] **Check:** git log -S 'def get' -- . ; gcloud --project=netra-staging logging read " \
-           "'resource.labels.revision_name=\"netra-backend-staging-00139-mqn\"' --freshness=1h" in body
+           "'(resource.labels.revision_name=\"netra-backend-staging-00139-mqn\") AND " \
+           "timestamp>=\"2026-03-14T09:00:00Z\" AND timestamp<=\"2026-03-14T11:00:00Z\"'" in body  # the window's
     assert ("gcloud --project=netra-staging run revisions describe netra-backend-staging-00139-mqn --region us-central1 "
             "--format=yaml | grep SERVICE_URL") in body
     assert "gcloud run services describe AUTH_SERVICE --region us-central1 --project netra-staging" in body

@@ -27,7 +27,7 @@ import jinja2
 from .errors import TriageError
 from .history import MIN_COVERED
 from .incidents import Incident, incident_priority, link_incidents, short_title
-from .logs_link import logs_explorer_url, logs_query
+from .logs_link import logs_explorer_url, logs_query, time_range
 from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
 from .redact import redact, redact_cluster, redact_title
 from .resources import data_dir
@@ -193,6 +193,8 @@ SAFE_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.:/-]|(?<=[A-Za-z0-9])[_@](?=[
 _PLACEHOLDER = re.compile(r"(?<![\w$])[A-Z][A-Z0-9_]+(?![\w=])")
 # a gcloud command that reads the project's logs or services and names no project (up to its end: ; | ` or a line end)
 _GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=(?:logging|run) )(?![^;|`\n]*--project\b)")
+# a `gcloud logging read 'FILTER'` that reads the last hour (--freshness=1h), up to the command's end
+_LOGS_OF_THE_LAST = re.compile(r"(\bgcloud logging read ')([^'\n]*)'([^;|`\n]*?) --freshness=\S+")
 
 
 def safe_value(value: str) -> bool:
@@ -217,10 +219,15 @@ def _only(counts: Mapping[str, int]) -> str | None:
     return next(iter(counts)) if len(counts) == 1 else None
 
 
-def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
-    """``text`` (a rule's check or remediation step) with each whole-word placeholder of ``values`` replaced, and,
-    with a PROJECT value, ``--project`` given to each ``gcloud logging`` and ``gcloud run`` command naming none."""
+def fill_placeholders(text: str, values: Mapping[str, str], span: tuple[datetime, datetime] | None = None) -> str:
+    """``text`` (a rule's check or remediation step) with each whole-word placeholder of ``values`` replaced; with a
+    ``span`` (the draft's time range), each ``gcloud logging read`` reads that span instead of the last hour (an
+    export's failure may be days old); with a PROJECT value, ``--project`` given to each ``gcloud logging`` and
+    ``gcloud run`` command naming none."""
     text = _PLACEHOLDER.sub(lambda found: values.get(found[0], found[0]), text)
+    if span is not None:
+        bounds = f'timestamp>="{format_time(span[0])}" AND timestamp<="{format_time(span[1])}"'
+        text = _LOGS_OF_THE_LAST.sub(lambda found: f"{found[1]}({found[2]}) AND {bounds}'{found[3]}", text)
     if "PROJECT" in values:
         text = _GCLOUD_WITHOUT_PROJECT.sub(f"gcloud --project={values['PROJECT']} ", text)
     return text
@@ -348,7 +355,7 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
             "issue_body.md.j2", **common, **_evidence(safe, context),
             samples=shown, samples_note=_samples_note(len(samples), shown),
             rule=safe.rule, rule_file=f"{Path(safe.rule.file).name}:{safe.rule.line}" if safe.rule else None,
-            placeholders=placeholders,
+            placeholders=placeholders, span=time_range(safe, context.window),
             incident=_incident_view(safe.fingerprint, context),
             marker=marker(safe, context.window, context.incident.id if context.incident else None),
         )
