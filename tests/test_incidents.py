@@ -387,7 +387,7 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
                 )
         kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
-        pairs, _, _ = _precedence(clusters, 5.0)
+        pairs, _ = _precedence(clusters, 5.0)
         expected = _brute_force_precedence(clusters, 5.0)
         assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
         assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())

@@ -54,7 +54,7 @@ import hashlib
 import heapq
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Hashable, Iterable, Mapping, Sequence
 
@@ -91,17 +91,15 @@ class _Link:
     target: int
     share: float
     mean_gap: float
-    rows: np.ndarray  # the occurrences it rests on (:meth:`_Compared.taking_part`)
+    instances: frozenset[str]  # of the occurrences it rests on (see :class:`_Precedence`)
+    revisions: frozenset[str]
 
 
 def link_incidents(clusters: Sequence[Cluster], *, lag_s: float = 5.0, min_share: float = 0.6) -> tuple[Incident, ...]:
     """The incidents among ``clusters``, ordered by first seen then id."""
     ordered = sorted(clusters, key=lambda c: c.fingerprint)
-    links, occurrences = _oriented_links(ordered, lag_s, min_share)
-    incidents = [
-        _incident(ordered, members, links, occurrences)
-        for members in _components(len(ordered), links) if len(members) > 1
-    ]
+    links = _oriented_links(ordered, lag_s, min_share)
+    incidents = [_incident(ordered, members, links) for members in _components(len(ordered), links) if len(members) > 1]
     return tuple(sorted(incidents, key=lambda i: (_time_key(i.first_seen), i.id)))
 
 
@@ -122,48 +120,55 @@ class _Precedence:
     """How often ``source`` precedes ``target``: ``hits`` target occurrences with a source occurrence at most
     ``lag_s`` before them on the same instance or trace, ``gap_sum`` the sum of those (smallest) gaps, and
     ``expected`` the share of the target's occurrences the source would precede by chance (see
-    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits."""
+    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits; ``instances`` and ``revisions``
+    those of the hits and of the source occurrence nearest before each."""
 
     hits: int
     gap_sum: float
     expected: float
     chance_gap: float
+    instances: frozenset[str]
+    revisions: frozenset[str]
 
 
-def _precedence(
-    clusters: Sequence[Cluster], lag_s: float
-) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray, "_Compared"]:
-    """The pairs of clusters of which one precedes the other at least once, ``totals[B]``: B's timestamped
-    occurrences, and what was compared. Noise clusters take no part."""
+def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray]:
+    """The pairs of clusters of which one precedes the other at least once, and ``totals[B]``: B's timestamped
+    occurrences. Noise clusters take no part."""
     size = len(clusters)
-    found: list[Occurrence] = []
     times: list[float] = []
     owners: list[int] = []
     places: list[Hashable | None] = []
     traces: list[str | None] = []
+    names: dict[str, int] = {}  # instance and revision names, by code
+    instances: list[int] = []
+    revisions: list[int] = []
     for index, cluster in enumerate(clusters):
         if _role(cluster) == "noise":
             continue
         for occurrence in cluster.occurrences:
             if occurrence.timestamp is not None:
-                found.append(occurrence)
                 times.append(occurrence.timestamp.timestamp())
                 owners.append(index)
                 places.append(_place(occurrence))
                 traces.append(occurrence.trace or None)
+                instance, revision = occurrence.instance, occurrence.revision
+                instances.append(names.setdefault(instance, len(names)) if instance else -1)
+                revisions.append(names.setdefault(revision, len(names)) if revision else -1)
     owner = np.array(owners, dtype=np.int64)
     totals = np.bincount(owner, minlength=size)
     pairs: dict[tuple[int, int], _Precedence] = {}
     if not times:
-        return pairs, totals, _Compared(found, owner, [])
+        return pairs, totals
     t = np.array(times) - min(times)
-    compared = _Compared(found, owner, [_Layout(t, owner, keys, lag_s) for keys in (places, traces)])
+    layouts = [_Layout(t, owner, keys, lag_s) for keys in (places, traces)]
+    compared = _Compared(owner, layouts, np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64), list(names))
     by_place = compared.layouts[0]
     occurrences_of = _Positions(owner)
     for source in np.unique(owner):
-        occurrence, gap, _ = compared.nearest_after(int(source))
+        occurrence, gap, before = compared.nearest_after(int(source))
         if not occurrence.size:
             continue
+        where = compared.where(occurrence, before)
         targets, compact = np.unique(owner[occurrence], return_inverse=True)
         hits = np.bincount(compact)
         gap_sums = np.bincount(compact, weights=gap)
@@ -174,8 +179,10 @@ def _precedence(
             weights=by_place.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
         )
         for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
-            pairs[(int(source), target)] = _Precedence(n, gap_sum, chance / max(int(totals[target]), 1), chance_gap)
-    return pairs, totals, compared
+            pairs[(int(source), target)] = _Precedence(
+                n, gap_sum, chance / max(int(totals[target]), 1), chance_gap, *where.get(target, (frozenset(), frozenset()))
+            )
+    return pairs, totals
 
 
 def _place(occurrence: Occurrence) -> Hashable | None:
@@ -188,11 +195,14 @@ def _place(occurrence: Occurrence) -> Hashable | None:
 
 @dataclass(frozen=True)
 class _Compared:
-    """The timestamped occurrences compared (rows), the cluster of each, and their layouts by place and by trace."""
+    """The timestamped occurrences compared (rows): the cluster of each, their layouts by place and by trace, and
+    the instance and revision of each (codes into ``names``; -1: none)."""
 
-    occurrences: list[Occurrence]
     owner: np.ndarray
     layouts: list["_Layout"]
+    instances: np.ndarray
+    revisions: np.ndarray
+    names: list[str]
 
     def nearest_after(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The other clusters' occurrences (ascending) with a ``source`` occurrence at most ``lag_s`` before them in
@@ -206,11 +216,19 @@ class _Compared:
         first &= self.owner[occurrence] != source
         return occurrence[first], gap[first], before[first]
 
-    def taking_part(self, source: int, target: int) -> np.ndarray:
-        """The rows a link rests on: ``target``'s hits and, for each, the ``source`` occurrence nearest before it."""
-        occurrence, _, before = self.nearest_after(source)
-        hit = self.owner[occurrence] == target
-        return np.unique(np.concatenate((occurrence[hit], before[hit])))
+    def where(self, hits: np.ndarray, before: np.ndarray) -> dict[int, tuple[frozenset[str], frozenset[str]]]:
+        """By the cluster of each of ``hits``: the instances and revisions of its hits and of the occurrences
+        ``before`` them (one pass for all the clusters a source precedes)."""
+        targets = np.concatenate((self.owner[hits], self.owner[hits]))
+        rows = np.concatenate((hits, before))
+        found: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        width = len(self.names) + 1
+        for kind, codes in enumerate((self.instances, self.revisions)):
+            for key in np.unique(targets * width + codes[rows] + 1).tolist():
+                target, code = divmod(key, width)
+                if code:
+                    found[target][kind].add(self.names[code - 1])
+        return {target: (frozenset(instances), frozenset(revisions)) for target, (instances, revisions) in found.items()}
 
 
 class _Positions:
@@ -293,10 +311,8 @@ class _Layout:
         return self.rows[positions[near]], gap[near], self.rows[own[latest[near]]]
 
 
-def _oriented_links(
-    clusters: Sequence[Cluster], lag_s: float, min_share: float
-) -> tuple[list[_Link], list[Occurrence]]:
-    pairs, totals, compared = _precedence(clusters, lag_s)
+def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
+    pairs, totals = _precedence(clusters, lag_s)
     qualified: dict[tuple[int, int], _Link] = {}
     for (source, target), found in pairs.items():
         share = found.hits / totals[target]
@@ -307,18 +323,19 @@ def _oriented_links(
             else binomial_upper_tail(found.hits, int(totals[target]), chance) <= CHANCE_LEVEL
             or mean_gap <= TIGHTER * found.chance_gap
         ):
-            rows = compared.taking_part(source, target)
-            qualified[(source, target)] = _Link(source, target, float(share), float(mean_gap), rows)
+            qualified[(source, target)] = _Link(
+                source, target, float(share), float(mean_gap), found.instances, found.revisions
+            )
     links = []
     for (source, target), link in sorted(qualified.items()):
         reverse = qualified.get((target, source))
         if reverse is not None and _strength(reverse, clusters) < _strength(link, clusters):
             continue
         if _role(clusters[source]) == "symptom" and _role(clusters[target]) == "cause":
-            link = _Link(target, source, link.share, link.mean_gap, link.rows)  # the rule pack knows better than the clock
+            link = replace(link, source=target, target=source)  # the rule pack knows better than the clock
         if clusters[link.source].severity >= Severity.ERROR:
             links.append(link)
-    return links, compared.occurrences
+    return links
 
 
 def _ends_with(source: Cluster, target: Cluster, lag_s: float) -> bool:
@@ -423,9 +440,7 @@ def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
     return order[min(range(len(order)), key=rank)]
 
 
-def _incident(
-    clusters: Sequence[Cluster], members: list[int], links: list[_Link], occurrences: Sequence[Occurrence]
-) -> Incident:
+def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
     """The incident of ``members``; its instances and revisions are those of the occurrences its links rest on
     (a cluster's other occurrences, elsewhere, may have nothing to do with it)."""
     order = _causal_order(clusters, members, links)
@@ -435,9 +450,8 @@ def _incident(
     lasts = [c.last_seen for c in chain if c.last_seen is not None]
     first_seen = min(firsts) if firsts else None
     inside = set(members)
-    taking_part = [occurrences[row] for link in links if link.source in inside for row in link.rows.tolist()]
-    instances = {o.instance for o in taking_part if o.instance}
-    revisions = {o.revision for o in taking_part if o.revision}
+    instances = frozenset().union(*(link.instances for link in links if link.source in inside))
+    revisions = frozenset().union(*(link.revisions for link in links if link.source in inside))
     return Incident(
         id=incident_id(root.fingerprint, first_seen),
         root=root.fingerprint,
