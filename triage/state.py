@@ -27,7 +27,7 @@ from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 from .sources import is_live
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
 
@@ -111,6 +111,9 @@ _MIGRATIONS: dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     WHERE json_valid(result)
     """,
     5: _add_issue_identity,
+    # no table changes: stored results now hold what a triage of schema 5 cannot read (each occurrence's stream),
+    # so that one refuses the store with a clear error instead of failing on its scans
+    6: "",
 }
 
 
