@@ -658,10 +658,10 @@ def test_a_safe_value_is_taken(value):
 
 def test_only_whole_words_are_filled_and_never_another_meaning():
     values = {"SERVICE": "api", "REV": "api-00001-abc", "REVISION": "api-00001-abc", "PORT": "6379", "NAME": "x"}
-    text = ("SERVICE AUTH_SERVICE SERVICES SERVICE_URL MY-SERVICE (SERVICE) 'SERVICE' $PORT PORT "
+    text = ("SERVICE AUTH_SERVICE SERVICES SERVICE_URL MY-SERVICE (SERVICE) 'SERVICE' $PORT ${PORT} @NAME #NAME PORT "
             "--to-revisions GOOD_REVISION=100 REV=100 --update-secrets=NAME=SECRET:latest REVISION")
     assert fill_placeholders(text, values) == (
-        "api AUTH_SERVICE SERVICES SERVICE_URL MY-api (api) 'api' $PORT 6379 "
+        "api AUTH_SERVICE SERVICES SERVICE_URL MY-api (api) 'api' $PORT ${PORT} @NAME #NAME 6379 "
         "--to-revisions GOOD_REVISION=100 REV=100 --update-secrets=NAME=SECRET:latest api-00001-abc"
     )
 
@@ -675,6 +675,9 @@ def test_a_known_project_is_given_to_gcloud_logging_and_run_commands_naming_none
         "`gcloud --project=acme-prod run revisions list --service api`"
     )
     assert fill_placeholders(text, {}) == text
+    chained = "gcloud run services describe api && gcloud run services describe web --project other"
+    assert fill_placeholders(chained, {"PROJECT": "p"}) == (
+        "gcloud --project=p run services describe api && gcloud run services describe web --project other")
 
 
 def test_a_logs_read_reads_the_drafts_time_span_not_the_last_hour():

@@ -188,13 +188,15 @@ def fence(text: str, info: str = "text") -> str:
 # A value put into a command: it starts with a letter or digit (no option, no quote, no shell syntax), "_" and "@"
 # only right after a letter or digit (no emphasis, no mention); 100 characters at most
 SAFE_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.:/-]|(?<=[A-Za-z0-9])[_@](?=[A-Za-z0-9])){0,99}")
-# a whole upper-case word; not a $VARIABLE, nor the key of KEY=VALUE (``--to-revisions REV=100`` names the revision
-# to roll back to, which a rule pack or a scan stored before GOOD_REVISION may still say)
-_PLACEHOLDER = re.compile(r"(?<![\w$])[A-Z][A-Z0-9_]+(?![\w=])")
-# a gcloud command that reads the project's logs or services and names no project (up to its end: ; | ` or a line end)
-_GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=(?:logging|run) )(?![^;|`\n]*--project\b)")
+# a whole upper-case word; not a $VARIABLE or ${VARIABLE}, nor after "@" or "#" (a mention, an issue reference),
+# nor the key of KEY=VALUE (``--to-revisions REV=100`` names the revision to roll back to, which a rule pack or a
+# scan stored before GOOD_REVISION may still say)
+_PLACEHOLDER = re.compile(r"(?<![\w$@#])(?<!\$\{)[A-Z][A-Z0-9_]+(?![\w=])")
+# a gcloud command that reads the project's logs or services and names no project (up to its end: ; | & ` or a line
+# end)
+_GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=(?:logging|run) )(?![^;|&`\n]*--project\b)")
 # a `gcloud logging read 'FILTER'` that reads the last hour (--freshness=1h), up to the command's end
-_LOGS_OF_THE_LAST = re.compile(r"(\bgcloud logging read ')([^'\n]*)'([^;|`\n]*?) --freshness=\S+")
+_LOGS_OF_THE_LAST = re.compile(r"(\bgcloud logging read ')([^'\n]*)'([^;|&`\n]*?) --freshness=\S+")
 
 
 def safe_value(value: str) -> bool:
