@@ -65,6 +65,60 @@ def test_merge_equals_adding_everything():
     assert cluster_of(entries).least_severity is Severity.WARNING
 
 
+JWT_ERROR = "JWT verification failed - likely JWT secret mismatch between services"
+
+
+def warnings_after_errors() -> list[Entry]:
+    """Old ERRORs (two lines, one of them twice) and a CRITICAL, then many newer WARNINGs of two lines."""
+    severe = [entry(0, message=JWT_ERROR), entry(1, message="Auth service unreachable at 10.0.0.1:8443"),
+              entry(2, message=JWT_ERROR), entry(3, severity=Severity.CRITICAL, message="auth worker died")]
+    warnings = [entry(i % 40 + 4, severity=Severity.WARNING,
+                      message="Token validation failed - invalid or expired" if i % 3 else f"Invalid JWT audience aud-{i}")
+                for i in range(120)]
+    return severe + warnings
+
+
+def test_an_older_error_among_many_newer_warnings_is_kept():
+    c = cluster_of([entry(0, message=JWT_ERROR)]
+                   + [entry(i, severity=Severity.WARNING, message=f"Token invalid {i}") for i in range(1, 40)])
+    assert len(c.samples) == SAMPLES_KEPT
+    assert [s.message for s in c.samples] == [f"Token invalid {i}" for i in range(39, 30, -1)] + [JWT_ERROR]
+
+
+def test_samples_keep_the_newest_of_each_severity_and_line_most_severe_first():
+    entries = warnings_after_errors()
+    samples = cluster_of(entries).samples
+    assert [s.message for s in samples[-3:]] == ["auth worker died", JWT_ERROR, "Auth service unreachable at 10.0.0.1:8443"]
+    assert samples[-2].timestamp == T0 + timedelta(seconds=2)  # the newest of its line
+    warnings = sorted((e for e in entries if e.severity is Severity.WARNING), key=lambda e: (e.timestamp, e.message))
+    assert [s.message for s in samples[:7]] == [e.message for e in warnings[::-1][:7]]  # then the newest, newest first
+
+
+def test_samples_with_severities_are_order_independent():
+    entries = warnings_after_errors()
+    expected = cluster_of(entries)
+    assert JWT_ERROR in {s.message for s in expected.samples}
+    for seed in range(5):
+        shuffled = entries[:]
+        random.Random(seed).shuffle(shuffled)
+        assert cluster_of(shuffled) == expected
+
+
+def test_merge_with_severities_equals_one_pass():
+    entries = warnings_after_errors()
+    random.Random(3).shuffle(entries)
+    expected = cluster_of(entries)
+    assert JWT_ERROR in {s.message for s in expected.samples}
+    for cut in (0, 1, 30, 70, len(entries)):
+        a, b = Accumulator(), Accumulator()
+        for e in entries[:cut]:
+            a.add(e)
+        for e in entries[cut:]:
+            b.add(e)
+        a.merge(b)
+        assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == expected, cut
+
+
 def test_newest_keeps_the_largest_items_whatever_the_order():
     items = [(random.Random(i).randrange(50), i) for i in range(1000)]
     newest = _Newest(30)

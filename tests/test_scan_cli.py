@@ -703,3 +703,14 @@ def test_a_closed_standard_input_is_one_line(tmp_path):
     assert (run.returncode, run.stderr) == (2, "Error: -: standard input is closed\n")
 
 
+def test_a_rule_clusters_template_is_its_newest_most_severe_line(cli, tmp_path):
+    """The ERROR that says why comes before a stream of newer warnings: the template is its line."""
+    error = "JWT verification failed - likely JWT secret mismatch between services"
+    events = [("2026-11-28T01:00:00Z", "ERROR", error)] + [
+        (f"2026-11-28T01:0{1 + i // 10}:{i % 10}0Z", "WARNING", "Token validation failed - invalid or expired")
+        for i in range(30)]
+    path = tmp_path / "jwt.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": t, "severity": s, "textPayload": m}) + "\n" for t, s, m in events))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["rule"], cluster["severity"], cluster["count"]) == ("auth-jwt-rejected", "ERROR", 31)
+    assert cluster["template"] == error

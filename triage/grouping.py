@@ -1,18 +1,21 @@
 """Accumulate events into clusters: counts, first/last seen, services, samples and occurrences.
 
-What is kept never depends on arrival order: samples are the newest few by (time, message), and
-occurrences the newest ones by time, so shuffled input gives the same clusters.
+What is kept never depends on arrival order: samples are chosen from the newest few of each severity by (time,
+message), and occurrences are the newest ones by time, so shuffled input gives the same clusters.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Mapping
+from itertools import islice
+from typing import Iterator, Mapping
 
+from .clustering import mask
 from .model import Cluster, Entry, Occurrence, Rule, Sample, Severity
 
 SAMPLES_KEPT = 10
+DISTINCT_KEPT = 5  # samples kept for being the newest of their severity and masked first line, most severe first
 OCCURRENCES_KEPT = 2000  # the newest per cluster: enough to link incidents, flat memory on long windows
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -31,8 +34,8 @@ class Accumulator:
         self.services: Counter[str] = Counter()
         self.revisions: Counter[str] = Counter()
         # items: (time, message or instance, tie-breakers…, sequence number, fields of the value); the
-        # sequence number only ever decides between events identical in every kept field.
-        self._samples = _Newest(SAMPLES_KEPT)
+        # sequence number only ever decides between events identical in every kept field. Samples: per severity.
+        self._samples: dict[Severity, _Newest] = {}
         self._occurrences = _Newest(OCCURRENCES_KEPT)
         self._seq = 0
 
@@ -56,7 +59,10 @@ class Accumulator:
         key = ts or _NO_TIME
         self._seq += 1
         message = entry.message
-        self._samples.add(
+        samples = self._samples.get(entry.severity)
+        if samples is None:
+            samples = self._samples[entry.severity] = _Newest(SAMPLES_KEPT)
+        samples.add(
             (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
         )
         trace = entry.trace
@@ -73,18 +79,23 @@ class Accumulator:
             self.least = other.least
         self.services.update(other.services)
         self.revisions.update(other.revisions)
-        for mine, theirs in ((self._samples, other._samples), (self._occurrences, other._occurrences)):
-            for item in theirs.newest():
-                self._seq += 1
-                mine.add((*item[:-2], self._seq, item[-1]))
+        for severity, theirs in other._samples.items():
+            self._take(self._samples.setdefault(severity, _Newest(SAMPLES_KEPT)), theirs)
+        self._take(self._occurrences, other._occurrences)
 
-    def newest_message(self) -> str:
-        return self._samples.newest()[0][1]
+    def _take(self, mine: _Newest, theirs: _Newest) -> None:
+        for item in theirs.newest():
+            self._seq += 1
+            mine.add((*item[:-2], self._seq, item[-1]))
+
+    def most_severe_message(self) -> str:
+        """The message of the newest event of the highest severity."""
+        return self._samples[max(self._samples)].newest()[0][1]
 
     def to_cluster(
         self, fingerprint: str, title: str, template: str, rule: Rule | None = None, captures: Mapping[str, str] | None = None
     ) -> Cluster:
-        samples = tuple(Sample(*item[-1]) for item in self._samples.newest())
+        samples = tuple(Sample(*item[-1]) for item in _chosen_samples(self._samples))
         occurrences = tuple(Occurrence(*item[-1]) for item in reversed(self._occurrences.newest()))
         return Cluster(
             fingerprint=fingerprint,
@@ -102,6 +113,34 @@ class Accumulator:
             occurrences=occurrences,
             least_severity=self.least,
         )
+
+
+def masked_first_line(message: str) -> str:
+    """A rule cluster's template: the message's first line, masked."""
+    return mask(message.splitlines()[0])
+
+
+def _chosen_samples(by_severity: dict[Severity, _Newest]) -> list[tuple]:
+    """SAMPLES_KEPT items, newest first: the newest of each masked first line among the newest of each severity, most
+    severe first, up to DISTINCT_KEPT of them (an older ERROR is not crowded out by newer warnings), then the newest
+    of the rest."""
+    newest = {severity: samples.newest() for severity, samples in by_severity.items()}
+    if len(newest) == 1:  # the newest of each first line are among the newest
+        return next(iter(newest.values()))
+    chosen = list(islice(_distinct(newest), DISTINCT_KEPT))
+    others = sorted((item for items in newest.values() for item in items if item not in chosen), reverse=True)
+    return sorted(chosen + others[: SAMPLES_KEPT - len(chosen)], reverse=True)
+
+
+def _distinct(newest: dict[Severity, list[tuple]]) -> Iterator[tuple]:
+    """The newest item of each masked first line of each severity, most severe first."""
+    for severity in sorted(newest, reverse=True):
+        lines = set()
+        for item in newest[severity]:
+            line = masked_first_line(item[1])
+            if line not in lines:
+                lines.add(line)
+                yield item
 
 
 class _Newest:
