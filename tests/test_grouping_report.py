@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank
+from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank, select_samples
 from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
 from triage.history import ClusterContext
@@ -119,6 +119,45 @@ def test_merge_with_severities_equals_one_pass():
         assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == expected, cut
 
 
+def warnings_after_an_error(severity: Severity | None = Severity.WARNING) -> list[Sample]:
+    """A cluster's 10 samples, newest first: nine WARNINGs of one line, then the older ERROR that says why."""
+    warnings = [Sample(T0 + timedelta(seconds=i), f"Token invalid {i}", "api", "i0", severity=severity)
+                for i in range(9, 0, -1)]
+    return warnings + [Sample(T0, JWT_ERROR, "api", "i0", severity=severity and Severity.ERROR)]
+
+
+def test_an_older_error_survives_a_cut_to_five_and_to_three():
+    samples = warnings_after_an_error()
+    assert select_samples(samples, 5) == samples[:4] + samples[-1:]
+    assert select_samples(samples, 3) == samples[:2] + samples[-1:]
+    assert select_samples(samples, 10) == samples
+
+
+def test_a_cut_takes_the_most_severe_lines_first_up_to_half_then_the_newest():
+    samples = warnings_after_an_error() + [Sample(T0 - timedelta(seconds=i), f"Pool {i} exhausted: {'ab'[i % 2]}", "api",
+                                                  "i0", severity=Severity.CRITICAL) for i in range(1, 5)]
+    chosen = select_samples(samples, 3)  # two of three: the newest of each CRITICAL line; then the newest
+    assert [s.message for s in chosen] == ["Token invalid 9", "Pool 1 exhausted: b", "Pool 2 exhausted: a"]
+    assert [s.message for s in select_samples(samples, 5)] == [
+        "Token invalid 9", "Token invalid 8", JWT_ERROR, "Pool 1 exhausted: b", "Pool 2 exhausted: a"]
+
+
+def test_samples_of_an_older_stored_result_are_cut_to_the_newest():
+    samples = warnings_after_an_error(severity=None)
+    assert select_samples(samples[::-1], 3) == samples[:3]
+
+
+def test_selecting_samples_is_deterministic_whatever_their_order():
+    samples = warnings_after_an_error() + [replace(s, instance="i1") for s in warnings_after_an_error()]
+    for n in (3, 5, 10):
+        expected = select_samples(samples, n)
+        assert JWT_ERROR in {s.message for s in expected}
+        for seed in range(5):
+            shuffled = samples[:]
+            random.Random(seed).shuffle(shuffled)
+            assert select_samples(shuffled, n) == expected
+
+
 def test_newest_keeps_the_largest_items_whatever_the_order():
     items = [(random.Random(i).randrange(50), i) for i in range(1000)]
     newest = _Newest(30)
@@ -173,7 +212,7 @@ def test_json_contract():
     assert (c["status"], c["spike"], c["incident"], c["issue"]) == (None, None, None, None)
     assert data["incidents"] == []
     assert c["samples"][0] == {"timestamp": "2026-11-28T01:00:02Z", "message": "'Foo' object has no attribute 'bar' [2]",
-                               "service": "api", "instance": "i0"}
+                               "service": "api", "instance": "i0", "severity": "ERROR"}
 
 
 def test_table_is_plain_80_columns_and_does_not_interpret_markup():

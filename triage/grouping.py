@@ -1,7 +1,8 @@
 """Accumulate events into clusters: counts, first/last seen, services, samples and occurrences.
 
-What is kept never depends on arrival order: samples are chosen from the newest few of each severity by (time,
-message), and occurrences are the newest ones by time, so shuffled input gives the same clusters.
+What is kept never depends on arrival order: samples are chosen (:func:`select_samples`) from the newest few of each
+severity by (time, message), and occurrences are the newest ones by time, so shuffled input gives the same clusters.
+Reports and drafts that show fewer samples choose them with :func:`select_samples` too.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from .clustering import mask
 from .model import Cluster, Entry, Occurrence, Rule, Sample, Severity
 
 SAMPLES_KEPT = 10
-DISTINCT_KEPT = 5  # samples kept for being the newest of their severity and masked first line, most severe first
+DISTINCT_KEPT = 5  # at most this many samples are chosen for being the newest of their severity and masked first line
 OCCURRENCES_KEPT = 2000  # the newest per cluster: enough to link incidents, flat memory on long windows
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -95,7 +96,8 @@ class Accumulator:
     def to_cluster(
         self, fingerprint: str, title: str, template: str, rule: Rule | None = None, captures: Mapping[str, str] | None = None
     ) -> Cluster:
-        samples = tuple(Sample(*item[-1]) for item in _chosen_samples(self._samples))
+        kept = (Sample(*item[-1], severity) for severity, items in self._samples.items() for item in items.newest())
+        samples = tuple(select_samples(kept, SAMPLES_KEPT))
         occurrences = tuple(Occurrence(*item[-1]) for item in reversed(self._occurrences.newest()))
         return Cluster(
             fingerprint=fingerprint,
@@ -120,27 +122,34 @@ def masked_first_line(message: str) -> str:
     return mask(message.splitlines()[0])
 
 
-def _chosen_samples(by_severity: dict[Severity, _Newest]) -> list[tuple]:
-    """SAMPLES_KEPT items, newest first: the newest of each masked first line among the newest of each severity, most
-    severe first, up to DISTINCT_KEPT of them (an older ERROR is not crowded out by newer warnings), then the newest
-    of the rest."""
-    newest = {severity: samples.newest() for severity, samples in by_severity.items()}
-    if len(newest) == 1:  # the newest of each first line are among the newest
-        return next(iter(newest.values()))
-    chosen = list(islice(_distinct(newest), DISTINCT_KEPT))
-    others = sorted((item for items in newest.values() for item in items if item not in chosen), reverse=True)
-    return sorted(chosen + others[: SAMPLES_KEPT - len(chosen)], reverse=True)
+def select_samples(samples: Iterable[Sample], n: int) -> list[Sample]:
+    """``n`` of ``samples``, newest first, whatever their order: first the newest of each severity and masked first
+    line, most severe first (an older ERROR is not crowded out by newer warnings), up to half of ``n`` rounded up
+    and at most DISTINCT_KEPT; then the newest of the rest (so a cut to two or more shows the newest). Samples of a
+    result stored by an older version (no severity): the newest ``n``."""
+    newest = sorted(samples, key=_age, reverse=True)
+    if len(newest) <= n or any(s.severity is None for s in newest):
+        return newest[:n]
+    chosen = list(islice(_distinct(newest), min(DISTINCT_KEPT, (n + 1) // 2)))
+    taken = {id(s) for s in chosen}
+    others = [s for s in newest if id(s) not in taken]
+    return sorted(chosen + others[: n - len(chosen)], key=_age, reverse=True)
 
 
-def _distinct(newest: dict[Severity, list[tuple]]) -> Iterator[tuple]:
-    """The newest item of each masked first line of each severity, most severe first."""
-    for severity in sorted(newest, reverse=True):
-        lines = set()
-        for item in newest[severity]:
-            line = masked_first_line(item[1])
-            if line not in lines:
-                lines.add(line)
-                yield item
+def _age(sample: Sample) -> tuple:
+    """A total order of samples, oldest first (one with no time before any)."""
+    return (sample.timestamp or _NO_TIME, sample.message, sample.instance or "", sample.service or "",
+            sample.revision or "", sample.severity or 0)
+
+
+def _distinct(newest: list[Sample]) -> Iterator[Sample]:
+    """The newest sample of each severity and masked first line, most severe first (``newest``: newest first)."""
+    seen = set()
+    for sample in sorted(newest, key=lambda s: s.severity, reverse=True):  # stable: newest first within a severity
+        key = (sample.severity, masked_first_line(sample.message))
+        if key not in seen:
+            seen.add(key)
+            yield sample
 
 
 class _Newest:
