@@ -248,6 +248,19 @@ def test_body_stays_under_the_limit_with_a_note():
     assert len(re.findall(r"^20\d\d-\S+Z invoices/inst-a$", body, re.M)) >= 3
 
 
+def test_a_draft_cut_to_fewer_samples_keeps_the_older_error():
+    warnings = [Sample(T0 + timedelta(minutes=i), f"Token invalid {i} " + "x" * 30_000, "invoices", "inst-a",
+                       severity=Severity.WARNING) for i in range(9, 0, -1)]
+    error = Sample(T0, "JWT verification failed - likely JWT secret mismatch " + "y" * 30_000, "invoices", "inst-a",
+                   severity=Severity.ERROR)
+    for capture, shown in ((30_000, 5), (50_000, 3)):  # a long captured value leaves room for 5 samples, then 3
+        cluster = dataclasses.replace(unmatched_cluster(), samples=(*warnings, error), count=10, captures={"v": "c" * capture})
+        body = render_issue(cluster, DraftContext(WINDOW)).body
+        assert f"_{shown} of 10 samples shown, long ones cut" in body
+        assert "JWT verification failed - likely JWT" in body
+        assert "Token invalid 9 " in body and f"Token invalid {10 - shown} " not in body  # the newest warnings, then it
+
+
 def test_secrets_never_reach_the_draft():
     cluster = unmatched_cluster(messages=("auth failed Authorization: Bearer sk-live-abcdef", "retry api_key=AKIAXYZ123"))
     cluster = dataclasses.replace(cluster, captures={"url": "redis://:pw9@cache:6379"})

@@ -364,6 +364,16 @@ def test_comment_with_huge_fresh_samples_stays_under_the_limit():
 
 
 
+def test_comment_fresh_samples_keep_an_older_error_among_newer_warnings():
+    c = cluster(DB, T0, 10)
+    warnings = [Sample(T0 + timedelta(minutes=i), f"Token invalid {i}", "api", "i", severity=Severity.WARNING)
+                for i in range(9, 0, -1)]
+    c = replace(c, samples=(*warnings, Sample(T0, "JWT verification failed", "api", "i", severity=Severity.ERROR)))
+    comment = update_comment(c, "Seen again", None, 10, 10)
+    assert "JWT verification failed" in comment
+    assert "Token invalid 9" in comment and "Token invalid 5" not in comment
+
+
 def test_comment_samples_mask_a_secret_found_in_context():
     token = "dXNlcjpwYXNzd29yZA9x"
     c = cluster(DB, T0, 2)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank
+from triage.grouping import SAMPLES_KEPT, Accumulator, _Newest, rank, select_samples
 from triage.model import Cluster, Entry, Problem, Rule, Sample, ScanResult, Severity, Window
 from triage.assess import ScanReport
 from triage.history import ClusterContext
@@ -77,6 +77,99 @@ def test_regions_are_counted_like_revisions_and_merged():
     assert a.to_cluster("f" * 20, "Boom", "boom <NUM>").regions == {"us-central1": 15, "europe-west1": 5}
 
 
+JWT_ERROR = "JWT verification failed - likely JWT secret mismatch between services"
+
+
+def warnings_after_errors() -> list[Entry]:
+    """Old ERRORs (two lines, one of them twice) and a CRITICAL, then many newer WARNINGs of two lines."""
+    severe = [entry(0, message=JWT_ERROR), entry(1, message="Auth service unreachable at 10.0.0.1:8443"),
+              entry(2, message=JWT_ERROR), entry(3, severity=Severity.CRITICAL, message="auth worker died")]
+    warnings = [entry(i % 40 + 4, severity=Severity.WARNING,
+                      message="Token validation failed - invalid or expired" if i % 3 else f"Invalid JWT audience aud-{i}")
+                for i in range(120)]
+    return severe + warnings
+
+
+def test_an_older_error_among_many_newer_warnings_is_kept():
+    c = cluster_of([entry(0, message=JWT_ERROR)]
+                   + [entry(i, severity=Severity.WARNING, message=f"Token invalid {i}") for i in range(1, 40)])
+    assert len(c.samples) == SAMPLES_KEPT
+    assert [s.message for s in c.samples] == [f"Token invalid {i}" for i in range(39, 30, -1)] + [JWT_ERROR]
+
+
+def test_samples_keep_the_newest_of_each_severity_and_line_most_severe_first():
+    entries = warnings_after_errors()
+    samples = cluster_of(entries).samples
+    assert [s.message for s in samples[-3:]] == ["auth worker died", JWT_ERROR, "Auth service unreachable at 10.0.0.1:8443"]
+    assert samples[-2].timestamp == T0 + timedelta(seconds=2)  # the newest of its line
+    warnings = sorted((e for e in entries if e.severity is Severity.WARNING), key=lambda e: (e.timestamp, e.message))
+    assert [s.message for s in samples[:7]] == [e.message for e in warnings[::-1][:7]]  # then the newest, newest first
+
+
+def test_samples_with_severities_are_order_independent():
+    entries = warnings_after_errors()
+    expected = cluster_of(entries)
+    assert JWT_ERROR in {s.message for s in expected.samples}
+    for seed in range(5):
+        shuffled = entries[:]
+        random.Random(seed).shuffle(shuffled)
+        assert cluster_of(shuffled) == expected
+
+
+def test_merge_with_severities_equals_one_pass():
+    entries = warnings_after_errors()
+    random.Random(3).shuffle(entries)
+    expected = cluster_of(entries)
+    assert JWT_ERROR in {s.message for s in expected.samples}
+    for cut in (0, 1, 30, 70, len(entries)):
+        a, b = Accumulator(), Accumulator()
+        for e in entries[:cut]:
+            a.add(e)
+        for e in entries[cut:]:
+            b.add(e)
+        a.merge(b)
+        assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == expected, cut
+
+
+def warnings_after_an_error(severity: Severity | None = Severity.WARNING) -> list[Sample]:
+    """A cluster's 10 samples, newest first: nine WARNINGs of one line, then the older ERROR that says why."""
+    warnings = [Sample(T0 + timedelta(seconds=i), f"Token invalid {i}", "api", "i0", severity=severity)
+                for i in range(9, 0, -1)]
+    return warnings + [Sample(T0, JWT_ERROR, "api", "i0", severity=severity and Severity.ERROR)]
+
+
+def test_an_older_error_survives_a_cut_to_five_and_to_three():
+    samples = warnings_after_an_error()
+    assert select_samples(samples, 5) == samples[:4] + samples[-1:]
+    assert select_samples(samples, 3) == samples[:2] + samples[-1:]
+    assert select_samples(samples, 10) == samples
+
+
+def test_a_cut_takes_the_most_severe_lines_first_up_to_half_then_the_newest():
+    samples = warnings_after_an_error() + [Sample(T0 - timedelta(seconds=i), f"Pool {i} exhausted: {'ab'[i % 2]}", "api",
+                                                  "i0", severity=Severity.CRITICAL) for i in range(1, 5)]
+    chosen = select_samples(samples, 3)  # two of three: the newest of each CRITICAL line; then the newest
+    assert [s.message for s in chosen] == ["Token invalid 9", "Pool 1 exhausted: b", "Pool 2 exhausted: a"]
+    assert [s.message for s in select_samples(samples, 5)] == [
+        "Token invalid 9", "Token invalid 8", JWT_ERROR, "Pool 1 exhausted: b", "Pool 2 exhausted: a"]
+
+
+def test_samples_of_an_older_stored_result_are_cut_to_the_newest():
+    samples = warnings_after_an_error(severity=None)
+    assert select_samples(samples[::-1], 3) == samples[:3]
+
+
+def test_selecting_samples_is_deterministic_whatever_their_order():
+    samples = warnings_after_an_error() + [replace(s, instance="i1") for s in warnings_after_an_error()]
+    for n in (3, 5, 10):
+        expected = select_samples(samples, n)
+        assert JWT_ERROR in {s.message for s in expected}
+        for seed in range(5):
+            shuffled = samples[:]
+            random.Random(seed).shuffle(shuffled)
+            assert select_samples(shuffled, n) == expected
+
+
 def test_newest_keeps_the_largest_items_whatever_the_order():
     items = [(random.Random(i).randrange(50), i) for i in range(1000)]
     newest = _Newest(30)
@@ -132,7 +225,7 @@ def test_json_contract():
     assert (c["status"], c["spike"], c["incident"], c["issue"]) == (None, None, None, None)
     assert data["incidents"] == []
     assert c["samples"][0] == {"timestamp": "2026-11-28T01:00:02Z", "message": "'Foo' object has no attribute 'bar' [2]",
-                               "service": "api", "instance": "i0"}
+                               "service": "api", "instance": "i0", "severity": "ERROR"}
 
 
 def test_table_is_plain_80_columns_and_does_not_interpret_markup():

@@ -748,3 +748,28 @@ def test_every_websocket_rejection_goes_to_the_websocket_rule_by_reason(cli, tmp
         ("websocket-connection-rejected", 2, "No JWT"),
         ("websocket-connection-rejected", 3, "Invalid JWT"),
     ]
+
+
+def test_a_rule_clusters_template_is_its_newest_most_severe_line(cli, tmp_path):
+    """The ERROR that says why comes before a stream of newer warnings: the template is its line."""
+    error = "JWT verification failed - likely JWT secret mismatch between services"
+    events = [("2026-11-28T01:00:00Z", "ERROR", error)] + [
+        (f"2026-11-28T01:0{1 + i // 10}:{i % 10}0Z", "WARNING", "Token validation failed - invalid or expired")
+        for i in range(30)]
+    path = tmp_path / "jwt.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": t, "severity": s, "textPayload": m}) + "\n" for t, s, m in events))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert (cluster["rule"], cluster["severity"], cluster["count"]) == ("auth-jwt-rejected", "ERROR", 31)
+    assert cluster["template"] == error
+
+
+def test_the_json_samples_keep_an_older_error_among_newer_warnings(cli, tmp_path):
+    error = "JWT verification failed - likely JWT secret mismatch between services"
+    events = [("2026-11-28T01:00:00Z", "ERROR", error)] + [
+        (f"2026-11-28T01:{minute:02d}:00Z", "WARNING", "Token validation failed - invalid or expired") for minute in range(1, 31)]
+    path = tmp_path / "jwt.ndjson"
+    path.write_text("".join(json.dumps({"timestamp": t, "severity": s, "textPayload": m}) + "\n" for t, s, m in events))
+    [cluster] = scan_json(cli, "-s", path, "--no-state")["clusters"]
+    assert [(s["timestamp"][11:16], s["severity"]) for s in cluster["samples"]] == [
+        ("01:30", "WARNING"), ("01:29", "WARNING"), ("01:28", "WARNING"), ("01:27", "WARNING"), ("01:00", "ERROR")]
+    assert cluster["samples"][-1]["message"] == error

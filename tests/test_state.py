@@ -61,6 +61,19 @@ def test_round_trip_keeps_the_stream_of_occurrences_and_older_results_read_none(
     assert texts
 
 
+def test_round_trip_keeps_each_samples_severity_and_older_results_read_it_as_unknown(store):
+    from triage.serialize import scan_result_from_dict, scan_result_to_dict
+
+    cluster = unmatched_cluster()
+    severe = dataclasses.replace(cluster, samples=tuple(dataclasses.replace(s, severity=Severity.ERROR) for s in cluster.samples))
+    store.record_scan(scan_result(severe))
+    assert store.latest_scan()[1].clusters[0].samples == severe.samples
+    older = scan_result_to_dict(scan_result(severe))
+    older["clusters"][0]["samples"] = [item[:5] for item in older["clusters"][0]["samples"]]
+    assert scan_result_from_dict(older).clusters[0].samples == cluster.samples
+    assert {s.severity for s in cluster.samples} == {None}
+
+
 def test_round_trip_keeps_open_windows_and_missing_times(store):
     cluster = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
     result = dataclasses.replace(scan_result(cluster), window=Window(None, None), scanned_at=None, truncated=True)

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jinja2
 
 from .errors import TriageError
+from .grouping import select_samples
 from .history import MIN_COVERED
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query, time_range
@@ -349,13 +350,12 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         "fingerprint": safe.fingerprint,
     }
     title = break_references(" ".join(printable(templates.render("issue_title.j2", **common)).split()))[:TITLE_LIMIT]
-    samples = sorted(safe.samples, key=_newest_first)
     placeholders = placeholder_values(safe, context.project)
     for kept, width in _SAMPLE_BUDGETS:
-        shown = [_sample_view(s, width) for s in samples[:kept]]
+        shown = [_sample_view(s, width) for s in select_samples(safe.samples, kept)]
         body = templates.render(
             "issue_body.md.j2", **common, **_evidence(safe, context),
-            samples=shown, samples_note=_samples_note(len(samples), shown),
+            samples=shown, samples_note=_samples_note(len(safe.samples), shown),
             rule=safe.rule, rule_file=f"{Path(safe.rule.file).name}:{safe.rule.line}" if safe.rule else None,
             placeholders=placeholders, span=time_range(safe, context.window),
             incident=_incident_view(safe.fingerprint, context),
@@ -435,13 +435,6 @@ def _hours(cluster: Cluster, window: Window) -> float:
     if not start or not end or end < start:
         return 0.0
     return max(end - start, MIN_COVERED).total_seconds() / 3600
-
-
-_NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _newest_first(sample: Sample) -> tuple:
-    return (-(sample.timestamp or _NO_TIME).timestamp(), sample.message)
 
 
 def cut(text: str, width: int) -> str:

@@ -19,6 +19,7 @@ from typing import Callable, Iterator, Sequence
 from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
 from .entries import parse_timestamp
 from .github import IssueLink, IssueTracker, TrackedIssue
+from .grouping import select_samples
 from .issue_body import REFRESHED, owns_title, rewrite
 from .model import PRIORITIES, Cluster, Window
 from .redact import cluster_secrets, redact_with
@@ -228,7 +229,8 @@ def update_comment(
     if fresh:
         secrets = cluster_secrets(cluster)
         text = "\n".join(
-            f"{format_time(s.timestamp)} {cut(redact_with(s.message, secrets), FRESH_SAMPLE_CHARS)}" for s in fresh[:FRESH_SAMPLES_SHOWN]
+            f"{format_time(s.timestamp)} {cut(redact_with(s.message, secrets), FRESH_SAMPLE_CHARS)}"
+            for s in select_samples(fresh, FRESH_SAMPLES_SHOWN)
         )
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
     lines += ["", body_note]

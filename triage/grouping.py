@@ -1,18 +1,22 @@
 """Accumulate events into clusters: counts, first/last seen, services, samples and occurrences.
 
-What is kept never depends on arrival order: samples are the newest few by (time, message), and
-occurrences the newest ones by time, so shuffled input gives the same clusters.
+What is kept never depends on arrival order: samples are chosen (:func:`select_samples`) from the newest few of each
+severity by (time, message), and occurrences are the newest ones by time, so shuffled input gives the same clusters.
+Reports and drafts that show fewer samples choose them with :func:`select_samples` too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Mapping
+from itertools import islice
+from typing import Iterable, Iterator, Mapping
 
+from .clustering import mask
 from .model import Cluster, Entry, Occurrence, Rule, Sample, Severity
 
 SAMPLES_KEPT = 10
+DISTINCT_KEPT = 5  # at most this many samples are chosen for being the newest of their severity and masked first line
 OCCURRENCES_KEPT = 2000  # the newest per cluster: enough to link incidents, flat memory on long windows
 _NO_TIME = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -35,8 +39,8 @@ class Accumulator:
         self.revisions: Counter[str] = Counter()
         self.regions: Counter[str] = Counter()
         # items: (time, message or instance, tie-breakers…, sequence number, fields of the value); the
-        # sequence number only ever decides between events identical in every kept field.
-        self._samples = _Newest(SAMPLES_KEPT)
+        # sequence number only ever decides between events identical in every kept field. Samples: per severity.
+        self._samples: dict[Severity, _Newest] = {}
         self._occurrences = _Newest(OCCURRENCES_KEPT)
         self._seq = 0
 
@@ -62,7 +66,10 @@ class Accumulator:
         key = ts or _NO_TIME
         self._seq += 1
         message = entry.message
-        self._samples.add(
+        samples = self._samples.get(entry.severity)
+        if samples is None:
+            samples = self._samples[entry.severity] = _Newest(SAMPLES_KEPT)
+        samples.add(
             (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
         )
         trace, stream = entry.trace, service or entry.source or None
@@ -83,18 +90,24 @@ class Accumulator:
         self.services.update(other.services)
         self.revisions.update(other.revisions)
         self.regions.update(other.regions)
-        for mine, theirs in ((self._samples, other._samples), (self._occurrences, other._occurrences)):
-            for item in theirs.newest():
-                self._seq += 1
-                mine.add((*item[:-2], self._seq, item[-1]))
+        for severity, theirs in other._samples.items():
+            self._take(self._samples.setdefault(severity, _Newest(SAMPLES_KEPT)), theirs)
+        self._take(self._occurrences, other._occurrences)
 
-    def newest_message(self) -> str:
-        return self._samples.newest()[0][1]
+    def _take(self, mine: _Newest, theirs: _Newest) -> None:
+        for item in theirs.newest():
+            self._seq += 1
+            mine.add((*item[:-2], self._seq, item[-1]))
+
+    def most_severe_message(self) -> str:
+        """The message of the newest event of the highest severity."""
+        return self._samples[max(self._samples)].newest()[0][1]
 
     def to_cluster(
         self, fingerprint: str, title: str, template: str, rule: Rule | None = None, captures: Mapping[str, str] | None = None
     ) -> Cluster:
-        samples = tuple(Sample(*item[-1]) for item in self._samples.newest())
+        kept = (Sample(*item[-1], severity) for severity, items in self._samples.items() for item in items.newest())
+        samples = tuple(select_samples(kept, SAMPLES_KEPT))
         occurrences = tuple(Occurrence(*item[-1]) for item in reversed(self._occurrences.newest()))
         return Cluster(
             fingerprint=fingerprint,
@@ -118,6 +131,41 @@ class Accumulator:
 def _by_count(counts: Counter[str]) -> dict[str, int]:
     """``counts`` most common first (ties by name)."""
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def masked_first_line(message: str) -> str:
+    """A rule cluster's template: the message's first line, masked."""
+    return mask(message.splitlines()[0])
+
+
+def select_samples(samples: Iterable[Sample], n: int) -> list[Sample]:
+    """``n`` of ``samples``, newest first, whatever their order: first the newest of each severity and masked first
+    line, most severe first (an older ERROR is not crowded out by newer warnings), up to half of ``n`` rounded up
+    and at most DISTINCT_KEPT; then the newest of the rest (so a cut to two or more shows the newest). Samples of a
+    result stored by an older version (no severity): the newest ``n``."""
+    newest = sorted(samples, key=_age, reverse=True)
+    if len(newest) <= n or any(s.severity is None for s in newest):
+        return newest[:n]
+    chosen = list(islice(_distinct(newest), min(DISTINCT_KEPT, (n + 1) // 2)))
+    taken = {id(s) for s in chosen}
+    others = [s for s in newest if id(s) not in taken]
+    return sorted(chosen + others[: n - len(chosen)], key=_age, reverse=True)
+
+
+def _age(sample: Sample) -> tuple:
+    """A total order of samples, oldest first (one with no time before any)."""
+    return (sample.timestamp or _NO_TIME, sample.message, sample.instance or "", sample.service or "",
+            sample.revision or "", sample.severity or 0)
+
+
+def _distinct(newest: list[Sample]) -> Iterator[Sample]:
+    """The newest sample of each severity and masked first line, most severe first (``newest``: newest first)."""
+    seen = set()
+    for sample in sorted(newest, key=lambda s: s.severity, reverse=True):  # stable: newest first within a severity
+        key = (sample.severity, masked_first_line(sample.message))
+        if key not in seen:
+            seen.add(key)
+            yield sample
 
 
 class _Newest:

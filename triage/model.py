@@ -111,6 +111,7 @@ class Sample:
     service: str | None
     instance: str | None
     revision: str | None = None
+    severity: Severity | None = None  # None when not known (a result stored by an older version)
 
 
 @dataclass(frozen=True, slots=True)

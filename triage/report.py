@@ -12,6 +12,7 @@ import orjson
 
 from .assess import ScanReport
 from .drafts import csv_text, escape_cell, escape_html, printable, scope_line
+from .grouping import select_samples
 from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
@@ -92,8 +93,9 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "regions": dict(cluster.regions),
         "captures": dict(cluster.captures),
         "samples": [
-            {"timestamp": iso_z(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance}
-            for s in cluster.samples[:JSON_SAMPLES]
+            {"timestamp": iso_z(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance,
+             "severity": s.severity.name if s.severity else None}
+            for s in select_samples(cluster.samples, JSON_SAMPLES)
         ],
     }
 

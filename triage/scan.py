@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import clustering
 from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
-from .grouping import Accumulator, rank
+from .grouping import Accumulator, masked_first_line, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
@@ -353,7 +353,7 @@ def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) 
         fingerprint = clustering.fingerprint("rule", rule.id, *fields)
         shown = [field for field, value in zip(fields, captures.values()) if value]  # not "(host=)"
         title = rule.title + (f" ({', '.join(shown)})" if shown else "")
-        template = clustering.mask(acc.newest_message().splitlines()[0])
+        template = masked_first_line(acc.most_severe_message())
         clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
     return clusters
 

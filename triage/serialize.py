@@ -83,14 +83,15 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         "revisions": dict(cluster.revisions),
         "regions": dict(cluster.regions),
         "samples": [
-            [time_to_text(s.timestamp), s.message, s.service, s.instance, s.revision] for s in cluster.samples
+            [time_to_text(s.timestamp), s.message, s.service, s.instance, s.revision, _severity_name(s.severity)]
+            for s in cluster.samples
         ],
         "rule": None if cluster.rule is None else rule_to_dict(cluster.rule),
         "captures": dict(cluster.captures),
         "occurrences": [
             [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream] for o in cluster.occurrences
         ],
-        "least_severity": None if cluster.least_severity is None else cluster.least_severity.name,
+        "least_severity": _severity_name(cluster.least_severity),
     }
 
 
@@ -105,14 +106,28 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         last_seen=time_from_text(data["last_seen"]),
         services=dict(data["services"]),
         revisions=dict(data["revisions"]),
-        samples=tuple(Sample(time_from_text(ts), msg, svc, inst, rev) for ts, msg, svc, inst, rev in data["samples"]),
+        samples=tuple(_sample_from_list(*item) for item in data["samples"]),
         rule=None if data["rule"] is None else rule_from_dict(data["rule"]),
         captures=dict(data["captures"]),
         # results stored before occurrences kept their stream hold four fields
         occurrences=tuple(Occurrence(time_from_text(ts), *rest) for ts, *rest in data["occurrences"]),
-        least_severity=Severity[data["least_severity"]] if data.get("least_severity") else None,
+        least_severity=_severity(data.get("least_severity")),
         regions=dict(data.get("regions", {})),  # none in a result stored before regions were kept
     )
+
+
+def _sample_from_list(ts: str | None, message: str, service: str | None, instance: str | None, revision: str | None,
+                      severity: str | None = None) -> Sample:
+    """A stored sample; one stored before samples kept their severity has five fields."""
+    return Sample(time_from_text(ts), message, service, instance, revision, _severity(severity))
+
+
+def _severity_name(severity: Severity | None) -> str | None:
+    return None if severity is None else severity.name
+
+
+def _severity(name: str | None) -> Severity | None:
+    return Severity[name] if name else None
 
 
 def rule_to_dict(rule: Rule) -> dict[str, Any]:
