@@ -773,3 +773,11 @@ def test_the_json_samples_keep_an_older_error_among_newer_warnings(cli, tmp_path
     assert [(s["timestamp"][11:16], s["severity"]) for s in cluster["samples"]] == [
         ("01:30", "WARNING"), ("01:29", "WARNING"), ("01:28", "WARNING"), ("01:27", "WARNING"), ("01:00", "ERROR")]
     assert cluster["samples"][-1]["message"] == error
+
+
+def test_a_sample_of_default_severity_says_so(cli, tmp_path):
+    """DEFAULT is Severity 0: a sample's severity is its name, not null, at the DEFAULT floor."""
+    path = tmp_path / "plain.ndjson"
+    path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "textPayload": "cache warmed in 3 s"}) + "\n")
+    (cluster,) = scan_json(cli, "-s", path, "--min-severity", "DEFAULT", "--no-state")["clusters"]
+    assert [s["severity"] for s in cluster["samples"]] == ["DEFAULT"]

@@ -94,7 +94,7 @@ def _cluster_json(cluster: Cluster, context: ClusterContext | None, incident: st
         "captures": dict(cluster.captures),
         "samples": [
             {"timestamp": iso_z(s.timestamp), "message": s.message, "service": s.service, "instance": s.instance,
-             "severity": s.severity.name if s.severity else None}
+             "severity": s.severity.name if s.severity is not None else None}
             for s in select_samples(cluster.samples, JSON_SAMPLES)
         ],
     }
