@@ -392,7 +392,7 @@ def incident_context(cluster_index: int, status: str = "new") -> tuple:
 def test_root_cause_draft_with_incident_snapshot():
     root, context, incident = incident_context(0)
     draft = render_issue(root, context)
-    assert draft.title == "GCP-new | P2 | ModuleNotFoundError: No module named 'orders.pricing'"
+    assert draft.title == "GCP-new | P1 | ModuleNotFoundError: No module named 'orders.pricing'"
     section = draft.body.split("## Incident\n", 1)[1].split("## Evidence", 1)[0]
     assert f"Probable root cause of incident `{incident.id}`: ModuleNotFoundError" in section
     assert "| Instances | 3: inst-1, inst-2, inst-3 |" in section
@@ -538,7 +538,7 @@ def test_draft_by_incident_id_or_prefix(cli, state):
         result = cli("draft", key, "--state-dir", state)
         assert result.exit_code == 0, result.stderr
         assert drafted(result.stdout) == [ROOT_FP]
-        assert result.stdout.startswith("# GCP-new | P2 | ModuleNotFoundError")
+        assert result.stdout.startswith("# GCP-new | P1 | ModuleNotFoundError")
         assert notes(result) == ""
     whole = cli("draft", incident, "--include-symptoms", "--state-dir", state)
     assert drafted(whole.stdout) == [ROOT_FP, BOOT_FP, HTTP503_FP]
@@ -749,3 +749,20 @@ def test_the_draft_of_a_text_exports_incident_says_where_it_was_linked(cli, tmp_
     body = cli("draft", incident["id"], "--state-dir", state).stdout
     assert "| Where | its entries name no instance or revision (linked within a service's or a file's log) |" in body
     assert "| Instances |" not in body
+
+
+def test_an_incident_roots_issue_takes_the_incidents_more_urgent_priority():
+    """A crash loop whose cause no rule knows (a P2 traceback) but whose symptoms are P0 is filed as P0."""
+    from triage.filing import issue_labels
+    from triage.incidents import Incident
+
+    root, symptom = unmatched_cluster(), rule_cluster()  # P3 (a WARNING no rule knows) and P0 (REDIS_RULE)
+    incident = Incident("inc-0123456789", root.fingerprint, (root.fingerprint, symptom.fingerprint), (), (),
+                        root.first_seen, symptom.last_seen, "crash loop")
+    draft = render_issue(root, DraftContext(WINDOW, incident=incident, chain=(root, symptom)))
+    assert (root.priority, draft.priority, draft.title.split(" | ")[1]) == ("P3", "P0", "P0")
+    assert "new, P0 (its incident's priority; this cluster alone ranks P3)." in draft.body
+    assert issue_labels(root, (), draft.priority)[0] == "P0"
+    alone = render_issue(root, DraftContext(WINDOW))
+    assert (alone.priority, alone.title.split(" | ")[1]) == ("P3", "P3")
+    assert "new, P3 (derived from severity WARNING: no rule matched)." in alone.body

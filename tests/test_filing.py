@@ -399,7 +399,8 @@ def test_an_incident_is_filed_once_on_its_root_then_updated(run, fake, state):
     assert result.exit_code == 0, result.stderr
     assert len(fake.issues) == 1
     issue = only_issue(fake, ROOT_FP)
-    assert issue.title == "GCP-new | P2 | ModuleNotFoundError: No module named 'orders.pricing'"
+    assert issue.title == "GCP-new | P1 | ModuleNotFoundError: No module named 'orders.pricing'"  # its incident's
+    assert "P1" in issue.labels and "P2" not in issue.labels  # the root alone (no rule) ranks P2
     assert f"`{BOOT_FP}`" in issue.body and f"`{HTTP503_FP}`" in issue.body
     assert parse_marker(issue.body)["incident"] == first
     with StateStore.in_dir(state) as store:
@@ -414,7 +415,7 @@ def test_an_incident_is_filed_once_on_its_root_then_updated(run, fake, state):
     marker = parse_marker(issue.body)
     assert (marker["fingerprint"], marker["incident"], marker["count"]) == (ROOT_FP, second, 24)
     assert issue.title.startswith("GCP-new | ")  # a comment never renames the issue
-    assert "happened 12 times" in issue.body and ": recurring, P2" in issue.body
+    assert "happened 12 times" in issue.body and ": recurring, P1" in issue.body
 
 
 def test_all_files_no_symptom_unless_asked(run, fake, state):

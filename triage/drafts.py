@@ -70,6 +70,7 @@ class Draft:
     title: str  # plain text (GitHub shows titles as text)
     body: str  # Markdown
     fingerprint: str
+    priority: str | None = None  # the issue's (its title's and label's): an incident root's is its incident's
 
     def as_markdown(self) -> str:
         """The draft as one Markdown file: the title as a heading, then the body."""
@@ -342,10 +343,18 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
         raise ValueError(f"status must be one of {STATUSES}, not {context.status!r}")
     safe = redact_cluster(cluster)
     priority, derived = safe.priority, safe.priority_derived
+    own_priority = None  # set when the issue takes the more urgent priority of the incident it is the root of
+    incident = context.incident
+    is_root = incident is not None and incident.root == safe.fingerprint
+    if is_root and context.chain:
+        urgent = incident_priority(incident, {c.fingerprint: c for c in context.chain})
+        if PRIORITIES.index(urgent) < PRIORITIES.index(priority):
+            priority, own_priority = urgent, priority
     common = {
         "status": context.status,
         "priority": priority,
-        "priority_derived": derived,
+        "priority_derived": derived and own_priority is None,
+        "own_priority": own_priority,
         "title": " ".join(safe.title.split()),
         "fingerprint": safe.fingerprint,
     }
@@ -368,14 +377,12 @@ def render_issue(cluster: Cluster, context: DraftContext, templates: Templates |
     if body.count("<!-- triage:") != 1:
         raise TriageError("template issue_body.md.j2 must contain the hidden marker exactly once: {{ marker }}")
     digest = body_digest(body)
-    incident = context.incident
-    is_root = incident is not None and incident.root == safe.fingerprint
     symptoms = [fp for fp in incident.clusters if fp != incident.root] if is_root else []
     body = MARKER_RE.sub(
         lambda _: marker(safe, context.window, incident.id if incident else None, digest, title_digest(title), symptoms),
         body, count=1,
     )
-    return Draft(title, body, cluster.fingerprint)
+    return Draft(title, body, cluster.fingerprint, priority)
 
 
 def _evidence(cluster: Cluster, context: DraftContext) -> dict[str, Any]:

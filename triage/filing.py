@@ -119,7 +119,8 @@ def _find(
 def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, window: Window, labels: Sequence[str]) -> Action:
     if issue is None:
         draft = render(cluster, "create")
-        return Action(cluster.fingerprint, "create", draft.title, body=draft.body, labels=issue_labels(cluster, labels))
+        return Action(cluster.fingerprint, "create", draft.title, body=draft.body,
+                      labels=issue_labels(cluster, labels, draft.priority))
     previous = parse_marker(issue.body, cluster.fingerprint) or {}
     last_reported = parse_timestamp(previous.get("last_seen"))
     common = dict(fingerprint=cluster.fingerprint, title=issue.title, number=issue.number, url=issue.url)
@@ -151,7 +152,8 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     common["title"] = new.title
     # a reopening that retitles with triage's title (its priority may have changed) swaps the priority label too
     ours = kind == "reopen" and owns_title(issue, cluster.fingerprint)
-    add, drop = _priority_swap(issue, cluster.priority) if ours and cluster.priority else ((), ())
+    priority = draft.priority or cluster.priority
+    add, drop = _priority_swap(issue, priority) if ours and priority else ((), ())
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=add,
                   drop=drop, **common)
 
@@ -197,10 +199,11 @@ def update_status(kind: str, status: str) -> str:
     return "recurring" if kind == "comment" and status == "new" else status
 
 
-def issue_labels(cluster: Cluster, extra: Sequence[str]) -> tuple[str, ...]:
-    """Labels of a new issue besides the tool's own: priority, category, the rule's labels, the user's."""
+def issue_labels(cluster: Cluster, extra: Sequence[str], priority: str | None = None) -> tuple[str, ...]:
+    """Labels of a new issue besides the tool's own: priority (``priority``, the draft's, else the cluster's),
+    category, the rule's labels, the user's."""
     rule = cluster.rule
-    names = [cluster.priority, rule.category if rule else None, *(rule.labels if rule else ()), *extra]
+    names = [priority or cluster.priority, rule.category if rule else None, *(rule.labels if rule else ()), *extra]
     return tuple(dict.fromkeys(name for name in names if name))
 
 
