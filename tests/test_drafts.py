@@ -467,6 +467,10 @@ def test_project_of(monkeypatch):
     # the shell's project may be production while the export is staging's: the checks' commands must not name it
     assert project_of(scanned("export.json", "gcp:")) is None
     assert project_of(scanned("export.json")) is None
+    # the config file's project (a team default) comes after the export's own, which it may not be
+    assert project_of(scanned("export.json", project="from-entries"), None, "configured") == "from-entries"
+    assert project_of(scanned("gcp:acme-staging"), None, "configured") == "acme-staging"
+    assert project_of(scanned("export.log"), None, "configured") == "configured"
 
 
 # --- `triage draft`: incidents, symptoms and status ----------------------------------------------------------
@@ -600,6 +604,10 @@ def test_draft_links_use_the_configured_project_like_issue_file(cli, state, tmp_
     assert result.exit_code == 0, result.stderr
     assert "?project=acme-from-config)" in result.stdout
     assert "?project=explicit)" in cli("draft", "a1b2", "--project", "explicit", "--state-dir", state).stdout
+    with StateStore.in_dir(state) as store:  # an export whose entries name their project: that one, not the config's
+        store.record_scan(dataclasses.replace(scan_result(rule_cluster()), project="acme-staging"))
+    body = cli("draft", "a1b2", "--state-dir", state).stdout
+    assert "?project=acme-staging)" in body and "--project=acme-staging " in body and "acme-from-config" not in body
 
 
 def test_an_override_that_fails_while_rendering_is_a_one_line_error(tmp_path):

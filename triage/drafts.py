@@ -244,15 +244,17 @@ def at_or_above(cluster: Cluster, floor: str) -> bool:
     return PRIORITIES.index(cluster.priority) <= PRIORITIES.index(floor)
 
 
-def project_of(result: ScanResult, explicit: str | None = None) -> str | None:
-    """``explicit``, else the project of a ``gcp:PROJECT`` source, else the one the entries name. Not
-    $GOOGLE_CLOUD_PROJECT: the shell's project need not be the export's, and the checks' commands name it."""
+def project_of(result: ScanResult, explicit: str | None = None, configured: str | None = None) -> str | None:
+    """``explicit`` (``--project``), else the project of a ``gcp:PROJECT`` source, else the one the entries name,
+    else ``configured`` (the config file's: a text export names none). Not $GOOGLE_CLOUD_PROJECT, and the config
+    only last: the shell's or the team's default project need not be the export's, and the checks' commands name
+    it."""
     if explicit:
         return explicit
     for source in result.sources:
         if source.startswith("gcp:") and len(source) > 4:
             return source[4:]
-    return result.project
+    return result.project or configured or None
 
 
 # --- issue drafts -----------------------------------------------------------------------------------------

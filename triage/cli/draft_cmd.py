@@ -42,13 +42,13 @@ def draft(
 
     floor = check_selection(keys, all_clusters, min_priority)
     try:
-        project = project or load_config(Path.cwd()).project  # the links of `triage issue file` use it too
+        configured = load_config(Path.cwd()).project  # the links of `triage issue file` use it too
         template_set = Templates(templates)
         with StateStore.recorded(state_dir) as store:
             scan_id, result = require_latest(store)
             incidents = link_incidents(result.clusters)
             chosen = select(result, incidents, keys or (), floor=floor, include_symptoms=include_symptoms)
-            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project))
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project, configured))
         typer.echo(f"From the last recorded scan, of {scan_age(result, datetime.now(timezone.utc))}", err=True)
         for note in chosen.notes:
             typer.echo(note, err=True)

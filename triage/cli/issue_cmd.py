@@ -81,7 +81,7 @@ def file_issues(
             if not chosen.clusters:
                 typer.echo("Note: no cluster matched the selection.", err=True)
                 return
-            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, config.project))
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, configured=config.project))
 
             def render(cluster, kind: str):
                 context = contexts[cluster.fingerprint]
