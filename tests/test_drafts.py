@@ -687,12 +687,12 @@ def test_only_whole_words_are_filled_and_never_another_meaning():
     )
 
 
-def test_a_known_project_is_given_to_gcloud_logging_and_run_commands_naming_none():
+def test_a_known_project_is_given_to_every_gcloud_command_naming_none():
     text = ("gcloud logging read 'x' --freshness=1h ; gcloud run services describe api --project other | grep a ; "
             "gcloud redis instances list ; docker run --rm IMAGE ; `gcloud run revisions list --service api`")
     assert fill_placeholders(text, {"PROJECT": "acme-prod"}) == (
         "gcloud --project=acme-prod logging read 'x' --freshness=1h ; gcloud run services describe api --project other "
-        "| grep a ; gcloud redis instances list ; docker run --rm IMAGE ; "
+        "| grep a ; gcloud --project=acme-prod redis instances list ; docker run --rm IMAGE ; "
         "`gcloud --project=acme-prod run revisions list --service api`"
     )
     assert fill_placeholders(text, {}) == text
@@ -705,10 +705,11 @@ def test_a_logs_read_reads_the_drafts_time_span_not_the_last_hour():
     """An export's failure may be days old: `--freshness=1h` would read nothing of it."""
     span = (WINDOW.start, WINDOW.end)
     text = ("gcloud logging read 'textPayload:\"a\" OR textPayload:\"b\"' --freshness=1h --limit 50 ; "
-            "gcloud logging read 'x' --limit 5")
+            "gcloud logging read 'x' --limit 5 ; `gcloud logging read 'y' --freshness=2d`.")
     assert fill_placeholders(text, {}, span) == (
         "gcloud logging read '(textPayload:\"a\" OR textPayload:\"b\") AND timestamp>=\"2026-03-14T09:00:00Z\" AND "
-        "timestamp<=\"2026-03-14T11:00:00Z\"' --limit 50 ; gcloud logging read 'x' --limit 5"
+        "timestamp<=\"2026-03-14T11:00:00Z\"' --limit 50 ; gcloud logging read 'x' --limit 5 ; `gcloud logging read "
+        "'(y) AND timestamp>=\"2026-03-14T09:00:00Z\" AND timestamp<=\"2026-03-14T11:00:00Z\"'`."  # the span ends before '`'
     )
     assert fill_placeholders(text, {}) == text
 

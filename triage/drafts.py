@@ -194,11 +194,10 @@ SAFE_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.:/-]|(?<=[A-Za-z0-9])[_@](?=[
 # nor the key of KEY=VALUE (``--to-revisions REV=100`` names the revision to roll back to, which a rule pack or a
 # scan stored before GOOD_REVISION may still say)
 _PLACEHOLDER = re.compile(r"(?<![\w$@#])(?<!\$\{)[A-Z][A-Z0-9_]+(?![\w=])")
-# a gcloud command that reads the project's logs or services and names no project (up to its end: ; | & ` or a line
-# end)
-_GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=(?:logging|run) )(?![^;|&`\n]*--project\b)")
+# a gcloud command that names no project (up to its end: ; | & ` or a line end)
+_GCLOUD_WITHOUT_PROJECT = re.compile(r"\bgcloud (?=[a-z][a-z-]* )(?![^;|&`\n]*--project\b)")
 # a `gcloud logging read 'FILTER'` that reads the last hour (--freshness=1h), up to the command's end
-_LOGS_OF_THE_LAST = re.compile(r"(\bgcloud logging read ')([^'\n]*)'([^;|&`\n]*?) --freshness=\S+")
+_LOGS_OF_THE_LAST = re.compile(r"(\bgcloud logging read ')([^'\n]*)'([^;|&`\n]*?) --freshness=\d+[smhdw]\b")
 
 
 def safe_value(value: str) -> bool:
@@ -226,8 +225,8 @@ def _only(counts: Mapping[str, int]) -> str | None:
 def fill_placeholders(text: str, values: Mapping[str, str], span: tuple[datetime, datetime] | None = None) -> str:
     """``text`` (a rule's check or remediation step) with each whole-word placeholder of ``values`` replaced; with a
     ``span`` (the draft's time range), each ``gcloud logging read`` reads that span instead of the last hour (an
-    export's failure may be days old); with a PROJECT value, ``--project`` given to each ``gcloud logging`` and
-    ``gcloud run`` command naming none."""
+    export's failure may be days old); with a PROJECT value, ``--project`` given to each ``gcloud`` command naming
+    none (``gcloud secrets``, ``sql``, ``redis`` … act on gcloud's active project otherwise)."""
     text = _PLACEHOLDER.sub(lambda found: values.get(found[0], found[0]), text)
     if span is not None:
         bounds = f'timestamp>="{format_time(span[0])}" AND timestamp<="{format_time(span[1])}"'
