@@ -781,3 +781,15 @@ def test_a_sample_of_default_severity_says_so(cli, tmp_path):
     path.write_text(json.dumps({"timestamp": "2026-11-28T01:00:00Z", "textPayload": "cache warmed in 3 s"}) + "\n")
     (cluster,) = scan_json(cli, "-s", path, "--min-severity", "DEFAULT", "--no-state")["clusters"]
     assert [s["severity"] for s in cluster["samples"]] == ["DEFAULT"]
+
+
+def test_a_file_of_a_limit_like_count_is_said_to_be_maybe_cut(cli, tmp_path):
+    """`gcloud logging read --limit=50` keeps the newest 50 entries and says nothing: a round count is worth a note."""
+    lines = [("ERROR", f"payment {i} failed") for i in range(50)]
+    result = cli("scan", "-s", _text_export(tmp_path / "cut.ndjson", lines), "--no-state")
+    assert result.exit_code == 0
+    assert (f"Warning: {tmp_path / 'cut.ndjson'} holds exactly 50 entries: if it was exported with `gcloud logging read"
+            " --limit=50`, it is cut (gcloud reads newest first) and failures before its oldest entry are missing") in (
+        " ".join(result.stderr.split()))
+    quiet = cli("scan", "-s", _text_export(tmp_path / "all.ndjson", lines[:49]), "--no-state")
+    assert "holds exactly" not in quiet.stderr

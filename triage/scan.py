@@ -20,6 +20,9 @@ from .stitch import Stitcher
 from .window import format_time
 
 PROBLEMS_KEPT = 5
+# Entry counts of a file that look like `gcloud logging read --limit=N` (newest first): the failures before its
+# oldest entry are not in it, and nothing in the file says so
+LIMIT_LIKE = frozenset((10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 50_000, 100_000))
 # Placeholders a title may show the value of: counts, codes and durations; never ids, hex, e-mails, addresses, times
 # or quoted text (a single event's title would show a token or a client's address that masking had hidden).
 _SHOWN_VALUE = re.compile(r"<(?:NUM|DURATION|\*)>")
@@ -127,12 +130,20 @@ def scan(
     large NDJSON file or pretty-printed JSON array given alone is read on two cores instead (see
     :mod:`triage.split`), with the same result."""
     found = Pass(options, rules)
+    limit_like = []
     for spec in options.sources:
         stitcher = Stitcher()
+        before = found.counters.read + found.counters.skipped
         alone = split_files and len(options.sources) == 1 and gcp_project(spec) is None
         if not (alone and _split(spec, found, stitcher)):
             found.feed(open_source(spec), stitcher)
         found.close(stitcher)
+        entries = found.counters.read + found.counters.skipped - before
+        if entries in LIMIT_LIKE and gcp_project(spec) is None:
+            limit_like.append(
+                f"{spec} holds exactly {entries} entries: if it was exported with `gcloud logging read --limit={entries}`,"
+                " it is cut (gcloud reads newest first) and failures before its oldest entry are missing"
+            )
     counters, failures = found.counters, found.failures
     projects = failures.projects | {project for project in map(gcp_project, options.sources) if project}  # read, quiet or not
     return ScanResult(
@@ -150,7 +161,7 @@ def scan(
         min_severity=options.min_severity,
         entries_span=None if counters.inside is None else Window(*counters.inside),
         warnings=(
-            tuple(rules.timeouts) + tuple(counters.truncations) + _notes(counters, options, found.scope)
+            tuple(rules.timeouts) + tuple(counters.truncations) + tuple(limit_like) + _notes(counters, options, found.scope)
         ),
     )
 
