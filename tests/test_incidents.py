@@ -316,6 +316,20 @@ def test_helpers_for_drafts_and_reports():
     assert short_title(clusters[0], width=10) == "Optional…"
 
 
+def test_a_short_title_keeps_the_captures_that_tell_a_rules_clusters_apart():
+    rule = Rule(id="ws", title="WebSocket connections rejected", priority="P1", category="websocket", match={})
+    base = cascade()[0]
+    titled = [
+        Cluster(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "fingerprint": f"fp-{reason}",
+                   "title": f"WebSocket connections rejected (reason={reason})", "rule": rule,
+                   "captures": {"reason": reason}})
+        for reason in ("No JWT", "Invalid JWT")
+    ]
+    assert [short_title(c) for c in titled] == [
+        "WebSocket connections r… (reason=No JWT)", "WebSocket connecti… (reason=Invalid JWT)"]
+    assert short_title(titled[0], width=20) == "WebSocket connectio…"  # captures longer than all but a dozen: cut
+
+
 def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_chance():
     """A fires every 6 s: 5 s windows after it cover 5/6 of the hour, so B (5/6 preceded) is chance."""
     events = Events()

@@ -109,10 +109,19 @@ def incident_for(fingerprint: str, incidents: Iterable[Incident]) -> Incident | 
 
 
 def short_title(cluster: Cluster, width: int = SHORT_TITLE) -> str:
-    """The cluster's title on one line, secrets redacted (also those found in its samples), cut to ``width``."""
+    """The cluster's title on one line, secrets redacted (also those found in its samples), cut to ``width``; a rule
+    cluster's captures (``(reason=No JWT)``), which tell apart the clusters of one rule, are kept, and the rule's
+    title cut instead, while a dozen characters of it remain."""
     secrets = cluster_secrets(cluster)
     title = redact_with(" ".join(redact_with(cluster.title, secrets).split()), secrets)
-    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+    if len(title) <= width:
+        return title
+    head, opening, captured = title.rpartition(" (")
+    if cluster.rule is not None and cluster.captures and opening and captured.endswith(")") and "=" in captured:
+        kept = opening + captured
+        if len(kept) <= width - 12:
+            return head[: width - len(kept) - 1].rstrip() + "…" + kept
+    return title[: width - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)
