@@ -141,8 +141,9 @@ def scan(
         entries = found.counters.read + found.counters.skipped - before
         if entries in LIMIT_LIKE and gcp_project(spec) is None:
             limit_like.append(
-                f"{spec} holds exactly {entries} entries: if it was exported with `gcloud logging read --limit={entries}`,"
-                " it is cut (gcloud reads newest first) and failures before its oldest entry are missing"
+                f"{'standard input' if spec == '-' else spec} holds exactly {entries} entries: if it was exported with"
+                f" `gcloud logging read --limit={entries}`, it is cut (gcloud reads newest first) and failures before its"
+                " oldest entry are missing"
             )
     counters, failures = found.counters, found.failures
     projects = failures.projects | {project for project in map(gcp_project, options.sources) if project}  # read, quiet or not

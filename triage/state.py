@@ -111,8 +111,8 @@ _MIGRATIONS: dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     WHERE json_valid(result)
     """,
     5: _add_issue_identity,
-    # no table changes: stored results now hold what a triage of schema 5 cannot read (each occurrence's stream),
-    # so that one refuses the store with a clear error instead of failing on its scans
+    # no table changes: stored results now hold what a triage of schema 5 cannot read (each occurrence's stream,
+    # each sample's severity), so that one refuses the store with a clear error instead of failing on its scans
     6: "",
 }
 
