@@ -157,11 +157,8 @@ def test_a_token_refresh_that_cannot_reach_google_names_the_token_service():
     assert str(caught.value) == "cannot reach Google's token service to refresh the credentials: DNS lookup failed"
 
 
-@pytest.mark.parametrize("timeout", ["ReadTimeout", "ConnectTimeout"])
-def test_a_timeout_mid_pull_is_not_retried(timeout):
-    """Each try already waited a minute: retrying would hold the on-call engineer for several more."""
-    import requests
-
+def failing_on_page_two(error: Exception) -> tuple[object, list]:
+    """A client whose logging API answers one page of one entry, then raises ``error``; and its list of calls."""
     calls = []
 
     class Api:
@@ -169,14 +166,23 @@ def test_a_timeout_mid_pull_is_not_retried(timeout):
             calls.append(kwargs)
             if len(calls) == 1:
                 return {"entries": [{"insertId": "a", "timestamp": "2026-03-01T11:00:00Z"}], "nextPageToken": "t1"}
-            raise getattr(requests, timeout)("timed out")
+            raise error
 
     class Client:
         logging_api = Api()
 
+    return Client(), calls
+
+
+@pytest.mark.parametrize("timeout", ["ReadTimeout", "ConnectTimeout"])
+def test_a_timeout_mid_pull_is_not_retried(timeout):
+    """Each try already waited a minute: retrying would hold the on-call engineer for several more."""
+    import requests
+
+    client, calls = failing_on_page_two(getattr(requests, timeout)("timed out"))
     waits: list[float] = []
     with pytest.raises(SourceError) as caught:
-        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
+        list(pull(Pull("test-proj", FILTER), client, pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
                   backoff=Backoff(sleep=waits.append), api_url="https://logging.example"))
     assert str(caught.value) == (
         "Cloud Logging at https://logging.example did not answer in time (after 1 entries in 1 pages; no partial report)")
@@ -707,20 +713,10 @@ def test_a_workload_identity_token_refused_mid_pull_is_one_line():
     """An OAuthError (not a RefreshError) while the credentials refresh between pages: one line, with the count."""
     from google.auth.exceptions import OAuthError
 
-    calls = []
-
-    class Api:
-        def api_request(self, *args, **kwargs):
-            calls.append(kwargs)
-            if len(calls) == 1:
-                return {"entries": [{"insertId": "a", "timestamp": "2026-03-01T11:00:00Z"}], "nextPageToken": "t1"}
-            raise OAuthError("Error code invalid_grant: The token has expired.", '{"error": "invalid_grant"}')
-
-    class Client:
-        logging_api = Api()
-
+    client, _ = failing_on_page_two(
+        OAuthError("Error code invalid_grant: The token has expired.", '{"error": "invalid_grant"}'))
     with pytest.raises(SourceError) as caught:
-        list(pull(Pull("test-proj", FILTER), Client(), pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
+        list(pull(Pull("test-proj", FILTER), client, pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
     assert str(caught.value).startswith("Google Cloud credentials were refused (Error code invalid_grant: The token has "
                                         "expired): ")
     assert str(caught.value).endswith(" (after 1 entries in 1 pages; no partial report)")

@@ -35,6 +35,17 @@ def cluster_of(entries) -> Cluster:
     return acc.to_cluster("f" * 20, "Boom", "boom <NUM>")
 
 
+def merged_at(entries, cut: int) -> Cluster:
+    """The cluster of ``entries`` taken as two parts, cut at ``cut``, then merged (as the two-core split does)."""
+    a, b = Accumulator(), Accumulator()
+    for e in entries[:cut]:
+        a.add(e)
+    for e in entries[cut:]:
+        b.add(e)
+    a.merge(b)
+    return a.to_cluster("f" * 20, "Boom", "boom <NUM>")
+
+
 def test_accumulator_totals():
     c = cluster_of([entry(i) for i in range(30)] + [entry(99, severity=Severity.CRITICAL)])
     assert c.count == 31
@@ -55,26 +66,14 @@ def test_accumulator_is_order_independent():
 
 def test_merge_equals_adding_everything():
     entries = [entry(i, severity=Severity.WARNING if i == 17 else Severity.ERROR) for i in range(25)]
-    a, b = Accumulator(), Accumulator()
-    for e in entries[:10]:
-        a.add(e)
-    for e in entries[10:]:
-        b.add(e)
-    a.merge(b)
-    assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == cluster_of(entries)
+    assert merged_at(entries, 10) == cluster_of(entries)
     assert cluster_of(entries).least_severity is Severity.WARNING
 
 
 def test_regions_are_counted_like_revisions_and_merged():
     entries = [entry(i, region="us-central1" if i % 4 else "europe-west1") for i in range(20)] + [entry(20, region=None)]
     assert cluster_of(entries).regions == {"us-central1": 15, "europe-west1": 5}
-    a, b = Accumulator(), Accumulator()
-    for e in entries[:7]:
-        a.add(e)
-    for e in entries[7:]:
-        b.add(e)
-    a.merge(b)
-    assert a.to_cluster("f" * 20, "Boom", "boom <NUM>").regions == {"us-central1": 15, "europe-west1": 5}
+    assert merged_at(entries, 7).regions == {"us-central1": 15, "europe-west1": 5}
 
 
 JWT_ERROR = "JWT verification failed - likely JWT secret mismatch between services"
@@ -122,13 +121,7 @@ def test_merge_with_severities_equals_one_pass():
     expected = cluster_of(entries)
     assert JWT_ERROR in {s.message for s in expected.samples}
     for cut in (0, 1, 30, 70, len(entries)):
-        a, b = Accumulator(), Accumulator()
-        for e in entries[:cut]:
-            a.add(e)
-        for e in entries[cut:]:
-            b.add(e)
-        a.merge(b)
-        assert a.to_cluster("f" * 20, "Boom", "boom <NUM>") == expected, cut
+        assert merged_at(entries, cut) == expected, cut
 
 
 def warnings_after_an_error(severity: Severity | None = Severity.WARNING) -> list[Sample]:
