@@ -22,8 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import jinja2
-
 from .errors import TriageError
 from .grouping import select_samples
 from .history import MIN_COVERED
@@ -101,6 +99,8 @@ class Templates:
             if not override_dir.is_dir():
                 raise TriageError(f"--templates {override_dir}: not a directory")
             dirs.insert(0, override_dir)
+        import jinja2  # here: a scan's report imports this module for its escaping, and renders no template
+
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
             undefined=jinja2.StrictUndefined,
@@ -115,6 +115,8 @@ class Templates:
         )
 
     def render(self, name: str, **variables: Any) -> str:
+        import jinja2
+
         try:
             return self.env.get_template(name).render(**variables)
         except jinja2.UndefinedError as err:
