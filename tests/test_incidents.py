@@ -26,9 +26,11 @@ class Events:
 
     def add(
         self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str | None = "app-001",
-        stream: str | None = None,
+        stream: str | None = None, position: int | None = None,
     ) -> None:
-        self.occurrences[name].append(Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream))
+        self.occurrences[name].append(
+            Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream, position)
+        )
 
     def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
         result = []
@@ -182,6 +184,25 @@ def test_a_text_export_links_within_one_stream_per_service():
     (incident,) = link_incidents(events.clusters(KINDS))
     assert incident.clusters == ("fp-import", "fp-boot", "fp-exit")
     assert incident.instances == ()
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
+def test_failures_stamped_in_the_same_second_link_in_the_order_of_their_lines(newest_first):
+    """A text export's whole seconds give a crash loop's import error, worker boot failure and master shutdown the
+    same time: the lines they stand on order them, read backwards in an export printed newest first."""
+    kinds = {
+        "import": ("ModuleNotFoundError: No module named 'billing.core'", Severity.ERROR, None),
+        "boot": ("Worker failed to boot", Severity.ERROR, None),
+        "master": ("Shutting down: Master", Severity.ERROR, None),
+    }
+    happened = [(name, 20.0 * turn) for turn in range(5) for name in ("import", "boot", "master")]
+    lines = reversed(happened) if newest_first else happened
+    events = Events()
+    for line, (name, seconds) in enumerate(lines, start=1):
+        events.add(name, seconds, None, revision=None, stream="app.log", position=line)
+    (incident,) = link_incidents(events.clusters(kinds))
+    assert incident.root == "fp-import"
+    assert incident.clusters == ("fp-import", "fp-boot", "fp-master")
 
 
 def test_a_failure_that_fires_every_few_seconds_in_a_text_stream_is_no_cause_of_what_happens_near_it():

@@ -58,12 +58,14 @@ def test_text_dumps_give_the_same_clusters_for_text_payloads(cli, reference, sha
 
 @pytest.mark.parametrize("shape", [*TEXT_SHAPES, "sample.log"])
 def test_text_dumps_link_the_crash_loop_like_the_json_export(cli, reference, shape):
-    """Without instances or traces, a text dump's failures are compared in one stream (per service, else per file)."""
+    """Without instances or traces, a text dump's failures are compared in one stream (per service, else per file),
+    in the order of the JSON export's chain also where whole seconds (sample.log) give them the same time."""
     data = scan_json(cli, "-s", FIXTURES / shape, "--no-state")
     rules = {c["fingerprint"]: c["rule"] for c in data["clusters"]}
     crash = next(i for i in reference["incidents"] if rules.get(i["root"]) == "python-module-not-found")
     (incident,) = data["incidents"]
     assert incident["root"] == crash["root"] and set(incident["clusters"]) <= set(crash["clusters"])
+    assert incident["clusters"] == [fp for fp in crash["clusters"] if fp in incident["clusters"]]
     assert len(incident["clusters"]) >= 3
     table = cli("scan", "-s", FIXTURES / shape, "--no-state").stdout
     assert "where its entries name no instance or revision" in " ".join(table.split())

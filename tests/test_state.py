@@ -48,16 +48,22 @@ def test_round_trip_keeps_a_clusters_regions_and_older_results_read_none(store):
     assert scan_result_from_dict(older).clusters[0].regions == {}
 
 
-def test_round_trip_keeps_the_stream_of_occurrences_and_older_results_read_none():
+def test_round_trip_keeps_the_stream_and_position_of_occurrences_and_older_results_read_none():
     from triage.serialize import scan_result_from_dict, scan_result_to_dict
 
     cluster = rule_cluster()
-    texts = tuple(dataclasses.replace(o, instance=None, stream="fixtures/sample.log") for o in cluster.occurrences)
+    texts = tuple(
+        dataclasses.replace(o, instance=None, stream="fixtures/sample.log", position=10 + k)
+        for k, o in enumerate(cluster.occurrences)
+    )
     known = scan_result(dataclasses.replace(cluster, occurrences=texts))
     assert scan_result_from_dict(scan_result_to_dict(known)) == known
-    older = scan_result_to_dict(known)
-    older["clusters"][0]["occurrences"] = [o[:4] for o in older["clusters"][0]["occurrences"]]
-    assert [o.stream for o in scan_result_from_dict(older).clusters[0].occurrences] == [None] * len(texts)
+    for fields, streams in ((5, ["fixtures/sample.log"] * len(texts)), (4, [None] * len(texts))):
+        older = scan_result_to_dict(known)
+        older["clusters"][0]["occurrences"] = [o[:fields] for o in older["clusters"][0]["occurrences"]]
+        occurrences = scan_result_from_dict(older).clusters[0].occurrences
+        assert [o.stream for o in occurrences] == streams
+        assert [o.position for o in occurrences] == [None] * len(texts)
     assert texts
 
 
@@ -201,7 +207,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
     old.commit()
     old.close()
     with StateStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         issue = store.linked_issue("fp")
         assert (issue.state, issue.closed_at) == ("closed", None)
 

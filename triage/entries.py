@@ -92,8 +92,8 @@ _LOG_PREFIX = re.compile(
 )
 
 
-def to_entry(data: Mapping[str, Any], location: str = "", source: str = "") -> Entry:
-    """Build an Entry from one LogEntry mapping read at ``location`` of ``source``."""
+def to_entry(data: Mapping[str, Any], location: str = "", source: str = "", position: int | None = None) -> Entry:
+    """Build an Entry from one LogEntry mapping read at ``location`` (line or number ``position``) of ``source``."""
     if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
         data = _camel(data)
     payload = data.get("jsonPayload")
@@ -121,6 +121,7 @@ def to_entry(data: Mapping[str, Any], location: str = "", source: str = "") -> E
         location=location,
         insert_id=_text(data.get("insertId")),
         source=source,
+        position=position,
         raw=data,
     )
 

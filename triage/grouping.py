@@ -73,9 +73,10 @@ class Accumulator:
             (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
         )
         trace, stream = entry.trace, service or entry.source or None
+        position = entry.position
         self._occurrences.add(
-            (key, instance or "", trace or "", revision or "", stream or "", self._seq,
-             (ts, instance, trace, revision, stream))
+            (key, instance or "", trace or "", revision or "", stream or "", -1 if position is None else position,
+             self._seq, (ts, instance, trace, revision, stream, position))
         )
 
     def merge(self, other: "Accumulator") -> None:

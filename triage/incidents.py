@@ -3,7 +3,9 @@
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
 occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
 the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
-its stream, its service's or else its file's, as on an instance. Occurrences are sorted once by
+its stream, its service's or else its file's, as on an instance. Occurrences of one place with the same time
+(a text export's whole seconds) count in the order of their lines, read backwards where that place's lines
+run against its times (newest first). Occurrences are sorted once by
 instance (and by trace) and time; for each cluster only the windows of ``lag_s`` after its own
 occurrences are looked up (binary search), so the cost follows the occurrences that fall in such
 windows and memory the pairs that do precede each other: thousands of one-off failures cost neither
@@ -68,6 +70,7 @@ LIFT = 0.5  # a link must close at least half the distance between chance and ce
 CHANCE_LEVEL = 0.05  # the largest probability that chance alone gives the hits of a link
 MIN_TESTED = 5  # a target with fewer timestamped occurrences is judged by its share alone: too few to test
 TIGHTER = 0.5  # or: the largest mean gap of a link, as a share of the mean gap of hits by chance
+TIE_STEP_S = 1e-6  # what orders occurrences of one place with the same time (see _arrival_offsets)
 _SLACK_S = 1e-3  # a window looks this much further, so that rounding never hides an occurrence at lag_s
 
 
@@ -147,6 +150,7 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     times: list[float] = []
     owners: list[int] = []
     places: list[Hashable | None] = []
+    positions: list[int] = []
     traces: list[str | None] = []
     names: dict[str, int] = {}  # instance and revision names, by code
     instances: list[int] = []
@@ -159,6 +163,7 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
                 times.append(occurrence.timestamp.timestamp())
                 owners.append(index)
                 places.append(_place(occurrence))
+                positions.append(-1 if occurrence.position is None else occurrence.position)
                 traces.append(occurrence.trace or None)
                 instance, revision = occurrence.instance, occurrence.revision
                 instances.append(names.setdefault(instance, len(names)) if instance else -1)
@@ -169,6 +174,7 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     if not times:
         return pairs, totals
     t = np.array(times) - min(times)
+    t += _arrival_offsets(t, places, np.array(positions, dtype=np.int64))
     layouts = [_Layout(t, owner, keys, lag_s) for keys in (places, traces)]
     compared = _Compared(owner, layouts, np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64), list(names))
     by_place = compared.layouts[0]
@@ -192,6 +198,30 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
                 n, gap_sum, chance / max(int(totals[target]), 1), chance_gap, *where.get(target, (frozenset(), frozenset()))
             )
     return pairs, totals
+
+
+def _arrival_offsets(t: np.ndarray, places: list[Hashable | None], positions: np.ndarray) -> np.ndarray:
+    """What orders the occurrences of a place stamped with the same time (a text export's whole seconds) as they
+    happened: the k-th of them gets k × :data:`TIE_STEP_S`. They happened in the order of their positions in
+    their source, or the reverse in a place whose positions mostly run against its times (newest first, as
+    ``gcloud logging read`` prints). Occurrences with no position (stored by an older version) get nothing."""
+    codes: dict[Hashable, int] = {}
+    place = np.array([-1 if key is None else codes.setdefault(key, len(codes)) for key in places], dtype=np.int64)
+    offsets = np.zeros(t.size)
+    known = np.flatnonzero((place >= 0) & (positions >= 0))
+    if known.size < 2:
+        return offsets
+    place, t, positions = place[known], t[known], positions[known]
+    by_position = np.lexsort((positions, place))
+    same = place[by_position][1:] == place[by_position][:-1]
+    steps = np.sign(np.diff(t[by_position]))[same]  # +1 where time goes on with the position, -1 back
+    sense = np.where(np.bincount(place[by_position][1:][same], weights=steps, minlength=len(codes)) < 0, -1, 1)
+    order = np.lexsort((positions * sense[place], t, place))
+    tied = (place[order][1:] == place[order][:-1]) & (t[order][1:] == t[order][:-1])
+    starts = np.flatnonzero(np.concatenate(([True], ~tied)))  # the first of each run of equal (place, time)
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.append(starts, order.size)))
+    offsets[known[order]] = rank * TIE_STEP_S
+    return offsets
 
 
 def _place(occurrence: Occurrence) -> Hashable | None:

@@ -62,6 +62,9 @@ class Entry:
     insert_id: str | None = None
     project: str | None = None  # the Google Cloud project (resource.labels.project_id)
     source: str = ""  # the file (or "gcp:PROJECT") the entry was read from
+    # its line in that file (or its number among the entries fetched): what orders entries stamped with the same
+    # time, as a text export's whole seconds are
+    position: int | None = None
     raw: Any = field(default=None, compare=False, repr=False)  # the LogEntry as read (dict) or the text line
 
 
@@ -123,6 +126,7 @@ class Occurrence:
     trace: str | None
     revision: str | None = None
     stream: str | None = None  # the entry's service, else its source: where it is compared without instance and trace
+    position: int | None = None  # the entry's place in its source (see Entry.position)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,7 +222,7 @@ class Pass:
             counters.read += 1
             data = record.data
             if not sieve.quiet(data):
-                ready = stitcher.feed(to_entry(data, record.location, record.source))
+                ready = stitcher.feed(to_entry(data, record.location, record.source, record.number))
             else:  # only counted; stitching still takes note of it
                 timestamp = parse_timestamp(data.get("timestamp"))
                 scope.admits(timestamp, service_of(data) if scope.services else None)
