@@ -18,7 +18,7 @@ import random
 import string
 from datetime import datetime, timedelta, timezone
 
-from scan_bench import _SCAN, OUT, _run
+from scan_bench import _SCAN, OUT, _run_once
 
 START = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
 
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'failures':>9} {'scan s':>7} {'scan RSS':>9} {'child RSS':>10}")
     for n in args.n or [5_000, 20_000, 50_000]:
-        seconds, rss, child_rss = _run(_SCAN, str(_write(n)), runs=1)
+        seconds, rss, child_rss = _run_once(_SCAN, str(_write(n)))
         print(f"{n:>9} {seconds:>7.2f} {rss:>7.0f}MB {child_rss:>8.0f}MB")
 
 

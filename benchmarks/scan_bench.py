@@ -11,9 +11,10 @@ and prints entries/s, the scan/floor ratio and peak RSS (ru_maxrss) of the scan 
 file or pretty-printed array is read on two cores, see triage.split); times are the best of two runs, floor and
 scan taking turns (a shared machine's speed drifts within minutes). It also times ``triage --help``.
 
-``--instructions`` counts instead, under callgrind, the instructions per entry of the floor and of the scan (every
-process of it: the work on both cores), each less those of the same process that stops before it: figures that
-do not move with the machine's load, to compare two versions of the code.
+``--instructions`` counts instead, under callgrind, the instructions per entry of the floor and of the scan in one
+pass (not split: the work both cores share), each less those of the same process that stops before its work, after
+a run that compiles what it imports: figures that do not move with the machine's load, to compare two versions of
+the code.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 ROOT = HERE.parent
 
-# Each snippet stops before its work when its last argument is "setup" (what --instructions subtracts).
+# Each snippet stops before its work when its last argument is "setup" (what --instructions subtracts); the scan
+# reads in one pass when an argument is "one-pass".
 _FLOOR = """
 import orjson, resource, sys, time
 path, fmt = sys.argv[1], sys.argv[2]
@@ -51,7 +53,10 @@ import resource, sys, time
 from typer.testing import CliRunner
 from triage.cli import app, _register
 _register()
-if sys.argv[2:] == ["setup"]:
+if "one-pass" in sys.argv[2:]:
+    import triage.split
+    triage.split.MIN_BYTES = float("inf")
+if "setup" in sys.argv[2:]:
     sys.exit()
 t = time.perf_counter()
 result = CliRunner().invoke(app, ["scan", "--source", sys.argv[1], "--format", "json", "--no-state"])
@@ -81,15 +86,16 @@ def _best(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
 
 
 def _instructions(code: str, *args: str) -> int:
-    """Instructions callgrind counts in every process of ``code`` (a fork's child reports its own)."""
+    """Instructions callgrind counts in the process of ``code``."""
     err = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code, *args],
         capture_output=True, text=True, check=True, env=_ENV,
     ).stderr
-    return sum(int(count) for count in _COLLECTED.findall(err))
+    return int(_COLLECTED.search(err)[1])
 
 
 def _instructions_per_entry(code: str, n: int, *args: str) -> float:
+    _run_once(code, *args)  # compiles what the snippet imports, so that neither count below holds that
     return (_instructions(code, *args) - _instructions(code, *args, "setup")) / n
 
 
@@ -151,7 +157,7 @@ def _count(sizes: list[int], formats: list[str]) -> None:
         for n in sizes:
             path = _generate(n, fmt)
             floor = _instructions_per_entry(_FLOOR, n, str(path), fmt)
-            scan = _instructions_per_entry(_SCAN, n, str(path))
+            scan = _instructions_per_entry(_SCAN, n, str(path), "one-pass")
             print(f"{fmt:7} {n:>8} {floor:>18,.0f} {scan:>17,.0f} {scan / floor:>6.2f}")
 
 

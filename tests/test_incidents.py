@@ -26,10 +26,10 @@ class Events:
 
     def add(
         self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str | None = "app-001",
-        stream: str | None = None, position: int | None = None,
+        stream: str | None = None, source: str | None = None, order: int | None = None,
     ) -> None:
         self.occurrences[name].append(
-            Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream, position)
+            Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream, source, order)
         )
 
     def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
@@ -186,23 +186,77 @@ def test_a_text_export_links_within_one_stream_per_service():
     assert incident.instances == ()
 
 
-@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest-first", "newest-first"])
-def test_failures_stamped_in_the_same_second_link_in_the_order_of_their_lines(newest_first):
+TIED = {
+    "import": ("ModuleNotFoundError: No module named 'billing.core'", Severity.ERROR, None),
+    "boot": ("Worker failed to boot", Severity.ERROR, None),
+    "master": ("Shutting down: Master", Severity.ERROR, None),
+    "exit": ("Container called exit(3)", Severity.ERROR, None),
+}
+
+
+def crash_loop_in_whole_seconds(events: Events, source: str, turns: range) -> None:
+    """A crash loop written to ``source`` with whole-second times: import error, worker boot failure and master
+    shutdown in the same second of each turn, in that order."""
+    for turn in turns:
+        for step, name in enumerate(("import", "boot", "master")):
+            events.add(name, 20.0 * turn, None, revision=None, stream="api", source=source, order=100 * turn + step)
+
+
+def test_failures_stamped_in_the_same_second_link_in_the_order_they_were_written():
     """A text export's whole seconds give a crash loop's import error, worker boot failure and master shutdown the
-    same time: the lines they stand on order them, read backwards in an export printed newest first."""
-    kinds = {
-        "import": ("ModuleNotFoundError: No module named 'billing.core'", Severity.ERROR, None),
-        "boot": ("Worker failed to boot", Severity.ERROR, None),
-        "master": ("Shutting down: Master", Severity.ERROR, None),
-    }
-    happened = [(name, 20.0 * turn) for turn in range(5) for name in ("import", "boot", "master")]
-    lines = reversed(happened) if newest_first else happened
+    same time: their order in their source tells which came first."""
     events = Events()
-    for line, (name, seconds) in enumerate(lines, start=1):
-        events.add(name, seconds, None, revision=None, stream="app.log", position=line)
-    (incident,) = link_incidents(events.clusters(kinds))
+    crash_loop_in_whole_seconds(events, "app.log", range(5))
+    (incident,) = link_incidents(events.clusters(TIED))
     assert incident.root == "fp-import"
     assert incident.clusters == ("fp-import", "fp-boot", "fp-master")
+
+
+def test_another_source_of_the_same_stream_changes_no_order():
+    """Orders of two files of one service say nothing about each other: an older file with errors of its own, its
+    lines numbered after the crash loop's and its times before them, changes nothing."""
+    events = Events()
+    crash_loop_in_whole_seconds(events, "day2.log", range(5))
+    alone = link_incidents(events.clusters(TIED))
+    for k in range(40):
+        events.add("exit", -1000.0 + 20 * k, None, revision=None, stream="api", source="day1.log", order=10_000 + k)
+    with_other = link_incidents(events.clusters(TIED))
+    assert [i.clusters for i in alone] == [i.clusters for i in with_other] == [("fp-import", "fp-boot", "fp-master")]
+
+
+def test_a_failure_exactly_lag_s_after_its_cause_links_whatever_else_happened_in_its_second():
+    """Ordering the entries of a second moves no occurrence past the ``lag_s`` window: an exit exactly 5 s after
+    each import error, written after a warning of the same second, still links."""
+    events = Events()
+    for turn in range(5):
+        events.add("import", 20.0 * turn, None, revision=None, stream="api", source="app.log", order=3 * turn)
+        events.add("sdk", 20.0 * turn + 5, None, revision=None, stream="api", source="app.log", order=3 * turn + 1)
+        events.add("exit", 20.0 * turn + 5, None, revision=None, stream="api", source="app.log", order=3 * turn + 2)
+    (incident,) = link_incidents(events.clusters({**TIED, "sdk": KINDS["sdk"]}))
+    assert incident.root == "fp-import" and "fp-exit" in incident.clusters
+
+
+def test_entries_of_one_line_keep_their_tie():
+    """Entries of one line (elements of a one-line JSON array) have one order: their tie stays, and both ways count
+    as before, so the strength of each direction decides, not the fingerprints."""
+    def root(order_of_b: int) -> str:
+        events = Events()
+        for turn in range(8):
+            events.add("import", 20.0 * turn, "i-1", source="a.json", order=7)
+            if turn < 6:
+                events.add("boot", 20.0 * turn, "i-1", source="a.json", order=order_of_b)
+        kinds = {"import": ("Invoice failed", Severity.ERROR, None), "boot": ("Payment failed", Severity.ERROR, None)}
+        (incident,) = link_incidents(events.clusters(kinds))
+        return incident.root
+
+    unordered = Events()
+    for turn in range(8):
+        unordered.add("import", 20.0 * turn, "i-1")
+        if turn < 6:
+            unordered.add("boot", 20.0 * turn, "i-1")
+    kinds = {"import": ("Invoice failed", Severity.ERROR, None), "boot": ("Payment failed", Severity.ERROR, None)}
+    (without_orders,) = link_incidents(unordered.clusters(kinds))
+    assert root(7) == without_orders.root
 
 
 def test_a_failure_that_fires_every_few_seconds_in_a_text_stream_is_no_cause_of_what_happens_near_it():

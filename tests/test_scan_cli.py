@@ -71,6 +71,62 @@ def test_text_dumps_link_the_crash_loop_like_the_json_export(cli, reference, sha
     assert "where its entries name no instance or revision" in " ".join(table.split())
 
 
+def _log_entries(path: Path) -> list[str]:
+    """The entries of a plain log: a line that starts with whitespace continues the one before."""
+    entries: list[str] = []
+    for line in path.read_text().splitlines(keepends=True):
+        if line[:1].isspace() and entries:
+            entries[-1] += line
+        else:
+            entries.append(line)
+    return entries
+
+
+def _chains(data: dict) -> list[tuple[str, list[str]]]:
+    return [(i["root"], i["clusters"]) for i in data["incidents"]]
+
+
+def test_a_log_printed_newest_first_links_in_the_order_it_happened(cli, reference, tmp_path):
+    """Whole seconds tie a crash loop's lines; a copy of the log printed newest first (as ``gcloud logging read``
+    prints) is read backwards, so its chain is the one of the log as written (and of the JSON export), also when
+    the log holds one turn of the loop (all in one second) and the line after it."""
+    entries = _log_entries(FIXTURES / "sample.log")
+    turn = [k for k, e in enumerate(entries) if e.startswith("[2026-11-28 02:02:01")]
+    one_turn = entries[turn[0] : turn[-1] + 2]
+    for name, kept in (("whole", entries), ("one turn", one_turn)):
+        for printed in (kept, kept[::-1]):
+            path = tmp_path / "export.log"
+            path.write_text("".join(printed))
+            (incident,) = scan_json(cli, "-s", path, "--no-state")["incidents"]
+            expected = next(i for i in reference["incidents"] if i["root"] == incident["root"])
+            assert incident["clusters"] == [fp for fp in expected["clusters"] if fp in incident["clusters"]], name
+
+
+def _table_export(turns: range, newest_first: bool) -> str:
+    """A gcloud table export of a crash loop in whole seconds, one service, with insert ids (overlaps are dropped)."""
+    steps = ("ModuleNotFoundError: No module named 'billing.core'", "[1] [ERROR] Worker (pid:12) exited with code 3",
+             "[1] [ERROR] Shutting down: Master")
+    rows = [(f"2026-11-29T01:{turn:02d}:00Z", f"id{turn}-{k}", text) for turn in turns for k, text in enumerate(steps)]
+    lines = [f"{ts}   {insert_id:<10}  api           ERROR     {text}" for ts, insert_id, text in rows]
+    header = "TIMESTAMP              INSERT_ID   SERVICE_NAME  SEVERITY  TEXT_PAYLOAD"
+    return "\n".join([header, *(reversed(lines) if newest_first else lines)]) + "\n"
+
+
+def test_the_order_of_sources_changes_no_incident(cli, tmp_path):
+    """Line numbers of two exports are never compared: two overlapping exports of one service, one printed newest
+    first, give the crash loop's chain in the order it happened, whichever comes first."""
+    older, newer = tmp_path / "older.txt", tmp_path / "newer.txt"
+    older.write_text(_table_export(range(0, 6), newest_first=False))
+    newer.write_text(_table_export(range(3, 10), newest_first=True))
+    for sources in ((older, newer), (newer, older)):
+        data = scan_json(cli, "-s", sources[0], "-s", sources[1], "--no-state")
+        titles = {c["fingerprint"]: c["title"] for c in data["clusters"]}
+        (incident,) = data["incidents"]
+        chain = [titles[fp] for fp in incident["clusters"]]
+        assert [c["count"] for c in data["clusters"]] == [10, 10, 10]
+        assert chain[0].startswith("Python module not found") and "Master" in chain[-1], chain
+
+
 def test_since_window_with_now(cli):
     data = scan_json(cli, "-s", FIXTURES / "sample.json", "--since", "30m", "--now", "2026-11-28T02:10:00Z")
     assert data["window"] == {"from": "2026-11-28T01:40:00Z", "until": "2026-11-28T02:10:00Z"}

@@ -101,6 +101,23 @@ def test_split_finds_what_one_pass_finds(tmp_path, taken, monkeypatch, layout, d
     assert sum(c.count for c in one_pass.clusters) > 300
 
 
+def test_a_split_file_has_the_direction_of_the_whole_file(tmp_path, taken, monkeypatch):
+    """Which way a file runs (what orders occurrences stamped in the same second) is counted over both halves: a
+    file that runs oldest first up to past its middle and newest first from there on, for longer, runs newest
+    first, as one pass finds."""
+    monkeypatch.setattr(split, "WARM_UP_BYTES", 4000)
+    monkeypatch.setattr(split, "SEARCH_ENTRIES", 200)
+    times = [*range(2200), *range(5000, 5000 - 2600, -1)]
+    entries = [_entry(t, "i-1", f"request {t} handled") if t % 7 else _entry(t // 7, "i-1", "boom", "ERROR") for t in times]
+    path = tmp_path / "turns.ndjson"
+    _write(path, entries)
+    one_pass = _scan(path, split_files=False)
+    (boom,) = [c for c in one_pass.clusters if c.template == "boom"]
+    assert boom.occurrences[0].order < 0  # newest first: orders run against positions
+    assert _scan(path, split_files=True) == one_pass
+    assert len(taken) == 1
+
+
 def test_the_child_reads_on_into_arrays_appended_after_the_first(tmp_path, taken, monkeypatch):
     monkeypatch.setattr(split, "WARM_UP_BYTES", 32000)
     path = tmp_path / "twice.json"  # gcloud … >> twice.json, run twice

@@ -48,12 +48,12 @@ def test_round_trip_keeps_a_clusters_regions_and_older_results_read_none(store):
     assert scan_result_from_dict(older).clusters[0].regions == {}
 
 
-def test_round_trip_keeps_the_stream_and_position_of_occurrences_and_older_results_read_none():
+def test_round_trip_keeps_the_stream_source_and_order_of_occurrences_and_older_results_read_none():
     from triage.serialize import scan_result_from_dict, scan_result_to_dict
 
     cluster = rule_cluster()
     texts = tuple(
-        dataclasses.replace(o, instance=None, stream="fixtures/sample.log", position=10 + k)
+        dataclasses.replace(o, instance=None, stream="fixtures/sample.log", source="fixtures/sample.log", order=-10 - k)
         for k, o in enumerate(cluster.occurrences)
     )
     known = scan_result(dataclasses.replace(cluster, occurrences=texts))
@@ -63,7 +63,7 @@ def test_round_trip_keeps_the_stream_and_position_of_occurrences_and_older_resul
         older["clusters"][0]["occurrences"] = [o[:fields] for o in older["clusters"][0]["occurrences"]]
         occurrences = scan_result_from_dict(older).clusters[0].occurrences
         assert [o.stream for o in occurrences] == streams
-        assert [o.position for o in occurrences] == [None] * len(texts)
+        assert [(o.source, o.order) for o in occurrences] == [(None, None)] * len(texts)
     assert texts
 
 

@@ -72,11 +72,11 @@ class Accumulator:
         samples.add(
             (key, message, instance or "", service or "", revision or "", self._seq, (ts, message, service, instance, revision))
         )
-        trace, stream = entry.trace, service or entry.source or None
-        position = entry.position
+        source, position = entry.source or None, entry.position
+        trace, stream = entry.trace, service or source
         self._occurrences.add(
-            (key, instance or "", trace or "", revision or "", stream or "", -1 if position is None else position,
-             self._seq, (ts, instance, trace, revision, stream, position))
+            (key, instance or "", trace or "", revision or "", stream or "", source or "",
+             -1 if position is None else position, self._seq, (ts, instance, trace, revision, stream, source, position))
         )
 
     def merge(self, other: "Accumulator") -> None:
@@ -105,11 +105,18 @@ class Accumulator:
         return self._samples[max(self._samples)].newest()[0][1]
 
     def to_cluster(
-        self, fingerprint: str, title: str, template: str, rule: Rule | None = None, captures: Mapping[str, str] | None = None
+        self, fingerprint: str, title: str, template: str, rule: Rule | None = None, captures: Mapping[str, str] | None = None,
+        newest_first: Mapping[str, bool] | None = None,
     ) -> Cluster:
+        """The cluster of these events; ``newest_first`` tells the sources read newest first (the order of their
+        occurrences runs against their positions)."""
         kept = (Sample(*item[-1], severity) for severity, items in self._samples.items() for item in items.newest())
         samples = tuple(select_samples(kept, SAMPLES_KEPT))
-        occurrences = tuple(Occurrence(*item[-1]) for item in reversed(self._occurrences.newest()))
+        backwards = newest_first or {}
+        occurrences = tuple(
+            Occurrence(*fields, None if position is None else -position if backwards.get(fields[-1]) else position)
+            for *fields, position in (item[-1] for item in reversed(self._occurrences.newest()))
+        )
         return Cluster(
             fingerprint=fingerprint,
             title=title,

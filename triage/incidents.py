@@ -3,9 +3,9 @@
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
 occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
 the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
-its stream, its service's or else its file's, as on an instance. Occurrences of one place with the same time
-(a text export's whole seconds) count in the order of their lines, read backwards where that place's lines
-run against its times (newest first). Occurrences are sorted once by
+its stream, its service's or else its file's, as on an instance. Occurrences of one place and source with the
+same time (a text export's whole seconds) are ordered as their entries were written (see
+:func:`_tie_offsets`). Occurrences are sorted once by
 instance (and by trace) and time; for each cluster only the windows of ``lag_s`` after its own
 occurrences are looked up (binary search), so the cost follows the occurrences that fall in such
 windows and memory the pairs that do precede each other: thousands of one-off failures cost neither
@@ -70,7 +70,7 @@ LIFT = 0.5  # a link must close at least half the distance between chance and ce
 CHANCE_LEVEL = 0.05  # the largest probability that chance alone gives the hits of a link
 MIN_TESTED = 5  # a target with fewer timestamped occurrences is judged by its share alone: too few to test
 TIGHTER = 0.5  # or: the largest mean gap of a link, as a share of the mean gap of hits by chance
-TIE_STEP_S = 1e-6  # what orders occurrences of one place with the same time (see _arrival_offsets)
+TIE_SPAN_S = 5e-7  # what orders occurrences with the same time: below the microsecond of times (see _tie_offsets)
 _SLACK_S = 1e-3  # a window looks this much further, so that rounding never hides an occurrence at lag_s
 
 
@@ -150,7 +150,8 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     times: list[float] = []
     owners: list[int] = []
     places: list[Hashable | None] = []
-    positions: list[int] = []
+    sources: list[Hashable | None] = []  # (place, source) of an occurrence whose order in its source is known
+    orders: list[int] = []
     traces: list[str | None] = []
     names: dict[str, int] = {}  # instance and revision names, by code
     instances: list[int] = []
@@ -162,8 +163,11 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
             if occurrence.timestamp is not None:
                 times.append(occurrence.timestamp.timestamp())
                 owners.append(index)
-                places.append(_place(occurrence))
-                positions.append(-1 if occurrence.position is None else occurrence.position)
+                place = _place(occurrence)
+                places.append(place)
+                known = place is not None and occurrence.source is not None and occurrence.order is not None
+                sources.append((place, occurrence.source) if known else None)
+                orders.append(occurrence.order if known else 0)
                 traces.append(occurrence.trace or None)
                 instance, revision = occurrence.instance, occurrence.revision
                 instances.append(names.setdefault(instance, len(names)) if instance else -1)
@@ -174,8 +178,10 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     if not times:
         return pairs, totals
     t = np.array(times) - min(times)
-    t += _arrival_offsets(t, places, np.array(positions, dtype=np.int64))
-    layouts = [_Layout(t, owner, keys, lag_s) for keys in (places, traces)]
+    layouts = [
+        _Layout(t, _tie_offsets(t, sources, np.array(orders, dtype=np.int64)), owner, places, lag_s),
+        _Layout(t, np.zeros(t.size), owner, traces, lag_s),
+    ]
     compared = _Compared(owner, layouts, np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64), list(names))
     by_place = compared.layouts[0]
     occurrences_of = _Positions(owner)
@@ -200,27 +206,28 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     return pairs, totals
 
 
-def _arrival_offsets(t: np.ndarray, places: list[Hashable | None], positions: np.ndarray) -> np.ndarray:
-    """What orders the occurrences of a place stamped with the same time (a text export's whole seconds) as they
-    happened: the k-th of them gets k × :data:`TIE_STEP_S`. They happened in the order of their positions in
-    their source, or the reverse in a place whose positions mostly run against its times (newest first, as
-    ``gcloud logging read`` prints). Occurrences with no position (stored by an older version) get nothing."""
+def _tie_offsets(t: np.ndarray, sources: list[Hashable | None], orders: np.ndarray) -> np.ndarray:
+    """Offsets (each below :data:`TIE_SPAN_S`) that order the occurrences of one place and source stamped with the
+    same time (a text export's whole seconds) as their entries were written: by their ``orders`` in their source
+    (its lines, read backwards in a source read newest first). Occurrences with the same order (entries of one
+    line), of different sources or with no known order (``sources`` None: stored by an older version) keep their
+    tie: each then counts as before the other."""
     codes: dict[Hashable, int] = {}
-    place = np.array([-1 if key is None else codes.setdefault(key, len(codes)) for key in places], dtype=np.int64)
+    group = np.array([-1 if key is None else codes.setdefault(key, len(codes)) for key in sources], dtype=np.int64)
     offsets = np.zeros(t.size)
-    known = np.flatnonzero((place >= 0) & (positions >= 0))
+    known = np.flatnonzero(group >= 0)
     if known.size < 2:
         return offsets
-    place, t, positions = place[known], t[known], positions[known]
-    by_position = np.lexsort((positions, place))
-    same = place[by_position][1:] == place[by_position][:-1]
-    steps = np.sign(np.diff(t[by_position]))[same]  # +1 where time goes on with the position, -1 back
-    sense = np.where(np.bincount(place[by_position][1:][same], weights=steps, minlength=len(codes)) < 0, -1, 1)
-    order = np.lexsort((positions * sense[place], t, place))
-    tied = (place[order][1:] == place[order][:-1]) & (t[order][1:] == t[order][:-1])
-    starts = np.flatnonzero(np.concatenate(([True], ~tied)))  # the first of each run of equal (place, time)
-    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.append(starts, order.size)))
-    offsets[known[order]] = rank * TIE_STEP_S
+    group, t, orders = group[known], t[known], orders[known]
+    by_time = np.lexsort((orders, t, group))
+    group, t, orders = group[by_time], t[by_time], orders[by_time]
+    same_tie = (group[1:] == group[:-1]) & (t[1:] == t[:-1])
+    starts = np.flatnonzero(np.concatenate(([True], ~same_tie)))  # the first of each run of equal (place, source, time)
+    later = np.concatenate(([0], (orders[1:] != orders[:-1]) & same_tie)).astype(np.int64)
+    rank = np.cumsum(later)
+    rank -= np.repeat(rank[starts], np.diff(np.append(starts, rank.size)))  # from 0 in each run
+    span = np.maximum.reduceat(rank, starts) + 1  # the distinct orders of each run
+    offsets[known[by_time]] = rank / np.repeat(span, np.diff(np.append(starts, rank.size))) * TIE_SPAN_S
     return offsets
 
 
@@ -285,17 +292,21 @@ class _Positions:
 
 class _Layout:
     """Occurrences sorted once by (instance or trace, time); each group is shifted far past the previous one
-    on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group."""
+    on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group.
+    ``offsets`` order occurrences with the same time (see :func:`_tie_offsets`); gaps are measured without them."""
 
-    def __init__(self, t: np.ndarray, owner: np.ndarray, keys: list[Hashable | None], lag_s: float) -> None:
+    def __init__(
+        self, t: np.ndarray, offsets: np.ndarray, owner: np.ndarray, keys: list[Hashable | None], lag_s: float
+    ) -> None:
         numbers: dict[Hashable, int] = {}
         group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
         self.group_of = group  # per occurrence (-1: none)
         self.rows = np.flatnonzero(group >= 0)
         spacing = float(t.max()) + 2 * lag_s + 1
-        shifted = t[self.rows] + group[self.rows] * spacing
+        shifted = t[self.rows] + offsets[self.rows] + group[self.rows] * spacing  # rounding keeps offsets' order
         order = np.argsort(shifted, kind="stable")
         self.rows, self.shifted = self.rows[order], shifted[order]
+        self.times = t[self.rows]
         self.owner = owner[self.rows]
         self.group = group[self.rows]
         self.groups = int(group.max()) + 1 if self.rows.size else 0
@@ -332,7 +343,8 @@ class _Layout:
         return np.where(groups >= 0, coverage[np.maximum(groups, 0)] if coverage.size else 0.0, 0.0)
 
     def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count),
+        """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count, unless
+        their offsets order them),
         the seconds since the latest one, and that one: only the windows after ``source``'s occurrences are
         looked at."""
         own = self.positions_of[source]
@@ -345,7 +357,7 @@ class _Layout:
         lengths = np.maximum(ends - starts, 0)
         positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
         latest = np.searchsorted(mine, self.shifted[positions], side="right") - 1
-        gap = self.shifted[positions] - mine[latest]
+        gap = self.times[positions] - self.times[own[latest]]
         near = gap <= self.lag_s
         return self.rows[positions[near]], gap[near], self.rows[own[latest[near]]]
 

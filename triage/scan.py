@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 from . import clustering
 from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
@@ -14,7 +14,7 @@ from .grouping import Accumulator, masked_first_line, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
-from .sources import Record, Truncated, gcp_project
+from .sources import Record, Truncated, gcp_project, source_name
 from .sieve import Sieve
 from .stitch import Stitcher
 from .window import format_time
@@ -131,6 +131,7 @@ def scan(
     :mod:`triage.split`), with the same result."""
     found = Pass(options, rules)
     limit_like = []
+    newest_first: dict[str, bool] = {}  # by source: read newest first (its direction, see triage.stitch)
     for spec in options.sources:
         stitcher = Stitcher()
         before = found.counters.read + found.counters.skipped
@@ -138,6 +139,8 @@ def scan(
         if not (alone and _split(spec, found, stitcher)):
             found.feed(open_source(spec), stitcher)
         found.close(stitcher)
+        ascending, descending, _ = stitcher.direction
+        newest_first[source_name(spec)] = descending > ascending
         entries = found.counters.read + found.counters.skipped - before
         if entries in LIMIT_LIKE and gcp_project(spec) is None:
             limit_like.append(
@@ -154,7 +157,7 @@ def scan(
         entries_skipped=counters.skipped,
         skipped_examples=tuple(counters.problems),
         entries_in_window=counters.in_window,
-        clusters=rank(failures.clusters()),
+        clusters=rank(failures.clusters(newest_first)),
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(projects)) if len(projects) == 1 else None,
@@ -307,8 +310,9 @@ class _Failures:
         else:
             self.by_signature[clustering.signature(entry.message)].add(entry)
 
-    def clusters(self) -> list[Cluster]:
-        return _rule_clusters(self.by_rule, self.hits) + _mined_clusters(self.by_signature)
+    def clusters(self, newest_first: Mapping[str, bool]) -> list[Cluster]:
+        """The clusters found; ``newest_first`` tells the sources read newest first."""
+        return _rule_clusters(self.by_rule, self.hits, newest_first) + _mined_clusters(self.by_signature, newest_first)
 
 
 def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[str, ...]:
@@ -357,7 +361,9 @@ def _entries(count: int) -> str:
     return "entry" if count == 1 else "entries"
 
 
-def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) -> list[Cluster]:
+def _rule_clusters(
+    by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple], newest_first: Mapping[str, bool]
+) -> list[Cluster]:
     clusters = []
     for key, acc in by_rule.items():
         rule, captures = hits[key]
@@ -366,11 +372,11 @@ def _rule_clusters(by_rule: dict[tuple, Accumulator], hits: dict[tuple, tuple]) 
         shown = [field for field, value in zip(fields, captures.values()) if value]  # not "(host=)"
         title = rule.title + (f" ({', '.join(shown)})" if shown else "")
         template = masked_first_line(acc.most_severe_message())
-        clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures))
+        clusters.append(acc.to_cluster(fingerprint, title, template, rule, captures, newest_first))
     return clusters
 
 
-def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
+def _mined_clusters(by_signature: dict[str, Accumulator], newest_first: Mapping[str, bool]) -> list[Cluster]:
     templates = clustering.mine({sig: acc.count for sig, acc in by_signature.items()})
     merged: dict[str, tuple[clustering.Template, Accumulator]] = {}
     for sig in sorted(by_signature):
@@ -383,7 +389,7 @@ def _mined_clusters(by_signature: dict[str, Accumulator]) -> list[Cluster]:
             merged[template.fingerprint] = (template, acc)
     clusters = []
     for fp, (template, acc) in merged.items():
-        cluster = acc.to_cluster(fp, "", template.text)
+        cluster = acc.to_cluster(fp, "", template.text, newest_first=newest_first)
         clusters.append(replace(cluster, title=_title(template.text, cluster)))
     return clusters
 

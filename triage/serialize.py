@@ -89,7 +89,7 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         "rule": None if cluster.rule is None else rule_to_dict(cluster.rule),
         "captures": dict(cluster.captures),
         "occurrences": [
-            [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream, o.position]
+            [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream, o.source, o.order]
             for o in cluster.occurrences
         ],
         "least_severity": _severity_name(cluster.least_severity),
@@ -110,7 +110,7 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         samples=tuple(_sample_from_list(*item) for item in data["samples"]),
         rule=None if data["rule"] is None else rule_from_dict(data["rule"]),
         captures=dict(data["captures"]),
-        # results stored before occurrences kept their stream hold four fields, before they kept their position five
+        # results stored before occurrences kept their stream hold four fields, before they kept their source five
         occurrences=tuple(Occurrence(time_from_text(ts), *rest) for ts, *rest in data["occurrences"]),
         least_severity=_severity(data.get("least_severity")),
         regions=dict(data.get("regions", {})),  # none in a result stored before regions were kept

@@ -59,6 +59,7 @@ class _Rest:
     findings: Findings
     direction: tuple[int, int, datetime | None]  # the child's direction counts and last time at the seam
     tie_breaks: tuple[tuple[int, int], ...]  # its direction counts at each run its direction ordered
+    end: tuple[int, int, datetime | None]  # its direction counts and last time at the end
 
 
 def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
@@ -108,6 +109,7 @@ def scan_file(spec: str, found: Pass, stitcher: Stitcher) -> bool:
             rest = _receive(receiver)
             if isinstance(rest, _Rest) and _same_as_one_pass(stitcher.direction, rest):
                 found.take(rest.findings)
+                stitcher.count_steps(*_steps_past(rest), rest.end[2])
                 return True
         _end(child)  # one pass, then: read on alone
         found.feed(records if stop is None else itertools.chain([stop], records), stitcher)
@@ -195,6 +197,11 @@ def _receive(receiver: Connection) -> object:
         return None
 
 
+def _steps_past(rest: _Rest) -> tuple[int, int]:
+    """The ascending and descending steps the child counted past the seam (where this process's counts end)."""
+    return rest.end[0] - rest.direction[0], rest.end[1] - rest.direction[1]
+
+
 def _same_as_one_pass(direction: tuple[int, int, datetime | None], rest: _Rest) -> bool:
     """Whether the child's tie breaks come out the same after this process's ``direction`` counts."""
     ascending, descending, last = direction
@@ -257,7 +264,7 @@ def _rest(spec: str, cut: Cut, found: Pass, sender: Connection) -> None:
         rest = found.fresh()
         rest.feed(itertools.chain([seam], records), stitcher)
         rest.close(stitcher)
-    sender.send(_Rest(rest.findings(), direction, tuple(tie_breaks)))
+    sender.send(_Rest(rest.findings(), direction, tuple(tie_breaks), stitcher.direction))
 
 
 def _count_lines(stream: BinaryIO, size: int, *, refuse: Callable[[bytes], bool] | None = None) -> int | None:

@@ -114,7 +114,7 @@ _MIGRATIONS: dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     # no table changes: stored results now hold what a triage of schema 5 cannot read (each occurrence's stream,
     # each sample's severity), so that one refuses the store with a clear error instead of failing on its scans
     6: "",
-    7: "",  # no table changes: stored occurrences now hold their entry's position too
+    7: "",  # no table changes: stored occurrences now hold their source and their order there too
 }
 
 

@@ -354,6 +354,13 @@ class Stitcher:
         """The stream's direction so far: (ascending steps, descending steps, the last time seen)."""
         return self._trend.ascending, self._trend.descending, self._trend.last
 
+    def count_steps(self, ascending: int, descending: int, last: datetime | None) -> None:
+        """Count in the direction steps a pass over the rest of the stream took, up to its ``last`` time (see
+        :mod:`triage.split`): the direction is then that of the whole stream."""
+        self._trend.ascending += ascending
+        self._trend.descending += descending
+        self._trend.last = last
+
     def note_tie_breaks(self) -> list[tuple[int, int]]:
         """From now on, note the (ascending, descending) counts each time the stream's direction decides the order
         of a run (its times and its structure do not): what another start of the stream could change. Returns the

@@ -41,6 +41,12 @@ class Truncated:
 
 
 GCP_SCHEME = "gcp"
+STDIN = "<stdin>"  # the source name of standard input (``--source -``)
+
+
+def source_name(spec: str) -> str:
+    """The name the records of ``--source spec`` carry as their source."""
+    return STDIN if spec == "-" else spec
 
 
 def gcp_project(spec: str) -> str | None:

@@ -25,7 +25,7 @@ import orjson
 
 from ..errors import SourceError
 from ..model import Problem
-from . import RecordStream
+from . import RecordStream, source_name
 from .jsonstream import array_indent, is_wrapper, loads, read_array, read_array_rest, read_ndjson, read_wrapped
 from .text import VALUE_ROW, is_table_header, read_plain, read_table, read_value
 
@@ -46,7 +46,7 @@ _DECODER = json.JSONDecoder()
 
 def read_file(spec: str) -> RecordStream:
     """Stream the records of one file path, or of stdin when ``spec`` is ``-``."""
-    name = "<stdin>" if spec == "-" else spec
+    name = source_name(spec)
     with _open_binary(spec) as raw:
         stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, buffer_size=_BUFFER)
         try:
