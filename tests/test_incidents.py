@@ -212,16 +212,45 @@ def test_failures_stamped_in_the_same_second_link_in_the_order_they_were_written
     assert incident.clusters == ("fp-import", "fp-boot", "fp-master")
 
 
-def test_another_source_of_the_same_stream_changes_no_order():
-    """Orders of two files of one service say nothing about each other: an older file with errors of its own, its
-    lines numbered after the crash loop's and its times before them, changes nothing."""
-    events = Events()
-    crash_loop_in_whole_seconds(events, "day2.log", range(5))
-    alone = link_incidents(events.clusters(TIED))
-    for k in range(40):
-        events.add("exit", -1000.0 + 20 * k, None, revision=None, stream="api", source="day1.log", order=10_000 + k)
-    with_other = link_incidents(events.clusters(TIED))
-    assert [i.clusters for i in alone] == [i.clusters for i in with_other] == [("fp-import", "fp-boot", "fp-master")]
+def _links(add) -> list[tuple[str, tuple[str, ...]]]:
+    """The incidents of the occurrences ``add(events, with_orders)`` makes, without orders and with them."""
+    kinds = {"import": ("ModuleNotFoundError: No module named 'x'", Severity.ERROR, None),
+             "boot": ("Worker failed to boot", Severity.ERROR, None), "other": ("Other failure", Severity.ERROR, None)}
+    found = []
+    for with_orders in (False, True):
+        events = Events()
+        add(events, with_orders)
+        found.append([(i.root, i.clusters) for i in link_incidents(events.clusters(kinds))])
+    return found
+
+
+def test_same_second_entries_of_two_sources_keep_their_tie():
+    """Two exports of one service share seconds (say, different filters): the orders of one file say nothing about
+    the other's, so their entries of a second keep their tie, both ways counting, as with no orders at all."""
+    def add(events: Events, with_orders: bool) -> None:
+        for k in range(8):
+            events.add("boot", 20.0 * k, None, revision=None, stream="api", source="b.txt",
+                       order=1000 + k if with_orders else None)
+            if k < 6:
+                events.add("import", 20.0 * k, None, revision=None, stream="api", source="a.txt",
+                           order=-(k + 1) if with_orders else None)
+
+    without_orders, with_orders = _links(add)
+    assert with_orders == without_orders
+
+
+def test_orders_on_instances_do_not_order_a_trace():
+    """Within one trace, occurrences of two instances stamped alike stay tied: their orders on their instances (how
+    many entries of the same second came before on each) tell nothing about the trace."""
+    def add(events: Events, with_orders: bool) -> None:
+        for k in range(6):
+            t = 30.0 * k
+            events.add("import", t, "i2", source="f.log", order=100 * k + 1 if with_orders else None)
+            events.add("import", t, "i2", trace=f"T{k}", source="f.log", order=100 * k + 2 if with_orders else None)
+            events.add("boot", t, "i1", trace=f"T{k}", source="f.log", order=100 * k + 50 if with_orders else None)
+
+    without_orders, with_orders = _links(add)
+    assert with_orders == without_orders
 
 
 def test_a_failure_exactly_lag_s_after_its_cause_links_whatever_else_happened_in_its_second():

@@ -303,7 +303,9 @@ class _Layout:
         self.group_of = group  # per occurrence (-1: none)
         self.rows = np.flatnonzero(group >= 0)
         spacing = float(t.max()) + 2 * lag_s + 1
-        shifted = t[self.rows] + offsets[self.rows] + group[self.rows] * spacing  # rounding keeps offsets' order
+        # rounding never reverses the offsets' order; on an axis too long for them (thousands of places over
+        # days) they vanish, and the ties they would order stay ties
+        shifted = t[self.rows] + offsets[self.rows] + group[self.rows] * spacing
         order = np.argsort(shifted, kind="stable")
         self.rows, self.shifted = self.rows[order], shifted[order]
         self.times = t[self.rows]

@@ -126,7 +126,7 @@ class Occurrence:
     trace: str | None
     revision: str | None = None
     stream: str | None = None  # the entry's service, else its source: where it is compared without instance and trace
-    source: str | None = None  # the file (or "gcp:PROJECT") its entry was read from
+    source: str | None = None  # the file (``<stdin>``, ``gcp:PROJECT``) its entry was read from
     # its entry's place in that source's time order: the entry's position, negated in a source read newest first
     # (what orders occurrences stamped with the same time, see incidents)
     order: int | None = None
