@@ -250,6 +250,24 @@ def test_parse_timestamp(text, expected):
     assert parse_timestamp(text) == expected
 
 
+class _Text(str):
+    """A time string that :func:`parse_timestamp` reads the general way (its fast way takes ``str`` itself only)."""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T01:33:19.998308Z", "2026-11-28T01:33:19.998308123Z", "2026-11-28T01:00:00+00:00",
+        "2026-11-28T03:00:00+02:00", "2026-11-28 01:00:00,250", "2026-11-28T01:00:00", "2026-11-28",
+        "2026-11-28t01:00:00z", " 2026-11-28T01:00:00Z\n", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59.999999Z", "0002-01-01T00:00:00Z", "", "not a time",
+    ],
+)
+def test_a_time_string_reads_the_same_the_fast_way_and_the_general_way(text):
+    fast, general = parse_timestamp(text), parse_timestamp(_Text(text))
+    assert (fast, getattr(fast, "tzinfo", None)) == (general, getattr(general, "tzinfo", None))
+
+
 def test_parse_latency():
     assert parse_latency("0.123s") == 0.123
     assert parse_latency({"seconds": 2, "nanos": 500000000}) == 2.5

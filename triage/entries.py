@@ -405,6 +405,13 @@ def parse_timestamp(value: Any) -> datetime | None:
     """ISO-8601 (any offset, up to nanoseconds) → aware UTC datetime; naive times are taken as UTC. A number is
     a Unix time in seconds, milliseconds, microseconds or nanoseconds (told apart by its size), an object
     ``{"seconds": …, "nanos": …}`` a protobuf Timestamp. None when unreadable or within a year of datetime's limits."""
+    if value.__class__ is str:  # the common case first, as the general way below would read it
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            ts = None
+        if ts is not None and ts.tzinfo is timezone.utc:
+            return ts if _EARLIEST <= ts <= _LATEST else None
     if not value:
         return None
     if isinstance(value, datetime):
