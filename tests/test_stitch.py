@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from triage.model import Entry, Severity
-from triage.entries import stream_key
 from triage.stitch import Stitcher, stitch
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -237,8 +236,8 @@ def _fed_and_skipped(entries, skipped_at: int, skipped_instance: str):
     stitcher, out = Stitcher(), []
     for i, e in enumerate(entries):
         if i == skipped_at:
-            stream = stream_key(skipped_instance, "api", "run.googleapis.com/stderr")
-            out += stitcher.skip(e.timestamp, stream if stitcher.pending else None)
+            data = {"labels": {"instanceId": skipped_instance}, "logName": "projects/p/logs/run.googleapis.com%2Fstderr"}
+            out += stitcher.skip(e.timestamp, data)
         out += stitcher.feed(e)
     return out + stitcher.close()
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator, Mapping
 
 from . import clustering
-from .entries import parse_timestamp, service_of, stream_of, strip_log_prefix, to_entry
+from .entries import parse_timestamp, service_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, masked_first_line, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
@@ -86,13 +86,14 @@ class _Scope:
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
+        self.bounded = options.window.start is not None or options.window.end is not None
         self.services = set(options.services)
         self.counters = counters
         self.in_window_services: Counter[str] = Counter()  # "" for entries without a service name
         self.outside_services: Counter[str] = Counter()
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
-        if not self.window.contains(timestamp):
+        if self.bounded and not self.window.contains(timestamp):  # an open window holds every time
             if timestamp is not None:
                 self.counters.left_out(timestamp)
             if self.services:
@@ -212,11 +213,11 @@ class Pass:
         counters, scope, sieve, failures = self.counters, self.scope, self.sieve, self.failures
         line = None
         for record in records:
-            if isinstance(record, Problem):
-                counters.skip(record)
-                continue
-            if isinstance(record, Truncated):
-                counters.truncations.append(f"{record.location}: {record.reason}")
+            if not isinstance(record, Record):
+                if isinstance(record, Problem):
+                    counters.skip(record)
+                else:
+                    counters.truncations.append(f"{record.location}: {record.reason}")
                 continue
             if record.number != line:
                 line = record.number
@@ -229,7 +230,7 @@ class Pass:
             else:  # only counted; stitching still takes note of it
                 timestamp = parse_timestamp(data.get("timestamp"))
                 scope.admits(timestamp, service_of(data) if scope.services else None)
-                ready = stitcher.skip(timestamp, stream_of(data) if stitcher.pending else None)
+                ready = stitcher.skip(timestamp, data)
                 if not ready:
                     continue
             failures.take(ready, scope)

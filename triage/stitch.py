@@ -63,12 +63,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
-from .entries import markup_balance, stream_key
+from .entries import markup_balance, stream_key, stream_of
 from .model import Entry, Severity
 
 MAX_GAP = timedelta(milliseconds=500)
@@ -392,16 +393,16 @@ class Stitcher:
             self._narrow_calm(entry.timestamp)
         return self._emit()
 
-    def skip(self, timestamp: datetime | None, stream: Hashable | None) -> list[Entry]:
+    def skip(self, timestamp: datetime | None, data: Mapping[str, Any]) -> list[Entry]:
         """An entry that is no candidate and is not wanted downstream arrived at ``timestamp``: take note of it
-        as feeding it would (the stream's direction, runs gone stale, the run of its ``stream``, the queue's
-        length) and return the entries now ready. ``stream`` (see :func:`~triage.entries.stream_key`) is
-        only looked at while :attr:`pending`."""
+        as feeding it would (the stream's direction, runs gone stale, the run of its stream, the queue's
+        length) and return the entries now ready. Its stream is read from ``data``, its camelCase LogEntry
+        mapping (see :func:`~triage.entries.stream_of`), only while :attr:`pending`."""
         self._trend.observe(timestamp)
         if not self._runs:
             return []  # nothing waits: a fed entry would pass straight through
         finished = self._finish_stale(timestamp)
-        run = self._runs.get(stream)
+        run = self._runs.get(stream_of(data)) if self._runs else None
         if run is not None:
             self._finish(run)
             finished = True
