@@ -81,6 +81,9 @@ _TRACEBACK_HINT = re.compile(
     r"^Traceback \(most recent call last\)|^\s+File \"[^\"]+\", line \d+|^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt):"
 )
 _INFER_SCAN_CHARS = 300
+# Severity members looked up once: a class attribute of an enum is read through its metaclass's __getattr__ hook,
+# as slow as a function call, and these are read for every record.
+_DEFAULT, _INFO, _ERROR = Severity.DEFAULT, Severity.INFO, Severity.ERROR
 _STATUS_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
@@ -335,17 +338,17 @@ def clean_text(text: str) -> str:
 
 def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) -> tuple[Severity, bool]:
     declared = declared_level(data, payload)
-    if declared is not None and declared is not Severity.DEFAULT:
+    if declared is not None and declared is not _DEFAULT:
         return declared, False
     inferred = infer_severity(message)
-    return (inferred, True) if inferred is not None else (Severity.DEFAULT, False)
+    return (inferred, True) if inferred is not None else (_DEFAULT, False)
 
 
 def declared_level(data: Mapping[str, Any], payload: Mapping | None) -> Severity | None:
     """The level a record declares: its own severity, else its JSON payload's ``severity`` or ``level``;
     None when neither is there (DEFAULT when it says so)."""
     declared = declared_severity(data.get("severity"))
-    if (declared is None or declared is Severity.DEFAULT) and payload is not None:
+    if (declared is None or declared is _DEFAULT) and payload is not None:
         declared = declared_severity(payload.get("severity") or payload.get("level")) or declared
     return declared
 
@@ -385,9 +388,9 @@ def infer_severity(message: str) -> Severity | None:
     traceback = _TRACEBACK_HINT.search(head) is not None or "Traceback (most recent call last)" in message
     if match:
         level = next(g for g in match.groups() if g).upper()
-        found = Severity.INFO if level == "SUCCESS" else Severity.parse(level)  # NOTICE, CRIT and EMERG are names too
-        return max(found, Severity.ERROR) if traceback and match.lastgroup in _LEADING_WORDS else found
-    return Severity.ERROR if traceback else None
+        found = _INFO if level == "SUCCESS" else Severity.parse(level)  # NOTICE, CRIT and EMERG are names too
+        return max(found, _ERROR) if traceback and match.lastgroup in _LEADING_WORDS else found
+    return _ERROR if traceback else None
 
 
 def strip_log_prefix(text: str) -> str:

@@ -36,6 +36,9 @@ _TRACEBACK_WORDS = ("traceback", "exception", "error", "exit", "interrupt")
 _CANDIDATE_START = re.compile(r"[\s>]|File |(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::(?:\s.*)?)?$")
 _CANDIDATE_ANYWHERE = ("\n", "\x1b", "<", "Traceback", "exception")
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
+# Severity.DEFAULT looked up once: a class attribute of an enum is read through its metaclass's __getattr__ hook,
+# as slow as a function call, and this is read for every record.
+_DEFAULT = Severity.DEFAULT
 
 
 class Sieve:
@@ -51,7 +54,7 @@ class Sieve:
     def quiet(self, data: Mapping[str, Any]) -> bool:
         """True when the full way would surely drop ``data``: below the floor, wanted by no rule, no part of a
         traceback."""
-        if self._floor is Severity.DEFAULT or "protoPayload" in data:
+        if self._floor is _DEFAULT or "protoPayload" in data:
             return False
         if "textPayload" not in data and "jsonPayload" not in data and "logName" not in data:
             return False  # a snake_case dump: to_entry renames its keys first
@@ -70,11 +73,11 @@ class Sieve:
             return False  # the message is a rendering of the payload (or nothing): left to the full way
         declared = declared_level(data, payload)
         if text is None:  # the message is the request's summary
-            if declared is None or declared is Severity.DEFAULT or declared >= self._candidate_from:
+            if declared is None or declared is _DEFAULT or declared >= self._candidate_from:
                 return False
             if _summary_joinable(http):
                 return False
-        elif declared is None or declared is Severity.DEFAULT:
+        elif declared is None or declared is _DEFAULT:
             # the level is inferred from the message: no level word at or above the floor, no traceback
             if self._loud_text(text) or _joinable(text):
                 return False

@@ -76,6 +76,9 @@ MAX_GAP = timedelta(milliseconds=500)
 SPLIT_GAP = timedelta(milliseconds=10)  # the parts of one message Cloud Run split are microseconds apart
 MAX_LINES = 2000
 _SKIPPED = None  # the place of a skipped entry in the output queue
+# Severity.ERROR looked up once: a class attribute of an enum is read through its metaclass's __getattr__ hook,
+# as slow as a function call, and this is read for every entry fed.
+_ERROR = Severity.ERROR
 
 
 class _Line(Enum):
@@ -152,7 +155,7 @@ class _Shape:
 
 
 def _shape(entry: Entry) -> _Shape:
-    shape = _text_shape(entry.message, entry.severity >= Severity.ERROR)
+    shape = _text_shape(entry.message, entry.severity >= _ERROR)
     raw = entry.raw.get("textPayload") if isinstance(entry.raw, dict) else None
     if isinstance(raw, str) and "<" in raw:
         closes, opens = markup_balance(raw)
@@ -323,7 +326,7 @@ def _merge(event: list[Entry]) -> Entry:
     first = event[0]
     if len(event) == 1:
         return first
-    severity = max(Severity.ERROR, *(entry.severity for entry in event))
+    severity = max(_ERROR, *(entry.severity for entry in event))
     declared = any(not entry.severity_inferred and entry.severity == severity for entry in event)
     return replace(
         first,
