@@ -66,7 +66,6 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from .entries import markup_balance, stream_key, stream_of
@@ -81,7 +80,10 @@ _SKIPPED = None  # the place of a skipped entry in the output queue
 _ERROR = Severity.ERROR
 
 
-class _Line(Enum):
+class _Line:
+    """What a line is to a traceback. Plain strings, as are :class:`_State`'s: an Enum's members are read through
+    its metaclass's ``__getattr__`` hook, each as slow as a call, and these are read several times per entry."""
+
     HEADER = "header"
     FRAME = "frame"
     INDENTED = "indented"
@@ -90,7 +92,9 @@ class _Line(Enum):
     OTHER = "other"
 
 
-class _State(Enum):
+class _State:
+    """Where a traceback stands after an entry."""
+
     OPEN = "open"  # frames may follow
     CLOSED = "closed"  # exception line seen: only a joiner continues
     JOINED = "joined"  # a joiner seen: the next traceback continues
@@ -108,7 +112,7 @@ _EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?::(?:\s.*)?)?$")
 _OPEN_ENDS = (_Line.HEADER, _Line.FRAME, _Line.INDENTED)
 
 
-def _kind(line: str) -> _Line:
+def _kind(line: str) -> str:
     if "File " in line and _FRAME.match(line):
         return _Line.FRAME
     if line[:1].isspace():
@@ -122,10 +126,13 @@ def _kind(line: str) -> _Line:
     return _Line.OTHER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Shape:
-    first: _Line
-    last: _Line
+    """How an entry may take part in a traceback (not frozen: one is built per entry fed, and a frozen dataclass's
+    ``__init__`` is slow; none is changed once built)."""
+
+    first: str  # a _Line
+    last: str
     has_header: bool
     error: bool
     opens_markup: str | None = None  # the loguru colour left open: the message goes on in the next entry
@@ -140,7 +147,7 @@ class _Shape:
     def starts(self) -> bool:
         return self.has_header or self.error or self.first in (_Line.FRAME, _Line.JOINER)
 
-    def continues(self, state: _State) -> bool:
+    def continues(self, state: str) -> bool:
         if state is _State.OPEN:
             return self.first in (_Line.FRAME, _Line.INDENTED, _Line.EXCEPTION, _Line.JOINER)
         if state is _State.CLOSED:
@@ -148,7 +155,7 @@ class _Shape:
         return self.starts
 
     @property
-    def state_after(self) -> _State:
+    def state_after(self) -> str:
         if self.last is _Line.JOINER:
             return _State.JOINED
         return _State.OPEN if self.last in _OPEN_ENDS else _State.CLOSED
@@ -172,7 +179,7 @@ def _text_shape(message: str, error: bool) -> _Shape:
     return _Shape(first, last, has_header, error)
 
 
-def traceback_after(text: str, state: _State | None) -> _State | None:
+def traceback_after(text: str, state: str | None) -> str | None:
     """Where a traceback stands after ``text`` when ``text`` goes on with one that stands at ``state`` (None: not
     begun, and only a ``Traceback …`` header begins one), by the rules events are parsed with; None when ``text``
     is no part of it."""
@@ -187,7 +194,7 @@ def _events(shapes: Sequence[_Shape]) -> tuple[list[list[int]], set[int]]:
     indexes of the events that are one message in two parts (see :func:`_rejoin`), not a traceback."""
     events: list[list[int]] = []
     rejoined: set[int] = set()
-    state: _State | None = None
+    state: str | None = None  # a _State
     for position, shape in enumerate(shapes):
         if state is _State.MARKUP:  # the entry before left its colour open: this one may be the rest
             state = None
@@ -383,11 +390,12 @@ class Stitcher:
         self._finish_stale(entry.timestamp)
         key = stream_key(entry.instance, entry.service, entry.log_name)
         shape = _shape(entry)
+        candidate = shape.candidate
         run = self._runs.get(key)
-        if run is not None and (not shape.candidate or len(run.entries) >= self.max_lines):
+        if run is not None and (not candidate or len(run.entries) >= self.max_lines):
             self._finish(run)
             run = None
-        if not shape.candidate:
+        if not candidate:
             self._queue.append(entry)
         else:
             if run is None:
