@@ -194,3 +194,18 @@ def test_quiet_lines_end_a_pending_traceback_as_fed_ones_do(cli, tmp_path):
 
     assert len(error_clusters("WARNING")) == 2  # the run was cut by the INFO line: two events
     assert error_clusters("WARNING") == error_clusters("INFO")
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]], ids=["ascending", "descending", "shuffled"])
+def test_the_span_of_the_entries_read_runs_from_the_first_time_to_the_last_in_any_order(order):
+    seconds = ["00.5", "01.5", "02.5", "03.5"]
+    records = [_line(f"served request {i}", "INFO", at=f"00:{seconds[i]}") for i in order]
+    records.insert(2, _line("lost connection", at="00:02"))  # a failure between them, taken the full way
+
+    def source(_spec):
+        return (Record("test", i, data) for i, data in enumerate(records))
+
+    span = scan(ScanOptions(("test",)), RULES, source).entries_span
+    assert (span.start.isoformat(), span.end.isoformat()) == (
+        "2026-11-28T01:00:00.500000+00:00", "2026-11-28T01:00:03.500000+00:00"
+    )

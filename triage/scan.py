@@ -109,8 +109,10 @@ class _Scope:
             inside = counters.inside
             if inside is None:
                 counters.inside = (timestamp, timestamp)
-            elif timestamp < inside[0] or timestamp > inside[1]:
-                counters.inside = (min(inside[0], timestamp), max(inside[1], timestamp))
+            elif timestamp < inside[0]:  # each record of a sorted export moves one end (no min/max calls)
+                counters.inside = (timestamp, inside[1])
+            elif timestamp > inside[1]:
+                counters.inside = (inside[0], timestamp)
         return True
 
     def left_out_for_time(self, entry: Entry) -> bool:
