@@ -223,11 +223,11 @@ def _tie_offsets(t: np.ndarray, sources: list[Hashable | None], orders: np.ndarr
     group, t, orders = group[by_time], t[by_time], orders[by_time]
     same_tie = (group[1:] == group[:-1]) & (t[1:] == t[:-1])
     starts = np.flatnonzero(np.concatenate(([True], ~same_tie)))  # the first of each run of equal (place, source, time)
-    later = np.concatenate(([0], (orders[1:] != orders[:-1]) & same_tie)).astype(np.int64)
-    rank = np.cumsum(later)
-    rank -= np.repeat(rank[starts], np.diff(np.append(starts, rank.size)))  # from 0 in each run
+    lengths = np.diff(np.append(starts, group.size))
+    rank = np.cumsum(np.concatenate(([0], (orders[1:] != orders[:-1]) & same_tie)).astype(np.int64))
+    rank -= np.repeat(rank[starts], lengths)  # from 0 in each run
     span = np.maximum.reduceat(rank, starts) + 1  # the distinct orders of each run
-    offsets[known[by_time]] = rank / np.repeat(span, np.diff(np.append(starts, rank.size))) * TIE_SPAN_S
+    offsets[known[by_time]] = rank / np.repeat(span, lengths) * TIE_SPAN_S
     return offsets
 
 
@@ -346,9 +346,8 @@ class _Layout:
 
     def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count, unless
-        their offsets order them),
-        the seconds since the latest one, and that one: only the windows after ``source``'s occurrences are
-        looked at."""
+        their offsets order them), the seconds since the latest one, and that one: only the windows after
+        ``source``'s occurrences are looked at."""
         own = self.positions_of[source]
         mine = self.shifted[own]
         if not mine.size:

@@ -86,14 +86,14 @@ class _Scope:
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
-        self.bounded = options.window.start is not None or options.window.end is not None
+        self.bounded = not options.window.contains(None)  # an open window holds every time, also none
         self.services = set(options.services)
         self.counters = counters
         self.in_window_services: Counter[str] = Counter()  # "" for entries without a service name
         self.outside_services: Counter[str] = Counter()
 
     def admits(self, timestamp: datetime | None, service: str | None) -> bool:
-        if self.bounded and not self.window.contains(timestamp):  # an open window holds every time
+        if self.bounded and not self.window.contains(timestamp):
             if timestamp is not None:
                 self.counters.left_out(timestamp)
             if self.services:
@@ -117,7 +117,7 @@ class _Scope:
 
     def left_out_for_time(self, entry: Entry) -> bool:
         """Whether ``entry`` is out of scope only because it has no time and the window is bounded."""
-        return entry.timestamp is None and not self.window.contains(None) and (
+        return entry.timestamp is None and self.bounded and (
             not self.services or entry.service in self.services
         )
 
