@@ -795,6 +795,7 @@ def _mixed_ndjson(entries: list[dict]) -> bytes:
 
 
 def _write_stream(path: Path, n: int, seed: int, fmt: str, descending: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
         entries = generate(n, seed, descending=descending)
         if fmt == "ndjson":
