@@ -26,10 +26,10 @@ class Events:
 
     def add(
         self, name: str, seconds: float, instance: str | None, trace: str | None = None, revision: str | None = "app-001",
-        stream: str | None = None, source: str | None = None, order: int | None = None,
+        stream: str | None = None, source: str | None = None, order: int | None = None, severity: Severity | None = None,
     ) -> None:
         self.occurrences[name].append(
-            Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream, source, order)
+            Occurrence(T0 + timedelta(seconds=seconds), instance, trace, revision, stream, source, order, severity)
         )
 
     def clusters(self, kinds: dict[str, tuple[str, Severity, str | None]]) -> list[Cluster]:
@@ -327,17 +327,23 @@ def test_a_one_or_two_off_failure_amid_a_burst_is_no_symptom_of_it():
     assert link_incidents(short.clusters(kinds)) == ()
 
 
-def test_an_incident_is_where_its_links_are():
-    """Instances and revisions come from the occurrences the links rest on, not from every occurrence of every
-    member: an unrelated 404 on another service's instance brings neither its instance nor its revision."""
+def test_an_incident_is_where_and_when_its_links_are():
+    """Time span, instances and revisions come from the occurrences the links rest on, not from every occurrence
+    of every member: an unrelated timeout on another service's instance, days earlier or later, brings neither its
+    time nor its instance nor its revision (nor changes the incident's id)."""
     events = Events()
     for k in range(6):
-        events.add("redis", 10.0 * k, "i-1")
-        events.add("timeout", 10.0 * k + 0.5, "i-1")
-    events.add("timeout", 500.0, "web-1", revision="web-007")
+        events.add("redis", 86400 + 10.0 * k, "i-1")
+        events.add("timeout", 86400 + 10.0 * k + 0.5, "i-1")
+    (alone,) = link_incidents(events.clusters(KINDS))
+    events.add("timeout", 0.0, "web-1", revision="web-007")
+    events.add("timeout", 9 * 86400, "web-1", revision="web-007")
     (incident,) = link_incidents(events.clusters(KINDS))
     assert incident.clusters == ("fp-redis", "fp-timeout")
     assert (incident.instances, incident.revisions) == (("i-1",), ("app-001",))
+    day = T0 + timedelta(days=1)
+    assert (incident.first_seen, incident.last_seen) == (day, day + timedelta(seconds=50.5))
+    assert incident.id == alone.id
     text = Events()
     for k in range(6):
         text.add("import", 10.0 * k, None, revision=None, stream="api")
@@ -390,6 +396,30 @@ def test_warning_symptom_after_an_error_joins_but_never_roots():
     (incident,) = link_incidents(events.clusters(KINDS))
     assert incident.root == "fp-timeout"
     assert incident.clusters == ("fp-timeout", "fp-slow")
+
+
+def test_a_cluster_with_errors_elsewhere_does_not_link_through_its_warnings():
+    # a token check that warns on one instance, 1 ms before a deprecation warning there, and fails (ERROR) on
+    # another instance days later: the warning is no cause, whatever else its cluster holds
+    events = Events()
+    events.add("timeout", 0.0, "i-1", severity=Severity.WARNING)
+    events.add("slow", 0.001, "i-1", severity=Severity.WARNING)
+    for k in range(5):
+        events.add("timeout", 4 * 86400 + 10.0 * k, "i-2", severity=Severity.ERROR)
+    assert link_incidents(events.clusters(KINDS)) == ()
+
+
+def test_a_link_rests_on_the_errors_of_its_source_not_its_warnings():
+    events = Events()
+    for k in range(5):  # slow requests follow timeout errors on i-1, and timeout warnings on i-2
+        events.add("timeout", 10.0 * k, "i-1", severity=Severity.ERROR)
+        events.add("slow", 10.0 * k + 1, "i-1", severity=Severity.WARNING)
+    for k in range(2):
+        events.add("timeout", 10.0 * k, "i-2", revision="app-002", severity=Severity.WARNING)
+        events.add("slow", 10.0 * k + 1, "i-2", revision="app-002", severity=Severity.WARNING)
+    (incident,) = link_incidents(events.clusters(KINDS))
+    assert incident.clusters == ("fp-timeout", "fp-slow")
+    assert (incident.instances, incident.revisions) == (("i-1",), ("app-001",))
 
 
 def test_cause_role_comes_first_even_after_an_earlier_symptom():
@@ -452,36 +482,41 @@ def test_a_constantly_firing_cluster_does_not_absorb_what_happens_near_it_by_cha
     assert incident.root == "fp-redis"
 
 
-def _brute_force_precedence(clusters: list[Cluster], lag_s: float) -> dict[tuple[int, int], tuple[int, float, float]]:
+def _brute_force_precedence(
+    clusters: list[Cluster], lag_s: float, *, loud_only: bool = False
+) -> dict[tuple[int, int], tuple[int, float, float]]:
     """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
     (equal times count) on the same instance or in the same trace, the sum of the smallest such gaps, and the
     share of B's occurrences A would precede by chance (the time A's windows cover on their instance). Without an
-    instance or a trace, an occurrence's stream stands for its instance."""
+    instance or a trace, an occurrence's stream stands for its instance. With ``loud_only``, only A's occurrences
+    at ERROR or above (an occurrence without a severity has its cluster's) precede."""
     events = [
-        [(o.timestamp.timestamp(), o.instance or (None if o.trace else o.stream and ("stream", o.stream)), o.trace)
+        [(o.timestamp.timestamp(), o.instance or (None if o.trace else o.stream and ("stream", o.stream)), o.trace,
+          (o.severity or c.severity) >= Severity.ERROR)
          for o in c.occurrences if o.timestamp is not None]
         if _role_of(c) != "noise" else []
         for c in clusters
     ]
-    times = [t for occurrences in events for t, _, _ in occurrences]
+    times = [t for occurrences in events for t, _, _, _ in occurrences]
     span = max(times, default=0) - min(times, default=0) + lag_s
 
     def covered(sources: list[tuple], instance: str) -> float:
-        starts = sorted(s for s, i, _ in sources if i == instance)
+        starts = sorted(s for s, i, _, _ in sources if i == instance)
         return sum(min(b - a, lag_s) for a, b in zip(starts, starts[1:] + [float("inf")]))
 
     found: dict[tuple[int, int], tuple[int, float, float]] = {}
-    for a, sources in enumerate(events):
+    for a, occurrences in enumerate(events):
+        sources = [o for o in occurrences if o[3] or not loud_only]
         for b, targets in enumerate(events):
             if a == b:
                 continue
             gaps = [
-                min(gaps) for t, instance, trace in targets
-                if (gaps := [t - s for s, i, tr in sources if 0 <= t - s <= lag_s
+                min(gaps) for t, instance, trace, _ in targets
+                if (gaps := [t - s for s, i, tr, _ in sources if 0 <= t - s <= lag_s
                              and ((instance and i == instance) or (trace and tr == trace))])
             ]
             if gaps:
-                chance = sum(min(covered(sources, i) / span, 1.0) for _, i, _ in targets if i) / len(targets)
+                chance = sum(min(covered(sources, i) / span, 1.0) for _, i, _, _ in targets if i) / len(targets)
                 found[(a, b)] = (len(gaps), sum(gaps), chance)
     return found
 
@@ -502,13 +537,18 @@ def test_precedence_is_the_pairwise_definition_without_comparing_all_pairs():
                 events.add(
                     name, rng.randrange(0, 240) / 4, rng.choice(["i1", "i2", "i3", None]), rng.choice([None, None, "t1", "t2"]),
                     stream=rng.choice([None, "i1", "api", "web"]),  # a stream named like an instance is no instance
+                    severity=rng.choice([None, Severity.ERROR, Severity.CRITICAL, Severity.WARNING, Severity.INFO]),
                 )
-        kinds = {name: (name, Severity.ERROR, rng.choice([None, None, "noise", "cause"])) for name in names}
+        kinds = {
+            name: (name, rng.choice([Severity.ERROR, Severity.WARNING]), rng.choice([None, None, "noise", "cause"]))
+            for name in names
+        }
         clusters = sorted(events.clusters(kinds), key=lambda c: c.fingerprint)
-        pairs, _ = _precedence(clusters, 5.0)
-        expected = _brute_force_precedence(clusters, 5.0)
-        assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
-        assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())
+        every, loud, _ = _precedence(clusters, 5.0)
+        for pairs, loud_only in ((every, False), (loud, True)):
+            expected = _brute_force_precedence(clusters, 5.0, loud_only=loud_only)
+            assert {pair: (p.hits, p.gap_sum) for pair, p in pairs.items()} == {pair: e[:2] for pair, e in expected.items()}
+            assert all(p.expected == pytest.approx(expected[pair][2], abs=1e-12) for pair, p in pairs.items())
 
 
 def test_thousands_of_one_off_failures_link_only_the_real_cascade():

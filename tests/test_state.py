@@ -48,23 +48,31 @@ def test_round_trip_keeps_a_clusters_regions_and_older_results_read_none(store):
     assert scan_result_from_dict(older).clusters[0].regions == {}
 
 
-def test_round_trip_keeps_the_stream_source_and_order_of_occurrences_and_older_results_read_none():
+def test_round_trip_keeps_the_stream_source_order_and_severity_of_occurrences_and_older_results_read_none():
     from triage.serialize import scan_result_from_dict, scan_result_to_dict
 
     cluster = rule_cluster()
     texts = tuple(
-        dataclasses.replace(o, instance=None, stream="fixtures/sample.log", source="fixtures/sample.log", order=-10 - k)
+        dataclasses.replace(
+            o, instance=None, stream="fixtures/sample.log", source="fixtures/sample.log", order=-10 - k,
+            severity=(Severity.WARNING, Severity.ERROR)[k % 2],
+        )
         for k, o in enumerate(cluster.occurrences)
     )
     known = scan_result(dataclasses.replace(cluster, occurrences=texts))
     assert scan_result_from_dict(scan_result_to_dict(known)) == known
+    older = scan_result_to_dict(known)
+    older["clusters"][0]["occurrences"] = [o[:7] for o in older["clusters"][0]["occurrences"]]
+    assert scan_result_from_dict(older).clusters[0].occurrences == tuple(
+        dataclasses.replace(o, severity=None) for o in texts
+    )
     for fields, streams in ((5, ["fixtures/sample.log"] * len(texts)), (4, [None] * len(texts))):
         older = scan_result_to_dict(known)
         older["clusters"][0]["occurrences"] = [o[:fields] for o in older["clusters"][0]["occurrences"]]
         occurrences = scan_result_from_dict(older).clusters[0].occurrences
         assert [o.stream for o in occurrences] == streams
-        assert [(o.source, o.order) for o in occurrences] == [(None, None)] * len(texts)
-    assert texts
+        assert [(o.source, o.order, o.severity) for o in occurrences] == [(None, None, None)] * len(texts)
+    assert len(texts) > 1
 
 
 def test_round_trip_keeps_each_samples_severity_and_older_results_read_it_as_unknown(store):
@@ -207,7 +215,7 @@ def test_a_version_1_store_is_migrated(tmp_path):
     old.commit()
     old.close()
     with StateStore(path) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         issue = store.linked_issue("fp")
         assert (issue.state, issue.closed_at) == ("closed", None)
 

@@ -74,9 +74,11 @@ class Accumulator:
         )
         source, position = entry.source or None, entry.position
         trace, stream = entry.trace, service or source
+        severity = entry.severity
         self._occurrences.add(
             (key, instance or "", trace or "", revision or "", stream or "", source or "",
-             -1 if position is None else position, self._seq, (ts, instance, trace, revision, stream, source, position))
+             -1 if position is None else position, severity, self._seq,
+             (ts, instance, trace, revision, stream, source, position, severity))
         )
 
     def merge(self, other: "Accumulator") -> None:
@@ -114,8 +116,10 @@ class Accumulator:
         samples = tuple(select_samples(kept, SAMPLES_KEPT))
         backwards = newest_first or {}
         occurrences = tuple(
-            Occurrence(*fields, None if position is None else -position if backwards.get(fields[-1]) else position)
-            for *fields, position in (item[-1] for item in reversed(self._occurrences.newest()))
+            Occurrence(
+                *fields, None if position is None else -position if backwards.get(fields[-1]) else position, severity
+            )
+            for *fields, position, severity in (item[-1] for item in reversed(self._occurrences.newest()))
         )
         return Cluster(
             fingerprint=fingerprint,

@@ -1,8 +1,8 @@
 """Link the clusters of one scan into incidents: which failure probably caused the others.
 
 Method. Cluster B is linked to cluster A when at least ``min_share`` of B's timestamped
-occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A on
-the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
+occurrences are preceded, within ``lag_s`` seconds (equal times count), by an occurrence of A at ERROR or above
+on the same instance or in the same trace; an occurrence with neither (as in a text export) stands in
 its stream, its service's or else its file's, as on an instance. Occurrences of one place and source with the
 same time (a text export's whole seconds) are ordered as their entries were written (see
 :func:`_tie_offsets`). Occurrences are sorted once by
@@ -13,9 +13,10 @@ all pairs of occurrences nor of clusters.
 
 When both directions of a pair qualify (a crash loop repeats A, B, A, B…), the direction with the
 smaller mean gap wins (the import error 0.1 s before "worker failed to boot", not the boot failure
-1.9 s before the next import error). A link is kept only when the winning source is at ERROR or
-above: a warning that precedes an error (a missing optional SDK or a sanitized config value
-logged at every start) is context, never a cause, and so never joins failures together. A link
+1.9 s before the next import error). Only occurrences at ERROR or above precede (and cover time by chance),
+and a link is kept only when its winning source is at ERROR or above: a warning that precedes an error (a
+missing optional SDK or a sanitized config value logged at every start) is context, never a cause, and so never
+joins failures together, also when its cluster holds an error elsewhere. A link
 from a ``role: symptom`` rule to a ``role: cause`` rule is turned around (a request log is stamped
 when the request arrives, before the error it ends with). Rules with ``role: noise`` never link.
 
@@ -96,6 +97,8 @@ class _Link:
     mean_gap: float
     instances: frozenset[str]  # of the occurrences it rests on (see :class:`_Precedence`)
     revisions: frozenset[str]
+    first_seen: datetime  # the first and last time of those occurrences
+    last_seen: datetime
 
 
 def link_incidents(clusters: Sequence[Cluster], *, lag_s: float = 5.0, min_share: float = 0.6) -> tuple[Incident, ...]:
@@ -132,8 +135,8 @@ class _Precedence:
     """How often ``source`` precedes ``target``: ``hits`` target occurrences with a source occurrence at most
     ``lag_s`` before them on the same instance or trace, ``gap_sum`` the sum of those (smallest) gaps, and
     ``expected`` the share of the target's occurrences the source would precede by chance (see
-    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits; ``instances`` and ``revisions``
-    those of the hits and of the source occurrence nearest before each."""
+    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits; ``instances``, ``revisions``
+    and the ``first`` and ``last`` times of the hits and of the source occurrence nearest before each."""
 
     hits: int
     gap_sum: float
@@ -141,13 +144,18 @@ class _Precedence:
     chance_gap: float
     instances: frozenset[str]
     revisions: frozenset[str]
+    first: datetime
+    last: datetime
 
 
-def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[int, int], _Precedence], np.ndarray]:
-    """The pairs of clusters of which one precedes the other at least once, and ``totals[B]``: B's timestamped
-    occurrences. Noise clusters take no part."""
+def _precedence(
+    clusters: Sequence[Cluster], lag_s: float
+) -> tuple[dict[tuple[int, int], _Precedence], dict[tuple[int, int], _Precedence], np.ndarray]:
+    """The pairs of clusters of which one precedes the other at least once: by any occurrence, and by an occurrence
+    at ERROR or above; and ``totals[B]``: B's timestamped occurrences. Noise clusters take no part."""
     size = len(clusters)
     times: list[float] = []
+    stamps: list[datetime] = []
     owners: list[int] = []
     places: list[Hashable | None] = []
     sources: list[Hashable | None] = []  # (place, source) of an occurrence whose order in its source is known
@@ -156,13 +164,16 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
     names: dict[str, int] = {}  # instance and revision names, by code
     instances: list[int] = []
     revisions: list[int] = []
+    loud: list[bool] = []  # may precede: at ERROR or above
     for index, cluster in enumerate(clusters):
         if _role(cluster) == "noise":
             continue
         for occurrence in cluster.occurrences:
             if occurrence.timestamp is not None:
                 times.append(occurrence.timestamp.timestamp())
+                stamps.append(occurrence.timestamp)
                 owners.append(index)
+                loud.append((cluster.severity if occurrence.severity is None else occurrence.severity) >= Severity.ERROR)
                 place = _place(occurrence)
                 places.append(place)
                 known = place is not None and occurrence.source is not None and occurrence.order is not None
@@ -174,36 +185,55 @@ def _precedence(clusters: Sequence[Cluster], lag_s: float) -> tuple[dict[tuple[i
                 revisions.append(names.setdefault(revision, len(names)) if revision else -1)
     owner = np.array(owners, dtype=np.int64)
     totals = np.bincount(owner, minlength=size)
-    pairs: dict[tuple[int, int], _Precedence] = {}
     if not times:
-        return pairs, totals
+        return {}, {}, totals
     t = np.array(times) - min(times)
-    layouts = [
-        _Layout(t, _tie_offsets(t, sources, np.array(orders, dtype=np.int64)), owner, places, lag_s),
-        _Layout(t, np.zeros(t.size), owner, traces, lag_s),
-    ]
-    compared = _Compared(owner, layouts, np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64), list(names))
-    by_place = compared.layouts[0]
+    offsets = _tie_offsets(t, sources, np.array(orders, dtype=np.int64))
+    instance_codes, revision_codes = np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64)
     occurrences_of = _Positions(owner)
-    for source in np.unique(owner):
-        occurrence, gap, before = compared.nearest_after(int(source))
-        if not occurrence.size:
-            continue
-        where = compared.where(occurrence, before)
-        targets, compact = np.unique(owner[occurrence], return_inverse=True)
-        hits = np.bincount(compact)
-        gap_sums = np.bincount(compact, weights=gap)
-        coverage, chance_gap = by_place.coverage(int(source)), by_place.chance_gap(int(source))
-        theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
-        chances = np.bincount(
-            np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
-            weights=by_place.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
-        )
-        for target, n, gap_sum, chance in zip(targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist()):
-            pairs[(int(source), target)] = _Precedence(
-                n, gap_sum, chance / max(int(totals[target]), 1), chance_gap, *where.get(target, (frozenset(), frozenset()))
+
+    def pairs_from(preceding: np.ndarray) -> dict[tuple[int, int], _Precedence]:
+        """The pairs, when only the ``preceding`` occurrences precede."""
+        layouts = [_Layout(t, offsets, owner, preceding, places, lag_s), _Layout(t, np.zeros(t.size), owner, preceding, traces, lag_s)]
+        compared = _Compared(owner, layouts, instance_codes, revision_codes, list(names))
+        by_place = compared.layouts[0]
+        pairs: dict[tuple[int, int], _Precedence] = {}
+        for source in np.unique(owner):
+            occurrence, gap, before = compared.nearest_after(int(source))
+            if not occurrence.size:
+                continue
+            where = compared.where(occurrence, before)
+            targets, compact = np.unique(owner[occurrence], return_inverse=True)
+            firsts, lasts = _spans(t, np.concatenate((occurrence, before)), np.concatenate((compact, compact)), targets.size)
+            hits = np.bincount(compact)
+            gap_sums = np.bincount(compact, weights=gap)
+            coverage, chance_gap = by_place.coverage(int(source)), by_place.chance_gap(int(source))
+            theirs = [occurrences_of[target] for target in targets.tolist()]  # each ascending: summed in order
+            chances = np.bincount(
+                np.repeat(np.arange(targets.size), [len(t) for t in theirs]),
+                weights=by_place.chance(coverage, np.concatenate(theirs)), minlength=targets.size,
             )
-    return pairs, totals
+            for target, n, gap_sum, chance, first, last in zip(
+                targets.tolist(), hits.tolist(), gap_sums.tolist(), chances.tolist(), firsts.tolist(), lasts.tolist()
+            ):
+                pairs[(int(source), target)] = _Precedence(
+                    n, gap_sum, chance / max(int(totals[target]), 1), chance_gap,
+                    *where.get(target, (frozenset(), frozenset())), stamps[first], stamps[last],
+                )
+        return pairs
+
+    every = pairs_from(np.ones(t.size, dtype=bool))
+    louder = np.array(loud, dtype=bool)
+    return every, every if louder.all() else pairs_from(louder), totals
+
+
+def _spans(t: np.ndarray, rows: np.ndarray, groups: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Of each of ``size`` groups (numbered from 0, each holding some of ``rows``): its row of the earliest time in
+    ``t`` and its row of the latest."""
+    order = np.lexsort((t[rows], groups))
+    starts = np.searchsorted(groups[order], np.arange(size))
+    ends = np.append(starts[1:], rows.size) - 1
+    return rows[order[starts]], rows[order[ends]]
 
 
 def _tie_offsets(t: np.ndarray, sources: list[Hashable | None], orders: np.ndarray) -> np.ndarray:
@@ -293,10 +323,12 @@ class _Positions:
 class _Layout:
     """Occurrences sorted once by (instance or trace, time); each group is shifted far past the previous one
     on one time axis, so that a window of ``lag_s`` after an occurrence never reaches into another group.
-    ``offsets`` order occurrences with the same time (see :func:`_tie_offsets`); gaps are measured without them."""
+    ``offsets`` order occurrences with the same time (see :func:`_tie_offsets`); gaps are measured without them.
+    Windows open after the ``preceding`` occurrences only (those at ERROR or above)."""
 
     def __init__(
-        self, t: np.ndarray, offsets: np.ndarray, owner: np.ndarray, keys: list[Hashable | None], lag_s: float
+        self, t: np.ndarray, offsets: np.ndarray, owner: np.ndarray, preceding: np.ndarray, keys: list[Hashable | None],
+        lag_s: float,
     ) -> None:
         numbers: dict[Hashable, int] = {}
         group = np.array([-1 if key is None else numbers.setdefault(key, len(numbers)) for key in keys], dtype=np.int64)
@@ -314,7 +346,7 @@ class _Layout:
         self.groups = int(group.max()) + 1 if self.rows.size else 0
         self.span = float(t.max()) + lag_s  # the scan's time axis, against which chance is measured
         self.lag_s = lag_s
-        self.positions_of = _Positions(self.owner)
+        self.preceding_of = _Positions(np.where(preceding[self.rows], self.owner, -1))  # by cluster: where windows open
 
     def coverage(self, source: int) -> np.ndarray:
         """Per group: the share of the scan's time axis that lies within ``lag_s`` after some ``source``
@@ -333,7 +365,7 @@ class _Layout:
     def _covered(self, source: int) -> tuple[np.ndarray, np.ndarray]:
         """The stretches of time after each ``source`` occurrence that its window covers before the next one (the
         union of [t, t + lag] over its occurrences), and the group of each."""
-        mine = self.positions_of[source]
+        mine = self.preceding_of[source]
         times, groups = self.shifted[mine], self.group[mine]  # sorted; groups lie far apart on the axis
         if not times.size:
             return times, groups
@@ -347,8 +379,8 @@ class _Layout:
     def gaps_from(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The occurrences at most ``lag_s`` after a ``source`` occurrence in their group (equal times count, unless
         their offsets order them), the seconds since the latest one, and that one: only the windows after
-        ``source``'s occurrences are looked at."""
-        own = self.positions_of[source]
+        ``source``'s preceding occurrences are looked at."""
+        own = self.preceding_of[source]
         mine = self.shifted[own]
         if not mine.size:
             return self.rows[:0], self.shifted[:0], self.rows[:0]
@@ -364,7 +396,33 @@ class _Layout:
 
 
 def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float) -> list[_Link]:
-    pairs, totals = _precedence(clusters, lag_s)
+    """The links kept: the direction of a pair is decided on all occurrences (a warning at every start that
+    precedes an error in the same second wins that pair, and so links nothing); a link the clock orients must also
+    qualify on the source's occurrences at ERROR or above alone, and rests on those."""
+    every, loud, totals = _precedence(clusters, lag_s)
+    qualified = _qualified(clusters, every, totals, lag_s, min_share)
+    qualified_loud = qualified if loud is every else _qualified(clusters, loud, totals, lag_s, min_share)
+    links = []
+    for (source, target), link in sorted(qualified.items()):
+        reverse = qualified.get((target, source))
+        if reverse is not None and _strength(reverse, clusters) < _strength(link, clusters):
+            continue
+        if _role(clusters[source]) == "symptom" and _role(clusters[target]) == "cause":
+            link = replace(link, source=target, target=source)  # the rule pack knows better than the clock
+        elif (source, target) in qualified_loud:
+            link = qualified_loud[(source, target)]
+        else:
+            continue  # it rests on warnings of the source
+        if clusters[link.source].severity >= Severity.ERROR:
+            links.append(link)
+    return links
+
+
+def _qualified(
+    clusters: Sequence[Cluster], pairs: Mapping[tuple[int, int], _Precedence], totals: np.ndarray, lag_s: float,
+    min_share: float,
+) -> dict[tuple[int, int], _Link]:
+    """The pairs whose precedence beats ``min_share`` and chance (see the module's docstring), as links."""
     qualified: dict[tuple[int, int], _Link] = {}
     for (source, target), found in pairs.items():
         share = found.hits / totals[target]
@@ -376,18 +434,9 @@ def _oriented_links(clusters: Sequence[Cluster], lag_s: float, min_share: float)
             or mean_gap <= TIGHTER * found.chance_gap
         ):
             qualified[(source, target)] = _Link(
-                source, target, float(share), float(mean_gap), found.instances, found.revisions
+                source, target, float(share), float(mean_gap), found.instances, found.revisions, found.first, found.last
             )
-    links = []
-    for (source, target), link in sorted(qualified.items()):
-        reverse = qualified.get((target, source))
-        if reverse is not None and _strength(reverse, clusters) < _strength(link, clusters):
-            continue
-        if _role(clusters[source]) == "symptom" and _role(clusters[target]) == "cause":
-            link = replace(link, source=target, target=source)  # the rule pack knows better than the clock
-        if clusters[link.source].severity >= Severity.ERROR:
-            links.append(link)
-    return links
+    return qualified
 
 
 def _ends_with(source: Cluster, target: Cluster, lag_s: float) -> bool:
@@ -493,17 +542,16 @@ def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
 
 
 def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
-    """The incident of ``members``; its instances and revisions are those of the occurrences its links rest on
-    (a cluster's other occurrences, elsewhere, may have nothing to do with it)."""
+    """The incident of ``members``; its time span, instances and revisions are those of the occurrences its links
+    rest on (a cluster's other occurrences, at other times or elsewhere, may have nothing to do with it)."""
     order = _causal_order(clusters, members, links)
     root = clusters[_root(clusters, order)]
     chain = [clusters[node] for node in order]
-    firsts = [c.first_seen for c in chain if c.first_seen is not None]
-    lasts = [c.last_seen for c in chain if c.last_seen is not None]
-    first_seen = min(firsts) if firsts else None
     inside = set(members)
-    instances = frozenset().union(*(link.instances for link in links if link.source in inside))
-    revisions = frozenset().union(*(link.revisions for link in links if link.source in inside))
+    own = [link for link in links if link.source in inside]
+    first_seen = min(link.first_seen for link in own)
+    instances = frozenset().union(*(link.instances for link in own))
+    revisions = frozenset().union(*(link.revisions for link in own))
     return Incident(
         id=incident_id(root.fingerprint, first_seen),
         root=root.fingerprint,
@@ -511,7 +559,7 @@ def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link
         instances=tuple(sorted(instances)),
         revisions=tuple(sorted(revisions)),
         first_seen=first_seen,
-        last_seen=max(lasts) if lasts else None,
+        last_seen=max(link.last_seen for link in own),
         summary=" → ".join(f"{short_title(c)} ({c.count})" for c in chain),
     )
 

@@ -130,6 +130,7 @@ class Occurrence:
     # its entry's place in that source's time order: the entry's position, negated in a source read newest first
     # (what orders occurrences stamped with the same time, see incidents)
     order: int | None = None
+    severity: Severity | None = None  # its entry's (None: stored by an older version; its cluster's then stands in)
 
 
 @dataclass(frozen=True, slots=True)

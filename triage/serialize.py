@@ -89,7 +89,8 @@ def cluster_to_dict(cluster: Cluster) -> dict[str, Any]:
         "rule": None if cluster.rule is None else rule_to_dict(cluster.rule),
         "captures": dict(cluster.captures),
         "occurrences": [
-            [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream, o.source, o.order]
+            [time_to_text(o.timestamp), o.instance, o.trace, o.revision, o.stream, o.source, o.order,
+             _severity_name(o.severity)]
             for o in cluster.occurrences
         ],
         "least_severity": _severity_name(cluster.least_severity),
@@ -110,11 +111,19 @@ def cluster_from_dict(data: dict[str, Any]) -> Cluster:
         samples=tuple(_sample_from_list(*item) for item in data["samples"]),
         rule=None if data["rule"] is None else rule_from_dict(data["rule"]),
         captures=dict(data["captures"]),
-        # results stored before occurrences kept their stream hold four fields, before they kept their source five
-        occurrences=tuple(Occurrence(time_from_text(ts), *rest) for ts, *rest in data["occurrences"]),
+        occurrences=tuple(_occurrence_from_list(*item) for item in data["occurrences"]),
         least_severity=_severity(data.get("least_severity")),
         regions=dict(data.get("regions", {})),  # none in a result stored before regions were kept
     )
+
+
+def _occurrence_from_list(ts: str | None, *rest: Any) -> Occurrence:
+    """Results stored before occurrences kept their stream hold four fields, before they kept their source and
+    order five, before they kept their severity seven."""
+    if len(rest) == 7:
+        *rest, severity = rest
+        return Occurrence(time_from_text(ts), *rest, _severity(severity))
+    return Occurrence(time_from_text(ts), *rest)
 
 
 def _sample_from_list(ts: str | None, message: str, service: str | None, instance: str | None, revision: str | None,

@@ -27,7 +27,7 @@ from .redact import redact_cluster
 from .serialize import scan_result_from_dict, scan_result_to_dict, time_from_text
 from .sources import is_live
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 DB_NAME = "state.db"
 ISSUE_STATES = ("open", "closed")
 
@@ -115,6 +115,7 @@ _MIGRATIONS: dict[int, Union[str, Callable[[sqlite3.Connection], None]]] = {
     # each sample's severity), so that one refuses the store with a clear error instead of failing on its scans
     6: "",
     7: "",  # no table changes: stored occurrences now hold their source and their order there too
+    8: "",  # no table changes: stored occurrences now hold their entry's severity (only those at ERROR+ precede)
 }
 
 
