@@ -234,6 +234,17 @@ def test_bucket_history_sums_scans_per_hour(store):
     assert bucket_history(store.cluster_history(None, at(0)), at(0), at(24 * 7)).bucket == "day"
 
 
+def test_history_shows_the_title_of_its_largest_scan_and_the_highest_severity_of_the_span(store):
+    def seen(title: str, count: int, hours: float, severity: Severity) -> Cluster:
+        return dataclasses.replace(cluster("aaa", count, at(hours), severity=severity), title=title)
+
+    record(store, scan_result(at(1.2), seen("GET /api/a → 404", 5, 1.2, Severity.ERROR)))
+    record(store, scan_result(at(1.5), seen("GET /api/b → 404", 5, 1.5, Severity.ERROR)))
+    record(store, scan_result(at(1.7), seen("GET /.git/config → 404", 1, 1.7, Severity.WARNING)))
+    (shown,) = bucket_history(store.cluster_history(None, at(0)), at(0), at(2)).clusters
+    assert (shown.title, shown.severity, shown.total) == ("GET /api/b → 404", "ERROR", 11)  # a tie: the newer
+
+
 def _cli(*args: str):
     _register()
     return CliRunner().invoke(app, ["history", *args])

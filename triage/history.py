@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from .incidents import Incident, incidents_by_cluster, link_incidents
-from .model import Cluster, ScanResult, Window
+from .model import Cluster, ScanResult, Severity, Window
 from .redact import redact
 from .spikes import Baseline, detect_spikes
 from .serialize import time_from_text
@@ -235,15 +235,16 @@ def bucket_history(
     table = table.reindex(columns=edges, fill_value=0)
     by_fp = frame.groupby("fingerprint")
     scans, totals = by_fp["scan_id"].nunique(), by_fp["count"].sum()
-    latest = {r.fingerprint: r for r in rows}  # rows come oldest first: the newest title wins
+    shown = _title_rows(rows)
+    severest = _severest(rows)
     firsts = _extreme(((r.fingerprint, r.first_seen) for r in rows), min)
     lasts = _extreme(((r.fingerprint, r.last_seen) for r in rows), max)
     clusters = [
         ClusterHistory(
             fingerprint=fp,
-            title=redact(latest[fp].title),
-            rule_id=latest[fp].rule_id,
-            severity=latest[fp].severity,
+            title=redact(shown[fp].title),
+            rule_id=shown[fp].rule_id,
+            severity=severest[fp],
             scans=int(scans[fp]),
             total=int(totals[fp]),
             first_seen=firsts.get(fp),
@@ -254,6 +255,25 @@ def bucket_history(
     ]
     clusters.sort(key=lambda c: (-c.total, c.fingerprint))
     return History(since, until, bucket, starts, tuple(clusters))
+
+
+def _title_rows(rows: Sequence[ClusterRow]) -> dict[str, ClusterRow]:
+    """Per fingerprint, the row whose title the history shows: that of the scan holding the most of its events
+    in the span, the newest of those on a tie (``rows`` come oldest first)."""
+    shown: dict[str, ClusterRow] = {}
+    for row in rows:
+        if row.fingerprint not in shown or row.count >= shown[row.fingerprint].count:
+            shown[row.fingerprint] = row
+    return shown
+
+
+def _severest(rows: Sequence[ClusterRow]) -> dict[str, str]:
+    """Per fingerprint, the highest severity its scans in the span saw."""
+    found: dict[str, str] = {}
+    for row in rows:
+        if row.fingerprint not in found or Severity[row.severity] > Severity[found[row.fingerprint]]:
+            found[row.fingerprint] = row.severity
+    return found
 
 
 def _extreme(pairs: Iterable[tuple[str, datetime | None]], pick) -> dict[str, datetime]:
