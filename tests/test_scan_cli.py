@@ -320,6 +320,18 @@ def test_a_service_filter_that_matches_nothing_is_explained(cli):
     assert "294 entries carry no service name (a text export?)" in text.stderr
 
 
+def test_a_service_filter_that_leaves_out_a_text_exports_entries_says_so_once(cli, tmp_path, monkeypatch):
+    left_out = "Warning: --service left out 294 entries with no service name (a text export names none)\n"
+    both = ("-s", FIXTURES / "sample.table.txt", "-s", FIXTURES / "sample.json", "--no-state")
+    result = cli("scan", *both, "--service", "api-backend")
+    assert left_out in result.stderr and "matched no entry" not in result.stderr
+    (tmp_path / "triage.toml").write_text('services = ["api-backend"]\n')
+    monkeypatch.chdir(tmp_path)
+    assert left_out in cli("scan", *both).stderr
+    alone = cli("scan", "-s", FIXTURES / "sample.table.txt", "--service", "api-backend", "--no-state")
+    assert "294 entries carry no service name" in alone.stderr and "left out" not in alone.stderr
+
+
 def test_a_misspelt_service_beside_a_right_one_is_explained(cli):
     result = cli("scan", "-s", FIXTURES / "sample.json", "--service", "api-backend", "--service", "auth-servce", "--no-state")
     assert "Warning: --service auth-servce matched no entry; services seen: auth-service (35), web-frontend (28)\n" in result.stderr

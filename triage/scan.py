@@ -82,7 +82,7 @@ class _Counters:
 
 class _Scope:
     """The window and --service filter; counts what they admit and, with --service, the entries of each service in
-    and outside the window (to explain a --service that matched nothing)."""
+    and outside the window (to explain a --service that matched nothing, or left out entries naming none)."""
 
     def __init__(self, options: ScanOptions, counters: _Counters):
         self.window = options.window
@@ -320,7 +320,7 @@ class _Failures:
 
 def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[str, ...]:
     """Warnings that explain a surprising result: failures a window left out for want of a time, duplicates
-    dropped, a --service that matched nothing."""
+    dropped, a --service that matched nothing or left out entries that name no service."""
     notes = []
     if counters.in_window == 0 and not scope.in_window_services and counters.outside is not None:
         first, last = format_time(counters.outside[0]), format_time(_next_second(counters.outside[1]))
@@ -341,9 +341,9 @@ def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[
             outside = scope.outside_services[name]
             notes.append(f"--service {name}: none of its {outside} {_entries(outside)} falls in the window")
     unseen = [name for name in unmatched if not scope.outside_services[name]]
+    unnamed = scope.in_window_services[""]  # in the window and left out: a --service names some service
     if unseen and counters.read:
-        others = Counter({name: n for name, n in scope.in_window_services.items() if name not in scope.services})
-        unnamed = others.pop("", 0)
+        others = Counter({name: n for name, n in scope.in_window_services.items() if name and name not in scope.services})
         seen = ", ".join(f"{name} ({n})" for name, n in others.most_common(8)) or "none"
         outside = Counter({name: n for name, n in scope.outside_services.items() if name and name not in scope.services})
         if not others and outside:
@@ -352,6 +352,8 @@ def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[
             f"--service {', '.join(unseen)} matched no entry; services seen: {seen}"
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
         )
+    elif unnamed:
+        notes.append(f"--service left out {unnamed} {_entries(unnamed)} with no service name (a text export names none)")
     return tuple(notes)
 
 
