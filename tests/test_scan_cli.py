@@ -366,6 +366,27 @@ def test_overlapping_exports_are_not_counted_twice(cli):
     assert "Warning: dropped 120 duplicate entries (same insertId and time" in twice.stderr
 
 
+def test_a_text_export_given_twice_is_read_once(cli, tmp_path, monkeypatch):
+    """A text export has no insertId to drop a repeated entry by: the file itself is told apart (by its path once
+    resolved, or its inode through a link), never its lines, which may be alike and still distinct events."""
+    lines = [f"2026-11-28 01:00:{i:02}.000 | ERROR | app:pay:1 | payment {i} failed\n" for i in range(48)]
+    lines += ["2026-11-28 01:01:00 | ERROR | app:pay:1 | payment gateway down\n"] * 2  # two workers, one second
+    path = tmp_path / "run.log"
+    path.write_text("".join(lines))
+    (tmp_path / "link.log").symlink_to(path)
+    monkeypatch.chdir(tmp_path)
+    once = cli("scan", "-f", "json", "-s", path, "--no-state")
+    again = cli("scan", "-f", "json", "-s", path, "-s", "./run.log", "-s", "link.log", "--no-state")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["clusters"] == json.loads(once.stdout)["clusters"]
+    assert json.loads(again.stdout)["sources"] == [str(path)]
+    assert [c["count"] for c in json.loads(once.stdout)["clusters"] if "gateway" in c["title"]] == [2]
+    warnings = [line for line in again.stderr.splitlines() if line.startswith("Warning: --source")]
+    assert warnings == [f"Warning: --source ./run.log names the same file as {path}: read once",
+                        f"Warning: --source link.log names the same file as {path}: read once"]
+    assert again.stderr.count("holds exactly 50 entries") == 1
+
+
 def test_sources_without_entries_say_so(cli):
     result = cli("scan", "-s", FIXTURES / "bad" / "empty_array.json", "--no-state")
     assert result.stderr == "Note: the sources hold no entries.\n"

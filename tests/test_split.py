@@ -101,6 +101,15 @@ def test_split_finds_what_one_pass_finds(tmp_path, taken, monkeypatch, layout, d
     assert sum(c.count for c in one_pass.clusters) > 300
 
 
+def test_a_file_given_twice_is_split_like_a_file_given_once(tmp_path, taken):
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(_export(list(gen.generate(3000, seed=7)), "ndjson"))
+    once = _scan(path, split_files=True)
+    twice = replace(scan(ScanOptions((str(path), str(path))), load_rules(), open_source, split_files=True), scanned_at=None)
+    assert len(taken) == 2  # both scans were split
+    assert twice == replace(once, warnings=(f"--source {path} names the same file as {path}: read once", *once.warnings))
+
+
 def test_a_split_file_has_the_direction_of_the_whole_file(tmp_path, taken, monkeypatch):
     """Which way a file runs (what orders occurrences stamped in the same second) is counted over both halves: a
     file that runs oldest first up to past its middle and newest first from there on, for longer, runs newest

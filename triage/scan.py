@@ -14,7 +14,7 @@ from .grouping import Accumulator, masked_first_line, rank
 from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
-from .sources import Record, Truncated, gcp_project, source_name
+from .sources import Record, Truncated, distinct_files, gcp_project, source_name
 from .sieve import Sieve
 from .stitch import Stitcher
 from .window import format_time
@@ -131,7 +131,10 @@ def scan(
 ) -> ScanResult:
     """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value. With ``split_files``, a
     large NDJSON file or pretty-printed JSON array given alone is read on two cores instead (see
-    :mod:`triage.split`), with the same result."""
+    :mod:`triage.split`), with the same result. A file given twice is read once (with a warning), and the result's
+    sources name it once."""
+    sources, repeated = distinct_files(options.sources)
+    options = replace(options, sources=sources)
     found = Pass(options, rules)
     limit_like = []
     newest_first: dict[str, bool] = {}  # by source: read newest first (its direction, see triage.stitch)
@@ -168,7 +171,8 @@ def scan(
         min_severity=options.min_severity,
         entries_span=None if counters.inside is None else Window(*counters.inside),
         warnings=(
-            tuple(rules.timeouts) + tuple(counters.truncations) + tuple(limit_like) + _notes(counters, options, found.scope)
+            repeated + tuple(rules.timeouts) + tuple(counters.truncations) + tuple(limit_like)
+            + _notes(counters, options, found.scope)
         ),
     )
 
@@ -202,8 +206,9 @@ class Pass:
         self.counters = _Counters()
         self.scope = _Scope(options, self.counters)
         self.sieve = Sieve(options.min_severity, rules)
-        # Several sources may overlap (exports of overlapping windows, a file given twice): their failures are
-        # counted once. The ids of failures are kept for that, so only when there is more than one source.
+        # Several sources may overlap (exports of overlapping windows, the same entries in two files): their
+        # failures with an insertId are counted once. The ids of failures are kept for that, so only when there is
+        # more than one source (a file given twice is one: see distinct_files).
         self.failures = _Failures(rules, options.min_severity, self.counters, dedupe=len(options.sources) > 1)
 
     def feed(
@@ -297,7 +302,7 @@ class _Failures:
             return
         if self.kept_ids is not None and entry.insert_id is not None:
             key = (entry.insert_id, entry.timestamp)
-            if key in self.kept_ids:  # overlapping exports, or the same file twice
+            if key in self.kept_ids:  # overlapping exports, or one export copied into two files
                 self.counters.duplicates += 1
                 return
             self.kept_ids.add(key)

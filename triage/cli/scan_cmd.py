@@ -117,7 +117,7 @@ def scan(
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
             result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
-            _report(result, specs, fmt, report_file, store_dir, history_kept, _PullScope(kind, extra_filter))
+            _report(result, result.sources, fmt, report_file, store_dir, history_kept, _PullScope(kind, extra_filter))
     except TriageError as err:
         fail_from(err)
     if fail_on is not None:

@@ -6,6 +6,8 @@ Every reader streams: memory does not grow with the size of its input.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
@@ -108,3 +110,33 @@ def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, .
             hint="use --source gcp:PROJECT, --project, triage.toml or GOOGLE_CLOUD_PROJECT",
         )
     return tuple(f"{GCP_SCHEME}:{found}" if gcp_project(spec) == "" else spec for spec in specs)
+
+
+def distinct_files(specs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``specs`` without the files named again (the same path once resolved, or the same regular file through another
+    path or a link), and a warning for each one left out: a file given twice is read once. Text exports carry no
+    insertId to tell a repeated entry by, and whole-second lines of several workers may well be the same text, so
+    only the files themselves can be told apart. ``-`` and Cloud Logging sources stay as they are."""
+    kept: list[str] = []
+    first: dict[tuple, str] = {}
+    warnings = []
+    for spec in specs:
+        key = None if spec == "-" or is_live(spec) else _file_key(spec)
+        if key in first:
+            warnings.append(f"--source {spec} names the same file as {first[key]}: read once")
+            continue
+        if key is not None:
+            first[key] = spec
+        kept.append(spec)
+    return tuple(kept), tuple(warnings)
+
+
+def _file_key(path: str) -> tuple:
+    """What tells file ``path`` apart: its device and inode for a regular file, else its resolved path."""
+    try:
+        found = os.stat(path)
+    except OSError:  # missing: reading it fails later
+        found = None
+    if found is not None and stat.S_ISREG(found.st_mode):
+        return ("inode", found.st_dev, found.st_ino)
+    return ("path", os.path.realpath(path))
