@@ -836,6 +836,28 @@ def test_a_table_whose_timestamp_is_not_the_first_column(tmp_path):
     ]
 
 
+def test_a_row_with_a_blank_cell_before_its_timestamp_is_a_row_of_its_own(tmp_path):
+    # gcloud leaves a cell blank for a field an entry lacks: a stdout line's severity, a request's text
+    path = tmp_path / "table.txt"
+    path.write_text("SEVERITY  TIMESTAMP                 TEXT_PAYLOAD\n"
+                    "ERROR     2026-11-28T01:00:00.000Z  boom A\n"
+                    "          2026-11-28T01:00:01.000Z  plain stdout line\n"
+                    "                                    continued\n"
+                    "ValueError: raw line of a traceback\n")
+    assert [r.data for r in records(path)] == [
+        {"severity": "ERROR", "timestamp": "2026-11-28T01:00:00.000Z", "textPayload": "boom A"},
+        {"timestamp": "2026-11-28T01:00:01.000Z",
+         "textPayload": "plain stdout line\ncontinued\nValueError: raw line of a traceback"},
+    ]
+    path.write_text("TEXT_PAYLOAD  TIMESTAMP             SEVERITY\n"
+                    "boom A        2026-11-28T01:00:00Z  ERROR\n"
+                    "              2026-11-28T01:00:01Z  ERROR\n")
+    assert [r.data for r in records(path)] == [
+        {"textPayload": "boom A", "timestamp": "2026-11-28T01:00:00Z", "severity": "ERROR"},
+        {"timestamp": "2026-11-28T01:00:01Z", "severity": "ERROR"},
+    ]
+
+
 def test_value_rows_without_a_severity_field(tmp_path):
     path = tmp_path / "value.txt"
     path.write_text("2026-11-28T01:00:00Z\tERROR\tboom A\n2026-11-28T01:00:01Z\tRedis said: no\tmore\n"

@@ -19,6 +19,7 @@ MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat wh
 _TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP\s+\S")
 _TABLE_HEADER = re.compile(rb"^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
+_TABLE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\S+$")  # a TIMESTAMP cell as gcloud prints it
 
 
 def is_table_header(head: bytes, *, strict: bool = False) -> bool:
@@ -71,7 +72,9 @@ def _put(entry: dict, path: tuple[str, ...], value: str) -> None:
 
 
 def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStream:
-    """Rows of a gcloud table: columns start where their header starts; indented lines continue the last cell.
+    """Rows of a gcloud table: columns start where their header starts; a row starts with a time in the TIMESTAMP
+    column (a blank cell before it, such as an entry's missing severity, leaves the line a row), other lines
+    continue the last cell.
 
     The header (line ``first``) only places the columns: a byte in it that is not UTF-8 costs no row."""
     lines = iter(lines)
@@ -79,12 +82,13 @@ def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
     columns = [(m.start(), m.group()) for m in re.finditer(r"\S+", header)]
     payload_start, last = columns[-1]
     path = _TABLE_COLUMNS.get(last, (last.lower(),))
-    for group in _groups(_non_blank(_decoded(lines, name, first + 1)), lambda text: not text[:1].isspace()):
+    starts = _row_start(columns)
+    for group in _groups(_non_blank(_decoded(lines, name, first + 1)), starts):
         if isinstance(group, Problem):
             yield group
             continue
         number, (row, *more) = group
-        if row[:1].isspace():
+        if not starts(row):
             yield Problem(f"{name}:{number}", "text before the first table row")
             continue
         entry = _table_row(row, columns)
@@ -92,6 +96,16 @@ def read_table(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             _append(entry, path, "\n".join(
                 text[payload_start:] if text[:payload_start].strip() == "" else text.strip() for text in more))
         yield Record(name, number, entry)
+
+
+def _row_start(columns: list[tuple[int, str]]) -> Callable[[str], bool]:
+    """Whether a line of the table starts a row: its TIMESTAMP cell holds a time (without that column, or when it
+    is the last one: the line does not start with a blank)."""
+    for i, (start, title) in enumerate(columns[:-1]):
+        if title == "TIMESTAMP":
+            end = columns[i + 1][0]
+            return lambda text: _TABLE_TIME.match(text[start:end].strip()) is not None
+    return lambda text: not text[:1].isspace()
 
 
 def _table_row(text: str, columns: list[tuple[int, str]]) -> dict:
