@@ -115,6 +115,13 @@ def test_creates_one_issue_per_cluster_with_labels_and_links(run, fake, state):
         assert store.linked_issue(DB).url == f"https://github.example/{REPO}/issues/{db.number}"
 
 
+def test_project_option_sets_the_project_of_the_issue_links_and_checks(run, fake, state):
+    record(state, cluster(DB, T0, 3))  # a result that names no project (a text export's)
+    assert run("--all", "--project", "shop-prod-1").exit_code == 0
+    body = only_issue(fake, DB).body
+    assert "project=shop-prod-1" in body and "project unknown" not in body
+
+
 def test_rerun_of_the_same_scan_writes_nothing(run, fake, state):
     record(state, cluster(DB, T0, 3))
     run("--all")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 STATE_DIR_HELP = "State store folder (default $XDG_STATE_HOME/triage)."
 TEMPLATES_HELP = "Folder of templates overriding the shipped ones by file name."
+PROJECT_HELP = "Google Cloud project for the Logs Explorer links and the commands of the checks."
 
 
 KEYS_HELP = "Cluster fingerprints or incident ids (inc-…); unique prefixes are enough."
@@ -29,7 +30,7 @@ def draft(
     min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only clusters at or above P0-P3."),
     include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout."),
-    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help="Google Cloud project for the Logs Explorer links and the commands of the checks."),
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help=PROJECT_HELP),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
 ) -> None:

@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from . import app, fail_from, fatal
-from .draft_cmd import KEYS_HELP, STATE_DIR_HELP, SYMPTOMS_HELP, TEMPLATES_HELP, check_selection
+from .draft_cmd import KEYS_HELP, PROJECT_HELP, STATE_DIR_HELP, SYMPTOMS_HELP, TEMPLATES_HELP, check_selection
 from ..errors import TriageError
 
 issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
@@ -38,6 +38,7 @@ def file_issues(
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="Output format: table or json."),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help=PROJECT_HELP),
 ) -> None:
     """Create, comment on or reopen one GitHub issue per cluster (an incident: one, on its root cause); the token comes from GH_TOKEN or GITHUB_TOKEN."""
     from .. import github
@@ -81,7 +82,7 @@ def file_issues(
             if not chosen.clusters:
                 typer.echo("Note: no cluster matched the selection.", err=True)
                 return
-            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, configured=config.project))
+            contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project, config.project))
 
             def render(cluster, kind: str):
                 context = contexts[cluster.fingerprint]
