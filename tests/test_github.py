@@ -366,6 +366,34 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
         f"{url} answered with something other than GitHub's API (a sign-in or proxy page?): check GITHUB_API_URL")
 
 
+@pytest.mark.parametrize("listing", [b"<html><body>Sign in to Acme SSO</body></html>", b'[{"number": 1, "title"'])
+def test_an_answer_that_is_no_api_json_after_the_repository_is_one_line(listing):
+    # the repository answers as GitHub would; the issue listing is a sign-in page, or JSON cut short
+    class HalfProxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server API)
+            url = f"http://127.0.0.1:{self.server.server_address[1]}"
+            page = json.dumps({"full_name": "acme/shop", "id": 1, "url": f"{url}/repos/acme/shop"}).encode()
+            if "/issues" in self.path:
+                page = listing
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
+    with _serving(HalfProxy) as url:
+        github = GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
+        with pytest.raises(GitHubError) as caught:
+            github.find_by_fingerprint("fp-1")
+    message = str(caught.value)
+    assert message.startswith(f"{url} answered the request to ") and "\n" not in message
+    assert "with something other than GitHub's API" in message and message.endswith("check GITHUB_API_URL")
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -353,6 +353,12 @@ class GitHubTracker(IssueTracker):
                 raise self._error(
                     f"{self._base_url} answered the request to {action} with a URL outside it ({err}): check"
                     " GITHUB_API_URL (its host, port and path as GitHub itself names them)") from None
+            except (ValueError, TypeError) as err:  # an answer that is no JSON (cut), or not of the shape asked for
+                message = (
+                    f"{self._base_url} answered the request to {action} with something other than GitHub's API"
+                    f" ({type(err).__name__}; a sign-in or proxy page, or a cut answer?): check GITHUB_API_URL"
+                )
+                raise self._error(message + (_MAYBE_DONE if maybe_done else "")) from None
 
     def _error(self, message: str) -> GitHubError:
         """One line without the token, nor the ``user[:password]@`` of a URL in it (GITHUB_API_URL=https://user:pass@…
