@@ -18,7 +18,7 @@ from triage.errors import TriageError
 from triage.model import Severity
 from triage.state import StateStore
 from triage.worklog import append_section, create_new
-from cluster_factory import T0, scan_result
+from cluster_factory import T0, rule_cluster, scan_result, unmatched_cluster
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sample.ndjson"
 NOW = datetime(2026, 3, 14, 12, 30, tzinfo=timezone(timedelta(hours=1)))
@@ -266,6 +266,19 @@ def test_cli_worklog_new_then_attach_with_draft_links(state, tmp_path):
     text = after.decode()
     assert re.search(r"^## \d{4}-\d\d-\d\d \d\d:\d\d UTC \(", text, re.M)
     assert "](drafts/a1b2c3d4e5f60718293a.md) |" in text
+
+
+def test_cli_worklog_attach_does_not_link_drafts_of_another_scan(state, tmp_path):
+    drafts, worklog = tmp_path / "drafts", tmp_path / "W.md"
+    assert runner.invoke(app, ["draft", "--all", "--out", str(drafts), "--state-dir", str(state)]).exit_code == 0
+    redis, other = rule_cluster(), unmatched_cluster()
+    with StateStore.in_dir(state) as store:  # an hour later: the Redis failure happened twice more
+        store.record_scan(scan_result(replace(redis, count=redis.count + 2), other, scanned_at=T0 + timedelta(hours=3)))
+    result = runner.invoke(app, ["worklog", "attach", str(worklog), "--drafts", str(drafts), "--state-dir", str(state)])
+    assert result.exit_code == 0, result.output
+    text = worklog.read_text()
+    assert f"](drafts/{other.fingerprint}.md) |" in text and f"drafts/{redis.fingerprint}.md" not in text
+    assert f"Note: 1 draft(s) in {drafts} are of another scan (their counts or times differ): not linked" in result.stderr
 
 
 def test_cli_scan_records_unless_no_state(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 from urllib.parse import quote
 
 import typer
@@ -13,6 +13,9 @@ import typer
 from . import app, fail_from, fatal
 from ..errors import TriageError
 from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP, scan_age
+
+if TYPE_CHECKING:
+    from ..model import Cluster
 
 worklog_app = typer.Typer(help="Keep an on-call worklog: start one, append scan summaries.", no_args_is_help=True)
 app.add_typer(worklog_app, name="worklog")
@@ -59,7 +62,12 @@ def attach(
         template_set = Templates(templates)
         with StateStore.recorded(state_dir) as store:
             _, result = require_latest(store)
-        links = _draft_links(drafts, path, [c.fingerprint for c in result.clusters]) if drafts else {}
+        links, stale = _draft_links(drafts, path, result.clusters) if drafts else ({}, 0)
+        if stale:
+            typer.echo(
+                f"Note: {stale} draft(s) in {drafts} are of another scan (their counts or times differ): not linked;"
+                f" run `triage draft --out {drafts}` again to link them", err=True,
+            )
         section = render_worklog_section(result, now, floor, links, template_set)
         append_section(path, section, render_worklog_new("Worklog", now, template_set))
     except TriageError as err:
@@ -71,11 +79,25 @@ def attach(
     )
 
 
-def _draft_links(folder: Path, worklog: Path, fingerprints: list[str]) -> dict[str, str]:
-    """Fingerprint → link (relative to the worklog's folder) for every draft present in ``folder``."""
+def _draft_links(folder: Path, worklog: Path, clusters: Sequence[Cluster]) -> tuple[dict[str, str], int]:
+    """Fingerprint → link (relative to the worklog's folder) for every draft in ``folder`` of these ``clusters`` as
+    this scan found them (its marker's count, first and last seen), and how many drafts there are of another scan."""
+    from ..drafts import parse_marker
+    from ..window import iso_z
+
     base = worklog.resolve().parent
-    return {
-        fp: quote(Path(os.path.relpath((folder / f"{fp}.md").resolve(), base)).as_posix())
-        for fp in fingerprints
-        if (folder / f"{fp}.md").is_file()
-    }
+    links, stale = {}, 0
+    for cluster in clusters:
+        draft = folder / f"{cluster.fingerprint}.md"
+        if not draft.is_file():
+            continue
+        try:
+            found = parse_marker(draft.read_text(encoding="utf-8", errors="replace"), cluster.fingerprint) or {}
+        except OSError:
+            found = {}
+        seen = (found.get("count"), found.get("first_seen"), found.get("last_seen"))
+        if seen != (cluster.count, iso_z(cluster.first_seen), iso_z(cluster.last_seen)):
+            stale += 1
+            continue
+        links[cluster.fingerprint] = quote(Path(os.path.relpath(draft.resolve(), base)).as_posix())
+    return links, stale
