@@ -405,7 +405,8 @@ def _mined_clusters(by_signature: dict[str, Accumulator], newest_first: Mapping[
 
 
 def _title(template: str, cluster: Cluster, width: int = 100) -> str:
-    """The template's first line without its logging prefix, redacted and cut to ``width``; a count, code or
+    """The template's first line without its logging prefix, redacted and cut to ``width`` (at a word's end, unless
+    that loses more than half of it: not mid-name, as in ``base.py:g…``); a count, code or
     duration placeholder shows its value when the samples hold every event of the cluster and all show the same
     value there (``→ 403 Forbidden``); ids, hex, addresses and quoted text stay placeholders. A secret found
     anywhere in the samples or the template is masked in the title and in the sample lines the values come from,
@@ -416,7 +417,11 @@ def _title(template: str, cluster: Cluster, width: int = 100) -> str:
     if cluster.count <= len(cluster.samples):
         lines = [redact_with(strip_log_prefix(s.message.strip().split("\n", 1)[0]), secrets) for s in cluster.samples]
         first = _fill_common_values(first, lines)
-    return first if len(first) <= width else first[: width - 1] + "…"
+    if len(first) <= width:
+        return first
+    cut = first[: width - 1]
+    end = cut.rfind(" ")
+    return (cut[:end].rstrip(" <>|,;:-") if end >= width // 2 else cut) + "…"
 
 
 def _fill_common_values(template: str, lines: list[str]) -> str:
