@@ -702,6 +702,8 @@ def test_coloured_lines_of_the_sample_log_fall_in_the_window(cli):
 GCLOUD_ENTRY = {"insertId": "i1", "logName": "projects/p/logs/stderr", **ENTRY_A}
 PREAMBLE_CASES = {
     "array": lambda: json.dumps([GCLOUD_ENTRY, GCLOUD_ENTRY], indent=2) + "\n",
+    # gcloud logging read --format="json(timestamp,severity,textPayload)": no insertId, no logName
+    "projected": lambda: json.dumps([{key: ENTRY_A[key] for key in ("timestamp", "severity", "textPayload")}] * 2, indent=2),
     "table": lambda: ("TIMESTAMP             SEVERITY  TEXT_PAYLOAD\n2026-11-28T01:00:00Z  ERROR     boom A\n"
                       "2026-11-28T01:00:01Z  ERROR     boom A\n"),
 }
@@ -915,3 +917,21 @@ def test_a_resync_finds_entries_that_begin_with_another_of_gclouds_first_keys(tm
     path.write_text(text.replace('"req"', '"req', 1))  # the request log, first, is broken
     items = records(path)
     assert payloads(items) == ["boom A"] * 4 and len(problems(items)) == 1
+
+
+def test_a_container_log_of_json_lines_then_a_crash_printed_as_text_is_read_as_text(tmp_path):
+    path = tmp_path / "container.log"
+    path.write_text(
+        '{"severity": "INFO", "message": "server started", "time": "2026-11-30T10:00:00Z"}\n'
+        "2026-11-30 10:00:10,000 ERROR app: database unreachable\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 3, in f\n'
+        "ValueError: boom\n"
+    )
+    items = records(path)
+    assert problems(items) == []
+    assert items[0].data["message"] == "server started"  # its JSON line read as NDJSON reads it
+    assert "\n".join(r.data["textPayload"] for r in items[1:]) == (
+        "2026-11-30 10:00:10,000 ERROR app: database unreachable\n"
+        'Traceback (most recent call last):\n  File "/app/a.py", line 3, in f\nValueError: boom'
+    )

@@ -221,7 +221,8 @@ def _preamble(head: bytes) -> int:
     like text (a warning captured with ``2>&1``, a header, a line cut by ``tail -c``; not timed log lines that go on
     after it); 0 when none does. The export
     must show itself: a pretty-printed JSON array whose first element has ``insertId`` and ``logName`` (what
-    ``gcloud logging read --format=json`` prints), or a gcloud table's header of known column names. (NDJSON after
+    ``gcloud logging read --format=json`` prints), or ``timestamp`` and a severity or payload (a projection such as
+    ``--format="json(timestamp,severity,textPayload)"``), or a gcloud table's header of known column names. (NDJSON after
     such lines is read as text, each JSON line as NDJSON reads it: text.read_plain.)"""
     offset, timed = 0, False
     for text in head.split(b"\n")[:-1][: _SNIFF_LINES - 1]:  # whole lines only: the last may be cut
@@ -240,10 +241,15 @@ def _starts_export(start: bytes) -> bool:
     shape = _shape(start)
     if shape == "array":
         first = _GCLOUD_ARRAY.match(start)
-        return first is not None and b'"insertId":' in first[0] and b'"logName":' in first[0]
+        return first is not None and (
+            b'"insertId":' in first[0] and b'"logName":' in first[0]
+            or b'"timestamp":' in first[0] and any(key in first[0] for key in _PROJECTED_KEYS)
+        )
     return shape == "table" and is_table_header(start, strict=True)
 
 
+# besides "timestamp", what the first entry of a projected export (--format="json(timestamp,severity,textPayload)") holds
+_PROJECTED_KEYS = (b'"severity":', b'"textPayload":', b'"jsonPayload":')
 _TIMED_LINE = re.compile(rb"\[?\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d")  # a log line's leading time
 # the array's "]", then a line of text (not another array: "[" then a line end, "{" or "[")
 _TEXT_AFTER_ARRAY = re.compile(rb"\n\][ \t\r]*\n[ \t\r\n]*(?!\[[ \t\r]*[\n{\[])\S")
@@ -430,7 +436,10 @@ def _dump_head(start: bytes) -> dict:
 
 
 def _is_text(lines: list[bytes]) -> bool:
-    """No line is a JSON object, and some line does not even start like one."""
+    """Some line starts with a log line's time or a traceback's header (a container's JSON lines, then a crash it
+    printed as text), or no line is a JSON object and some line does not even start like one."""
+    if any(_TIMED_LINE.match(line) or line.startswith(b"Traceback (most recent call last)") for line in lines):
+        return True
     return not any(map(_is_object, lines)) and any(not line.lstrip().startswith(b"{") for line in lines if line.strip())
 
 
