@@ -77,6 +77,17 @@ def unmatched_cluster(fingerprint: str = "ffee00112233445566aa", messages: tuple
     )
 
 
+def long_traceback(cart: int, frames: int = 60, secret: str = "") -> str:
+    """A Python traceback of ``frames`` framework frames (60: about 5.9 KB) ending in the app's own frame and its
+    exception, whose line names the ``cart`` (and ends with ``secret``, when given)."""
+    lines = ["Traceback (most recent call last):"]
+    for i in range(frames):
+        lines += [f'  File "/srv/lib/framework/layer_{i:02d}.py", line {100 + i}, in dispatch', "    return self.inner(request)"]
+    lines += ['  File "/app/api/handlers/orders.py", line 88, in place_order', "    share = total / len(cart.items)",
+              f"ZeroDivisionError: division by zero (cart {cart}){secret}"]
+    return "\n".join(lines)
+
+
 def scan_result(*clusters: Cluster, scanned_at: datetime = T0 + timedelta(hours=2, minutes=1)) -> ScanResult:
     return ScanResult(
         window=WINDOW,

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from triage.drafts import (
-    MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, escape_cell, escape_html, fence, fill_placeholders,
+    MARKER_RE, MAX_BODY, DraftContext, Templates, body_digest, cut, escape_cell, escape_html, fence, fill_placeholders,
     parse_marker, placeholder_values, project_of, render_issue, render_scan_report, title_digest,
 )
 from triage.errors import TriageError
@@ -19,7 +19,8 @@ from triage.model import Rule, Sample, ScanResult, Severity, Why, Window
 from triage.state import StateStore
 from conftest import FIXTURES
 from cluster_factory import (
-    BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, rule_cluster, scan_result, unmatched_cluster,
+    BOOT_FP, HTTP503_FP, ROOT_FP, T0, WINDOW, cascade_clusters, long_traceback, rule_cluster, scan_result,
+    unmatched_cluster,
 )
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -246,6 +247,40 @@ def test_body_stays_under_the_limit_with_a_note():
     assert len(body) < MAX_BODY
     assert "samples shown, long ones cut" in body
     assert len(re.findall(r"^20\d\d-\S+Z invoices/inst-a$", body, re.M)) >= 3
+
+
+def test_a_long_traceback_keeps_its_head_and_its_exception_line():
+    tracebacks = tuple(long_traceback(cart, secret=" password=hunter2-Secret99") for cart in range(1, 5))
+    body = render_issue(unmatched_cluster(messages=tracebacks), DraftContext(WINDOW)).body
+    assert len(tracebacks[0]) > 5_800 and len(body) < MAX_BODY
+    for cart in range(1, 5):
+        assert f"ZeroDivisionError: division by zero (cart {cart}) password=[REDACTED]\n```" in body
+    assert body.count('  File "/app/api/handlers/orders.py", line 88, in place_order\n') == 4
+    assert body.count("```text\nTraceback (most recent call last):\n") == 4
+    markers = re.findall(r"^…\[(\d+) characters cut\]…$", body, re.M)
+    assert len(markers) == 4 and "hunter2" not in body
+    lines = set(tracebacks[0].replace("(cart 1) password=hunter2-Secret99", "").splitlines())
+    shown = body.split("```text\n", 1)[1].split("\n```", 1)[0]
+    assert [line for line in shown.splitlines() if line not in lines and "characters cut]" not in line] == [
+        "ZeroDivisionError: division by zero (cart 4) password=[REDACTED]"]  # cut between whole lines
+    assert "_4 of 4 samples shown, long ones cut (issue bodies stay under 65536 characters)._" in body
+    short = tuple(long_traceback(cart, frames=5) for cart in range(1, 5))
+    whole = render_issue(unmatched_cluster(messages=short), DraftContext(WINDOW)).body
+    assert "samples shown" not in whole and "characters cut" not in whole
+
+
+def test_cut_keeps_a_third_of_the_width_at_the_head_and_two_thirds_at_the_tail():
+    assert cut("short", 100) == "short"
+    one_line = "a" * 100 + "b" * 500 + "c" * 200
+    assert cut(one_line, 300) == "a" * 100 + "\n…[500 characters cut]…\n" + "c" * 200  # no line end: mid-line
+    text = "\n".join(f"line {i:03d}" for i in range(100))  # 8 characters and a line end each
+    kept = cut(text, 90).split("\n")
+    assert kept[:3] == ["line 000", "line 001", "line 002"] and kept[3].startswith("…[")
+    assert kept[4:] == [f"line {i:03d}" for i in range(94, 100)]
+    assert len(cut(text, 90)) - len(kept[3]) - 2 <= 90
+    ticks = "`" * 7
+    fenced = fence(cut(f"{ticks}start\n" + "x\n" * 500 + f"end {ticks}", 60))
+    assert fenced.startswith("`" * 8 + "text\n") and fenced.endswith(f"end {ticks}\n" + "`" * 8)
 
 
 def test_a_draft_cut_to_fewer_samples_keeps_the_older_error():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import triage.github
-from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters
+from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters, long_traceback
 from fake_github import FakeGitHub
 from triage.drafts import MARKER_RE, marker_data, parse_marker
 from triage.filing import events_since, update_comment
@@ -367,7 +368,18 @@ def test_comment_with_huge_fresh_samples_stays_under_the_limit():
                    "samples": tuple(Sample(s.timestamp, "x" * 30_000, "api", "i") for s in c.samples)})
     comment = update_comment(c, "Seen again", None, 5, 5)
     assert len(comment) < 65_536
-    assert comment.count("…[truncated]") == 5
+    assert comment.count("characters cut]…") == 5
+
+
+def test_comment_fresh_tracebacks_keep_their_exception_line():
+    c = cluster(DB, T0, 5)
+    tracebacks = tuple(replace(s, message=long_traceback(cart, secret=" password=hunter2-Secret99"))
+                       for cart, s in enumerate(c.samples, 1))
+    comment = update_comment(replace(c, samples=tracebacks), "Seen again", None, 5, 5)
+    for cart in range(1, 6):
+        assert f"ZeroDivisionError: division by zero (cart {cart}) password=[REDACTED]\n" in comment
+    assert comment.count('  File "/app/api/handlers/orders.py", line 88, in place_order\n') == 5
+    assert len(re.findall(r"^…\[\d+ characters cut\]…$", comment, re.M)) == 5 and "hunter2" not in comment
 
 
 

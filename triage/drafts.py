@@ -448,8 +448,22 @@ def _hours(cluster: Cluster, window: Window) -> float:
 
 
 def cut(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, saying so."""
-    return text if len(text) <= width else text[:width] + " …[truncated]"
+    """``text`` in ``width`` characters and a marker line: its first third and its last two thirds, with a line
+    ``…[N characters cut]…`` between (a message starts with what matters, a traceback ends with it: the innermost
+    frames and the exception). The first part ends at a line end, the last starts at one, when that keeps at least
+    half of the part."""
+    if len(text) <= width:
+        return text
+    head_width = width // 3
+    tail_width = width - head_width
+    head_end = text.rfind("\n", 0, head_width + 1)
+    if head_end < head_width // 2:
+        head_end = head_width
+    tail_start = len(text) - tail_width
+    line_start = text.find("\n", tail_start - 1) + 1  # 0: no line end from tail_start - 1 on
+    if tail_start <= line_start <= tail_start + tail_width // 2:
+        tail_start = line_start
+    return f"{text[:head_end]}\n…[{tail_start - head_end} characters cut]…\n{text[tail_start:]}"
 
 
 def _sample_view(sample: Sample, width: int) -> dict[str, Any]:

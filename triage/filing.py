@@ -27,7 +27,7 @@ from .window import format_time
 
 REGRESSION_LABEL = "regression"
 FRESH_SAMPLES_SHOWN = 5
-FRESH_SAMPLE_CHARS = 2000  # per sample, so a comment stays far below GitHub's 65,536 characters
+FRESH_SAMPLE_CHARS = 2000  # per sample (its head and tail: drafts.cut), so a comment stays far below 65,536 characters
 
 Render = Callable[[Cluster, str], Draft]  # (cluster, action kind) → the issue draft
 # How people close an issue they do not want back, whatever recurs: GitHub's state_reason → what it says
