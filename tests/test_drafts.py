@@ -631,6 +631,49 @@ def test_status_in_the_title_follows_history(cli, tmp_path):
     assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-regression | P0 | ")
 
 
+def _draft_process(state: Path, stdout):
+    """`triage draft --all` in a process of its own, writing to ``stdout``."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from triage.cli import main; main()", "draft", "--all", "--state-dir", str(state)]
+    return subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_draft_stdout_that_cannot_be_written_is_one_line_naming_it(state):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        process = _draft_process(state, full)
+        code, stderr = process.wait(timeout=60), process.stderr.read()
+    process.stderr.close()
+    assert (code, stderr.splitlines()[-1]) == (2, "Error: cannot write to standard output: No space left on device")
+    assert stderr.count("Error") == 1
+
+
+def test_a_draft_stdout_closed_early_exits_141_quietly(state):
+    import subprocess
+
+    process = _draft_process(state, subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before the drafts are written, as with `| head` done early
+    code, stderr = process.wait(timeout=60), process.stderr.read()
+    process.stderr.close()
+    assert code == 141 and "Error" not in stderr
+
+
+def test_draft_out_must_be_a_directory_and_dash_is_stdout(cli, state, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "W.md").write_text("mine\n")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for out in ("W.md", "dangling"):
+        result = cli("draft", "--all", "--state-dir", state, "--out", out)
+        assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: --out {out}: not a directory\n", "")
+    assert (tmp_path / "W.md").read_text() == "mine\n" and not (tmp_path / "nowhere").exists()
+    to_stdout = cli("draft", "--all", "--state-dir", state, "-o", "-")
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == cli("draft", "--all", "--state-dir", state).stdout
+    assert not (tmp_path / "-").exists() and "Wrote" not in to_stdout.stderr
+
+
 def test_draft_links_use_the_configured_project_like_issue_file(cli, state, tmp_path, monkeypatch):
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
     monkeypatch.chdir(tmp_path)

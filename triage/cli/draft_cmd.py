@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
@@ -29,7 +30,7 @@ def draft(
     all_clusters: bool = typer.Option(False, "--all", help="Draft every cluster of the last scan."),
     min_priority: Optional[str] = typer.Option(None, "--min-priority", metavar="PRIORITY", help="Only clusters at or above P0-P3."),
     include_symptoms: bool = typer.Option(False, "--include-symptoms", help=SYMPTOMS_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="DIR", help="Write DIR/<fingerprint>.md (and DIR/index.md) instead of stdout ('-': stdout)."),
     project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT", help=PROJECT_HELP),
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", metavar="DIR", help=STATE_DIR_HELP),
     templates: Optional[Path] = typer.Option(None, "--templates", metavar="DIR", help=TEMPLATES_HELP),
@@ -42,6 +43,9 @@ def draft(
     from ..state import StateStore, require_latest
 
     floor = check_selection(keys, all_clusters, min_priority)
+    folder = None if out in (None, "-") else Path(out)
+    if folder is not None and not folder.is_dir() and os.path.lexists(folder):
+        fatal(f"--out {out}: not a directory")
     try:
         configured = load_config(Path.cwd()).project  # the links of `triage issue file` use it too
         template_set = Templates(templates)
@@ -54,19 +58,22 @@ def draft(
         for note in chosen.notes:
             typer.echo(note, err=True)
         drafts = [render_issue(c, contexts[c.fingerprint], template_set) for c in chosen.clusters]
-        if out is None:
+        if folder is None:
             typer.echo("\n---\n\n".join(d.as_markdown() for d in drafts), nl=False)
         else:
-            out.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             for d in drafts:
-                (out / f"{d.fingerprint}.md").write_text(d.as_markdown(), encoding="utf-8")
+                (folder / f"{d.fingerprint}.md").write_text(d.as_markdown(), encoding="utf-8")
             links = {d.fingerprint: f"{d.fingerprint}.md" for d in drafts}
-            (out / "index.md").write_text(render_scan_report(result, links, template_set), encoding="utf-8")
-            typer.echo(f"Wrote {len(drafts)} draft(s) and index.md to {out}", err=True)
+            (folder / "index.md").write_text(render_scan_report(result, links, template_set), encoding="utf-8")
+            typer.echo(f"Wrote {len(drafts)} draft(s) and index.md to {folder}", err=True)
     except TriageError as err:
         fail_from(err)
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): the command ends quietly with exit 141
     except OSError as err:
-        fatal(f"cannot write {err.filename or out}: {err.strerror or err}")
+        target = err.filename or folder  # a write without a file name: to stdout, without --out
+        fatal(f"cannot write {'to standard output' if target is None else target}: {err.strerror or err}")
     if not drafts:
         typer.echo("Note: no cluster matched the selection.", err=True)
 
