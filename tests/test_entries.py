@@ -53,6 +53,8 @@ def test_cloud_run_fields():
         ("ERRORS were counted: 0", None),
         ("2026-01-01 00:00:01,123 ERROR app: boom", Severity.ERROR),  # logging's "%(asctime)s %(levelname)s"
         ("2026-01-01T00:00:01Z WARNING disk at 91%", Severity.WARNING),
+        ("2026-11-30 10:00:05 -0800 ERROR app: boom", Severity.ERROR),  # logback's "%d{yyyy-MM-dd HH:mm:ss Z}"
+        ("2026-11-30 10:00:05 +01:00 WARNING slow", Severity.WARNING),
         ("2026/01/01 00:00:01 [error] 31#31: *5 connect() failed (111: Connection refused)", Severity.ERROR),  # nginx
         ("2026/01/01 00:00:01 [crit] 31#31: *5 SSL_do_handshake() failed", Severity.CRITICAL),
         ("2026-01-01 00:00:01 Errors seen: none", None),
@@ -285,6 +287,7 @@ def test_parse_latency():
         ("ERROR:    Exception in ASGI application", "Exception in ASGI application"),
         ("ERROR:root:database connection refused", "database connection refused"),
         ("<TS> ERROR app: boom", "app: boom"),
+        ("2026-11-30 10:00:05 -0800 ERROR app: boom", "app: boom"),
         ("2026/01/01 <TS> [error] 7#7: *5 connect() failed", "7#7: *5 connect() failed"),
         ("Payment provider ERROR 502 from upstream", "Payment provider ERROR 502 from upstream"),
         ("CRITICAL:app.db:pool exhausted: 10/10", "pool exhausted: 10/10"),

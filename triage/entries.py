@@ -70,7 +70,7 @@ _LEVEL_IN_TEXT = re.compile(
     r"|^(?P<f>DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.-]*:"  # stdlib's default format (LEVEL:logger:message)
     r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
     # after a leading time: logging's "%(asctime)s %(levelname)s", nginx's "2026/01/01 00:00:01 [error]"
-    r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\]?[ \t]+"
+    r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:[ \t]?(?:Z|[+-]\d\d:?\d\d))?\]?[ \t]+"  # logback's "… 10:00:05 -0800"
     r"(?:(?P<h>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|\[(?P<i>debug|info|notice|warn|error|crit|alert|emerg)\])"
     r"|\blevel=(?P<e>debug|info|warn|warning|error|critical|fatal)\b"  # logfmt
 )
@@ -89,7 +89,7 @@ _LOG_PREFIX = re.compile(
     r"^(?:\S+ \S+|<TS>) \|\s*[A-Z]+\s*\| [^|]*\| "  # loguru: time | LEVEL | where |
     r"|^(?:\S+ \S+|<TS>) - (?:[\w.-]+ - )+[A-Z]+ - "  # stdlib: time - name(s) - LEVEL -
     r"|^\[[^\]]+\] \[[^\]]+\] \[[A-Z]+\] "  # gunicorn: [time] [pid] [LEVEL]
-    r"|^(?:<TS>|\d{4}[-/]\d\d[-/]\d\d[T ]\S+|\d{4}/\d\d/\d\d <TS>)[ \t]+"  # a time, then: logging's level, nginx's
+    r"|^(?:<TS>|\d{4}[-/]\d\d[-/]\d\d[T ]\S+|\d{4}/\d\d/\d\d <TS>)(?:[ \t][+-]\d\d:?\d\d)?[ \t]+"  # a time, then: logging's level, nginx's
     r"(?:(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)|\[(?:debug|info|notice|warn|error|crit|alert|emerg)\])[ \t]+"
     r"|^(?:DEBUG|INFO|WARNING|ERROR|CRITICAL):(?:\s+|[\w.-]*:)"  # uvicorn; stdlib's default format
 )
