@@ -935,3 +935,17 @@ def test_a_container_log_of_json_lines_then_a_crash_printed_as_text_is_read_as_t
         "2026-11-30 10:00:10,000 ERROR app: database unreachable\n"
         'Traceback (most recent call last):\n  File "/app/a.py", line 3, in f\nValueError: boom'
     )
+
+
+def test_a_log_whose_first_line_starts_with_the_word_timestamp_is_no_table(tmp_path):
+    path = tmp_path / "app.log"
+    path.write_text("TIMESTAMP skew detected on node-1\n2026-11-30 10:00:01,000 ERROR app: failure one\n")
+    assert [r.data["textPayload"] for r in records(path)] == [
+        "TIMESTAMP skew detected on node-1", "2026-11-30 10:00:01,000 ERROR app: failure one"]
+
+
+def test_a_table_level_column_is_read_as_the_payloads_level(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_text("TIMESTAMP             LEVEL  MESSAGE\n2026-11-30T10:00:01Z  ERROR  failure one\n")
+    assert [r.data for r in records(path)] == [
+        {"timestamp": "2026-11-30T10:00:01Z", "jsonPayload": {"level": "ERROR", "message": "failure one"}}]

@@ -16,14 +16,14 @@ from . import Record, RecordStream
 from .jsonstream import object_line
 
 MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
-_TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP\s+\S")
+_TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP(?:[ \t]+[^\sa-z]+)+[ \t]*(?=\r?\n|\Z)")  # names without lower case
 _TABLE_HEADER = re.compile(rb"^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
 _TABLE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\S+$")  # a TIMESTAMP cell as gcloud prints it
 
 
 def is_table_header(head: bytes, *, strict: bool = False) -> bool:
-    """A gcloud table's header starts ``head``: ``TIMESTAMP`` first (unless ``strict``), or upper-case column names
+    """A gcloud table's header starts ``head``: upper-case column names, ``TIMESTAMP`` first (unless ``strict``), or
     of which TIMESTAMP and another are gcloud's (``table(severity,timestamp,…)``; not a line such as ``ERROR
     TIMESTAMP MISMATCH`` or ``TIMESTAMP skew detected``)."""
     if not strict and _TIMESTAMP_FIRST.match(head):
@@ -37,6 +37,7 @@ _TABLE_COLUMNS = {
     "TIMESTAMP": ("timestamp",),
     "RECEIVE_TIMESTAMP": ("receiveTimestamp",),
     "SEVERITY": ("severity",),
+    "LEVEL": ("jsonPayload", "level"),  # table(timestamp,jsonPayload.level,…): read as the payload's level is
     "TEXT_PAYLOAD": ("textPayload",),
     "MESSAGE": ("jsonPayload", "message"),
     "LOG_NAME": ("logName",),
