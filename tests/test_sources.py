@@ -949,3 +949,16 @@ def test_a_table_level_column_is_read_as_the_payloads_level(tmp_path):
     path.write_text("TIMESTAMP             LEVEL  MESSAGE\n2026-11-30T10:00:01Z  ERROR  failure one\n")
     assert [r.data for r in records(path)] == [
         {"timestamp": "2026-11-30T10:00:01Z", "jsonPayload": {"level": "ERROR", "message": "failure one"}}]
+
+
+def test_an_array_of_entries_on_one_ndjson_line_is_read_entry_by_entry(tmp_path):
+    path = tmp_path / "mixed.ndjson"
+    lines = [ENTRY_A, {"entries": [ENTRY_A]}, [ENTRY_A, ENTRY_A, 3], [], [1]]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    items = records(path)
+    assert payloads(items) == ["boom A"] * 4
+    assert [(p.location, p.reason) for p in problems(items)] == [
+        (f"{path}:3", "expected a JSON object, found int"),
+        (f"{path}:4", "expected a JSON object, found list"),
+        (f"{path}:5", "expected a JSON object, found list"),
+    ]

@@ -358,7 +358,9 @@ def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, 
 
 
 def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> RecordStream:
-    """Yield one record per non-blank line (each entry of a line that wraps an entry list); bad lines become problems."""
+    """Yield one record per non-blank line (each entry of a line that wraps an entry list, or that is an array of
+    entries, as ``jq -c .`` writes a gcloud export); bad lines, and items of such an array that are no objects, become
+    problems."""
     for number, raw in enumerate(lines, first_line):
         try:
             value = orjson.loads(raw)  # the common case first: this loop is the hot path of NDJSON
@@ -377,6 +379,9 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
                 yield Record(name, number, value)
             else:
                 yield from _wrapped_entries(value, name, number)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                yield Record(name, number, item) if isinstance(item, dict) else _bad_value(name, number, item)
         else:
             yield _bad_value(name, number, value)
 
