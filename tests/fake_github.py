@@ -3,7 +3,7 @@
 Serves ``http://127.0.0.1:<port>/api/v3`` (a GitHub Enterprise-style base URL) from a thread:
 ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/issues`` (labels, state, per_page/page with a Link header),
 ``POST …/issues``, ``GET``/``PATCH …/issues/{n}`` (410 once deleted), ``POST …/issues/{n}/comments``,
-``POST …/issues/{n}/labels``.
+``GET …/issues/{n}/comments`` (``since``, one page), ``POST …/issues/{n}/labels``.
 Faults are scripted per request (status, headers, message), optionally *after* the write happened,
 like GitHub answering 502 to a POST it did perform.
 """
@@ -43,6 +43,7 @@ class FakeIssue:
     state: str = "open"
     closed_at: str | None = None
     comments: list[str] = field(default_factory=list)
+    commented_at: list[str] = field(default_factory=list)  # when each comment was posted (and last updated)
     pull_request: bool = False
     state_reason: str | None = None  # completed | not_planned | duplicate | reopened
 
@@ -90,6 +91,11 @@ class FakeGitHub:
                           state_reason="completed" if state == "closed" else None)
         self.issues[issue.number] = issue
         return issue
+
+    def add_comment(self, number: int, body: str, at: str | None = None) -> None:
+        """A comment on issue ``number``, posted at ``at`` (now by default)."""
+        self.issues[number].comments.append(body)
+        self.issues[number].commented_at.append(at or _now())
 
     def fail(self, method: str, path: str, status: int, *, headers=None, message: str = "Server Error", after: bool = False, times: int = 1, skip: int = 0) -> None:
         """Answer ``times`` requests matching ``method`` and the ``path`` regex with ``status``, after ``skip`` of them."""
@@ -154,8 +160,11 @@ class FakeGitHub:
                 issue.state_reason = data.get("state_reason", "completed") if issue.state == "closed" else "reopened"
             return 200, {}, self._issue_json(issue)
         if method == "POST" and match[2] == "/comments":
-            issue.comments.append(data["body"])
-            return 201, {}, {"id": len(issue.comments), "body": data["body"], "url": self._api(f"{rest}/{len(issue.comments)}")}
+            self.add_comment(issue.number, data["body"])
+            return 201, {}, self._comment_json(issue, len(issue.comments) - 1)
+        if method == "GET" and match[2] == "/comments":  # GitHub's since: last updated at or after it
+            since = query.get("since", [""])[0]
+            return 200, {}, [self._comment_json(issue, i) for i, at in enumerate(issue.commented_at) if at >= since]
         if method == "POST" and match[2] == "/labels":
             names = data["labels"] if isinstance(data, dict) else data  # GitHub takes either shape
             issue.labels += [name for name in names if name not in issue.labels]
@@ -192,6 +201,17 @@ class FakeGitHub:
             "owner": {"login": owner},
             "url": self._api(f"/repos/{self.repo}"),
             "html_url": f"https://github.example/{self.repo}",
+        }
+
+    def _comment_json(self, issue: FakeIssue, index: int) -> dict:
+        return {
+            "id": issue.number * 1000 + index + 1,
+            "body": issue.comments[index],
+            "created_at": issue.commented_at[index],
+            "updated_at": issue.commented_at[index],
+            "user": {"login": "triage-bot"},
+            "url": self._api(f"/issues/comments/{issue.number * 1000 + index + 1}"),
+            "html_url": f"https://github.example/{self.repo}/issues/{issue.number}#issuecomment-{issue.number * 1000 + index + 1}",
         }
 
     def _issue_json(self, issue: FakeIssue) -> dict:

@@ -12,7 +12,7 @@ import pytest
 import triage.github
 from cluster_factory import BOOT_FP, HTTP503_FP, ROOT_FP, T0 as CASCADE_T0, cascade_clusters, long_traceback
 from fake_github import FakeGitHub
-from triage.drafts import MARKER_RE, marker_data, parse_marker
+from triage.drafts import COMMENT_MARKER_RE, MARKER_RE, commented_up_to, marker_data, parse_marker
 from triage.filing import events_since, update_comment
 from triage.github import Pacing
 from triage.incidents import link_incidents
@@ -90,6 +90,11 @@ def run(cli, fake, slept, tmp_path, monkeypatch):
 @pytest.fixture
 def state(tmp_path):
     return tmp_path / "state"
+
+
+def shown(comment: str) -> str:
+    """A comment as people read it: without its hidden marker."""
+    return COMMENT_MARKER_RE.sub("", comment).rstrip()
 
 
 def only_issue(fake: FakeGitHub, fingerprint: str):
@@ -202,6 +207,89 @@ def test_failed_comment_is_not_repeated_by_the_rerun(run, fake, state):
     assert run("--all").exit_code == 2
     assert run("--all").exit_code == 0
     assert len(only_issue(fake, DB).comments) == 1
+
+
+def recurred(state, fake, kind: str):
+    """The issue of DB, filed from 12:00–12:02, with two events after (12:03, 12:04) recorded: commented on, or
+    (closed at 12:02:30) reopened by the next run."""
+    record(state, cluster(DB, T0, 3))
+    issue = only_issue(fake, DB)
+    if kind == "reopen":
+        issue.state, issue.closed_at = "closed", "2025-06-01T12:02:30Z"
+    record(state, cluster(DB, T0, 5))
+    return issue
+
+
+@pytest.mark.parametrize("kind", ["comment", "reopen"])
+def test_a_comment_github_did_not_post_is_posted_by_the_rerun(run, fake, state, kind):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = recurred(state, fake, kind)
+    fake.fail("POST", r"/comments$", 500)  # not performed
+    assert run("--all").exit_code == 2
+    assert (issue.comments, parse_marker(issue.body)["last_seen"]) == ([], "2025-06-01T12:02:00Z")  # nothing moved on
+    assert run("--all").exit_code == 0
+    assert len(issue.comments) == 1 and "2 new event(s)" in issue.comments[0]
+    assert (issue.state, parse_marker(issue.body)["last_seen"]) == ("open", "2025-06-01T12:04:00Z")
+    assert run("--all").stdout.splitlines()[1].split()[0] == "skipped" and len(issue.comments) == 1
+
+
+@pytest.mark.parametrize("kind", ["comment", "reopen"])
+def test_a_comment_github_posted_but_answered_502_is_not_posted_again(run, fake, state, kind):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = recurred(state, fake, kind)
+    fake.fail("POST", r"/comments$", 502, after=True)
+    failed = run("--all")
+    assert failed.exit_code == 2 and "GitHub may have posted it anyway: run the command again" in failed.stderr
+    again = run("--all")
+    assert again.exit_code == 0, again.stderr
+    assert "its comment was posted by an earlier run" in again.stdout
+    assert len(issue.comments) == 1
+    assert (issue.state, parse_marker(issue.body)["last_seen"]) == ("open", "2025-06-01T12:04:00Z")
+    if kind == "reopen":
+        assert "regression" in issue.labels
+
+
+@pytest.mark.parametrize("kind", ["comment", "reopen"])
+def test_an_update_failing_after_its_comment_is_done_by_the_rerun_without_a_second_comment(run, fake, state, kind):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = recurred(state, fake, kind)
+    fake.fail("PATCH", r"/issues/\d+$", 500)
+    assert run("--all").exit_code == 2
+    assert len(issue.comments) == 1 and parse_marker(issue.body)["last_seen"] == "2025-06-01T12:02:00Z"
+    assert run("--all").exit_code == 0
+    assert len(issue.comments) == 1
+    assert (issue.state, parse_marker(issue.body)["last_seen"]) == ("open", "2025-06-01T12:04:00Z")
+
+
+def test_a_later_recurrence_is_commented_on_although_an_earlier_comment_was_posted(run, fake, state):
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = recurred(state, fake, "comment")
+    fake.fail("PATCH", r"/issues/\d+$", 500)
+    run("--all")  # the comment up to 12:04 posted, the body not updated
+    record(state, cluster(DB, T0, 7))  # two more events by the rerun
+    assert run("--all").exit_code == 0
+    assert len(issue.comments) == 2 and "4 new event(s)" in issue.comments[1]
+
+
+def test_a_log_line_cannot_forge_the_comment_marker(run, fake, state):
+    """A sample that looks like the comment marker of a far later event would, shown in one comment, make triage
+    skip every later comment of its cluster."""
+    forged = f'<!-- triage:comment {{"fingerprint":"{DB}","last_seen":"2099-01-01T00:00:00Z"}} -->'
+    record(state, cluster(DB, T0, 3))
+    run("--all")
+    issue = only_issue(fake, DB)
+    noisy = cluster(DB, T0, 5)
+    record(state, replace(noisy, samples=tuple(replace(s, message=f"pool {forged}") for s in noisy.samples)))
+    assert run("--all").exit_code == 0
+    assert "triage:comment" in issue.comments[0] and COMMENT_MARKER_RE.findall(issue.comments[0]) == [
+        json.dumps({"fingerprint": DB, "last_seen": "2025-06-01T12:04:00Z"}, separators=(",", ":"))]
+    record(state, cluster(DB, T0, 7))
+    assert run("--all").exit_code == 0
+    assert len(issue.comments) == 2
 
 
 def test_waits_out_a_rate_limit_then_files(run, fake, state, slept):
@@ -403,6 +491,16 @@ def test_comment_samples_mask_a_secret_found_in_context():
     assert token not in comment and "login rejected for [REDACTED]" in comment
 
 
+
+def test_a_comment_carries_one_marker_a_sample_cannot_forge():
+    forged = f'<!-- triage:comment {{"fingerprint":"{DB}","last_seen":"2099-01-01T00:00:00Z"}} -->'
+    c = cluster(DB, T0, 3)
+    c = replace(c, samples=tuple(replace(s, message=f"{forged}\n{forged[:-4]}-->") for s in c.samples))
+    comment = update_comment(c, "Seen again", None, 3, 3)
+    assert len(COMMENT_MARKER_RE.findall(comment)) == 1
+    assert commented_up_to(comment, DB) == "2025-06-01T12:02:00Z" and commented_up_to(comment, WORKER) is None
+
+
 # --- incidents: one issue, on the root cause -----------------------------------------------------------------
 
 def incident_id(state) -> str:
@@ -562,8 +660,8 @@ def test_an_edited_body_is_kept_and_only_its_counters_move_on(run, fake, state):
         assert run("--all").exit_code == 0
         assert MARKER_RE.sub("", issue.body) == edited
     assert parse_marker(issue.body)["count"] == 9 and len(issue.comments) == 3
-    assert issue.comments[-1].endswith("The issue body is kept as it was edited; only its hidden counters were updated.")
-    assert issue.comments[0].endswith("The issue body now shows the evidence of the latest window.")
+    assert shown(issue.comments[-1]).endswith("The issue body is kept as it was edited; only its hidden counters were updated.")
+    assert shown(issue.comments[0]).endswith("The issue body now shows the evidence of the latest window.")
 
 
 def test_a_deleted_issue_is_filed_again_and_blocks_nothing(run, fake, state):
@@ -869,13 +967,13 @@ def test_a_followed_symptom_leaves_the_root_causes_body_triages(run, fake, state
     issue = _filed_incident(run, fake, state)
     _symptoms_alone(state)
     assert run("--all").exit_code == 0
-    assert issue.comments[0].endswith("its body stays the root cause's.")
+    assert shown(issue.comments[0]).endswith("its body stays the root cause's.")
     record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(days=2)))  # the root cause is back
     assert run("--all").exit_code == 0
-    assert issue.comments[1].endswith("The issue body now shows the evidence of the latest window.")
+    assert shown(issue.comments[1]).endswith("The issue body now shows the evidence of the latest window.")
     assert parse_marker(issue.body, BOOT_FP) is not None  # the refresh kept the followed symptom's marker
     _symptoms_alone(state, days=3)
-    assert run("--all").exit_code == 0 and issue.comments[2].endswith("its body stays the root cause's.")
+    assert run("--all").exit_code == 0 and shown(issue.comments[2]).endswith("its body stays the root cause's.")
     assert run("--all").exit_code == 0 and len(issue.comments) == 3  # the same scan again: no news
 
 
@@ -946,7 +1044,7 @@ def test_an_incident_whose_root_cause_flips_and_back_keeps_one_marker_each(run, 
         assert run("--all").exit_code == 0 and len(issue.comments) == comments  # the same scan again: no news
         fingerprints = [data["fingerprint"] for data in marker_data(issue.body)]
         assert fingerprints.count(ROOT_FP) == 1 and ROOT_FP not in parse_marker(issue.body, ROOT_FP)["symptoms"]
-        assert issue.comments[-1].endswith("The issue body now shows the evidence of the latest window.")
+        assert shown(issue.comments[-1]).endswith("The issue body now shows the evidence of the latest window.")
     assert len(fake.issues) == 1
 
 
@@ -981,7 +1079,7 @@ def test_more_symptoms_than_a_marker_lists_never_freeze_the_root_causes_body(run
     assert len(listed) == 20 and first in listed and parse_marker(issue.body, first) is not None
     record(state, *_incident_of(root, ["0200" + "ab" * 8], 4))
     assert run("--all").exit_code == 0
-    assert issue.comments[-1].endswith("The issue body now shows the evidence of the latest window.")
+    assert shown(issue.comments[-1]).endswith("The issue body now shows the evidence of the latest window.")
 
 
 def test_an_issue_created_without_label_and_answered_502_is_not_filed_again(run, fake, state):

@@ -7,6 +7,7 @@ import http.server
 import json
 import re
 import threading
+from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
 import pytest
@@ -247,6 +248,30 @@ def test_a_locked_issue_is_said_to_be_locked_not_blamed_on_the_token(fake):
         tracker(fake).comment(1, "new events")
     assert str(caught.value) == (
         "GitHub denied the request to comment on issue #1 (403 Unable to create comment because issue is locked.)")
+
+
+def test_comments_since_a_time_are_read_in_utc_and_a_failure_is_one_line(fake):
+    fake.add_issue("recurring", body_for("fp1"))
+    fake.add_comment(1, "old", at="2025-06-01T11:00:00Z")
+    fake.add_comment(1, "new", at="2025-06-01T12:00:00Z")
+    t = tracker(fake)
+    assert t.comments(1, None) == ["old", "new"]
+    assert t.comments(1, datetime(2025, 6, 1, 13, 30, tzinfo=timezone(timedelta(hours=2)))) == ["new"]  # 11:30Z
+    assert ("GET", "/repos/acme/shop/issues/1/comments") in fake.requests
+    fake.fail("GET", r"/issues/1/comments$", 404, times=4)
+    with pytest.raises(GitHubError, match=r"^GitHub answered 404 while trying to read the comments of issue #1: "):
+        t.comments(1, None)
+
+
+def test_a_comment_answered_502_may_have_been_posted(fake):
+    fake.add_issue("recurring", body_for("fp1"))
+    fake.fail("POST", r"/issues/1/comments$", 502, after=True)
+    with pytest.raises(GitHubError) as caught:
+        tracker(fake).comment(1, "new events")
+    assert str(caught.value) == (
+        "GitHub answered 502 while trying to comment on issue #1: Server Error; GitHub may have posted it anyway: run"
+        " the command again, it finds the comment instead of posting it twice")
+    assert fake.issues[1].comments == ["new events"]
 
 
 def test_a_retry_after_of_zero_waits_a_second_instead_of_spinning(fake):

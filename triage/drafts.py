@@ -9,7 +9,8 @@ holds), ``cell`` and ``text`` (``&``, ``<``, ``>`` escaped, so no HTML and no co
 punctuation backslash-escaped, so no emphasis, code, link or image starts; control and bidi override characters
 dropped; the ``@`` of a mention broken, so no one is notified). Inside code, ``<!--`` and ``-->`` are broken with a zero-width joiner,
 so log text can never forge the hidden marker ``<!-- triage:{json} -->`` that the issue filer finds its issues
-by (:data:`MARKER_RE`, :func:`parse_marker`).
+by (:data:`MARKER_RE`, :func:`parse_marker`), nor the ``<!-- triage:comment {json} -->`` of its comments
+(:func:`comment_marker`), by which a rerun finds a comment a failed run posted.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-
 _MARKDOWN = re.compile(r"\\(?=[!-/:-@\[-`{-~]|$)|[`*\[\]~]|(?<![^\W_])_|_(?![^\W_])|^#")
 TITLE_LIMIT = 256  # GitHub's limit for issue titles
 MARKER_RE = re.compile(r"<!-- triage:(\{.*?\}) -->")
+COMMENT_MARKER_RE = re.compile(r"<!-- triage:comment (\{.*?\}) -->")  # an update comment's (comment_marker)
 STATUSES = ("new", "recurring", "regression")
 TITLE_STATUS = {"new": "new", "recurring": "recurring", "regressed": "regression"}  # history status → draft status
 INSTANCES_SHOWN = 5
@@ -289,8 +291,32 @@ def marker(
 
 def marker_text(data: dict) -> str:
     """The hidden marker holding ``data`` (no ``<`` or ``>`` in it, so no text can close the comment early)."""
+    return f"<!-- triage:{_hidden_json(data)} -->"
+
+
+def comment_marker(fingerprint: str, last_seen: datetime | None) -> str:
+    """The hidden marker of an update's comment: the cluster it reports on and its last event it reports (which
+    :func:`commented_up_to` reads back). Not a body marker (:data:`MARKER_RE` does not match it)."""
+    return f"<!-- triage:comment {_hidden_json({'fingerprint': fingerprint, 'last_seen': iso_z(last_seen)})} -->"
+
+
+def commented_up_to(text: str, fingerprint: str) -> str | None:
+    """The ``last_seen`` of the last well-formed comment marker of ``fingerprint`` in ``text`` (a comment), or None."""
+    found = None
+    for match in COMMENT_MARKER_RE.finditer(text):
+        try:
+            data = json.loads(match.group(1))
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("fingerprint") == fingerprint and isinstance(data.get("last_seen"), str):
+            found = data["last_seen"]
+    return found
+
+
+def _hidden_json(data: dict) -> str:
+    """``data`` as JSON with no ``<`` or ``>`` in it, so no text can close its HTML comment early."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=True)
-    return "<!-- triage:" + text.replace("<", "\\u003c").replace(">", "\\u003e") + " -->"
+    return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 NOT_OURS = "-"  # the marker's "body" when a person wrote the body: no digest matches it

@@ -2,10 +2,10 @@
 
 :func:`plan` only reads: per cluster, the issue carrying its fingerprint decides the action —
 none → create; open with events newer than its marker's ``last_seen`` → comment (and update the body, see
-:mod:`triage.issue_body`); closed with events after it was closed → reopen (label ``regression``, comment,
-update), unless it was closed as a duplicate or as not planned; else skip.
+:mod:`triage.issue_body`); closed with events after it was closed → reopen (comment, then label ``regression``
+and update), unless it was closed as a duplicate or as not planned; else skip.
 :func:`apply` performs the actions one by one and links each issue in the state store as it goes,
-so a run stopped halfway (rate limit, outage) keeps what it did.
+so a run stopped halfway (rate limit, outage) keeps what it did, and a rerun neither loses nor repeats a comment.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterator, Sequence
 
-from .drafts import MAX_BODY, Draft, cut, fence, parse_marker
+from .drafts import MAX_BODY, Draft, comment_marker, commented_up_to, cut, fence, parse_marker
 from .entries import parse_timestamp
 from .github import IssueLink, IssueTracker, TrackedIssue
 from .grouping import select_samples
@@ -28,6 +28,9 @@ from .window import format_time
 REGRESSION_LABEL = "regression"
 FRESH_SAMPLES_SHOWN = 5
 FRESH_SAMPLE_CHARS = 2000  # per sample (its head and tail: drafts.cut), so a comment stays far below 65,536 characters
+# how far before an issue's last update for a cluster its comments are looked at for one a failed run posted: a
+# log's timestamps come from the clock of whatever wrote it, which may run ahead of GitHub's
+COMMENT_LOOKBACK = timedelta(days=1)
 
 Render = Callable[[Cluster, str], Draft]  # (cluster, action kind) → the issue draft
 # How people close an issue they do not want back, whatever recurs: GitHub's state_reason → what it says
@@ -50,6 +53,7 @@ class Action:
     drop: tuple[str, ...] = ()  # labels a reopening removes: the priority label triage put there, when it changes
     body: str = field(default="", repr=False)  # the issue body to write (create, comment, reopen)
     comment: str = field(default="", repr=False)  # the comment to add (comment, reopen)
+    since: datetime | None = None  # what the comment reports is new since then (comment, reopen)
 
 
 def plan(
@@ -155,7 +159,7 @@ def _plan_one(cluster: Cluster, issue: TrackedIssue | None, render: Render, wind
     priority = draft.priority or cluster.priority
     add, drop = _priority_swap(issue, priority) if ours and priority else ((), ())
     return Action(kind=kind, reason=f"{new_events} new event(s)", body=new.body, comment=comment, labels=add,
-                  drop=drop, **common)
+                  drop=drop, since=since, **common)
 
 
 _TITLE_PRIORITY = re.compile(r"(?<![0-9A-Za-z])P[0-3](?![0-9A-Za-z])")
@@ -180,16 +184,33 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
             issue = tracker.create(action.title, action.body, action.labels)
             action = replace(action, number=issue.number, url=issue.url)
         elif action.kind in ("comment", "reopen"):
-            # the body (and its marker's last_seen) first: should the comment fail, a rerun does not repeat it; a
-            # reopening is one request, so a run stopped halfway never leaves an open issue without its label
+            # the comment first, then the body (and its marker's last_seen): should the comment fail, a rerun plans
+            # it again, and posts it unless GitHub did anyway (answered 502 to it), which the rerun finds by the
+            # comment's marker. A reopening is one request, so a run stopped halfway never leaves an open issue
+            # without its label
+            if _posted_before(tracker, action):
+                action = replace(action, reason=f"{action.reason}; its comment was posted by an earlier run")
+            else:
+                tracker.comment(action.number, action.comment)
             if action.kind == "reopen":  # with triage's title, triage's priority label follows the title's priority
                 tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *action.labels],
                                action.drop)
             else:
                 tracker.update(action.number, action.title, action.body)
-            tracker.comment(action.number, action.comment)
         link(action)
         yield action
+
+
+def _posted_before(tracker: IssueTracker, action: Action) -> bool:
+    """Whether the issue has the comment of ``action`` already, or a later one for its cluster: posted by a run that
+    stopped before the body (which the rerun plans from) moved on. Comments older than what it reports are not read."""
+    own = parse_timestamp(commented_up_to(action.comment, action.fingerprint))
+    since = None if action.since is None else action.since - COMMENT_LOOKBACK
+    for text in tracker.comments(action.number, since):
+        posted = parse_timestamp(commented_up_to(text, action.fingerprint))
+        if posted is not None and own is not None and posted >= own:
+            return True
+    return False
 
 
 def update_status(kind: str, status: str) -> str:
@@ -220,7 +241,8 @@ def events_since(cluster: Cluster, since: datetime | None) -> int:
 def update_comment(
     cluster: Cluster, headline: str, since: datetime | None, new_events: int, total: int, *, body_note: str = REFRESHED
 ) -> str:
-    """The comment for an existing issue: what is new since its last update, with fresh samples."""
+    """The comment for an existing issue: what is new since its last update, with fresh samples, and a hidden marker
+    naming the cluster and its last event (so that a rerun after a failure finds it)."""
     since_text = f" since {format_time(since)}" if since else ""
     lines = [
         f"**{headline}:** {new_events} new event(s){since_text}, {total} in total.",
@@ -236,7 +258,7 @@ def update_comment(
             for s in select_samples(fresh, FRESH_SAMPLES_SHOWN)
         )
         lines += ["", "Fresh samples, newest first:", "", fence(text)]
-    lines += ["", body_note]
+    lines += ["", body_note, "", comment_marker(cluster.fingerprint, cluster.last_seen)]
     return "\n".join(lines)
 
 

@@ -88,6 +88,10 @@ class IssueTracker(ABC):
     def comment(self, number: int, body: str) -> None: ...
 
     @abstractmethod
+    def comments(self, number: int, since: datetime | None) -> list[str]:
+        """The text of the issue's comments last updated at or after ``since`` (all of them when None)."""
+
+    @abstractmethod
     def update(self, number: int, title: str, body: str) -> None: ...
 
     @abstractmethod
@@ -241,7 +245,7 @@ class GitHubTracker(IssueTracker):
         issue = self._call(
             lambda: self._repo.create_issue(title=title, body=body, labels=names),
             "create an issue",
-            maybe_done=True,
+            maybe_done=_MAYBE_CREATED,
         )
         self._remember(issue)
         tracked = _tracked(issue)
@@ -256,7 +260,15 @@ class GitHubTracker(IssueTracker):
     def comment(self, number: int, body: str) -> None:
         _check_body(body)
         issue = self._issue(number)
-        self._call(lambda: issue.create_comment(body), f"comment on issue #{number}")
+        self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", maybe_done=_MAYBE_POSTED)
+
+    def comments(self, number: int, since: datetime | None) -> list[str]:
+        issue = self._issue(number)
+        return self._call(
+            lambda: [comment.body or "" for comment in (
+                issue.get_comments() if since is None else issue.get_comments(since=since.astimezone(timezone.utc)))],
+            f"read the comments of issue #{number}",
+        )
 
     def update(self, number: int, title: str, body: str) -> None:
         _check_body(body)
@@ -320,8 +332,9 @@ class GitHubTracker(IssueTracker):
             raise GitHubError(f"issue #{number} of {self.repo_name} is not a {self.label!r} issue")
         return issues[number]
 
-    def _call(self, request: Callable[[], T], action: str, *, maybe_done: bool = False) -> T:
-        """Run one PyGithub request, waiting out rate limits up to the cap; map failures to GitHubError."""
+    def _call(self, request: Callable[[], T], action: str, *, maybe_done: str = "") -> T:
+        """Run one PyGithub request, waiting out rate limits up to the cap; map failures to GitHubError (a write
+        that may have been performed anyway says ``maybe_done``)."""
         waited = 0.0
         while True:
             try:
@@ -340,8 +353,7 @@ class GitHubTracker(IssueTracker):
                 waited += wait
             except requests.RequestException as err:
                 message = f"no answer from GitHub at {self._base_url} while trying to {action} ({type(err).__name__})"
-                if maybe_done:
-                    message += _MAYBE_DONE
+                message += maybe_done
                 raise self._error(message) from None
             except RuntimeError as err:  # PyGithub refuses a redirect to another scheme or host (http:// for https)
                 if "redirected" not in str(err):
@@ -358,7 +370,7 @@ class GitHubTracker(IssueTracker):
                     f"{self._base_url} answered the request to {action} with something other than GitHub's API"
                     f" ({type(err).__name__}; a sign-in or proxy page, or a cut answer?): check GITHUB_API_URL"
                 )
-                raise self._error(message + (_MAYBE_DONE if maybe_done else "")) from None
+                raise self._error(message + maybe_done) from None
 
     def _error(self, message: str) -> GitHubError:
         """One line without the token, nor the ``user[:password]@`` of a URL in it (GITHUB_API_URL=https://user:pass@…
@@ -375,7 +387,8 @@ def _without_userinfo(text: str) -> str:
     return _URL_USERINFO.sub(r"\1", text)
 
 
-_MAYBE_DONE = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
+_MAYBE_CREATED = "; GitHub may have created it anyway: run the command again, it finds the issue instead of filing a duplicate"
+_MAYBE_POSTED = "; GitHub may have posted it anyway: run the command again, it finds the comment instead of posting it twice"
 
 
 def _api_host(scheme: str, hostname: str, port: int | None) -> str:
@@ -403,7 +416,7 @@ def _rate_limit_wait(err: GithubException, now: float) -> float | None:
     return SECONDARY_RATE_LIMIT_WAIT_S
 
 
-def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) -> str:
+def _describe(err: GithubException, action: str, repo: str, maybe_done: str) -> str:
     message = _message(err)
     if err.status == 401:
         return "GitHub rejected the token (401 Bad credentials): check GH_TOKEN or GITHUB_TOKEN"
@@ -414,8 +427,8 @@ def _describe(err: GithubException, action: str, repo: str, maybe_done: bool) ->
     if err.status == 404 and action.startswith("open repository"):
         return f"repository {repo} not found (404), or the token cannot see it"
     text = f"GitHub answered {err.status} while trying to {action}" + (f": {message}" if message else "")
-    if maybe_done and err.status >= 500:
-        text += _MAYBE_DONE
+    if err.status >= 500:
+        text += maybe_done
     return text
 
 
