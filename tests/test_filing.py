@@ -209,6 +209,20 @@ def test_failed_comment_is_not_repeated_by_the_rerun(run, fake, state):
     assert len(only_issue(fake, DB).comments) == 1
 
 
+def test_a_locked_issue_gets_its_body_updated_and_the_run_goes_on(run, fake, state):
+    record(state, cluster(DB, T0, 3), cluster(WORKER, T0, 2, rule=None, title="Worker exited with code 3"))
+    run("--all")
+    record(state, cluster(DB, T0, 5), cluster(WORKER, T0, 4, rule=None, title="Worker exited with code 3"))
+    locked = only_issue(fake, DB)
+    fake.fail("POST", rf"/issues/{locked.number}/comments$", 403, message="Unable to create comment because issue is locked.")
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    assert "no comment: the issue is locked" in result.stdout
+    assert parse_marker(locked.body)["count"] == 5 and locked.comments == []
+    assert len(only_issue(fake, WORKER).comments) == 1  # the issue after it is still updated
+    assert "no event since its last update" in run("--all").stdout
+
+
 def recurred(state, fake, kind: str):
     """The issue of DB, filed from 12:00–12:02, with two events after (12:03, 12:04) recorded: commented on, or
     (closed at 12:02:30) reopened by the next run."""

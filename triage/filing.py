@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 from .drafts import MAX_BODY, Draft, comment_marker, commented_up_to, cut, fence, parse_marker
 from .entries import parse_timestamp
-from .github import IssueLink, IssueTracker, TrackedIssue
+from .github import IssueLink, IssueLocked, IssueTracker, TrackedIssue
 from .grouping import select_samples
 from .issue_body import REFRESHED, owns_title, rewrite
 from .model import PRIORITIES, Cluster, Window
@@ -191,7 +191,10 @@ def apply(actions: Sequence[Action], tracker: IssueTracker, link: Callable[[Acti
             if _posted_before(tracker, action):
                 action = replace(action, reason=f"{action.reason}; its comment was posted by an earlier run")
             else:
-                tracker.comment(action.number, action.comment)
+                try:
+                    tracker.comment(action.number, action.comment)
+                except IssueLocked:  # the update goes on: else every run would stop here, and no later issue be filed
+                    action = replace(action, reason=f"{action.reason}; no comment: the issue is locked")
             if action.kind == "reopen":  # with triage's title, triage's priority label follows the title's priority
                 tracker.reopen(action.number, action.title, action.body, [REGRESSION_LABEL, *action.labels],
                                action.drop)

@@ -42,6 +42,10 @@ class GitHubError(TriageError):
     """GitHub refused or failed a request (exit 2)."""
 
 
+class IssueLocked(GitHubError):
+    """GitHub refused a comment: the issue is locked (a token without push access may not comment on it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TrackedIssue:
     """An issue of the tool's label, as listed."""
@@ -342,7 +346,10 @@ class GitHubTracker(IssueTracker):
             except GithubException as err:
                 wait = _rate_limit_wait(err, self._pacing.clock())
                 if wait is None:
-                    raise self._error(_describe(err, action, self.repo_name, maybe_done)) from None
+                    error = self._error(_describe(err, action, self.repo_name, maybe_done))
+                    if err.status == 403 and "locked" in _message(err).lower():
+                        raise IssueLocked(str(error)) from None
+                    raise error from None
                 if waited + wait > self._pacing.rate_limit_cap_s:
                     raise self._error(
                         f"GitHub rate limit reached while trying to {action}: it asks to wait {wait:.0f} s,"
