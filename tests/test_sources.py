@@ -962,3 +962,15 @@ def test_an_array_of_entries_on_one_ndjson_line_is_read_entry_by_entry(tmp_path)
         (f"{path}:4", "expected a JSON object, found list"),
         (f"{path}:5", "expected a JSON object, found list"),
     ]
+
+
+def test_an_element_on_one_line_of_a_pretty_printed_array_is_read_alone(tmp_path):
+    entries = [{**ENTRY_A, "insertId": f"i{n}"} for n in range(6)]
+    elements = ["  " + json.dumps(e, indent=2).replace("\n", "\n  ") for e in entries]
+    elements[2] = "  " + json.dumps(entries[2])  # written compactly by a script
+    elements.insert(4, "  {}")
+    path = tmp_path / "mixed.json"
+    path.write_text("[\n" + ",\n".join(elements) + "\n]\n")
+    items = records(path)
+    assert problems(items) == []
+    assert [r.data.get("insertId") for r in items] == ["i0", "i1", "i2", "i3", None, "i4", "i5"]

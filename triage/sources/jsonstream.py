@@ -246,12 +246,12 @@ def _element_indent(buf: _Buffer) -> str | None:
 
 
 def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
-    """Objects are split on their closing lines; any other element (or one that outgrows
-    :data:`ELEMENT_MAX_CHARS`, where the layout changed) is read as in a compact array."""
+    """Objects are split on their closing lines; any other element (one written on one line, such as ``{}``, or one
+    that outgrows :data:`ELEMENT_MAX_CHARS`, where the layout changed) is read as in a compact array."""
     closer = "\n" + indent + "}"
 
     def take(start_line: int) -> tuple[object, int | None]:
-        if buf.text[buf.pos] != "{":
+        if buf.text[buf.pos] != "{" or not _opens_its_line(buf):
             return _take_compact(buf, name, start_line)
         reach = ELEMENT_MAX_CHARS + len(closer)  # the closing line starts within the limit (wherever chunks fall)
         end = buf.text.find(closer, buf.pos, buf.pos + reach)
@@ -265,6 +265,15 @@ def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
         return _parse(buf.text[buf.pos : end], name, start_line), end
 
     return _read_elements(buf, name, take)
+
+
+def _opens_its_line(buf: _Buffer) -> bool:
+    """The ``{`` at the buffer's position ends its line (a pretty-printed element), or the line outgrows any one
+    element."""
+    end = buf.text.find("\n", buf.pos)
+    while end < 0 and len(buf.text) - buf.pos <= ELEMENT_MAX_CHARS and buf.more():
+        end = buf.text.find("\n", buf.pos)
+    return end < 0 or not buf.text[buf.pos + 1 : end].strip()
 
 
 def _read_compact(buf: _Buffer, name: str) -> RecordStream:
