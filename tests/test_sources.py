@@ -827,6 +827,16 @@ def test_a_broken_element_of_an_array_on_one_line_costs_that_element_only(tmp_pa
     assert [p.reason for p in problems(items)] == ["malformed JSON entry"]
 
 
+def test_an_element_cut_inside_a_string_of_an_array_on_one_line_costs_that_element_only(tmp_path):
+    parts = [json.dumps({**ENTRY_A, "textPayload": f"boom {i}", "insertId": f"i{i}"}) for i in range(6)]
+    parts[3] = parts[3][: parts[3].index("boom 3") + 3]  # cut inside its text: its string runs on into the next
+    path = tmp_path / "one-line.json"
+    path.write_text("[" + ", ".join(parts) + "]")
+    items = records(path)
+    assert payloads(items) == ["boom 0", "boom 1", "boom 2", "boom 4", "boom 5"]
+    assert [p.reason for p in problems(items)] == ["malformed JSON entry"]
+
+
 def test_a_table_whose_timestamp_is_not_the_first_column(tmp_path):
     path = tmp_path / "table.txt"
     path.write_text("SEVERITY  TIMESTAMP                 TEXT_PAYLOAD\n"

@@ -34,7 +34,7 @@ _KIND = {"{": "object", "[": "array"}
 _NEXT_OBJECT = re.compile(r"\n\s*,?\s*\{")
 _CLOSED_END = re.compile(r"\]\s*\}?\s*\Z")  # the input ends with the array's "]" (and a wrapper's "}")
 _OBJECT_END = re.compile(r"\}(?=\s*(?:,\s*\{|\]))")  # where an element of a compact array likely ends
-_BOUNDARY = re.compile(r'\}\s*,\s*(?=\{")')  # between two objects of a list (see _next_entry)
+_BOUNDARY = re.compile(r',\s*(?=\{")')  # before an object of a list (see _next_entry); after a broken one, no "}" may close it
 ENTRY_LINE_CHARS = 1 << 20  # more than one entry can hold
 _GCLOUD_FIRST_KEYS = ("httpRequest", "insertId")  # gcloud sorts an entry's keys: one of these comes first
 _AFTER_ELEMENT = re.compile(r"\s*(?:,\s*\{|\]\s*(?:\Z|\n|\[))")  # the next element, or the array's end
