@@ -301,7 +301,13 @@ def test_cli_scan_warns_when_it_cannot_record(tmp_path):
     blocker.write_text("x")
     result = runner.invoke(app, ["scan", "-s", str(FIXTURE), "--state-dir", str(blocker / "sub"), "-f", "json"])
     assert result.exit_code == 0
-    assert "Warning: scan not recorded: cannot open the state store" in result.stderr
+    assert result.stderr.startswith(
+        f"Warning: scan not recorded: {blocker / 'sub'} cannot be the state folder: {blocker} is not a directory\n")
+    for command in (["draft", "--all"], ["history"], ["worklog", "attach", str(tmp_path / "W.md")]):
+        for folder in (blocker, blocker / "sub"):  # not "no scan recorded … run `triage scan` first"
+            result = runner.invoke(app, [*command, "--state-dir", str(folder)])
+            assert (result.exit_code, result.stderr) == (
+                2, f"Error: {folder} cannot be the state folder: {blocker} is not a directory\n"), command
 
 
 def test_new_worklog_gets_the_usual_mode_and_an_empty_one_its_heading(tmp_path):

@@ -192,6 +192,7 @@ class StateStore:
         """The store in ``state_dir`` for a command that works on recorded scans: a one-line error when there is
         none (a mistyped --state-dir creates nothing)."""
         path = state_path(state_dir)
+        _check_folder(path.parent)
         if not path.exists():
             raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
         return cls(path)
@@ -203,6 +204,7 @@ class StateStore:
         self.close()
 
     def open(self) -> "StateStore":
+        _check_folder(self.path.parent)
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -387,6 +389,15 @@ class _Transaction:
         if not self.db.in_transaction:
             return
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _check_folder(folder: Path) -> None:
+    """A one-line error when the state store's folder (or a folder above it) is something other than a folder."""
+    for above in (folder, *folder.parents):
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise TriageError(f"{folder} cannot be the state folder: {above} is not a directory")
+            return
 
 
 def require_latest(store: StateStore) -> tuple[int, ScanResult]:
