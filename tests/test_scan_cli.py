@@ -575,6 +575,22 @@ def test_every_command_refuses_an_empty_value(cli, args, message):
     assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {message}\n", "")
 
 
+@pytest.mark.parametrize(
+    "args, message, command",
+    [
+        (["--bogus"], "No such option: --bogus", "triage"),
+        (["scan", "--since"], "Option '--since' requires an argument.", "triage scan"),
+        (["draft", "-x"], "No such option: -x", "triage draft"),
+        (["issue", "file", "--repo"], "Option '--repo' requires an argument.", "triage issue file"),
+        (["worklog", "attach"], "Missing argument 'FILE'.", "triage worklog attach"),
+        (["rules", "nope"], "No such command 'nope'.", "triage rules"),
+    ],
+)
+def test_a_bad_command_line_is_one_error_line_and_where_its_usage_is(cli, args, message, command):
+    result = cli(*args)
+    assert (result.exit_code, result.stderr, result.stdout) == (2, f"Error: {message}\nHint: see `{command} --help`\n", "")
+
+
 def test_a_value_ending_in_an_equals_sign_is_not_empty(cli):
     result = cli("scan", "--show-filter", "--project", "p", "--filter=jsonPayload.token=abc=")
     assert result.exit_code == 0, result.output

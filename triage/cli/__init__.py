@@ -18,24 +18,41 @@ from typer.core import TyperGroup
 from ..errors import TriageError
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+# click's error for a bad command line (unknown option, missing or bad value), which typer may ship as its own copy
+_USAGE_ERROR = next(kind for kind in typer.BadParameter.__mro__ if kind.__name__ == "UsageError")
 
 
-class _Group(TyperGroup):
-    """Every command: an empty argument is an error; a reader that closes stdout early (``| head``) ends it
-    quietly with exit 141."""
+class CommandGroup(TyperGroup):
+    """Every command: an empty argument is an error; a bad command line is one ``Error:`` line and a hint (not
+    click's usage block); a reader that closes stdout early (``| head``) ends it quietly with exit 141."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         _reject_empty(args)
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except _USAGE_ERROR as err:
+            _usage_error(err, ctx)
 
     def invoke(self, ctx: typer.Context):
         try:
             return super().invoke(ctx)
+        except _USAGE_ERROR as err:
+            _usage_error(err, ctx)
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except sqlite3.Error as err:  # a state store that opened but cannot be read (damaged, missing tables)
             fatal(f"the state store cannot be read: {err}", hint="check --state-dir, or move the damaged state.db aside")
+
+
+def _usage_error(err: Exception, ctx: typer.Context) -> NoReturn:
+    """One ``Error:`` line for a bad command line, and where its usage is told (a group named alone shows its help,
+    as click does)."""
+    if type(err).__name__ == "NoArgsIsHelpError":
+        raise err
+    where = getattr(err, "ctx", None)
+    path = where.command_path if where is not None else " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+    fatal(err.format_message(), getattr(err, "exit_code", 2), hint=f"see `{path} --help`")
 
 
 def _reject_empty(args: list[str]) -> None:
@@ -58,7 +75,7 @@ def _silence_stdout() -> None:
 
 app = typer.Typer(
     name="triage",
-    cls=_Group,
+    cls=CommandGroup,
     help="Find what is broken in Cloud Run logs: rules, clusters, priorities, drafts and issues.",
     no_args_is_help=True,
     add_completion=False,

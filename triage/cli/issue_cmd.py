@@ -14,11 +14,13 @@ from typing import List, Optional
 
 import typer
 
-from . import app, fail_from, fatal
+from . import CommandGroup, app, fail_from, fatal
 from .draft_cmd import KEYS_HELP, PROJECT_HELP, STATE_DIR_HELP, SYMPTOMS_HELP, TEMPLATES_HELP, check_selection
 from ..errors import TriageError
 
-issue_app = typer.Typer(help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None)
+issue_app = typer.Typer(
+    cls=CommandGroup, help="File scan results as GitHub issues.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(issue_app, name="issue")
 
 LOCK_NAME = "filing.lock"  # beside state.db: one `issue file` run at a time per state store

@@ -10,12 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import app, fatal
+from . import CommandGroup, app, fatal
 
 if TYPE_CHECKING:
     from ..rules import RuleSet
 
-rules_app = typer.Typer(help="List the rules and test them against their own examples.", no_args_is_help=True)
+rules_app = typer.Typer(
+    cls=CommandGroup, help="List the rules and test them against their own examples.", no_args_is_help=True
+)
 app.add_typer(rules_app, name="rules")
 
 _COLUMNS = ("id", "priority", "category", "title", "file")

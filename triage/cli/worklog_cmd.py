@@ -10,14 +10,16 @@ from urllib.parse import quote
 
 import typer
 
-from . import app, fail_from, fatal
+from . import CommandGroup, app, fail_from, fatal
 from ..errors import TriageError
 from .draft_cmd import STATE_DIR_HELP, TEMPLATES_HELP, scan_age
 
 if TYPE_CHECKING:
     from ..model import Cluster
 
-worklog_app = typer.Typer(help="Keep an on-call worklog: start one, append scan summaries.", no_args_is_help=True)
+worklog_app = typer.Typer(
+    cls=CommandGroup, help="Keep an on-call worklog: start one, append scan summaries.", no_args_is_help=True
+)
 app.add_typer(worklog_app, name="worklog")
 
 
