@@ -964,6 +964,22 @@ def test_symptoms_whose_root_cause_left_the_window_go_to_its_issue_not_a_new_one
     assert len(fake.issues) == 2 and only_issue(fake, HTTP503_FP).number == 2
 
 
+def test_a_symptom_filed_before_it_turned_out_to_be_one_is_updated_in_its_own_issue(run, fake, state):
+    _, boot, _ = cascade_clusters()
+    record(state, boot)  # the workers fail to boot: no cause seen yet
+    assert run("--all").exit_code == 0
+    own = only_issue(fake, BOOT_FP)
+    record(state, *cascade_clusters(start=CASCADE_T0 + timedelta(hours=1)))  # now with the import error before them
+    result = run("--all")
+    assert result.exit_code == 0, result.stderr
+    root = only_issue(fake, ROOT_FP)
+    assert len(own.comments) == 1 and own.state == "open"  # not left to go stale beside the root cause's issue
+    assert [line.split()[:2] for line in result.stdout.splitlines()[1:]] == [
+        ["created", ROOT_FP[:12]], ["commented", BOOT_FP[:12]]]
+    assert "one that has an open issue of its own is updated there too" in root.body
+    assert run("--all").exit_code == 0 and len(own.comments) == 1 and len(fake.issues) == 2  # no news, no more
+
+
 def _filed_incident(run, fake, state):
     """The cascade filed as one issue on its root cause."""
     record(state, *cascade_clusters())

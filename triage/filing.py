@@ -109,6 +109,27 @@ def _plan_in_turn(
     return actions
 
 
+def with_own_issues(
+    clusters: Sequence[Cluster], folded: Sequence[tuple[Cluster, Cluster]], tracker: IssueTracker
+) -> list[Cluster]:
+    """``clusters``, and after them each symptom given way to its root cause (``folded``: symptom, root) that has an
+    open issue of its own, not its root cause's: a failure filed before it turned out to be a symptom is updated
+    there too, not left to go stale beside the root cause's issue."""
+    chosen = {cluster.fingerprint for cluster in clusters}
+    extra = []
+    for symptom, root in folded:
+        if symptom.fingerprint in chosen:
+            continue
+        own = tracker.find_by_fingerprint(symptom.fingerprint)
+        if own is None or own.state != "open":
+            continue
+        roots = tracker.find_by_fingerprint(root.fingerprint)
+        if roots is None or roots.number != own.number:
+            extra.append(symptom)
+            chosen.add(symptom.fingerprint)
+    return [*clusters, *extra]
+
+
 def _find(
     tracker: IssueTracker, fingerprint: str, linked: Callable[[str], IssueLink | None], follow_symptoms: bool
 ) -> TrackedIssue | None:

@@ -28,6 +28,7 @@ CANDIDATES_SHOWN = 5
 class Selection:
     clusters: tuple[Cluster, ...]  # to draft or file, each once, in the order named (else rank order)
     notes: tuple[str, ...] = ()  # one line each, for stderr
+    folded: tuple[tuple[Cluster, Cluster], ...] = ()  # (symptom, its root cause) for each symptom given way
 
 
 def select(
@@ -53,6 +54,7 @@ def select(
     notes: list[str] = []
     folded: set[str] = set()
     folded_into: set[str] = set()
+    gave_way: dict[str, tuple[Cluster, Cluster]] = {}
     for cluster, named in candidates:
         if floor is not None and not at_or_above(cluster, floor):
             continue
@@ -66,6 +68,7 @@ def select(
             elif not keys:
                 folded.add(cluster.fingerprint)
                 folded_into.add(incident.id)
+            gave_way.setdefault(cluster.fingerprint, (cluster, by_fp[incident.root]))
             cluster = by_fp[incident.root]
         chosen.setdefault(cluster.fingerprint, cluster)
     if folded:
@@ -73,7 +76,7 @@ def select(
             f"Note: {len(folded)} symptom cluster(s) folded into {len(folded_into)} incident(s), each handled on its"
             " root cause (--include-symptoms includes them)"
         )
-    return Selection(tuple(chosen.values()), tuple(notes))
+    return Selection(tuple(chosen.values()), tuple(notes), tuple(gave_way.values()))
 
 
 def resolve_key(key: str, result: ScanResult, incidents: Sequence[Incident]) -> Cluster | Incident:

@@ -46,7 +46,7 @@ def file_issues(
     from .. import github
     from ..config import load_config
     from ..drafts import Templates, marker_data, project_of, render_issue
-    from ..filing import apply, plan, update_status
+    from ..filing import apply, plan, update_status, with_own_issues
     from ..incidents import link_incidents
     from ..selection import draft_contexts, select
     from ..state import StateStore, require_latest
@@ -109,7 +109,8 @@ def file_issues(
             # one run at a time per state store, from reading the issues until what it created is recorded: two
             # runs that both read the issues before either created one would both create it
             with contextlib.nullcontext() if dry_run else _filing_lock(store.path.parent / LOCK_NAME):
-                actions = plan(chosen.clusters, tracker, render, result.window, tuple(label or ()), linked,
+                clusters = with_own_issues(chosen.clusters, chosen.folded, tracker)
+                actions = plan(clusters, tracker, render, result.window, tuple(label or ()), linked,
                                follow_symptoms=not include_symptoms)
                 if dry_run:
                     done = actions
