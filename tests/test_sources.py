@@ -947,11 +947,21 @@ def test_a_container_log_of_json_lines_then_a_crash_printed_as_text_is_read_as_t
     )
 
 
-def test_a_log_whose_first_line_starts_with_the_word_timestamp_is_no_table(tmp_path):
+@pytest.mark.parametrize("banner", ["TIMESTAMP skew detected on node-1", "TIMESTAMP SKEW DETECTED"])
+def test_a_log_whose_first_line_starts_with_the_word_timestamp_is_no_table(tmp_path, banner):
     path = tmp_path / "app.log"
-    path.write_text("TIMESTAMP skew detected on node-1\n2026-11-30 10:00:01,000 ERROR app: failure one\n")
-    assert [r.data["textPayload"] for r in records(path)] == [
-        "TIMESTAMP skew detected on node-1", "2026-11-30 10:00:01,000 ERROR app: failure one"]
+    path.write_text(f"{banner}\n2026-11-30 10:00:01,000 ERROR app: failure one\n")
+    assert [r.data["textPayload"] for r in records(path)] == [banner, "2026-11-30 10:00:01,000 ERROR app: failure one"]
+
+
+def test_a_table_with_times_in_another_format_has_its_rows(tmp_path):
+    path = tmp_path / "table.txt"  # table(timestamp.date('%Y-%m-%d %H:%M:%S'),severity,textPayload)
+    path.write_text("TIMESTAMP            SEVERITY  TEXT_PAYLOAD\n2026-11-30 10:00:05  ERROR     boom one\n"
+                    "                               continued\n2026-11-30 10:00:06  ERROR     boom two\n")
+    assert [r.data for r in records(path)] == [
+        {"timestamp": "2026-11-30 10:00:05", "severity": "ERROR", "textPayload": "boom one\ncontinued"},
+        {"timestamp": "2026-11-30 10:00:06", "severity": "ERROR", "textPayload": "boom two"},
+    ]
 
 
 def test_a_table_level_column_is_read_as_the_payloads_level(tmp_path):

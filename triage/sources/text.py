@@ -16,16 +16,18 @@ from . import Record, RecordStream
 from .jsonstream import object_line
 
 MAX_ENTRY_LINES = 2000  # lines one entry of text may hold: memory stays flat whatever the input
-_TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP(?:[ \t]+[^\sa-z]+)+[ \t]*(?=\r?\n|\Z)")  # names without lower case
+# gcloud pads its columns with two blanks at least: "TIMESTAMP  LEVEL  MESSAGE", not a banner "TIMESTAMP SKEW DETECTED"
+_TIMESTAMP_FIRST = re.compile(rb"^TIMESTAMP(?:[ \t]{2,}[^\sa-z]+)+[ \t]*(?=\r?\n|\Z)")
 _TABLE_HEADER = re.compile(rb"^[A-Z][A-Z0-9_]*(?:[ \t]+[A-Z][A-Z0-9_]*)+[ \t]*(?=\r?\n|\Z)")
 VALUE_ROW = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?\t")
-_TABLE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\S+$")  # a TIMESTAMP cell as gcloud prints it
+# a TIMESTAMP cell as gcloud prints it, also in another format (timestamp.date('%Y-%m-%d %H:%M:%S'), '%H:%M:%S', epoch)
+_TABLE_TIME = re.compile(r"\d[\d\-/:.,T Z+]*$")
 
 
 def is_table_header(head: bytes, *, strict: bool = False) -> bool:
-    """A gcloud table's header starts ``head``: upper-case column names, ``TIMESTAMP`` first (unless ``strict``), or
-    of which TIMESTAMP and another are gcloud's (``table(severity,timestamp,…)``; not a line such as ``ERROR
-    TIMESTAMP MISMATCH`` or ``TIMESTAMP skew detected``)."""
+    """A gcloud table's header starts ``head``: upper-case column names two blanks apart, ``TIMESTAMP`` first (unless
+    ``strict``), or of which TIMESTAMP and another are gcloud's (``table(severity,timestamp,…)``; not a line such as
+    ``ERROR TIMESTAMP MISMATCH``, ``TIMESTAMP skew detected`` or ``TIMESTAMP SKEW DETECTED``)."""
     if not strict and _TIMESTAMP_FIRST.match(head):
         return True
     match = _TABLE_HEADER.match(head)
