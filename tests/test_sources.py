@@ -742,6 +742,9 @@ def test_ndjson_after_a_line_of_text_is_read_line_by_line(tmp_path, preamble):
         'Starting worker\nloaded\n[{"timestamp": "2026-01-01T00:00:00Z", "value": 3}]\nERROR db down\n',  # app data
         "boot\nTIMESTAMP skew detected 3s\n2026-01-01 00:00:01 ERROR db down\n",
         "starting\n2026-01-01T00:00:00Z\tstarted\n2026-01-01T00:00:01Z\tready\nERROR db down\nERROR again\n",
+        # a log that prints an array of entry-like objects, with no time before it: the log goes on after it
+        "Starting worker\nloaded:\n" + json.dumps([{"timestamp": "2026-01-01T00:00:00Z", "severity": "INFO"}], indent=2)
+        + "\nERROR app: database unreachable\n",
         # a log that prints a gcloud-shaped array: the log goes on after it
         "[2026-01-01 00:00:00 +0000] [1] [INFO] dump:\n" + json.dumps([{"insertId": "a", "logName": "l"}], indent=2)
         + "\n[2026-01-01 00:00:01 +0000] [7] [ERROR] Worker failed to boot.\n",

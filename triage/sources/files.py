@@ -231,21 +231,26 @@ def _preamble(head: bytes) -> int:
         timed = timed or _TIMED_LINE.match(text) is not None
         offset += len(text) + 1
         start = head[offset:].lstrip(_PADDING)
-        if _starts_export(start):
-            # timed lines before an array that ends with text after it: a log that printed a dump, and goes on
-            return 0 if timed and _TEXT_AFTER_ARRAY.search(start) else offset
+        found = _starts_export(start)
+        if found:
+            # an array that ends with text after it, after timed lines or without gcloud's own keys: a log that
+            # printed a dump, and goes on
+            return 0 if (timed or found == "projected") and _TEXT_AFTER_ARRAY.search(start) else offset
     return 0
 
 
-def _starts_export(start: bytes) -> bool:
+def _starts_export(start: bytes) -> str | None:
+    """What export starts ``start``: "gcloud" (an array whose first entry has ``insertId`` and ``logName``),
+    "projected" (one with ``timestamp`` and a severity or payload), "table", or None."""
     shape = _shape(start)
     if shape == "array":
         first = _GCLOUD_ARRAY.match(start)
-        return first is not None and (
-            b'"insertId":' in first[0] and b'"logName":' in first[0]
-            or b'"timestamp":' in first[0] and any(key in first[0] for key in _PROJECTED_KEYS)
-        )
-    return shape == "table" and is_table_header(start, strict=True)
+        if first is None:
+            return None
+        if b'"insertId":' in first[0] and b'"logName":' in first[0]:
+            return "gcloud"
+        return "projected" if b'"timestamp":' in first[0] and any(key in first[0] for key in _PROJECTED_KEYS) else None
+    return "table" if shape == "table" and is_table_header(start, strict=True) else None
 
 
 # besides "timestamp", what the first entry of a projected export (--format="json(timestamp,severity,textPayload)") holds
