@@ -976,15 +976,19 @@ def test_a_table_level_column_is_read_as_the_payloads_level(tmp_path):
 
 def test_an_array_of_entries_on_one_ndjson_line_is_read_entry_by_entry(tmp_path):
     path = tmp_path / "mixed.ndjson"
-    lines = [ENTRY_A, {"entries": [ENTRY_A]}, [ENTRY_A, ENTRY_A, 3], [], [1]]
+    lines = [ENTRY_A, {"entries": [ENTRY_A]}, [ENTRY_A, ENTRY_A, 3], [], [1], [2, ENTRY_A]]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     items = records(path)
-    assert payloads(items) == ["boom A"] * 4
+    assert payloads(items) == ["boom A"] * 5
     assert [(p.location, p.reason) for p in problems(items)] == [
         (f"{path}:3", "expected a JSON object, found int"),
         (f"{path}:4", "expected a JSON object, found list"),
         (f"{path}:5", "expected a JSON object, found list"),
+        (f"{path}:6", "expected a JSON object, found int"),
     ]
+    text = tmp_path / "mixed.log"  # read as a plain log: its array lines are read alike
+    text.write_text("2026-11-28 01:00:00,000 INFO app: started\n" + json.dumps([ENTRY_A, ENTRY_A]) + "\n")
+    assert payloads(records(text)) == ["2026-11-28 01:00:00,000 INFO app: started", "boom A", "boom A"]
 
 
 def test_an_element_on_one_line_of_a_pretty_printed_array_is_read_alone(tmp_path):

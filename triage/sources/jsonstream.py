@@ -388,25 +388,37 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
                 yield Record(name, number, value)
             else:
                 yield from _wrapped_entries(value, name, number)
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                yield Record(name, number, item) if isinstance(item, dict) else _bad_value(name, number, item)
+        elif _is_entry_array(value):
+            yield from _array_entries(value, name, number)
         else:
             yield _bad_value(name, number, value)
 
 
 def object_line(text: str, name: str, number: int) -> list[Record | Problem] | None:
     """The records of a line of text that is a JSON object (a LogEntry, an app's JSON line, a one-line wrapper of
-    entries), as :func:`read_ndjson` reads it; None when it is no JSON object (it stays text)."""
+    entries) or an array of entries, as :func:`read_ndjson` reads it; None when it is neither (it stays text)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
+    if _is_entry_array(value):
+        return list(_array_entries(value, name, number))
     if not isinstance(value, dict):
         return None
     if "timestamp" in value or "insertId" in value or not is_wrapper(value):
         return [Record(name, number, value)]
     return list(_wrapped_entries(value, name, number))
+
+
+def _is_entry_array(value: object) -> bool:
+    """A JSON array of one line that holds log entries (``jq -c .`` of a gcloud export), not an app's data."""
+    return isinstance(value, list) and any(isinstance(item, dict) and not _TOP_LEVEL_KEYS.isdisjoint(item) for item in value)
+
+
+def _array_entries(items: list, name: str, number: int) -> RecordStream:
+    """The records of an array of entries on line ``number``; each item that is no object is a problem."""
+    for item in items:
+        yield Record(name, number, item) if isinstance(item, dict) else _bad_value(name, number, item)
 
 
 # Keys by which a JSON line is a record of its own (a LogEntry, an app's JSON line), not a wrapper.

@@ -168,7 +168,7 @@ def read_plain(lines: Iterable[bytes], name: str, first: int = 1) -> RecordStrea
             yield group
             continue
         number, texts = group
-        if len(texts) == 1 and texts[0][:1] == "{":
+        if len(texts) == 1 and texts[0][:1] in ("{", "["):
             records = object_line(texts[0], name, number)
             if records is not None:
                 error_time = None
