@@ -321,7 +321,7 @@ def test_a_service_filter_that_matches_nothing_is_explained(cli):
 
 
 def test_a_service_filter_that_leaves_out_a_text_exports_entries_says_so_once(cli, tmp_path, monkeypatch):
-    left_out = "Warning: --service left out 294 entries with no service name (a text export names none)\n"
+    left_out = "Warning: --service left out 294 entries with no service name (a text export, or a resource other than a Cloud Run service, names none)\n"
     both = ("-s", FIXTURES / "sample.table.txt", "-s", FIXTURES / "sample.json", "--no-state")
     result = cli("scan", *both, "--service", "api-backend")
     assert left_out in result.stderr and "matched no entry" not in result.stderr

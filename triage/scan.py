@@ -358,7 +358,10 @@ def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[
             + (f"; {unnamed} entries carry no service name (a text export?)" if unnamed else "")
         )
     elif unnamed:
-        notes.append(f"--service left out {unnamed} {_entries(unnamed)} with no service name (a text export names none)")
+        notes.append(
+            f"--service left out {unnamed} {_entries(unnamed)} with no service name (a text export, or a resource other"
+            " than a Cloud Run service, names none)"
+        )
     return tuple(notes)
 
 
