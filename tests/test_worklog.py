@@ -278,7 +278,9 @@ def test_cli_worklog_attach_does_not_link_drafts_of_another_scan(state, tmp_path
     assert result.exit_code == 0, result.output
     text = worklog.read_text()
     assert f"](drafts/{other.fingerprint}.md) |" in text and f"drafts/{redis.fingerprint}.md" not in text
-    assert f"Note: 1 draft(s) in {drafts} are of another scan (their counts or times differ): not linked" in result.stderr
+    assert result.stderr.startswith(
+        f"Note: 1 draft(s) in {drafts} are of another scan (their counts or times differ): not linked; draft them again"
+        f" (`triage draft --all --out {drafts} --state-dir {state}`) to link them\n")
 
 
 def test_cli_scan_records_unless_no_state(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
@@ -66,9 +67,10 @@ def attach(
             _, result = require_latest(store)
         links, stale = _draft_links(drafts, path, result.clusters) if drafts else ({}, 0)
         if stale:
+            again = ["triage", "draft", "--all", "--out", str(drafts)] + (["--state-dir", str(state_dir)] if state_dir else [])
             typer.echo(
                 f"Note: {stale} draft(s) in {drafts} are of another scan (their counts or times differ): not linked;"
-                f" run `triage draft --out {drafts}` again to link them", err=True,
+                f" draft them again (`{shlex.join(again)}`) to link them", err=True,
             )
         section = render_worklog_section(result, now, floor, links, template_set)
         append_section(path, section, render_worklog_new("Worklog", now, template_set))
