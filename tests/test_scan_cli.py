@@ -900,3 +900,23 @@ def test_a_file_of_a_limit_like_count_is_said_to_be_maybe_cut(cli, tmp_path):
         " ".join(result.stderr.split()))
     quiet = cli("scan", "-s", _text_export(tmp_path / "all.ndjson", lines[:49]), "--no-state")
     assert "holds exactly" not in quiet.stderr
+
+
+@pytest.mark.parametrize(
+    "template, title",
+    [
+        ("Traceback (no exception line) in configuration/base.py:_get_cached_config < configuration/base.py:get_unified_"
+         "config < app/main.py:lifespan", "Traceback (no exception line) in configuration/base.py:_get_cached_config…"),
+        ("Connection reset because peer <IP> closed the stream while the upstream handshake for tenant <ID> was still "
+         "in progress", "Connection reset because peer <IP> closed the stream while the upstream handshake for tenant <ID>…"),
+        ("x" * 120, "x" * 99 + "…"),  # no word end in the second half: cut where the width ends
+    ],
+)
+def test_a_long_derived_title_is_cut_at_a_words_end(template, title):
+    from dataclasses import replace
+
+    from cluster_factory import unmatched_cluster
+    from triage.scan import _title
+
+    cluster = replace(unmatched_cluster(), template=template, samples=())
+    assert _title(template, cluster) == title

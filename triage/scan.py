@@ -424,7 +424,7 @@ def _title(template: str, cluster: Cluster, width: int = 100) -> str:
         return first
     cut = first[: width - 1]
     end = cut.rfind(" ")
-    return (cut[:end].rstrip(" <>|,;:-") if end >= width // 2 else cut) + "…"
+    return (cut[:end].rstrip(" <|,;:-") if end >= width // 2 else cut) + "…"
 
 
 def _fill_common_values(template: str, lines: list[str]) -> str:
