@@ -419,6 +419,19 @@ def test_an_answer_that_is_no_api_json_after_the_repository_is_one_line(listing)
     assert "with something other than GitHub's API" in message and message.endswith("check GITHUB_API_URL")
 
 
+@pytest.mark.parametrize("kind", ["create", "comment"])
+def test_a_write_answered_with_something_other_than_the_api_is_one_line(fake, kind):
+    github = tracker(fake)
+    first = github.create("first", body_for("fp-1"), [])
+    fake.fail("POST", r"/issues$" if kind == "create" else r"/comments$", 201, message="Sign in to Acme SSO")
+    with pytest.raises(GitHubError) as caught:
+        github.create("second", body_for("fp-2"), []) if kind == "create" else github.comment(first.number, "news")
+    action, done = ("create an issue", "created") if kind == "create" else (f"comment on issue #{first.number}", "posted")
+    assert str(caught.value).startswith(
+        f"{fake.url} answered the request to {action} with something other than GitHub's API (a sign-in or proxy"
+        f" page?): check GITHUB_API_URL; GitHub may have {done} it anyway: run the command again")
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -251,6 +251,7 @@ class GitHubTracker(IssueTracker):
             "create an issue",
             maybe_done=_MAYBE_CREATED,
         )
+        self._check_answer(issue, "number", "create an issue", _MAYBE_CREATED)
         self._remember(issue)
         tracked = _tracked(issue)
         if self.label.lower() not in {name.lower() for name in tracked.labels}:  # dropped without push access
@@ -264,7 +265,8 @@ class GitHubTracker(IssueTracker):
     def comment(self, number: int, body: str) -> None:
         _check_body(body)
         issue = self._issue(number)
-        self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", maybe_done=_MAYBE_POSTED)
+        made = self._call(lambda: issue.create_comment(body), f"comment on issue #{number}", maybe_done=_MAYBE_POSTED)
+        self._check_answer(made, "id", f"comment on issue #{number}", _MAYBE_POSTED)
 
     def comments(self, number: int, since: datetime | None) -> list[str]:
         issue = self._issue(number)
@@ -378,6 +380,16 @@ class GitHubTracker(IssueTracker):
                     f" ({type(err).__name__}; a sign-in or proxy page, or a cut answer?): check GITHUB_API_URL"
                 )
                 raise self._error(message + maybe_done) from None
+
+    def _check_answer(self, made: object, key: str, action: str, maybe_done: str) -> None:
+        """A one-line error when the answer to a write is not GitHub's (PyGithub takes a sign-in or proxy page for one:
+        the write may or may not have been done)."""
+        data = getattr(made, "raw_data", None)
+        if not isinstance(data, dict) or not isinstance(data.get(key), int):
+            raise self._error(
+                f"{self._base_url} answered the request to {action} with something other than GitHub's API (a sign-in"
+                f" or proxy page?): check GITHUB_API_URL{maybe_done}"
+            )
 
     def _error(self, message: str) -> GitHubError:
         """One line without the token, nor the ``user[:password]@`` of a URL in it (GITHUB_API_URL=https://user:pass@…
