@@ -826,6 +826,19 @@ def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env
 
 # --- an empty pull names what narrowed it ------------------------------------------------------------------------
 
+def test_a_live_report_names_the_project_it_read(cli, fake, tmp_path, monkeypatch):
+    """A project taken from the environment may be the wrong one: an all-clear says for which."""
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "test-proj")
+    table = cli("scan", "--since", "1h", "--now", NOW, "--no-state")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.splitlines()[1] == "Cloud Logging project test-proj"
+    markdown = cli("scan", "--since", "1h", "--now", NOW, "--no-state", "-f", "markdown")
+    assert "\nCloud Logging project test-proj\n" in markdown.stdout
+    export = tmp_path / "export.json"
+    export.write_text("[]")
+    assert "Cloud Logging" not in cli("scan", "-s", export, "--no-state").stdout  # a file names itself
+
+
 def test_a_misspelt_resource_type_is_named_when_nothing_comes_back(cli, fake, tmp_path):
     """An empty answer is no all-clear when a misspelt type selected nothing (also from triage.toml)."""
     result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "--fail-on", "P3",

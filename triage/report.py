@@ -125,6 +125,15 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
 TRUNCATED_LINE = "TRUNCATED: --max-entries kept the newest entries; more match than were read"
 
 
+def live_line(result: ScanResult) -> str | None:
+    """``Cloud Logging project acme-prod``: the projects read live (one taken from the environment or gcloud's
+    configuration could be the wrong one: an all-clear says for which), else None."""
+    projects = list(dict.fromkeys(source[4:] for source in result.sources if source.startswith("gcp:") and source[4:]))
+    if not projects:
+        return None
+    return f"Cloud Logging project{'s' if len(projects) > 1 else ''} {printable(', '.join(projects))}"
+
+
 def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
@@ -191,7 +200,8 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 80, force_terminal=color, no_color=not color, highlight=False)
     console.print(window_line(result), markup=False)
-    console.print(summary_line(result, len(report.incidents)), markup=False)
+    for line in filter(None, (live_line(result), summary_line(result, len(report.incidents)))):
+        console.print(line, markup=False)
     scope = scope_line(result)
     if scope:
         console.print(scope, markup=False)
@@ -250,7 +260,11 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
 
 def render_markdown(report: ScanReport) -> str:
     result = report.result
-    lines = [f"**{window_line(result)}**", "", summary_line(result, len(report.incidents)), ""]
+    lines = [f"**{window_line(result)}**", ""]
+    live = live_line(result)
+    if live:
+        lines += [escape_html(live), ""]
+    lines += [summary_line(result, len(report.incidents)), ""]
     scope = scope_line(result)
     if scope:
         lines += [escape_html(scope), ""]
