@@ -920,3 +920,14 @@ def test_a_long_derived_title_is_cut_at_a_words_end(template, title):
 
     cluster = replace(unmatched_cluster(), template=template, samples=())
     assert _title(template, cluster) == title
+
+
+def test_ctrl_c_is_one_line_and_exit_130(cli, monkeypatch):
+    import triage.scan
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(triage.scan, "scan", interrupted)
+    result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state")
+    assert (result.exit_code, result.stderr, result.stdout) == (130, "Interrupted.\n", "")

@@ -18,13 +18,15 @@ from typer.core import TyperGroup
 from ..errors import TriageError
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 # click's error for a bad command line (unknown option, missing or bad value), which typer may ship as its own copy
 _USAGE_ERROR = next(kind for kind in typer.BadParameter.__mro__ if kind.__name__ == "UsageError")
 
 
 class CommandGroup(TyperGroup):
     """Every command: an empty argument is an error; a bad command line is one ``Error:`` line and a hint (not
-    click's usage block); a reader that closes stdout early (``| head``) ends it quietly with exit 141."""
+    click's usage block); a reader that closes stdout early (``| head``) ends it quietly with exit 141; Ctrl-C
+    says "Interrupted." and exits 130."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         _reject_empty(args)
@@ -41,6 +43,9 @@ class CommandGroup(TyperGroup):
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except KeyboardInterrupt:  # Ctrl-C: one line, not typer's silent exit
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except sqlite3.Error as err:  # a state store that opened but cannot be read (damaged, missing tables)
             fatal(f"the state store cannot be read: {err}", hint="check --state-dir, or move the damaged state.db aside")
 
@@ -109,9 +114,6 @@ def main() -> None:
     _register()
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        sys.exit(130)
     except Exception as err:  # a bug: one line, with the way to get the details
         if os.environ.get("TRIAGE_DEBUG"):
             raise
