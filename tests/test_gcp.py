@@ -826,6 +826,17 @@ def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env
 
 # --- an empty pull names what narrowed it ------------------------------------------------------------------------
 
+def test_a_project_given_twice_is_pulled_once(cli, fake):
+    once = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "-f", "json")
+    requests = len(fake.requests)
+    twice = cli("scan", "--source", "gcp:test-proj", "--source", "gcp", "--project", "test-proj", "--since", "1h",
+                "--now", NOW, "--no-state", "-f", "json")
+    assert twice.exit_code == 0, twice.stderr
+    assert len(fake.requests) == 2 * requests  # this run's requests: as many as one pull's
+    assert twice.stderr == "Warning: --source gcp:test-proj is given twice: pulled once\n"
+    assert json.loads(twice.stdout)["clusters"] == json.loads(once.stdout)["clusters"]
+
+
 def test_a_live_report_names_the_project_it_read(cli, fake, tmp_path, monkeypatch):
     """A project taken from the environment may be the wrong one: an all-clear says for which."""
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "test-proj")

@@ -114,16 +114,20 @@ def resolve_sources(specs: tuple[str, ...], project: str | None) -> tuple[str, .
 
 def distinct_files(specs: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``specs`` without the files named again (the same path once resolved, or the same regular file through another
-    path or a link), and a warning for each one left out: a file given twice is read once. Text exports carry no
-    insertId to tell a repeated entry by, and whole-second lines of several workers may well be the same text, so
-    only the files themselves can be told apart. ``-`` and Cloud Logging sources stay as they are."""
+    path or a link) and the Cloud Logging projects named again, and a warning for each one left out: a source given
+    twice is read (or pulled: twice the time and quota) once. Text exports carry no insertId to tell a repeated entry
+    by, and whole-second lines of several workers may well be the same text, so only the files themselves can be
+    told apart. ``-`` stays as it is."""
     kept: list[str] = []
     first: dict[tuple, str] = {}
     warnings = []
     for spec in specs:
-        key = None if spec == "-" or is_live(spec) else _file_key(spec)
+        key = None if spec == "-" else ("live", spec) if is_live(spec) else _file_key(spec)
         if key in first:
-            warnings.append(f"--source {spec} names the same file as {first[key]}: read once")
+            warnings.append(
+                f"--source {spec} is given twice: pulled once" if key[0] == "live"
+                else f"--source {spec} names the same file as {first[key]}: read once"
+            )
             continue
         if key is not None:
             first[key] = spec
