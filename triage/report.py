@@ -122,7 +122,12 @@ def summary_line(result: ScanResult, incidents: int = 0) -> str:
     return text + (f", {_count(incidents, 'incident')}" if incidents else "")
 
 
-TRUNCATED_LINE = "TRUNCATED: --max-entries kept the newest entries; more match than were read"
+def truncated_line(result: ScanResult) -> str:
+    """``TRUNCATED: --max-entries kept the newest entries (those from 11:25:29Z on); …``: which part of the window
+    the report holds."""
+    span = result.entries_span
+    kept = f" (those from {format_time(span.start)} on)" if span is not None and span.start is not None else ""
+    return f"TRUNCATED: --max-entries kept the newest entries{kept}; more match than were read"
 
 
 def live_line(result: ScanResult) -> str | None:
@@ -206,7 +211,7 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
     if scope:
         console.print(scope, markup=False)
     if result.truncated:
-        console.print(Text(TRUNCATED_LINE, style="bold"))
+        console.print(Text(truncated_line(result), style="bold"))
     if not result.clusters:
         console.print(_nothing_found(result), markup=False)
         return buffer.getvalue()
@@ -269,7 +274,7 @@ def render_markdown(report: ScanReport) -> str:
     if scope:
         lines += [escape_html(scope), ""]
     if result.truncated:
-        lines += [f"**{TRUNCATED_LINE}**", ""]
+        lines += [f"**{truncated_line(result)}**", ""]
     by_fp = {c.fingerprint: c for c in result.clusters}
     for incident in _ranked(report):
         lines.append(f"- **Incident `{incident.id}`** ({incident_priority(incident, by_fp)}): {escape_cell(incident.summary)}")
