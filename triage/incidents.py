@@ -97,6 +97,7 @@ class _Link:
     mean_gap: float
     instances: frozenset[str]  # of the occurrences it rests on (see :class:`_Precedence`)
     revisions: frozenset[str]
+    places: frozenset[Hashable]  # their places (see :func:`_place`)
     first_seen: datetime  # the first and last time of those occurrences
     last_seen: datetime
 
@@ -135,8 +136,8 @@ class _Precedence:
     """How often ``source`` precedes ``target``: ``hits`` target occurrences with a source occurrence at most
     ``lag_s`` before them on the same instance or trace, ``gap_sum`` the sum of those (smallest) gaps, and
     ``expected`` the share of the target's occurrences the source would precede by chance (see
-    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits; ``instances``, ``revisions``
-    and the ``first`` and ``last`` times of the hits and of the source occurrence nearest before each."""
+    :meth:`_Layout.coverage`), ``chance_gap`` the mean gap of such chance hits; ``instances``, ``revisions``,
+    ``places`` and the ``first`` and ``last`` times of the hits and of the source occurrence nearest before each."""
 
     hits: int
     gap_sum: float
@@ -144,6 +145,7 @@ class _Precedence:
     chance_gap: float
     instances: frozenset[str]
     revisions: frozenset[str]
+    places: frozenset[Hashable]
     first: datetime
     last: datetime
 
@@ -161,7 +163,7 @@ def _precedence(
     sources: list[Hashable | None] = []  # (place, source) of an occurrence whose order in its source is known
     orders: list[int] = []
     traces: list[str | None] = []
-    names: dict[str, int] = {}  # instance and revision names, by code
+    names: dict[Hashable, int] = {}  # instance and revision names and places, by code
     instances: list[int] = []
     revisions: list[int] = []
     loud: list[bool] = []  # may precede: at ERROR or above
@@ -189,16 +191,17 @@ def _precedence(
         return {}, {}, totals
     t = np.array(times) - min(times)
     offsets = _tie_offsets(t, sources, np.array(orders, dtype=np.int64))
-    instance_codes, revision_codes = np.array(instances, dtype=np.int64), np.array(revisions, dtype=np.int64)
+    codes = [np.array(found, dtype=np.int64) for found in (
+        instances, revisions, [-1 if place is None else names.setdefault(place, len(names)) for place in places])]
     occurrences_of = _Positions(owner)
 
-    def pairs_from(preceding: np.ndarray) -> dict[tuple[int, int], _Precedence]:
-        """The pairs, when only the ``preceding`` occurrences precede."""
+    def pairs_from(preceding: np.ndarray, sources: np.ndarray) -> dict[tuple[int, int], _Precedence]:
+        """The pairs of these ``sources``, when only the ``preceding`` occurrences precede."""
         layouts = [_Layout(t, offsets, owner, preceding, places, lag_s), _Layout(t, np.zeros(t.size), owner, preceding, traces, lag_s)]
-        compared = _Compared(owner, layouts, instance_codes, revision_codes, list(names))
+        compared = _Compared(owner, layouts, codes, list(names))
         by_place = compared.layouts[0]
         pairs: dict[tuple[int, int], _Precedence] = {}
-        for source in np.unique(owner):
+        for source in sources:
             occurrence, gap, before = compared.nearest_after(int(source))
             if not occurrence.size:
                 continue
@@ -218,13 +221,19 @@ def _precedence(
             ):
                 pairs[(int(source), target)] = _Precedence(
                     n, gap_sum, chance / max(int(totals[target]), 1), chance_gap,
-                    *where.get(target, (frozenset(), frozenset())), stamps[first], stamps[last],
+                    *where.get(target, (frozenset(), frozenset(), frozenset())), stamps[first], stamps[last],
                 )
         return pairs
 
-    every = pairs_from(np.ones(t.size, dtype=bool))
+    every = pairs_from(np.ones(t.size, dtype=bool), np.unique(owner))
     louder = np.array(loud, dtype=bool)
-    return every, every if louder.all() else pairs_from(louder), totals
+    if louder.all():
+        return every, every, totals
+    mixed = np.unique(owner[~louder])  # the sources with an occurrence below ERROR: the others precede alike
+    unchanged = set(np.unique(owner).tolist()) - set(mixed.tolist())
+    loud_pairs = {pair: found for pair, found in every.items() if pair[0] in unchanged}
+    loud_pairs.update(pairs_from(louder, mixed))
+    return every, loud_pairs, totals
 
 
 def _spans(t: np.ndarray, rows: np.ndarray, groups: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -272,13 +281,12 @@ def _place(occurrence: Occurrence) -> Hashable | None:
 @dataclass(frozen=True)
 class _Compared:
     """The timestamped occurrences compared (rows): the cluster of each, their layouts by place and by trace, and
-    the instance and revision of each (codes into ``names``; -1: none)."""
+    the instance, revision and place of each (``codes``, three arrays of codes into ``names``; -1: none)."""
 
     owner: np.ndarray
     layouts: list["_Layout"]
-    instances: np.ndarray
-    revisions: np.ndarray
-    names: list[str]
+    codes: list[np.ndarray]
+    names: list[Hashable]
 
     def nearest_after(self, source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The other clusters' occurrences (ascending) with a ``source`` occurrence at most ``lag_s`` before them in
@@ -292,19 +300,19 @@ class _Compared:
         first &= self.owner[occurrence] != source
         return occurrence[first], gap[first], before[first]
 
-    def where(self, hits: np.ndarray, before: np.ndarray) -> dict[int, tuple[frozenset[str], frozenset[str]]]:
-        """By the cluster of each of ``hits``: the instances and revisions of its hits and of the occurrences
+    def where(self, hits: np.ndarray, before: np.ndarray) -> dict[int, tuple[frozenset, frozenset, frozenset]]:
+        """By the cluster of each of ``hits``: the instances, revisions and places of its hits and of the occurrences
         ``before`` them (one pass for all the clusters a source precedes)."""
         targets = np.concatenate((self.owner[hits], self.owner[hits]))
         rows = np.concatenate((hits, before))
-        found: dict[int, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+        found: dict[int, tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
         width = len(self.names) + 1
-        for kind, codes in enumerate((self.instances, self.revisions)):
+        for kind, codes in enumerate(self.codes):
             for key in np.unique(targets * width + codes[rows] + 1).tolist():
                 target, code = divmod(key, width)
                 if code:
                     found[target][kind].add(self.names[code - 1])
-        return {target: (frozenset(instances), frozenset(revisions)) for target, (instances, revisions) in found.items()}
+        return {target: tuple(map(frozenset, sets)) for target, sets in found.items()}
 
 
 class _Positions:
@@ -434,7 +442,8 @@ def _qualified(
             or mean_gap <= TIGHTER * found.chance_gap
         ):
             qualified[(source, target)] = _Link(
-                source, target, float(share), float(mean_gap), found.instances, found.revisions, found.first, found.last
+                source, target, float(share), float(mean_gap), found.instances, found.revisions, found.places, found.first,
+                found.last
             )
     return qualified
 
@@ -542,14 +551,18 @@ def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
 
 
 def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
-    """The incident of ``members``; its time span, instances and revisions are those of the occurrences its links
-    rest on (a cluster's other occurrences, at other times or elsewhere, may have nothing to do with it)."""
+    """The incident of ``members``; its instances and revisions are those of the occurrences its links rest on, its
+    time span that of its clusters' occurrences in the places of those (a cluster's other occurrences, elsewhere,
+    may have nothing to do with it: a stray 404 of last week on another service)."""
     order = _causal_order(clusters, members, links)
     root = clusters[_root(clusters, order)]
     chain = [clusters[node] for node in order]
     inside = set(members)
     own = [link for link in links if link.source in inside]
-    first_seen = min(link.first_seen for link in own)
+    places = frozenset().union(*(link.places for link in own))
+    times = [o.timestamp for c in chain for o in c.occurrences if o.timestamp is not None and _place(o) in places]
+    times += [moment for link in own for moment in (link.first_seen, link.last_seen)]  # linked by trace alone, too
+    first_seen, last_seen = min(times), max(times)
     instances = frozenset().union(*(link.instances for link in own))
     revisions = frozenset().union(*(link.revisions for link in own))
     return Incident(
@@ -559,7 +572,7 @@ def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link
         instances=tuple(sorted(instances)),
         revisions=tuple(sorted(revisions)),
         first_seen=first_seen,
-        last_seen=max(link.last_seen for link in own),
+        last_seen=last_seen,
         summary=" → ".join(f"{short_title(c)} ({c.count})" for c in chain),
     )
 
