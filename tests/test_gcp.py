@@ -839,6 +839,18 @@ def test_a_project_given_twice_is_pulled_once(cli, fake):
     assert json.loads(twice.stdout)["clusters"] == json.loads(once.stdout)["clusters"]
 
 
+def test_drafts_of_a_scan_of_any_resource_type_do_not_pin_cloud_run_revision(cli, fake, tmp_path):
+    state = str(tmp_path / "state")
+    for kind, term in (("any", None), ("cloud_run_revision", 'resource.type="cloud_run_revision"')):
+        scanned = cli("scan", "-s", "gcp:test-proj", "--since", "1h", "--now", NOW, "--resource-type", kind,
+                      "--state-dir", state)
+        assert scanned.exit_code == 0, scanned.stderr
+        drafted = cli("draft", "--all", "--state-dir", state)
+        assert drafted.exit_code == 0, drafted.stderr
+        pinned = "resource.type%3D%22cloud_run_revision%22" in drafted.stdout or "\nresource.type=" in drafted.stdout
+        assert pinned == (term is not None), kind
+
+
 def test_a_live_report_names_the_project_it_read(cli, fake, tmp_path, monkeypatch):
     """A project taken from the environment may be the wrong one: an all-clear says for which."""
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "test-proj")

@@ -299,3 +299,13 @@ def test_a_version_4_store_learns_the_repository_of_new_issue_links_and_keeps_it
         assert (store.linked_issue("fp").number, store.linked_issue("fp").repo_id) == (2, 4711)
         assert store.linked_issue("fp", "O/R").api_host == "ghe.example.com"
         assert (store.linked_issue("fp2").repo_id, store.linked_issue("fp2").api_host) == (None, None)
+
+
+def test_round_trip_keeps_the_resource_type_and_older_results_read_the_default():
+    from triage.serialize import scan_result_from_dict, scan_result_to_dict
+
+    known = dataclasses.replace(scan_result(), resource_type=None)
+    assert scan_result_from_dict(scan_result_to_dict(known)) == known
+    older = scan_result_to_dict(known)
+    del older["resource_type"]
+    assert scan_result_from_dict(older).resource_type == "cloud_run_revision"

@@ -28,7 +28,7 @@ from .grouping import select_samples
 from .history import MIN_COVERED
 from .incidents import Incident, incident_priority, link_incidents, short_title
 from .logs_link import logs_explorer_url, logs_query, time_range
-from .model import PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
+from .model import DEFAULT_RESOURCE_TYPE, PRIORITIES, Cluster, Sample, ScanResult, Severity, Window
 from .redact import redact, redact_cluster, redact_title
 from .resources import data_dir
 from .window import format_time, iso_z
@@ -87,6 +87,7 @@ class DraftContext:
     incident: Incident | None = None  # the incident holding the cluster
     chain: tuple[Cluster, ...] = ()  # the incident's clusters in causal order
     truncated: bool = False  # the scan stopped early (--max-entries): its counts are lower bounds
+    resource_type: str | None = DEFAULT_RESOURCE_TYPE  # what the scan selected, for the Logs Explorer query (None: any)
 
 
 # --- templates --------------------------------------------------------------------------------------------
@@ -429,8 +430,8 @@ def _evidence(cluster: Cluster, context: DraftContext) -> dict[str, Any]:
         "revisions": list(cluster.revisions.items()),
         "captures": list(cluster.captures.items()),
         "template": cluster.template,
-        "logs_url": logs_explorer_url(cluster, context.window, context.project),
-        "logs_query": logs_query(cluster),
+        "logs_url": logs_explorer_url(cluster, context.window, context.project, context.resource_type),
+        "logs_query": logs_query(cluster, context.resource_type),
         "project": context.project,
         "truncated": context.truncated,
     }

@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from .errors import UsageError
-from .model import Severity, Window
+from .model import DEFAULT_RESOURCE_TYPE, Severity, Window
 from .rules_load import MatchSpec
 from .window import format_time, iso_z, time_before
 
-DEFAULT_RESOURCE_TYPE = "cloud_run_revision"
 DEFAULT_WINDOW = timedelta(hours=1)
 MAX_FILTER_CHARS = 20_000  # the API's limit
 # Where an entry's message can be (see triage.entries.message_text): a structured log's message is its JSON

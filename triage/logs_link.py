@@ -1,6 +1,7 @@
 """A Cloud Logging Logs Explorer link that opens exactly one cluster's failure in one window.
 
-The query: ``resource.type="cloud_run_revision"``, the cluster's services, and a case-insensitive text match
+The query: the scan's ``resource.type`` (``cloud_run_revision`` unless ``--resource-type`` said otherwise), the
+cluster's services, and a case-insensitive text match
 (``:``) on ``textPayload`` or ``jsonPayload.message`` for the rule's literal (its longest ``contains`` item,
 its ``contains_any`` items, or the literal its regex requires) or, without one, a literal the log text itself
 holds: the longest literal piece of the cluster's template as its samples write it, or a traceback's exception
@@ -18,23 +19,23 @@ from urllib.parse import quote
 from .clustering import TRACEBACK_MARKER
 from .entries import EMPTY_MESSAGE, strip_log_prefix
 from .gcp_filter import quote as filter_quote, request_term
-from .model import Cluster, Window
+from .model import DEFAULT_RESOURCE_TYPE, Cluster, Window
 from .redact import MASK
 from .rules import regex_literals
 from .rules_load import latency_condition, status_ranges
 from .window import format_time
 
 CONSOLE = "https://console.cloud.google.com/logs/query"
-RESOURCE_TYPE = "cloud_run_revision"
 MIN_LITERAL = 4
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>|" + re.escape(MASK))  # a masked secret matches no log text either
 # entries.request_summary: "GET /ws → 403 Forbidden (0.003s)", "/ws → ? (0.01s)" without method or status
 _REQUEST_SUMMARY = re.compile(r"^(?:(?P<method>[A-Z]+) )?(?P<path>/\S*|<\*>) → (?P<status>\d{3}\b|<NUM>|\?)")
 
 
-def logs_query(cluster: Cluster) -> str:
-    """The Logging query language filter for ``cluster`` (one condition per line, ANDed)."""
-    lines = [f"resource.type={filter_quote(RESOURCE_TYPE)}"]
+def logs_query(cluster: Cluster, resource_type: str | None = DEFAULT_RESOURCE_TYPE) -> str:
+    """The Logging query language filter for ``cluster`` (one condition per line, ANDed), of ``resource_type``
+    (None: any)."""
+    lines = [f"resource.type={filter_quote(resource_type)}"] if resource_type else []
     services = sorted(cluster.services)
     if len(services) == 1:
         lines.append(f"resource.labels.service_name={filter_quote(services[0])}")
@@ -131,9 +132,11 @@ def time_range(cluster: Cluster, window: Window) -> tuple[datetime, datetime] | 
     return (start, end) if start and end else None
 
 
-def logs_explorer_url(cluster: Cluster, window: Window, project: str | None) -> str:
+def logs_explorer_url(
+    cluster: Cluster, window: Window, project: str | None, resource_type: str | None = DEFAULT_RESOURCE_TYPE
+) -> str:
     """``https://console.cloud.google.com/logs/query;query=…;timeRange=FROM%2FUNTIL?project=…``."""
-    url = f"{CONSOLE};query={quote(logs_query(cluster), safe='')}"
+    url = f"{CONSOLE};query={quote(logs_query(cluster, resource_type), safe='')}"
     span = time_range(cluster, window)
     if span:
         url += f";timeRange={format_time(span[0])}%2F{format_time(span[1])}"

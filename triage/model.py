@@ -40,6 +40,7 @@ _SEVERITY_ALIASES = {
 }
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
+DEFAULT_RESOURCE_TYPE = "cloud_run_revision"  # what a live pull selects, and Logs Explorer links, unless told
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +208,7 @@ class ScanResult:
     services: tuple[str, ...] = ()  # the --service filter (empty: every service)
     min_severity: Severity = Severity.WARNING  # the severity floor
     entries_span: Window | None = None  # the first and last time of the entries in the window (None: none had one)
+    resource_type: str | None = DEFAULT_RESOURCE_TYPE  # what a live pull selected (None: any); Logs Explorer links too
 
     def failure_span(self) -> tuple[datetime | None, datetime | None]:
         """When the first and the last failure of the scan happened (None, None without failures)."""

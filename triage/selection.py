@@ -117,7 +117,9 @@ def draft_contexts(
     for fp, context in annotated.items():
         incident = incident_for(fp, incidents)
         chain = tuple(by_fp[member] for member in incident.clusters if member in by_fp) if incident else ()
-        contexts[fp] = DraftContext(result.window, TITLE_STATUS[context.status], project, incident, chain, result.truncated)
+        contexts[fp] = DraftContext(
+            result.window, TITLE_STATUS[context.status], project, incident, chain, result.truncated, result.resource_type
+        )
     return contexts
 
 

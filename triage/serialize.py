@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .model import Cluster, Occurrence, Problem, Rule, Sample, ScanResult, Severity, Why, Window
+from .model import DEFAULT_RESOURCE_TYPE, Cluster, Occurrence, Problem, Rule, Sample, ScanResult, Severity, Why, Window
 
 FORMAT_VERSION = 1
 
@@ -40,6 +40,7 @@ def scan_result_to_dict(result: ScanResult) -> dict[str, Any]:
         "services": list(result.services),
         "min_severity": result.min_severity.name,
         "entries_span": None if result.entries_span is None else window_to_dict(result.entries_span),
+        "resource_type": result.resource_type,
     }
 
 
@@ -59,6 +60,7 @@ def scan_result_from_dict(data: dict[str, Any]) -> ScanResult:
         services=tuple(data.get("services", ())),  # scans stored before these two were kept: the defaults
         min_severity=Severity[data.get("min_severity", "WARNING")],
         entries_span=window_from_dict(data["entries_span"]) if data.get("entries_span") else None,
+        resource_type=data.get("resource_type", DEFAULT_RESOURCE_TYPE),  # stored before it was kept: the default
     )
 
 

@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, List, NamedTuple, Optional, Sequence
@@ -55,12 +56,12 @@ def scan(
     keep: Optional[str] = typer.Option(None, "--keep", metavar="DURATION", help="Prune stored scans older than this (default 30d, or triage.toml's keep)."),
 ) -> None:
     """Scan a window of Cloud Run logs and print a ranked list of failures."""
-    from ..model import PRIORITIES, Severity
+    from ..model import DEFAULT_RESOURCE_TYPE, PRIORITIES, Severity
     from ..report import FORMATS
     from ..rules import load_rules
     from ..scan import ScanOptions, scan as run_scan
     from ..config import load_config
-    from ..gcp_filter import DEFAULT_RESOURCE_TYPE, DEFAULT_WINDOW, build_filter, closed_window
+    from ..gcp_filter import DEFAULT_WINDOW, build_filter, closed_window
     from ..sources import gcp_project, open_source, resolve_sources
     from ..window import build_window, parse_duration, parse_keep, parse_time
 
@@ -116,7 +117,9 @@ def scan(
                     check_readable(spec)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
-            result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
+            result = replace(
+                run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True), resource_type=kind
+            )
             _report(result, result.sources, fmt, report_file, store_dir, history_kept, _PullScope(kind, extra_filter))
     except TriageError as err:
         fail_from(err)
@@ -161,7 +164,7 @@ def _report(
 
 def _warn(result: "ScanResult", specs: Sequence[str], scope: Optional[_PullScope] = None) -> None:
     """Warnings and notes about what the scan read, on stderr; nothing readable at all is an error."""
-    from ..gcp_filter import DEFAULT_RESOURCE_TYPE
+    from ..model import DEFAULT_RESOURCE_TYPE
     from ..sources import gcp_project
 
     for warning in result.warnings:
