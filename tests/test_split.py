@@ -362,13 +362,16 @@ def test_the_child_ends_with_a_killed_parent(tmp_path):
     busy = tmp_path / "busy"
     parent = _run_script(tmp_path, f"""
         import time
-        feed, parent = Pass.feed, os.getpid()
+        feed, parent, end = Pass.feed, os.getpid(), split._end
         def slow_feed(self, records, stitcher, until=None):
             if until is None and os.getpid() != parent:  # the child's scan past its seam: it never ends by itself
                 open({str(busy)!r}, "w").close()
                 time.sleep(60)
             return feed(self, records, stitcher, until)
-        Pass.feed = slow_feed
+        def slow_end(child):  # this process holds on to its child, whether or not it reads on alone
+            time.sleep(60)
+            end(child)
+        Pass.feed, split._end = slow_feed, slow_end
         scan(ScanOptions((path,)), load_rules(), open_source, split_files=True)
     """)
     deadline = time.monotonic() + 60
