@@ -807,7 +807,7 @@ def test_an_api_error_that_names_the_url_with_its_password_is_masked():
         shown.append(str(caught.value))
     assert shown == [
         "permission denied on the logs of project p (403): no details (needs roles/logging.viewer)",
-        "permission denied on the logs of project p (403): the password *** expired (needs roles/logging.viewer)",
+        "permission denied on the logs of project p (403): the password [REDACTED] expired (needs roles/logging.viewer)",
         "permission denied on the logs of project p (403): denied for http://h:1/v2 (needs roles/logging.viewer)",
     ]
 
@@ -998,4 +998,58 @@ def test_the_endpoints_credentials_echoed_as_basic_auth_are_masked(userinfo, pai
             list(pull(Pull("test-proj", FILTER), make_client("test-proj", {"TRIAGE_LOGGING_ENDPOINT": url}),
                       pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None), api_url=url))
         assert fake.headers[-1]["Authorization"] == f"Basic {echoed}"
-    assert echoed not in str(caught.value) and "Authorization: Basic ***" in str(caught.value)
+    assert echoed not in str(caught.value) and "Authorization: [REDACTED]" in str(caught.value)
+
+
+# --- the live credential never reaches a message: echoed bearer tokens, token-service pages --------------------
+
+YA29 = "ya29.SECRETACCESSTOKENabcdef123456"
+OPAQUE = "opaque-live-token-0f3c9b"  # a token of no known shape: masked because it is the credential's
+
+
+def _bearer_client(url: str, token: str):
+    """A client on the HTTP transport that sends ``Authorization: Bearer <token>`` (as over https in production)."""
+    from google.auth.credentials import Credentials
+    from google.cloud import logging
+
+    class StaticToken(Credentials):  # "refreshed" to the same token after a 401, as a service account's would be
+        def refresh(self, request):
+            self.token = token
+
+    credentials = StaticToken()
+    credentials.token = token
+    return logging.Client(project="test-proj", credentials=credentials, _use_grpc=False,
+                          client_options={"api_endpoint": url})
+
+
+def _authorization(fake: FakeLogging) -> str:
+    return {name.lower(): value for name, value in fake.headers[-1].items()}["authorization"]
+
+
+@pytest.mark.parametrize("token", [YA29, OPAQUE])
+@pytest.mark.parametrize("status, echo", [
+    (403, lambda auth: {"error": {"code": 403, "status": "PERMISSION_DENIED",
+                                  "message": f"Access denied for request with Authorization: {auth}"}}),
+    (401, lambda auth: {"error": {"code": 401, "status": "UNAUTHENTICATED", "message": f"Invalid credentials: {auth}"}}),
+    (400, lambda auth: {"error": f"bad request (token {auth.split()[-1]})"}),
+    (502, lambda auth: Raw(f"Bad gateway; request headers: Authorization: {auth}".encode())),
+    (404, lambda auth: Raw(f"no route; you sent {auth.split()[-1]}".encode())),
+])
+def test_an_error_answer_that_echoes_the_bearer_token_never_shows_it(token, status, echo):
+    """A proxy or gateway may echo the request's headers in its error answer: the live token (valid for an hour)
+    must not land in cron mail or a CI log, whatever its shape and whether "Bearer" stands before it."""
+    time = FakeTime()
+    with FakeLogging(numbered(10)) as fake:
+        def answer(body):
+            fake.requests.append(body)
+            return status, echo(_authorization(fake))
+
+        fake.answer = answer
+        with pytest.raises(SourceError) as caught:
+            list(pull(Pull("test-proj", FILTER), _bearer_client(fake.url, token),
+                      pacer=RequestPacer(clock=time.clock, sleep=time.sleep), backoff=Backoff(sleep=time.sleep),
+                      api_url=fake.url))
+        assert _authorization(fake) == f"Bearer {token}"
+    message = str(caught.value)
+    assert token not in message and token[-12:] not in message and "[REDACTED]" in message, message
+    assert "\n" not in message

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..errors import SourceError
+from ..redact import redact_with
 from . import Record, RecordStream, Truncated
 
 PAGE_SIZE = 1000  # the API's maximum
@@ -267,6 +268,10 @@ def pull(
 
     secrets = _userinfo_secrets(api_url)
     api_url = _without_userinfo(api_url)  # it is shown in error messages
+
+    def failure(err: Exception) -> str:  # the token as it is now: credentials refresh during a long pull
+        return _scrubbed(_failure(err, request.project, api_url, api_errors), secrets + _access_token(client))
+
     pacer = pacer or RequestPacer()
     backoff = backoff or Backoff()
     fetched = pages = retry = 0
@@ -286,8 +291,7 @@ def pull(
                 if isinstance(err, requests.Timeout):  # a connect timeout is a ConnectionError too: it waited already
                     raise
                 if retry >= backoff.retries:
-                    raise SourceError(f"{_failure(err, request.project, api_url, api_errors, secrets)}; gave up after {retry} "
-                                      "retries") from None
+                    raise SourceError(f"{failure(err)}; gave up after {retry} retries") from None
                 backoff.pause(retry)
                 retry += 1
                 continue
@@ -315,7 +319,7 @@ def pull(
     except SourceError as err:
         raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
     except Exception as err:  # transport, auth and API failures, mapped below
-        raise SourceError(_failure(err, request.project, api_url, api_errors, secrets) + _fetched(fetched, pages)) from None
+        raise SourceError(failure(err) + _fetched(fetched, pages)) from None
 
 
 def _write_raw(raw_out: IO[bytes], line: bytes | None = None) -> None:
@@ -427,12 +431,17 @@ def _userinfo_secrets(url: str) -> tuple[str, ...]:
     return tuple(sorted({p for p in secrets if len(p) >= 3}, key=len, reverse=True))
 
 
+def _access_token(client: Any) -> tuple[str, ...]:
+    """The access token the client's credentials hold now, whatever its shape: it goes out as ``Authorization:
+    Bearer …`` on every request over https, and a proxy or gateway may echo the request's headers in its answer."""
+    token = getattr(getattr(client, "_credentials", None), "token", None)
+    return (token,) if isinstance(token, str) and len(token) >= 8 else ()
+
+
 def _scrubbed(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` without the ``user:password@`` of any URL in it, nor any of ``secrets``."""
-    text = _URL_USERINFO.sub(r"\1", text)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+    """``text`` without the ``user:password@`` of any URL in it, with every secret :func:`~triage.redact.redact`
+    knows (bearer tokens, JWTs, Google OAuth tokens, client secrets …) and each of ``secrets`` masked."""
+    return redact_with(_URL_USERINFO.sub(r"\1", text), frozenset(secrets))
 
 
 def _without_userinfo(url: str) -> str:
@@ -448,13 +457,13 @@ def _fetched(entries: int, pages: int) -> str:
     return f" (after {entries} entries in {pages} pages; no partial report)"
 
 
-def _failure(err: Exception, project: str, api_url: str, api_errors: Any, secrets: tuple[str, ...] = ()) -> str:
-    """One line for a failed request; anything unexpected is re-raised."""
+def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
+    """One line for a failed request (not yet scrubbed of secrets); anything unexpected is re-raised."""
     import requests
     from google.auth import exceptions as auth_errors
 
     if isinstance(err, api_errors.GoogleAPICallError):  # its text comes from the answer: it may echo the URL
-        return _scrubbed(_describe(err, project, api_url), secrets)
+        return _describe(err, project, api_url)
     if isinstance(err, auth_errors.InvalidOperation) and _plain_http(api_url):  # anonymous ones
         return f"Cloud Logging at {api_url} asks for credentials (401), which triage never sends to an http:// endpoint"
     if isinstance(err, requests.Timeout):
