@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -1053,3 +1054,87 @@ def test_an_error_answer_that_echoes_the_bearer_token_never_shows_it(token, stat
     message = str(caught.value)
     assert token not in message and token[-12:] not in message and "[REDACTED]" in message, message
     assert "\n" not in message
+
+
+@contextlib.contextmanager
+def _token_service(answer):
+    """A loopback OAuth token service: ``answer(form_body) -> (status, content_type, body)``; yields its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            status, content_type, body = answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _echoing_page(form: bytes) -> tuple[int, str, bytes]:
+    return 400, "text/html", b"<html>proxy refused request: " + form + b"</html>"
+
+
+def _echoing_text(form: bytes) -> tuple[int, str, bytes]:
+    return 400, "text/plain", b"refused: " + form
+
+
+@pytest.mark.parametrize("answer", [_echoing_page, _echoing_text])
+def test_a_token_service_answer_that_is_no_oauth_json_never_shows_the_signed_assertion(cli, https_endpoint, tmp_path,
+                                                                                       answer):
+    """A service account's key signs a JWT that is exchanged for a token: a proxy page that echoes the POSTed form
+    holds that assertion (good for new tokens until it expires). One short line, no body beyond a redacted excerpt."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    forms: list[bytes] = []
+    with _token_service(lambda form: forms.append(form) or answer(form)) as token_url:
+        path = tmp_path / "sa.json"
+        path.write_text(json.dumps({**SERVICE_ACCOUNT, "private_key": key, "token_uri": token_url}))
+        https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+        result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assertion = forms[0].decode().partition("assertion=")[2].partition("&")[0]
+    assert assertion.startswith("eyJ") and len(assertion) > 200
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300, result.stderr
+    assert assertion[:40] not in result.stderr and assertion[-40:] not in result.stderr
+    assert result.stderr.startswith("Error: Google Cloud credentials were refused (")
+    reason = result.stderr.partition("refused (")[2].partition("): check")[0]
+    if answer is _echoing_page:
+        assert reason == "the token service answered with an HTML page, not OAuth's JSON (a proxy's?)"
+    else:
+        assert reason.startswith("refused: assertion=[REDACTED]&") and len(reason) <= 111, reason
+
+
+def test_a_refresh_answered_with_an_echo_of_the_form_never_shows_the_refresh_token_or_client_secret():
+    """User credentials (`gcloud auth application-default login`) POST their refresh token and client secret."""
+    from google.cloud import logging
+    from google.oauth2.credentials import Credentials
+
+    refresh_token, client_secret = "1//0gOpaqueRefresh7x", "opaque-client-secret-9z"
+    with _token_service(_echoing_text) as token_url, FakeLogging(numbered(10)) as fake:
+        credentials = Credentials(None, refresh_token=refresh_token, client_id="764086051850.apps.googleusercontent.com",
+                                  client_secret=client_secret, token_uri=token_url)
+        client = logging.Client(project="test-proj", credentials=credentials, _use_grpc=False,
+                                client_options={"api_endpoint": fake.url})
+        with pytest.raises(SourceError) as caught:
+            list(pull(Pull("test-proj", FILTER), client, pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
+                      api_url=fake.url))
+    message = str(caught.value)
+    assert message.startswith("Google Cloud credentials were refused (refused: ") and "\n" not in message
+    assert len(message.partition("(")[2].partition("): ")[0]) <= 111, message
+    assert refresh_token not in message and client_secret not in message, message

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..errors import SourceError
-from ..redact import redact_with
+from ..redact import MASK, redact, redact_with
 from . import Record, RecordStream, Truncated
 
 PAGE_SIZE = 1000  # the API's maximum
@@ -229,8 +229,32 @@ def _auth_failure(err: Exception, environ: Mapping[str, str] = os.environ) -> st
     if isinstance(err, auth_errors.TransportError):
         return f"cannot reach Google's token service to refresh the credentials: {_network_reason(err)}"
     said = next((arg for arg in err.args if isinstance(arg, str) and arg.strip()), "")
-    reason = _first_line(said).rstrip(".") if said else type(err).__name__
-    return f"Google Cloud credentials were refused ({reason}): {_auth_hint(environ)}"
+    return f"Google Cloud credentials were refused ({_refusal(said) if said else type(err).__name__}): {_auth_hint(environ)}"
+
+
+EXCERPT = 100  # characters of an answer's text shown at most
+
+
+def _refusal(said: str) -> str:
+    """What google.auth says of a refusal: OAuth's ``error: description``, or, for an answer that is no OAuth JSON,
+    the token service's body as it came (a proxy's page may echo the POSTed form: a signed JWT assertion, a refresh
+    token, a client secret). An HTML page is named, not shown; other text is redacted and cut to a short excerpt."""
+    if said.lstrip().startswith("<"):
+        return "the token service answered with an HTML page, not OAuth's JSON (a proxy's?)"
+    return _excerpt(redact(_first_line(said).rstrip(".")))
+
+
+def _excerpt(text: str) -> str:
+    """``text`` cut to about :data:`EXCERPT` characters (at a word when one ends in the second half; never inside
+    a :data:`~triage.redact.MASK`), with "…"."""
+    if len(text) <= EXCERPT:
+        return text
+    cut = text[:EXCERPT]
+    mask = cut.rfind(MASK[0])
+    if mask >= 0 and text.startswith(MASK, mask):
+        cut = text[: mask + len(MASK)]
+    word = cut.rpartition(" ")[0]
+    return f"{word if len(word) >= EXCERPT // 2 else cut}…"
 
 
 def make_client(project: str, environ: Mapping[str, str] = os.environ, credentials_finder=find_credentials) -> Any:
