@@ -243,8 +243,9 @@ class FakeLogging:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                if self.path.split("?")[0] != "/v2/entries:list":
-                    self._send(404, _error(404, f"no route {self.path}"))
+                if self.path.split("?")[0] != "/v2/entries:list":  # as Google's front end answers: an HTML page
+                    self._send(404, Raw(b"<!DOCTYPE html><title>Error 404 (Not Found)!!1</title><p>The requested URL "
+                                        + self.path.encode() + b" was not found on this server."))
                     return
                 length = int(self.headers.get("Content-Length", 0))
                 fake.headers.append(dict(self.headers))

@@ -731,18 +731,50 @@ def test_a_workload_identity_token_refused_mid_pull_is_one_line():
     ({"error": "forbidden"}, "forbidden"),
     ({"error": "access_denied", "error_description": "The caller is not allowed"}, "access_denied: The caller is not allowed"),
     ("Forbidden", "Forbidden"),
-    ([{"error": {"code": 403, "message": "Denied in a list"}}], "Denied in a list"),
-    (Raw(b"<html><body>403 Forbidden by the proxy</body></html>"), "an HTML page (a proxy's?)"),
+    (Raw(b"<html><body>403 Forbidden by the proxy</body></html>"), "an HTML page"),
     (Raw(b"blocked by policy\nline two"), "blocked by policy"),
     ({"error": {"message": 7}}, "no details"),
+    (Raw(b"denied " + b"x" * 300), "denied " + "x" * 93 + "…"),
 ])
 def test_an_error_answer_of_another_shape_is_told_by_its_status(cli, fake, body, detail):
-    """Gateways, IAP and proxies in front of a private endpoint answer in shapes other than Google's."""
+    """Gateways, IAP and proxies in front of a private endpoint answer in shapes other than Google's: the status is
+    named, with a short excerpt of the answer, but no diagnosis meant for the API's own errors (no IAM role)."""
     fake.faults.append((403, body))
     result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr == (f"Error: permission denied on the logs of project test-proj (403): {detail} "
+    assert result.stderr == (f"Error: Cloud Logging at {fake.url} answered 403 ({detail}), not with the API's own "
+                             "error: a proxy or gateway in between?\n")
+
+
+@pytest.mark.parametrize("body", [{"error": {"code": 403, "message": "Denied in a list", "status": "PERMISSION_DENIED"}},
+                                  [{"error": {"code": 403, "message": "Denied in a list"}}]])
+def test_the_apis_own_403_gets_the_iam_hint(cli, fake, body):
+    fake.faults.append((403, body))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert result.stderr == ("Error: permission denied on the logs of project test-proj (403): Denied in a list "
                              "(needs roles/logging.viewer)\n")
+
+
+@pytest.mark.parametrize("body, detail", [(Raw(b""), "no details"), (Raw(b"<!DOCTYPE html><html>404</html>"), "an HTML page"),
+                                          ({"error": "not found"}, "not found")])
+def test_a_404_that_is_not_the_apis_does_not_say_the_project_is_missing(cli, fake, body, detail):
+    """Something between triage and the API (a middlebox, a gateway) answers 404 for any request."""
+    fake.faults.append((404, body))
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"Error: Cloud Logging at {fake.url} answered 404 ({detail}), not with the API's own "
+                             "error: a proxy or gateway in between?\n")
+
+
+def test_an_endpoint_with_a_path_is_named_as_the_cause_of_a_404(cli, env, fake):
+    """An endpoint pasted from the API's reference (…/v2) asks for /v2/v2/entries:list, which Google's front end
+    answers with its HTML 404 page."""
+    env.setenv("TRIAGE_LOGGING_ENDPOINT", f"{fake.url}/v2")
+    result = cli("scan", "--source", "gcp:test-proj", "--now", NOW)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"Error: Cloud Logging at {fake.url}/v2 answered 404 (an HTML page), not with the API's "
+                             "own error: TRIAGE_LOGGING_ENDPOINT has a path (/v2), which it must not have (such as "
+                             "https://logging.googleapis.com)\n")
 
 
 @pytest.mark.parametrize("body", [{"error": "bad gateway"}, "upstream failed", Raw(b"<html>502</html>"), Raw(b"")])

@@ -417,7 +417,7 @@ def _api_error(response: Any, api_errors: Any) -> Exception:
     except ValueError:  # text or HTML
         payload = None
         text = response.text.strip()
-        message = "an HTML page (a proxy's?)" if text.startswith("<") else text
+        message = "an HTML page" if text.startswith("<") else text
     if isinstance(payload, list):  # an answer to a batch
         payload = next((item for item in payload if isinstance(item, dict)), None)
     error = payload.get("error") if isinstance(payload, dict) else payload
@@ -508,6 +508,8 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
 def _describe(err: Any, project: str, api_url: str) -> str:
     code = getattr(err, "code", None)
     detail = _HTTP_PREFIX.sub("", _first_line(getattr(err, "message", None) or "")).rstrip(".") or "no details"  # drop "POST url: "
+    if not _the_apis_own(err):
+        return _not_the_apis(code, _excerpt(detail), api_url)
     if code == 403:
         return _denied(err, project, detail)
     if code == 404:
@@ -519,6 +521,31 @@ def _describe(err: Any, project: str, api_url: str) -> str:
     if code == 429:
         return f"Cloud Logging quota exhausted for project {project} (429): {detail}"
     return f"Cloud Logging at {api_url} failed ({code}): {detail}"
+
+
+def _the_apis_own(err: Any) -> bool:
+    """Whether the error answer is the API's own JSON error (``{"error": {"code": <the status>, "message": …}}``),
+    which alone tells a missing project or role; not a proxy's, gateway's or front end's page. An error raised
+    without an answer (a stand-in client, the client library's own path) is taken as the API's."""
+    response = getattr(err, "response", None)
+    if response is None or not hasattr(response, "json"):
+        return True
+    try:
+        payload = response.json()
+    except ValueError:
+        return False
+    if isinstance(payload, list):  # an answer to a batch
+        payload = next((item for item in payload if isinstance(item, dict)), None)
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return isinstance(error, dict) and error.get("code") == response.status_code and isinstance(error.get("message"), str)
+
+
+def _not_the_apis(code: Any, detail: str, api_url: str) -> str:
+    """A failure answered by something other than the API: its status and a short excerpt, and the likely cause."""
+    path = urlsplit(api_url).path.rstrip("/")
+    cause = (f"{ENDPOINT_ENV} has a path ({path}), which it must not have (such as {DEFAULT_ENDPOINT})"
+             if code == 404 and path else "a proxy or gateway in between?")
+    return f"Cloud Logging at {api_url} answered {code} ({detail}), not with the API's own error: {cause}"
 
 
 def _denied(err: Any, project: str, detail: str) -> str:
