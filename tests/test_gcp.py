@@ -103,7 +103,7 @@ def test_endless_429_gives_up_with_the_count_fetched():
             run_pull(fake, Pull("test-proj", FILTER), time)
     assert str(caught.value) == (
         "Cloud Logging quota exhausted for project test-proj (429): Quota exceeded for quota metric 'Read requests' "
-        "and limit 'Read requests per minute'; gave up after 6 retries (after 1000 entries in 1 pages; no partial report)"
+        "and limit 'Read requests per minute'; gave up after 6 retries (after 1,000 entries in 1 page; no partial report)"
     )
     assert len(fake.requests) == 8
 
@@ -187,7 +187,7 @@ def test_a_timeout_mid_pull_is_not_retried(timeout):
         list(pull(Pull("test-proj", FILTER), client, pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None),
                   backoff=Backoff(sleep=waits.append), api_url="https://logging.example"))
     assert str(caught.value) == (
-        "Cloud Logging at https://logging.example did not answer in time (after 1 entries in 1 pages; no partial report)")
+        "Cloud Logging at https://logging.example did not answer in time (after 1 entry in 1 page; no partial report)")
     assert len(calls) == 2 and waits == []
 
 
@@ -455,7 +455,7 @@ def test_an_error_mid_pagination_aborts_without_a_report(cli, env):
         server.answer = lambda body: (server.faults.append(403) if body.get("pageToken") else None) or original(body)
         result = cli("scan", "--source", "gcp:test-proj", "--now", NOW, "--since", "12h")
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr.endswith("(needs roles/logging.viewer) (after 1000 entries in 1 pages; no partial report)\n")
+    assert result.stderr.endswith("(needs roles/logging.viewer) (after 1,000 entries in 1 page; no partial report)\n")
 
 
 def _closed_port() -> int:
@@ -722,7 +722,7 @@ def test_a_workload_identity_token_refused_mid_pull_is_one_line():
         list(pull(Pull("test-proj", FILTER), client, pacer=RequestPacer(clock=lambda: 0.0, sleep=lambda s: None)))
     assert str(caught.value).startswith("Google Cloud credentials were refused (Error code invalid_grant: The token has "
                                         "expired): ")
-    assert str(caught.value).endswith(" (after 1 entries in 1 pages; no partial report)")
+    assert str(caught.value).endswith(" (after 1 entry in 1 page; no partial report)")
 
 
 # --- error answers of any shape: the HTTP status decides ---------------------------------------------------------

@@ -330,6 +330,8 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ..sources.gcp import counted
+
     started = time.monotonic()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
@@ -337,6 +339,7 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
 
         def update(entries: int, pages: int) -> None:
             rate = entries / max(time.monotonic() - started, 1e-3)
-            progress.update(task, description=f"Cloud Logging: {entries:,} entries, {pages:,} pages, {rate:,.0f}/s")
+            progress.update(task, description=(f"Cloud Logging: {counted(entries, 'entry', 'entries')}, "
+                                                     f"{counted(pages, 'page')}, {rate:,.0f}/s"))
 
         yield update

@@ -478,7 +478,12 @@ def _without_userinfo(url: str) -> str:
 def _fetched(entries: int, pages: int) -> str:
     if not entries and not pages:
         return ""
-    return f" (after {entries} entries in {pages} pages; no partial report)"
+    return f" (after {counted(entries, 'entry', 'entries')} in {counted(pages, 'page')}; no partial report)"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1 (``1 page``, ``2,000 entries``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str:
