@@ -448,6 +448,14 @@ def test_a_service_cloud_logging_holds_nothing_of_says_so(cli, fake):
                              "a healthy service, or a misspelt name (`gcloud run services list` shows them)\n")
 
 
+def test_a_configured_service_cloud_logging_holds_nothing_of_is_named_as_the_config_files(cli, fake, tmp_path):
+    (tmp_path / "triage.toml").write_text('services = ["apii"]\n')
+    result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "-f", "json", "--no-state")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Note: Cloud Logging returned no entry of service apii (the config file's "
+                                    "`services`) at this severity in the window: a healthy service, or a misspelt name")
+
+
 def test_an_error_mid_pagination_aborts_without_a_report(cli, env):
     with FakeLogging(numbered(1500)) as server:
         env.setenv("TRIAGE_LOGGING_ENDPOINT", server.url)

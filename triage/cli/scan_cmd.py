@@ -120,7 +120,8 @@ def scan(
             result = replace(
                 run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True), resource_type=kind
             )
-            _report(result, result.sources, fmt, report_file, store_dir, history_kept, _PullScope(kind, extra_filter))
+            _report(result, result.sources, fmt, report_file, store_dir, history_kept,
+                    _PullScope(kind, extra_filter, services_configured=not service))
     except TriageError as err:
         fail_from(err)
     if fail_on is not None:
@@ -134,6 +135,13 @@ class _PullScope(NamedTuple):
 
     resource_type: Optional[str]  # None: any
     extra_filter: Optional[str]
+    services_configured: bool = False  # the services came from the config file, not --service
+
+    def services(self, names: Sequence[str]) -> str:
+        """The services as the user gave them: ``--service a, b`` or ``service a, b (the config file's services)``."""
+        if not self.services_configured:
+            return f"--service {', '.join(names)}"
+        return f"service{'s' if len(names) > 1 else ''} {', '.join(names)} (the config file's `services`)"
 
 
 def _report(
@@ -181,8 +189,7 @@ def _warn(result: "ScanResult", specs: Sequence[str], scope: Optional[_PullScope
     odd_type = scope.resource_type not in (None, DEFAULT_RESOURCE_TYPE)
     only_gcp = all(gcp_project(spec) is not None for spec in specs)
     if result.entries_read == 0 and result.services and only_gcp and not odd_type and not scope.extra_filter:
-        named = ", ".join(result.services)
-        typer.echo(f"Note: Cloud Logging returned no entry of --service {named} at this severity in the window: a "
+        typer.echo(f"Note: Cloud Logging returned no entry of {scope.services(result.services)} at this severity in the window: a "
                    "healthy service, or a misspelt name (`gcloud run services list` shows them)", err=True)
     elif result.entries_read == 0 and only_gcp and specs:  # say what narrowed it: not to be read as an all-clear
         narrowed, hints = [], []
@@ -190,7 +197,7 @@ def _warn(result: "ScanResult", specs: Sequence[str], scope: Optional[_PullScope
             narrowed.append(f"resource type {scope.resource_type}")
             hints.append("a misspelt type? (`--resource-type any` takes all)")
         if result.services:
-            narrowed.append(f"--service {', '.join(result.services)}")
+            narrowed.append(scope.services(result.services))
             hints.append("a misspelt service? (`gcloud run services list` shows them)")
         if scope.extra_filter:
             narrowed.append("--filter")
