@@ -120,9 +120,14 @@ def test_server_errors_and_a_dropped_connection_mid_pull_are_retried_from_the_sa
             return original(body)
 
         fake.answer = answer
-        records = run_pull(fake, Pull("test-proj", FILTER), time)
+        retries: list[str] = []
+        records = run_pull(fake, Pull("test-proj", FILTER), time, on_retry=retries.append)
     assert [r.get("pageToken") for r in fake.requests] == [None] + ["t1000"] * 5 + ["t2000"]
     assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2100)]
+    assert retries == [  # said as they happen: a wait of up to a minute is no silence
+        "Cloud Logging answered 500: retrying (1 of 6)", "Cloud Logging answered 502: retrying (2 of 6)",
+        "Cloud Logging answered 504: retrying (3 of 6)", "Cloud Logging dropped the connection: retrying (4 of 6)",
+    ]
 
 
 def test_a_connection_dropped_before_any_answer_is_not_retried():
@@ -868,6 +873,13 @@ def test_a_traceback_logged_as_structured_info_entries_is_fetched_whole(cli, env
 
 
 # --- an empty pull names what narrowed it ------------------------------------------------------------------------
+
+def test_a_retry_is_said_on_stderr(cli, fake):
+    fake.faults.append(503)
+    result = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "Note: Cloud Logging answered 503: retrying (1 of 6)\n" in result.stderr
+
 
 def test_a_project_given_twice_is_pulled_once(cli, fake):
     once = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--no-state", "-f", "json")

@@ -321,7 +321,8 @@ def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Opti
 
         def read_gcp(project: str):
             client = make_client(project)
-            return pull(Pull(project, query, max_entries), client, raw_out=raw_out, on_page=on_page, api_url=endpoint())
+            return pull(Pull(project, query, max_entries), client, raw_out=raw_out, on_page=on_page,
+                        on_retry=lambda what: typer.echo(f"Note: {what}", err=True), api_url=endpoint())
 
         yield read_gcp
         if raw is not None:

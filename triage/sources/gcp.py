@@ -280,12 +280,13 @@ def pull(
     backoff: Backoff | None = None,
     raw_out: IO[bytes] | None = None,
     on_page: Callable[[int, int], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
     api_url: str = DEFAULT_ENDPOINT,
 ) -> RecordStream:
     """Stream the entries of ``request`` as :class:`Record` s, then a :class:`Truncated` if ``max_entries`` cut it.
 
     ``raw_out`` receives every entry as one JSON line as it arrives; ``on_page(entries, pages)`` is called
-    after each page. Any failure raises :class:`SourceError` saying how many entries had been fetched.
+    after each page, ``on_retry(what)`` before each backoff (a quota or server error: a wait of up to a minute). Any failure raises :class:`SourceError` saying how many entries had been fetched.
     """
     import requests
     from google.api_core import exceptions as api_errors
@@ -316,6 +317,8 @@ def pull(
                     raise
                 if retry >= backoff.retries:
                     raise SourceError(f"{failure(err)}; gave up after {retry} retries") from None
+                if on_retry is not None:
+                    on_retry(f"Cloud Logging {_retry_reason(err)}: retrying ({retry + 1} of {backoff.retries})")
                 backoff.pause(retry)
                 retry += 1
                 continue
@@ -344,6 +347,14 @@ def pull(
         raise SourceError(f"{err}{_fetched(fetched, pages)}") from None
     except Exception as err:  # transport, auth and API failures, mapped below
         raise SourceError(failure(err) + _fetched(fetched, pages)) from None
+
+
+def _retry_reason(err: Exception) -> str:
+    """``answered 429 (quota exceeded)``, ``answered 503``, or ``dropped the connection``."""
+    code = getattr(err, "code", None)
+    if not isinstance(code, int):
+        return "dropped the connection"
+    return f"answered {code}" + (" (quota exceeded)" if code == 429 else "")
 
 
 def _write_raw(raw_out: IO[bytes], line: bytes | None = None) -> None:
