@@ -365,6 +365,17 @@ def test_save_raw_replays_to_the_same_clusters(cli, fake, tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["window.ndjson"]
 
 
+def test_save_raw_to_a_gz_name_is_gzip(cli, fake, tmp_path):
+    import gzip
+
+    raw = tmp_path / "window.ndjson.gz"
+    from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--save-raw", raw)
+    lines = gzip.decompress(raw.read_bytes()).decode().splitlines()  # zcat reads it
+    assert len(lines) == from_gcp["entries_read"] and json.loads(lines[0]) in fake.entries
+    replayed, _ = scan_json(cli, "--source", raw)
+    assert replayed["clusters"] == from_gcp["clusters"]
+
+
 def test_configured_project_is_the_default_source_and_config_rules_apply(cli, fake, tmp_path):
     rules = tmp_path / "myrules"
     rules.mkdir()

@@ -318,6 +318,10 @@ def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Opti
                 fatal(f"cannot write {save_raw}: {err.strerror or err}")
         on_page = stack.enter_context(_progress()) if sys.stderr.isatty() else None
         raw_out = raw.stream if raw is not None else None
+        if raw_out is not None and save_raw.name.endswith(".gz"):  # gzip, as the name says (zcat, gsutil)
+            import gzip
+
+            raw_out = gzip.GzipFile(fileobj=raw_out, mode="wb")
 
         def read_gcp(project: str):
             client = make_client(project)
@@ -327,6 +331,8 @@ def _gcp_reader(query: Optional[str], max_entries: Optional[int], save_raw: Opti
         yield read_gcp
         if raw is not None:
             try:
+                if raw_out is not raw.stream:
+                    raw_out.close()  # the gzip trailer (the file itself stays open until committed)
                 raw.commit()
             except OSError as err:
                 fatal(f"cannot write {save_raw}: {err.strerror or err}")
