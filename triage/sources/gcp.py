@@ -286,7 +286,8 @@ def pull(
     """Stream the entries of ``request`` as :class:`Record` s, then a :class:`Truncated` if ``max_entries`` cut it.
 
     ``raw_out`` receives every entry as one JSON line as it arrives; ``on_page(entries, pages)`` is called
-    after each page, ``on_retry(what)`` before each backoff (a quota or server error: a wait of up to a minute). Any failure raises :class:`SourceError` saying how many entries had been fetched.
+    after each page, ``on_retry(what)`` before each backoff (a quota or server error: a wait of up to a minute).
+    Any failure raises :class:`SourceError` saying how many entries had been fetched.
     """
     import requests
     from google.api_core import exceptions as api_errors
