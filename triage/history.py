@@ -21,7 +21,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from .incidents import Incident, incidents_by_cluster, link_incidents
 from .model import Cluster, ScanResult, Severity, Window
@@ -31,6 +31,8 @@ from .serialize import time_from_text
 from .sources import is_live
 from .state import ClusterRow, LinkedIssue, ScanInfo, StateStore
 from .window import format_time, iso_z
+
+T = TypeVar("T")  # a value compared by :func:`_extreme`
 
 QUIET_BEFORE_REGRESSION = timedelta(hours=24)
 MIN_COVERED = timedelta(minutes=1)  # the shortest span a rate is taken over
@@ -236,7 +238,7 @@ def bucket_history(
     by_fp = frame.groupby("fingerprint")
     scans, totals = by_fp["scan_id"].nunique(), by_fp["count"].sum()
     shown = _title_rows(rows)
-    severest = _severest(rows)
+    severest = _extreme(((r.fingerprint, Severity[r.severity]) for r in rows), max)  # over the span, not the newest
     firsts = _extreme(((r.fingerprint, r.first_seen) for r in rows), min)
     lasts = _extreme(((r.fingerprint, r.last_seen) for r in rows), max)
     clusters = [
@@ -244,7 +246,7 @@ def bucket_history(
             fingerprint=fp,
             title=redact(shown[fp].title),
             rule_id=shown[fp].rule_id,
-            severity=severest[fp],
+            severity=severest[fp].name,
             scans=int(scans[fp]),
             total=int(totals[fp]),
             first_seen=firsts.get(fp),
@@ -267,17 +269,9 @@ def _title_rows(rows: Sequence[ClusterRow]) -> dict[str, ClusterRow]:
     return shown
 
 
-def _severest(rows: Sequence[ClusterRow]) -> dict[str, str]:
-    """Per fingerprint, the highest severity its scans in the span saw."""
-    found: dict[str, str] = {}
-    for row in rows:
-        if row.fingerprint not in found or Severity[row.severity] > Severity[found[row.fingerprint]]:
-            found[row.fingerprint] = row.severity
-    return found
-
-
-def _extreme(pairs: Iterable[tuple[str, datetime | None]], pick) -> dict[str, datetime]:
-    found: dict[str, datetime] = {}
+def _extreme(pairs: Iterable[tuple[str, T | None]], pick: Callable[[T, T], T]) -> dict[str, T]:
+    """Per fingerprint, ``pick`` (min, max) of its values that are not None."""
+    found: dict[str, T] = {}
     for fp, ts in pairs:
         if ts is not None:
             found[fp] = pick(found[fp], ts) if fp in found else ts
