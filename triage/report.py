@@ -17,6 +17,7 @@ from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
+from .sources import gcp_project
 from .window import format_time, iso_z
 
 SCHEMA_VERSION = 1
@@ -133,7 +134,7 @@ def truncated_line(result: ScanResult) -> str:
 def live_line(result: ScanResult) -> str | None:
     """``Cloud Logging project acme-prod``: the projects read live (one taken from the environment or gcloud's
     configuration could be the wrong one: an all-clear says for which), else None."""
-    projects = list(dict.fromkeys(source[4:] for source in result.sources if source.startswith("gcp:") and source[4:]))
+    projects = list(dict.fromkeys(filter(None, map(gcp_project, result.sources))))  # "gcp" is resolved by now
     if not projects:
         return None
     return f"Cloud Logging project{'s' if len(projects) > 1 else ''} {printable(', '.join(projects))}"
