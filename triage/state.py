@@ -192,8 +192,8 @@ class StateStore:
         """The store in ``state_dir`` for a command that works on recorded scans: a one-line error when there is
         none (a mistyped --state-dir creates nothing)."""
         path = state_path(state_dir)
-        _check_folder(path.parent)
         if not path.exists():
+            _check_folder(path.parent)  # a file where the folder should be: say so, not "run triage scan first"
             raise TriageError(f"no scan recorded in {path.parent}", hint="run `triage scan` first (without --no-state)")
         return cls(path)
 
