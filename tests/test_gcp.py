@@ -1122,8 +1122,9 @@ def test_an_error_answer_that_echoes_the_bearer_token_never_shows_it(token, stat
 @contextlib.contextmanager
 def _token_service(answer):
     """A loopback OAuth token service: ``answer(form_body) -> (status, content_type, body)``; yields its URL."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    from conftest import serving
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
@@ -1137,13 +1138,8 @@ def _token_service(answer):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/token"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as root:
+        yield f"{root}/token"
 
 
 def _echoing_page(form: bytes) -> tuple[int, str, bytes]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import json
 import re
-import threading
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import pytest
 
+from conftest import serving
 from fake_github import FakeGitHub
 from triage.github import GitHubError, GitHubTracker, IssueLink, Pacing, no_write_retry
 
@@ -44,18 +42,6 @@ def _opening_error(url: str) -> GitHubError:
     with pytest.raises(GitHubError) as caught:
         GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
     return caught.value
-
-
-@contextlib.contextmanager
-def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of a loopback server answering with ``handler``, for the block's time."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _no_sleep(seconds: float) -> None:
@@ -385,7 +371,7 @@ def test_an_api_url_that_answers_a_web_page_is_one_line():
         def log_message(self, *args):
             pass
 
-    with _serving(SignIn) as url:
+    with serving(SignIn) as url:
         error = _opening_error(url)
     assert str(error) == (
         f"{url} answered with something other than GitHub's API (a sign-in or proxy page?): check GITHUB_API_URL")
@@ -410,7 +396,7 @@ def test_an_answer_that_is_no_api_json_after_the_repository_is_one_line(listing)
             pass
 
     pacing = Pacing(request_interval_s=0, write_interval_s=0, retry_backoff_s=0, sleep=_no_sleep)
-    with _serving(HalfProxy) as url:
+    with serving(HalfProxy) as url:
         github = GitHubTracker("acme/shop", TOKEN, base_url=url, pacing=pacing, markers_of=markers_of)
         with pytest.raises(GitHubError) as caught:
             github.find_by_fingerprint("fp-1")
@@ -457,7 +443,7 @@ def test_an_http_api_url_redirected_to_https_is_one_line():
         def log_message(self, *args):
             pass
 
-    with _serving(Redirect) as root:
+    with serving(Redirect) as root:
         url = root + "/api/v3"
         error = _opening_error(url)
     assert str(error) == (f"{url} redirected the request to open repository acme/shop (GitHub server redirected"
