@@ -1197,3 +1197,20 @@ def test_a_refresh_answered_with_an_echo_of_the_form_never_shows_the_refresh_tok
     assert message.startswith("Google Cloud credentials were refused (refused: ") and "\n" not in message
     assert len(message.partition("(")[2].partition("): ")[0]) <= 111, message
     assert refresh_token not in message and client_secret not in message, message
+
+
+def test_save_raw_of_a_pull_cut_by_max_entries_replays_as_truncated(cli, fake, tmp_path):
+    """A replay of a capped pull holds only the newest entries: it must say so, as the pull did."""
+    raw = tmp_path / "window.ndjson"
+    pulled, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--max-entries", "5", "--save-raw", raw)
+    lines = raw.read_text().splitlines()
+    assert len(lines) == 6 and json.loads(lines[-1]) == {
+        "triageTruncated": "gcp:test-proj stopped at --max-entries 5 (the newest); more entries match"}
+    replayed, result = scan_json(cli, "--source", raw)
+    assert replayed["truncated"] is True and replayed["entries_read"] == 5 and replayed["entries_skipped"]["count"] == 0
+    assert replayed["clusters"] == pulled["clusters"]
+    assert (f"Warning: {raw}:6: gcp:test-proj stopped at --max-entries 5 (the newest); more entries match"
+            in " ".join(result.stderr.split()))
+    whole = tmp_path / "whole.ndjson"  # a pull that was not cut has no such line
+    scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", "--max-entries", "100000", "--save-raw", whole)
+    assert "triageTruncated" not in whole.read_text()

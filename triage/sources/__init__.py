@@ -42,6 +42,9 @@ class Truncated:
     reason: str
 
 
+# The one member of the last line of a ``--save-raw`` copy of a pull that stopped early: its replay is truncated too.
+TRUNCATED_KEY = "triageTruncated"
+
 GCP_SCHEME = "gcp"
 STDIN = "<stdin>"  # the source name of standard input (``--source -``)
 

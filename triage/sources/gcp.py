@@ -36,7 +36,7 @@ import orjson
 
 from ..errors import SourceError
 from ..redact import MASK, redact, redact_with
-from . import Record, RecordStream, Truncated
+from . import TRUNCATED_KEY, Record, RecordStream, Truncated
 
 PAGE_SIZE = 1000  # the API's maximum
 REQUEST_TIMEOUT = 60  # seconds, as the client library waits
@@ -285,7 +285,8 @@ def pull(
 ) -> RecordStream:
     """Stream the entries of ``request`` as :class:`Record` s, then a :class:`Truncated` if ``max_entries`` cut it.
 
-    ``raw_out`` receives every entry as one JSON line as it arrives; ``on_page(entries, pages)`` is called
+    ``raw_out`` receives every entry as one JSON line as it arrives (and a last line ``{TRUNCATED_KEY: reason}`` when
+    ``max_entries`` cut the pull); ``on_page(entries, pages)`` is called
     after each page, ``on_retry(what)`` before each backoff (a quota or server error: a wait of up to a minute).
     Any failure raises :class:`SourceError` saying how many entries had been fetched.
     """
@@ -338,9 +339,11 @@ def pull(
                 on_page(fetched, pages)
             if request.max_entries is not None and fetched >= request.max_entries:
                 if token is not None or len(items) > len(kept):
-                    yield Truncated(
-                        where, f"stopped at --max-entries {request.max_entries} (the newest); more entries match"
-                    )
+                    reason = f"stopped at --max-entries {request.max_entries} (the newest); more entries match"
+                    if raw_out is not None:  # its replay says so too
+                        _write_raw(raw_out, orjson.dumps({TRUNCATED_KEY: f"{where} {reason}"}) + b"\n")
+                        _write_raw(raw_out)
+                    yield Truncated(where, reason)
                 return
             if token is None:
                 return

@@ -18,7 +18,7 @@ import orjson
 
 from ..entries import LOG_ENTRY_KEYS
 from ..model import Problem
-from . import Record, RecordStream
+from . import TRUNCATED_KEY, Record, RecordStream, Truncated
 
 CHUNK_CHARS = 1 << 20
 PEEK_CHARS = 4096  # enough to see the first key of an object
@@ -384,7 +384,11 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
                 yield Problem(f"{name}:{number}", reason)
                 continue
         if isinstance(value, dict):
-            if "timestamp" in value or "insertId" in value or not is_wrapper(value):
+            if "timestamp" in value or "insertId" in value:
+                yield Record(name, number, value)
+            elif len(value) == 1 and isinstance(value.get(TRUNCATED_KEY), str):  # a replay of a pull cut short
+                yield Truncated(f"{name}:{number}", value[TRUNCATED_KEY])
+            elif not is_wrapper(value):
                 yield Record(name, number, value)
             else:
                 yield from _wrapped_entries(value, name, number)
