@@ -63,6 +63,12 @@ def test_cloud_run_fields():
         ("INFO:root:retry\nTraceback (most recent call last):", Severity.ERROR),
         ("2026-01-01 00:00:01,123 | INFO | app:f:1 | retried\nTraceback (most recent call last):", Severity.INFO),
         ("During handling of the above exception, another exception occurred:", None),
+        # Python's warnings module, to stderr: "coroutine … was never awaited" is a real bug
+        ("/app/ws/init.py:88: RuntimeWarning: coroutine 'Validator.check_redis' was never awaited\n  v.check_redis()",
+         Severity.WARNING),
+        (r"C:\app\models.py:198: UserWarning: Field name \"schema\" shadows an attribute", Severity.WARNING),
+        ("/app/x.py:3: DeprecationWarning: datetime.utcnow() is deprecated", Severity.WARNING),
+        ("see /docs/faq.md:3: Warning: words", None),
         ("just words", None),
     ],
 )
