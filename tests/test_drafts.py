@@ -621,13 +621,18 @@ def test_unknown_incident_when_there_is_none(cli, tmp_path):
 
 
 def test_status_in_the_title_follows_history(cli, tmp_path):
+    def hours_later(hours: int):
+        shifted = rule_cluster()
+        return dataclasses.replace(shifted, first_seen=shifted.first_seen + timedelta(hours=hours),
+                                   last_seen=shifted.last_seen + timedelta(hours=hours))
+
     state = tmp_path / "state"
     record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=2))
-    record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=3))
+    record(state, hours_later(1), scanned_at=T0 + timedelta(hours=3))
     assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-recurring | P0 | ")
     with StateStore.in_dir(state) as store:
         store.link_issue(rule_cluster().fingerprint, "acme/ops", 3, "https://github.com/acme/ops/issues/3", "closed")
-    record(state, rule_cluster(), scanned_at=T0 + timedelta(hours=4))
+    record(state, hours_later(2), scanned_at=T0 + timedelta(hours=4))
     assert cli("draft", "a1b2", "--state-dir", state).stdout.startswith("# GCP-regression | P0 | ")
 
 

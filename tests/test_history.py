@@ -60,6 +60,18 @@ def test_new_then_recurring_then_regressed_after_its_issue_is_closed(store):
     assert third["aaa"].issue == "https://github.com/org/repo/issues/7"
 
 
+def test_status_goes_by_event_time_not_by_the_order_scans_were_recorded(store):
+    """A rescan of the same window, or an export of an earlier hour scanned after a later one, saw nothing happen
+    before its own first event: new (no baseline); the later hour scanned after the earlier one recurs."""
+    _, first = record(store, scan_result(at(5), cluster("fff", 3, at(5))))
+    _, rescan = record(store, scan_result(at(5.1), cluster("fff", 3, at(5))))
+    _, older = record(store, scan_result(at(5.2), cluster("fff", 3, at(2))))
+    _, later = record(store, scan_result(at(6), cluster("fff", 3, at(6))))
+    assert [ctx["fff"].status for ctx in (first, rescan, older, later)] == ["new", "new", "new", "recurring"]
+    assert (rescan["fff"].baseline_rate, older["fff"].baseline_rate) == (None, None)
+    assert later["fff"].baseline_rate is not None
+
+
 def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
     record(store, scan_result(at(1), cluster("bbb", 3, at(1))))
     record(store, scan_result(at(2), cluster("other", 1, at(2))))
@@ -115,9 +127,10 @@ def test_a_scan_with_a_higher_floor_gives_no_baseline_and_no_regression(store):
     mixed = cluster("mix", 60, at(1), severity=Severity.ERROR)
     record(store, dataclasses.replace(scan_result(at(1), cluster("mix", 2, at(1))), min_severity=Severity.ERROR))
     _, again = record(store, scan_result(at(1.5), mixed))
-    assert (again["mix"].status, again["mix"].baseline_rate, again["mix"].spike) == ("recurring", None, False)
+    # it began an hour before the ERROR-floor scan's first error of it: new still
+    assert (again["mix"].status, again["mix"].baseline_rate, again["mix"].spike) == ("new", None, False)
     record(store, dataclasses.replace(scan_result(at(40), cluster("other", 1, at(40))), min_severity=Severity.ERROR))
-    _, later = record(store, scan_result(at(41), mixed))
+    _, later = record(store, scan_result(at(41), cluster("mix", 60, at(41), severity=Severity.ERROR)))
     assert later["mix"].status == "recurring"
 
 
@@ -143,12 +156,12 @@ def test_a_failure_another_project_had_is_new_in_this_one(store):
 
 def test_a_truncated_scan_covers_the_entries_it_kept_and_gives_no_baseline(store):
     """--max-entries kept the newest 15 minutes of an hour: its rate is over those (not the hour, not from its first
-    failure), and a later full scan of the same traffic is no spike against it."""
+    failure), and a full scan of the next hour is no spike against it."""
     kept = dataclasses.replace(scan_result(at(1), cluster("ddd", 10, at(1))), truncated=True,
                                entries_span=Window(at(1) - timedelta(minutes=15), at(1)))
     _, first = record(store, kept)
     assert first["ddd"].rate == pytest.approx(40.0)  # 10 events in the 15 minutes kept
-    _, full = record(store, scan_result(at(1.01), cluster("ddd", 60, at(1.01))))
+    _, full = record(store, scan_result(at(2), cluster("ddd", 60, at(2))))
     assert (full["ddd"].status, full["ddd"].baseline_rate, full["ddd"].spike) == ("recurring", None, False)
 
 

@@ -222,22 +222,27 @@ def test_table_is_the_default_and_plain_when_not_a_tty(cli):
 
 def test_history_status_and_incidents_in_json(cli, tmp_path):
     args = ("-s", FIXTURES / "sample.json", "--state-dir", tmp_path)
-    first, second = scan_json(cli, *args), scan_json(cli, *args)
+    first = scan_json(cli, *args, "--until", "2026-11-28T02:04:00Z")
+    second = scan_json(cli, *args, "--from", "2026-11-28T02:04:00Z")
     assert {c["status"] for c in first["clusters"]} == {"new"}
-    assert {c["status"] for c in second["clusters"]} == {"recurring"}
+    status = {c["title"]: c["status"] for c in second["clusters"]}
+    assert status["(empty message)"] == "new"  # 02:28, after the first scan's window
+    assert list(status.values()).count("recurring") == 8
     assert not any(c["spike"] for c in second["clusters"])
     crash = next(i for i in second["incidents"] if len(i["clusters"]) > 4)
     root = next(c for c in second["clusters"] if c["fingerprint"] == crash["root"])
-    assert root["rule"] == "python-module-not-found" and root["incident"] == crash["id"]
-    stateless = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state")
+    assert (root["rule"], root["incident"], root["status"]) == ("python-module-not-found", crash["id"], "recurring")
+    again = scan_json(cli, *args, "--from", "2026-11-28T02:04:00Z")  # a rescan changes nothing
+    assert {c["title"]: c["status"] for c in again["clusters"]} == status
+    stateless = scan_json(cli, "-s", FIXTURES / "sample.json", "--no-state", "--from", "2026-11-28T02:04:00Z")
     assert {c["status"] for c in stateless["clusters"]} == {None}
     assert [i["id"] for i in stateless["incidents"]] == [i["id"] for i in second["incidents"]]
 
 
 def test_the_table_shows_the_status_of_an_incident_root_only_with_history(cli, tmp_path):
     args = ("scan", "-s", FIXTURES / "sample.json", "--state-dir", tmp_path)
-    assert cli(*args).exit_code == 0
-    block = cli(*args).stdout.split("INCIDENT ")[1].splitlines()
+    assert cli(*args, "--until", "2026-11-28T02:04:00Z").exit_code == 0
+    block = cli(*args, "--from", "2026-11-28T02:04:00Z").stdout.split("INCIDENT ")[1].splitlines()
     assert block[1].startswith("root   Python module not found") and block[2] == "status recurring"
     stateless = cli("scan", "-s", FIXTURES / "sample.json", "--no-state").stdout.split("INCIDENT ")[1].splitlines()
     assert stateless[2].startswith("chain ")
@@ -758,9 +763,11 @@ def test_a_closed_stdout_exits_141_quietly_and_records_nothing(tmp_path, extra):
 def test_failures_at_one_instant_have_a_rate_over_one_minute(cli, tmp_path):
     record = {"insertId": "r1", "timestamp": "2026-11-28T02:00:00Z", "severity": "ERROR", "textPayload": "lone failure",
               "resource": {"type": "cloud_run_revision", "labels": {"service_name": "svc"}}}
-    source, state = tmp_path / "one.ndjson", tmp_path / "state"
-    source.write_text(json.dumps(record) + "\n")
-    runs = [scan_json(cli, "-s", source, "--state-dir", state)["clusters"][0] for _ in range(2)]
+    state, runs = tmp_path / "state", []
+    for hour in ("02", "03"):
+        source = tmp_path / f"{hour}.ndjson"
+        source.write_text(json.dumps({**record, "timestamp": f"2026-11-28T{hour}:00:00Z"}) + "\n")
+        runs.append(scan_json(cli, "-s", source, "--state-dir", state)["clusters"][0])
     assert [(c["rate"], c["baseline_rate"], c["status"]) for c in runs] == [(60.0, None, "new"), (60.0, 60.0, "recurring")]
 
 

@@ -2,10 +2,13 @@
 
 Status of a cluster in a scan, against the scans recorded before it:
 
-- ``regressed``: its linked issue is closed; or it was seen in an earlier scan, then absent from
-  every scan of the 24 hours before this one (at least one such scan), and it is back;
-- ``recurring``: seen in an earlier scan;
-- ``new``: never seen before.
+- ``regressed``: its linked issue is closed; or it recurs (below), was absent from every scan of the 24
+  hours before this one (at least one such scan), and it is back;
+- ``recurring``: an earlier scan saw it happen before this scan first saw it;
+- ``new``: nothing recorded saw it before its first event here. Status goes by event time, not by the order
+  scans were recorded: a rescan of the same window (or an overlapping ``--since 1h`` a few minutes later) sees a
+  failure that began in it as new still, and a scan of an older export recorded after a newer one sees what
+  began in it as new. A new cluster has no baseline.
 
 Covered hours of a scan: its window; an open start (a whole file read) falls back to the first
 failure it saw, an open end to the scan time when the start was given and Cloud Logging was read (a pull runs up
@@ -65,20 +68,22 @@ def annotate(
     fingerprints = [c.fingerprint for c in result.clusters]
     # A failure another project had is new in this one: only scans of this project (or of an unknown one) count.
     same_project = {scan.scan_id for scan in earlier if _same_project(scan, result)}
-    seen = _counts_by_scan(store, fingerprints, same_project)
+    seen = _sightings(store, fingerprints, same_project)
     hours = _scan_hours(store, earlier)
     quiet_since = at - QUIET_BEFORE_REGRESSION
     scopes: dict[tuple, list[ScanInfo]] = defaultdict(list)  # few distinct scopes, many scans
     for scan in earlier:
         scopes[(scan.services, scan.min_severity, scan.project)].append(scan)
     looked: dict[str, list[ScanInfo]] = {}  # fingerprint → the earlier scans whose scope takes its cluster in
+    before: dict[str, set[int]] = {}  # fingerprint → the earlier scans that saw it happen before its first event here
     baselines = {}
     for cluster in result.clusters:
         fp = cluster.fingerprint
         looked[fp] = [scan for group in scopes.values() if _takes_in(group[0], cluster, result) for scan in group]
         counts = seen.get(fp, {})
-        events = sum(counts.get(scan.scan_id, 0) for scan in looked[fp] if hours[scan.scan_id] > 0)
-        if events:
+        before[fp] = {scan for scan, (_, first) in counts.items() if _earlier_event(first, cluster.first_seen)}
+        events = sum(counts.get(scan.scan_id, (0, None))[0] for scan in looked[fp] if hours[scan.scan_id] > 0)
+        if events and before[fp]:
             baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in looked[fp]))
     firsts = [c.first_seen for c in result.clusters if c.first_seen]
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
@@ -92,12 +97,11 @@ def annotate(
     last_seen = {c.fingerprint: c.last_seen for c in result.clusters}
     for fp in fingerprints:
         issue = store.linked_issue(fp)
-        scans_seen = seen.get(fp, {})
         recent = {scan.scan_id for scan in looked[fp] if scan.scanned_at >= quiet_since}
-        if _back_after_closing(issue, last_seen[fp]) or (scans_seen and recent and not recent & scans_seen.keys()):
+        if _back_after_closing(issue, last_seen[fp]) or (before[fp] and recent and not recent & seen[fp].keys()):
             status = "regressed"
         else:
-            status = "recurring" if scans_seen else "new"
+            status = "recurring" if before[fp] else "new"
         test = spikes[fp]
         contexts[fp] = ClusterContext(
             status, test.spike, test.rate, test.baseline_rate, incident_of.get(fp), issue.url if issue else None
@@ -158,17 +162,28 @@ def _earlier_scans(store: StateStore, at: datetime, scan_id: int | None) -> list
     return [s for s in scans if (s.scanned_at, s.scan_id) < (this.scanned_at, this.scan_id)]
 
 
-def _counts_by_scan(store: StateStore, fingerprints: Sequence[str], scan_ids: set[int]) -> dict[str, dict[int, int]]:
-    """fingerprint → {earlier scan id: count}, for the given fingerprints."""
+def _sightings(
+    store: StateStore, fingerprints: Sequence[str], scan_ids: set[int]
+) -> dict[str, dict[int, tuple[int, datetime | None]]]:
+    """fingerprint → {earlier scan id: (count, first seen)}, for the given fingerprints."""
     rows = store.db.execute(
-        "SELECT fingerprint, scan_id, count FROM scan_clusters WHERE fingerprint IN (SELECT value FROM json_each(?))",
+        "SELECT fingerprint, scan_id, count, first_seen FROM scan_clusters"
+        " WHERE fingerprint IN (SELECT value FROM json_each(?))",
         (json.dumps(list(fingerprints)),),
     )
-    seen: dict[str, dict[int, int]] = defaultdict(dict)
-    for fp, scan, count in rows:
+    seen: dict[str, dict[int, tuple[int, datetime | None]]] = defaultdict(dict)
+    for fp, scan, count, first in rows:
         if scan in scan_ids:
-            seen[fp][scan] = seen[fp].get(scan, 0) + count
+            total, earliest = seen[fp].get(scan, (0, None))
+            first = time_from_text(first)
+            seen[fp][scan] = (total + count, first if earliest is None or (first and first < earliest) else earliest)
     return seen
+
+
+def _earlier_event(seen_first: datetime | None, first_here: datetime | None) -> bool:
+    """Whether an earlier scan that first saw a failure at ``seen_first`` saw it happen before this scan's first
+    event of it; without both times, by the order the scans were recorded (yes)."""
+    return seen_first is None or first_here is None or seen_first < first_here
 
 
 def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float]:
