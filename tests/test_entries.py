@@ -258,6 +258,16 @@ def test_parse_timestamp(text, expected):
     assert parse_timestamp(text) == expected
 
 
+def test_a_unix_or_protobuf_time_reads_to_the_microsecond_its_iso_form_does():
+    """Binary floats put 1795827600.123456 a hair below its digits, and rounding 123456789 ns gave .123457: the
+    same event in two export shapes had two times."""
+    iso = parse_timestamp("2026-11-28T01:00:00.123456789Z")
+    assert iso.microsecond == 123456
+    same = [{"seconds": 1795827600, "nanos": 123456789}, {"seconds": "1795827600", "nanos": 123456999},
+            1795827600123456789, 1795827600123456, 1795827600123.456, 1795827600.123456]
+    assert [parse_timestamp(value) for value in same] == [iso] * len(same)
+
+
 class _Text(str):
     """A time string that :func:`parse_timestamp` reads the general way (its fast way takes ``str`` itself only)."""
 

@@ -14,6 +14,7 @@ import math
 import re
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Hashable, Mapping
 from http import HTTPStatus
 from urllib.parse import unquote, urlsplit
@@ -204,12 +205,9 @@ def _read_agent_fields(payload: dict, out: dict) -> None:
             out["timestamp"] = payload.pop("time")
         elif "timestampSeconds" in payload:
             seconds, nanos = payload.pop("timestampSeconds"), payload.pop("timestampNanos", 0)
-            try:
-                out["timestamp"] = datetime.fromtimestamp(float(seconds), timezone.utc) + timedelta(
-                    microseconds=float(nanos) / 1000
-                )
-            except (TypeError, ValueError, OverflowError, OSError):
-                pass
+            stamp = _from_unix({"seconds": seconds, "nanos": nanos})
+            if stamp is not None:
+                out["timestamp"] = stamp
 
 
 def message_text(data: Mapping[str, Any], payload: Mapping | None) -> str | None:
@@ -403,6 +401,7 @@ def strip_log_prefix(text: str) -> str:
 # time: it would overflow the arithmetic done on times (stitching gaps, windows, Logs Explorer links).
 _EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(9998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -445,20 +444,22 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _from_unix(value: float | dict) -> datetime | None:
     """A Unix time after 2001-09-09 (1e9 seconds: a smaller number is a count, not a time, and 20260101 no date in
-    seconds), or a protobuf Timestamp object."""
+    seconds), or a protobuf Timestamp object. Exact to the microsecond, cut like an ISO time's nanoseconds (no
+    binary float rounding): the same event reads the same in every shape of export."""
     try:
         if isinstance(value, dict):
             if "seconds" not in value:
                 return None
-            seconds = float(value["seconds"]) + float(value.get("nanos", 0)) / 1e9
+            micros = int(value["seconds"]) * 1_000_000 + int(value.get("nanos", 0)) // 1000
         else:
-            seconds = float(value)
+            number = Decimal(repr(value))  # the digits written, not the binary float nearest to them
             for _ in range(3):  # milliseconds, microseconds, nanoseconds since the epoch (now about 1.7e9 seconds)
-                if seconds < 1e11:
+                if number < 100_000_000_000:
                     break
-                seconds /= 1000
-        return datetime.fromtimestamp(seconds, timezone.utc) if seconds >= 1e9 else None
-    except (TypeError, ValueError, OverflowError, OSError):
+                number /= 1000
+            micros = int(number * 1_000_000)
+        return _EPOCH + timedelta(microseconds=micros) if micros >= 1_000_000_000_000_000 else None
+    except (TypeError, ValueError, ArithmeticError):  # (decimal's InvalidOperation is an ArithmeticError)
         return None
 
 
