@@ -83,13 +83,13 @@ def test_config_scopes_the_filter_and_the_command_line_overrides_it(cli, in_proj
     assert from_file.exit_code == 0, from_file.output
     assert from_file.stdout.startswith(
         'timestamp>="2026-03-01T10:00:00Z" AND timestamp<"2026-03-01T12:00:00Z" AND resource.type="cloud_run_job" '
-        'AND resource.labels.service_name="api" AND (severity>=ERROR OR '
+        'AND resource.labels.job_name="api" AND (severity>=ERROR OR '
     )
     overridden = cli("scan", "--show-filter", "--now", NOW, "--since", "15m", "--service", "web",
                      "--min-severity", "WARNING", "--resource-type", "any")
     assert overridden.stdout.startswith(
         'timestamp>="2026-03-01T11:45:00Z" AND timestamp<"2026-03-01T12:00:00Z" AND '
-        'resource.labels.service_name="web" AND (severity>=WARNING OR '
+        '(resource.labels.service_name="web" OR resource.labels.job_name="web") AND (severity>=WARNING OR '
     )
 
 

@@ -384,6 +384,14 @@ def test_logs_query_of_made_up_text_searches_no_text(template, message):
     assert logs_query(cluster).splitlines() == ['resource.type="cloud_run_revision"', 'resource.labels.service_name="invoices"']
 
 
+def test_logs_query_of_a_cloud_run_job_names_it_by_its_job_name():
+    cluster = unmatched_cluster()
+    assert logs_query(cluster, "cloud_run_job").splitlines()[:2] == [
+        'resource.type="cloud_run_job"', 'resource.labels.job_name="invoices"']
+    assert logs_query(cluster, None).splitlines()[0] == (
+        '(resource.labels.service_name="invoices" OR resource.labels.job_name="invoices")')
+
+
 def test_open_window_falls_back_to_first_and_last_seen():
     url = logs_explorer_url(rule_cluster(), dataclasses.replace(WINDOW, start=None, end=None), None)
     assert url.endswith(";timeRange=2026-03-14T09:04:00Z%2F2026-03-14T09:43:00Z")

@@ -34,6 +34,13 @@ def test_cloud_run_fields():
     assert (entry.trace, entry.insert_id, entry.location) == ("projects/acme/traces/t1", "abc123", "f.json:3")
 
 
+def test_a_cloud_run_job_entry_names_its_job_as_its_service():
+    job = {"type": "cloud_run_job", "labels": {"job_name": "migrate-db", "location": "europe-west1", "project_id": "acme"}}
+    entry = to_entry({"resource": job, "labels": {"run.googleapis.com/execution_name": "migrate-db-x7k2p"},
+                      "severity": "ERROR", "textPayload": "alembic.util.exc.CommandError: Can't locate revision"})
+    assert (entry.service, entry.region, entry.project) == ("migrate-db", "europe-west1", "acme")
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -53,11 +53,20 @@ def test_years_below_1000_have_four_digits():
 
 
 def test_services_resource_type_and_user_filter():
-    text = build_filter(WINDOW, ("api", "worker"), Severity.DEFAULT, "cloud_run_job", 'logName:"stderr" OR x=1')
+    text = build_filter(WINDOW, ("worker", "api"), Severity.DEFAULT, "cloud_run_revision", 'logName:"stderr" OR x=1')
     assert text == (
-        f'{BOUNDS} AND resource.type="cloud_run_job" AND '
-        '(resource.labels.service_name="api" OR resource.labels.service_name="worker") AND (logName:"stderr" OR x=1)'
+        f'{BOUNDS} AND resource.type="cloud_run_revision" AND '
+        'resource.labels.service_name=("api" OR "worker") AND (logName:"stderr" OR x=1)'
     )
+
+
+@pytest.mark.parametrize(("resource_type", "term"), [
+    ("cloud_run_job", 'resource.labels.job_name="migrate"'),  # a job has no service_name label
+    (None, '(resource.labels.service_name="migrate" OR resource.labels.job_name="migrate")'),
+    ("k8s_container", '(resource.labels.service_name="migrate" OR resource.labels.job_name="migrate")'),
+])
+def test_a_service_filter_names_a_cloud_run_job_by_its_job_name(resource_type, term):
+    assert build_filter(WINDOW, ("migrate",), Severity.DEFAULT, resource_type).endswith(f" AND {term}")
 
 
 @pytest.mark.parametrize("extra", [
@@ -84,7 +93,8 @@ def test_a_comment_in_the_user_filter_cannot_swallow_the_closing_parenthesis():
 
 def test_one_service_no_resource_type_and_quoting():
     text = build_filter(WINDOW, ('we"ird\\name',), Severity.DEFAULT, None)
-    assert text == f'{BOUNDS} AND resource.labels.service_name="we\\"ird\\\\name"'
+    assert text == (f'{BOUNDS} AND (resource.labels.service_name="we\\"ird\\\\name"'
+                    ' OR resource.labels.job_name="we\\"ird\\\\name")')
     assert compile_filter(text)(run_entry("2026-03-01T11:30:00Z", "x", service='we"ird\\name'))
 
 

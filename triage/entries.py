@@ -137,7 +137,9 @@ def service_of(data: Mapping[str, Any]) -> str | None:
 
 
 def _service(resource_labels: Mapping[str, Any]) -> str | None:
-    return _text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name"))
+    """A Cloud Run service's name, or a Cloud Run job's."""
+    return (_text(resource_labels.get("service_name")) or _text(resource_labels.get("configuration_name"))
+            or _text(resource_labels.get("job_name")))
 
 
 def stream_key(instance: str | None, service: str | None, log_name: str | None) -> Hashable:

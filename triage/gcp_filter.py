@@ -27,6 +27,7 @@ from .window import format_time, iso_z, time_before
 
 DEFAULT_WINDOW = timedelta(hours=1)
 MAX_FILTER_CHARS = 20_000  # the API's limit
+_SERVICE_LABELS = {"cloud_run_revision": ("service_name",), "cloud_run_job": ("job_name",)}
 # Where an entry's message can be (see triage.entries.message_text): a structured log's message is its JSON
 # payload's ``message``, ``msg`` or ``textPayload``. The text terms below are tested on each.
 MESSAGE_FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload")
@@ -85,7 +86,7 @@ def build_filter(
     if resource_type:
         terms.append(f"resource.type={quote(resource_type)}")
     if services:
-        terms.append(_any_of([f"resource.labels.service_name={quote(name)}" for name in services]))
+        terms.append(service_term(services, resource_type))
     if min_severity > Severity.DEFAULT:
         terms.append(_severity_term(min_severity, requests))
     if extra and extra.strip():
@@ -159,6 +160,15 @@ def request_term(statuses: Sequence[tuple[int, int]], latency: tuple[str, float]
 
 def _status_range(lo: int, hi: int) -> str:
     return f"httpRequest.status={lo}" if lo == hi else f"(httpRequest.status>={lo} AND httpRequest.status<={hi})"
+
+
+def service_term(services: Sequence[str], resource_type: str | None) -> str:
+    """The condition that an entry comes from one of ``services``: a Cloud Run service's ``service_name`` label, a
+    Cloud Run job's ``job_name`` (either, for another resource type or any)."""
+    labels = _SERVICE_LABELS.get(resource_type or "", ("service_name", "job_name"))
+    names = sorted(set(services))
+    value = quote(names[0]) if len(names) == 1 else "(" + " OR ".join(map(quote, names)) + ")"
+    return _any_of([f"resource.labels.{label}={value}" for label in labels])
 
 
 def _any_of(terms: list[str]) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .clustering import TRACEBACK_MARKER
 from .entries import EMPTY_MESSAGE, strip_log_prefix
-from .gcp_filter import quote as filter_quote, request_term
+from .gcp_filter import quote as filter_quote, request_term, service_term
 from .model import DEFAULT_RESOURCE_TYPE, Cluster, Window
 from .redact import MASK
 from .rules import regex_literals
@@ -36,11 +36,8 @@ def logs_query(cluster: Cluster, resource_type: str | None = DEFAULT_RESOURCE_TY
     """The Logging query language filter for ``cluster`` (one condition per line, ANDed), of ``resource_type``
     (None: any)."""
     lines = [f"resource.type={filter_quote(resource_type)}"] if resource_type else []
-    services = sorted(cluster.services)
-    if len(services) == 1:
-        lines.append(f"resource.labels.service_name={filter_quote(services[0])}")
-    elif services:
-        lines.append(f"resource.labels.service_name=({' OR '.join(filter_quote(s) for s in services)})")
+    if cluster.services:
+        lines.append(service_term(list(cluster.services), resource_type))
     requests = _request_condition(cluster.rule.match) if cluster.rule else _request_summary_condition(cluster)
     if requests:  # request logs carry no text to search
         lines.append(requests)

@@ -44,6 +44,7 @@ _TABLE_COLUMNS = {
     "MESSAGE": ("jsonPayload", "message"),
     "LOG_NAME": ("logName",),
     "SERVICE_NAME": ("resource", "labels", "service_name"),
+    "JOB_NAME": ("resource", "labels", "job_name"),
     "REVISION_NAME": ("resource", "labels", "revision_name"),
     "INSTANCE_ID": ("labels", "instanceId"),
     "INSERT_ID": ("insertId",),
