@@ -279,6 +279,19 @@ def test_table_shows_incidents_first_and_history_tags():
     assert "0123456789 · ERROR · api×2, web×1 · regressed · spike ×6.0 · #7" in render_table(rest, width=160)
 
 
+def test_an_incident_lists_the_members_whose_history_says_more_than_its_roots_status():
+    plain = with_history()
+    boom = Cluster(**{**_fields(plain.result.clusters[0]), "fingerprint": "f" * 20, "title": "Boom", "rule": None})
+    root_context = plain.context[plain.incidents[0].root]
+    for member, shown in ((replace(root_context, spike=False, issue=None), None),
+                          (ClusterContext("new", False, 3.0, None, plain.incidents[0].id, None), "also   Boom: new")):
+        context = {**plain.context, boom.fingerprint: member}
+        lines = render_table(ScanReport(replace(plain.result, clusters=(*plain.result.clusters, boom)),
+                                        plain.incidents, context), width=120).splitlines()
+        assert lines[5].startswith("status regressed · spike ×6.0")
+        assert (lines[6] if lines[6].startswith("also") else None) == shown
+
+
 def test_every_format_redacts_secrets_in_log_text():
     secret = "token=s3cr3tvalue"
     plain = with_history()

@@ -14,7 +14,7 @@ from .assess import ScanReport
 from .drafts import csv_text, escape_cell, escape_html, printable, scope_line
 from .grouping import select_samples
 from .history import ClusterContext
-from .incidents import Incident, incident_priority, incidents_by_cluster
+from .incidents import Incident, incident_priority, incidents_by_cluster, short_title
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
 from .sources import gcp_project
@@ -186,6 +186,19 @@ def _tags(context: ClusterContext | None, escape: Callable[[str], str] = lambda 
     return " · ".join(tags)
 
 
+def _members_apart(report: ScanReport, incident: Incident) -> list[str]:
+    """``Gunicorn worker failed to boot: new · spike ×4.0``: the incident's other clusters whose history says more
+    than its root's status (another status, a spike, a linked issue), one line each."""
+    status = report.context[incident.root].status
+    by_fp = {c.fingerprint: c for c in report.result.clusters}
+    lines = []
+    for fp in incident.clusters:
+        tags = _tags(report.context.get(fp))
+        if fp != incident.root and tags and tags != status:
+            lines.append(f"{printable(short_title(by_fp[fp]))}: {tags}")
+    return lines
+
+
 _PRIORITY_STYLE = {"P0": "bold red", "P1": "red", "P2": "yellow", "P3": "dim"}
 
 
@@ -230,6 +243,9 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
         tags = _tags(report.context.get(root.fingerprint))
         if tags:
             grid.add_row("status", Text(tags))
+            also = _members_apart(report, incident)
+            if also:
+                grid.add_row("also", Text("\n".join(also)))
         grid.add_row("chain", Text(printable(incident.summary)))
         grid.add_row("when", f"{format_time(incident.first_seen)} → {format_time(incident.last_seen)}")
         revisions = printable(", ".join(incident.revisions)) or "-"
