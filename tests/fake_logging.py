@@ -106,10 +106,21 @@ class _Parser:
     def comparison(self) -> Predicate:
         field = self.take("word")
         op = self.take("op")
+        if self.peek() == ("paren", "("):  # field=("a" OR "b"): any of the values
+            self.tokens.popleft()
+            terms = [_comparison(field, op, self.value(field, op))]
+            while self.peek() is not None and self.peek()[0] == "OR":
+                self.tokens.popleft()
+                terms.append(_comparison(field, op, self.value(field, op)))
+            self.take("paren")
+            return lambda entry: any(term(entry) for term in terms)
+        return _comparison(field, op, self.value(field, op))
+
+    def value(self, field: str, op: str) -> str:
         token = self.tokens.popleft() if self.tokens else None
         if token is None or token[0] not in ("str", "word"):
             raise FilterSyntaxError(f"no value after {field}{op}")
-        return _comparison(field, op, token[1])
+        return token[1]
 
 
 def _comparison(field: str, op: str, wanted: str) -> Predicate:

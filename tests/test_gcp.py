@@ -338,6 +338,17 @@ def test_scan_through_the_fake_equals_a_scan_of_the_same_entries_from_a_file(cli
     assert "ZeroDivisionError" in json.dumps(from_gcp["clusters"])
 
 
+def test_a_pull_of_two_services_asks_for_either_and_gets_both(cli, fake, tmp_path):
+    services = ("--service", "api", "--service", "billing")
+    from_gcp, _ = scan_json(cli, "--source", "gcp:test-proj", "--since", "1h", *services)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(fake.entries))
+    from_file, _ = scan_json(cli, "--source", export, "--since", "1h", *services)
+    assert from_gcp["clusters"] == from_file["clusters"]
+    assert {name for c in from_gcp["clusters"] for name in c["services"]} == {"api", "billing"}
+    assert 'resource.labels.service_name=("api" OR "billing")' in fake.requests[-1]["filter"]
+
+
 def test_a_traceback_tagged_info_line_by_line_is_fetched_whole(cli, env, tmp_path):
     """Runtimes that tag stdout lines INFO send a traceback as INFO entries: its code lines and exception line must
     cross the wire too, or Cloud Logging would give other clusters than the export of the same entries."""
