@@ -75,6 +75,7 @@ def test_a_cloud_run_job_entry_names_its_job_as_its_service():
          Severity.WARNING),
         (r"C:\app\models.py:198: UserWarning: Field name \"schema\" shadows an attribute", Severity.WARNING),
         ("/app/x.py:3: DeprecationWarning: datetime.utcnow() is deprecated", Severity.WARNING),
+        ("<frozen importlib._bootstrap>:241: RuntimeWarning: numpy.ndarray size changed", Severity.WARNING),
         ("see /docs/faq.md:3: Warning: words", None),
         ("just words", None),
     ],
@@ -251,6 +252,8 @@ def test_an_escape_no_longer_hides_the_level():
         (1795827600.5, datetime(2026, 11, 28, 1, 0, 0, 500000, tzinfo=timezone.utc)),
         (1795827600000000000, datetime(2026, 11, 28, 1, tzinfo=timezone.utc)),  # nanoseconds
         ({"seconds": 1795827600, "nanos": 250000000}, datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
+        ({"seconds": "1795827600.25"}, datetime(2026, 11, 28, 1, 0, 0, 250000, tzinfo=timezone.utc)),
+        ({"seconds": True}, None),
         ({"seconds": "x"}, None),
         ({"date": "2026-11-28"}, None),
         (20260101, None),  # no Unix time: a count, a date written as a number

@@ -70,7 +70,7 @@ _LEVEL_IN_TEXT = re.compile(
     r"|^(?P<d>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s"  # uvicorn
     r"|^(?P<f>DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.-]*:"  # stdlib's default format (LEVEL:logger:message)
     r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
-    r"|^(?:[A-Za-z]:)?[^\s:]+:\d+: [A-Z]\w*(?P<w>Warning): "  # Python's warnings: "path:12: RuntimeWarning: …"
+    r"|^(?:[A-Za-z]:)?(?:<[^>\n]+>|[^\s:]+):\d+: [A-Z]\w*(?P<w>Warning): "  # Python's warnings: "path:12: RuntimeWarning: …"
     # after a leading time: logging's "%(asctime)s %(levelname)s", nginx's "2026/01/01 00:00:01 [error]"
     r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:[ \t]?(?:Z|[+-]\d\d:?\d\d))?\]?[ \t]+"  # logback's "… 10:00:05 -0800"
     r"(?:(?P<h>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b|\[(?P<i>debug|info|notice|warn|error|crit|alert|emerg)\])"
@@ -452,9 +452,9 @@ def _from_unix(value: float | dict) -> datetime | None:
         if isinstance(value, dict):
             if "seconds" not in value:
                 return None
-            micros = int(value["seconds"]) * 1_000_000 + int(value.get("nanos", 0)) // 1000
+            micros = int(_decimal(value["seconds"]) * 1_000_000 + _decimal(value.get("nanos", 0)) / 1000)
         else:
-            number = Decimal(repr(value))  # the digits written, not the binary float nearest to them
+            number = _decimal(value)
             for _ in range(3):  # milliseconds, microseconds, nanoseconds since the epoch (now about 1.7e9 seconds)
                 if number < 100_000_000_000:
                     break
@@ -463,6 +463,12 @@ def _from_unix(value: float | dict) -> datetime | None:
         return _EPOCH + timedelta(microseconds=micros) if micros >= 1_000_000_000_000_000 else None
     except (TypeError, ValueError, ArithmeticError):  # (decimal's InvalidOperation is an ArithmeticError)
         return None
+
+
+def _decimal(value: Any) -> Decimal:
+    """A number, or a string of one, as the digits written, not the binary float nearest to them (a bool, or any
+    other text, raises decimal's InvalidOperation)."""
+    return Decimal(str(value))
 
 
 def parse_latency(value: Any) -> float | None:
