@@ -194,7 +194,7 @@ def _members_apart(report: ScanReport, incident: Incident) -> list[str]:
     lines = []
     for fp in incident.clusters:
         tags = _tags(report.context.get(fp))
-        if fp != incident.root and tags and tags != status:
+        if fp != incident.root and fp in by_fp and tags and tags != status:
             lines.append(f"{printable(short_title(by_fp[fp]))}: {tags}")
     return lines
 
