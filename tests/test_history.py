@@ -72,6 +72,15 @@ def test_status_goes_by_event_time_not_by_the_order_scans_were_recorded(store):
     assert later["fff"].baseline_rate is not None
 
 
+def test_a_rescan_of_a_spike_is_a_spike_again(store):
+    """The first scan of the spiking hour saw the same events: it is no part of the rescan's baseline."""
+    record(store, scan_result(at(1), cluster("spk", 1, at(1))))
+    _, spike = record(store, scan_result(at(2), cluster("spk", 60, at(2))))
+    _, rescan = record(store, scan_result(at(2.1), cluster("spk", 60, at(2))))
+    for ctx in (spike, rescan):
+        assert (ctx["spk"].status, ctx["spk"].baseline_rate, ctx["spk"].spike) == ("recurring", pytest.approx(1.0), True)
+
+
 def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
     record(store, scan_result(at(1), cluster("bbb", 3, at(1))))
     record(store, scan_result(at(2), cluster("other", 1, at(2))))

@@ -82,9 +82,11 @@ def annotate(
         looked[fp] = [scan for group in scopes.values() if _takes_in(group[0], cluster, result) for scan in group]
         counts = seen.get(fp, {})
         before[fp] = {scan for scan, (_, first) in counts.items() if _earlier_event(first, cluster.first_seen)}
-        events = sum(counts.get(scan.scan_id, (0, None))[0] for scan in looked[fp] if hours[scan.scan_id] > 0)
-        if events and before[fp]:
-            baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in looked[fp]))
+        # a scan that saw it only from its first event here on saw these same events (a rescan): no baseline of them
+        base = [scan for scan in looked[fp] if scan.scan_id in before[fp] or scan.scan_id not in counts]
+        events = sum(counts[scan.scan_id][0] for scan in base if scan.scan_id in counts and hours[scan.scan_id] > 0)
+        if events:
+            baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in base))
     firsts = [c.first_seen for c in result.clusters if c.first_seen]
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
     window_hours = covered_hours(
