@@ -841,6 +841,25 @@ def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
     assert '`git log --diff-filter=DR --name-status --oneline -- "*$(echo api.services.invoice_export | tr . /)*"`' in result.stdout
 
 
+@pytest.mark.parametrize(("kinds", "query"), [
+    (("cloud_run_job",), ['resource.type="cloud_run_job"', 'resource.labels.job_name="migrate-db"']),
+    (("cloud_run_job", "cloud_run_revision"),  # one failure of each: either label, any type
+     ['(resource.labels.service_name="migrate-db" OR resource.labels.job_name="migrate-db")']),
+])
+def test_the_logs_link_of_a_file_scan_asks_for_what_its_failures_came_from(cli, tmp_path, kinds, query):
+    labels = {"cloud_run_job": "job_name", "cloud_run_revision": "service_name"}
+    source, state = tmp_path / "job.ndjson", tmp_path / "state"
+    source.write_text("".join(json.dumps({
+        "insertId": f"j{n}", "timestamp": f"2026-11-28T01:0{n}:00Z", "severity": "ERROR",
+        "textPayload": "alembic.util.exc.CommandError: Can't locate revision identified by 'abc123'",
+        "resource": {"type": kind, "labels": {labels[kind]: "migrate-db", "project_id": "acme"}},
+    }) + "\n" for n, kind in enumerate(kinds)))
+    assert cli("scan", "-s", source, "--state-dir", state).exit_code == 0
+    body = cli("draft", "--all", "--state-dir", state).stdout
+    logs_query_block = next(block for block in body.split("```text\n") if "(textPayload:" in block).splitlines()
+    assert logs_query_block[:len(query)] == query and logs_query_block[len(query)].startswith("(textPayload:")
+
+
 def test_the_draft_of_a_text_exports_incident_says_where_it_was_linked(cli, tmp_path):
     """A text export names no instance or revision: its incident is linked within a service's or a file's log."""
     state = tmp_path / "state"

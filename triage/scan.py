@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 from . import clustering
 from .entries import parse_timestamp, service_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, masked_first_line, rank
-from .model import Cluster, Entry, Problem, ScanResult, Severity, Window
+from .model import DEFAULT_RESOURCE_TYPE, Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
 from .rules import RuleSet
 from .sources import Record, Truncated, distinct_files, gcp_project, source_name
@@ -156,6 +156,7 @@ def scan(
             )
     counters, failures = found.counters, found.failures
     projects = failures.projects | {project for project in map(gcp_project, options.sources) if project}  # read, quiet or not
+    kinds = failures.resource_types
     return ScanResult(
         window=options.window,
         sources=options.sources,
@@ -167,6 +168,8 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(projects)) if len(projects) == 1 else None,
+        # of files, what their failures came from (Logs Explorer links): one type, else any (a live pull says its own)
+        resource_type=next(iter(kinds)) if len(kinds) == 1 else None if kinds else DEFAULT_RESOURCE_TYPE,
         services=options.services,
         min_severity=options.min_severity,
         entries_span=None if counters.inside is None else Window(*counters.inside),
@@ -194,6 +197,7 @@ class Findings:
     hits: dict[tuple, tuple]
     by_signature: dict[str, Accumulator]
     projects: set[str]
+    resource_types: set[str]
     timeouts: dict[str, str]
 
 
@@ -255,7 +259,7 @@ class Pass:
         failures = self.failures
         return Findings(
             self.counters, self.scope.in_window_services, self.scope.outside_services, dict(failures.by_rule), failures.hits,
-            dict(failures.by_signature), failures.projects, self.rules.timeouts_by_rule(),
+            dict(failures.by_signature), failures.projects, failures.resource_types, self.rules.timeouts_by_rule(),
         )
 
     def take(self, found: Findings) -> None:
@@ -270,6 +274,7 @@ class Pass:
         for sig, acc in found.by_signature.items():
             failures.by_signature[sig].merge(acc)
         failures.projects |= found.projects
+        failures.resource_types |= found.resource_types
         self.rules.take_timeouts(found.timeouts)
 
 
@@ -284,6 +289,7 @@ class _Failures:
         self.hits: dict[tuple, tuple] = {}
         self.by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
         self.projects: set[str] = set()
+        self.resource_types: set[str] = set()  # of the failures' entries (a LogEntry's resource.type)
         self.kept_ids: set[tuple[str, datetime | None]] | None = set() if dedupe else None
 
     def take(self, entries: list[Entry], scope: _Scope) -> None:
@@ -308,6 +314,9 @@ class _Failures:
             self.kept_ids.add(key)
         if entry.project:
             self.projects.add(entry.project)
+        resource = entry.raw.get("resource") if isinstance(entry.raw, dict) else None
+        if isinstance(resource, dict) and isinstance(resource.get("type"), str):
+            self.resource_types.add(resource["type"])
         hit = self.rules.match(entry)
         if hit is not None:
             fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)

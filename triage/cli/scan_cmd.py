@@ -117,9 +117,9 @@ def scan(
                     check_readable(spec)
         options = ScanOptions(specs, window, services, floor)
         with _report_file(output_file) as report_file, _gcp_reader(query, max_entries, raw_file) as read_gcp:
-            result = replace(
-                run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True), resource_type=kind
-            )
+            result = run_scan(options, rule_set, lambda spec: open_source(spec, read_gcp), split_files=True)
+            if uses_gcp:  # what the pull selected (of files alone, the scan tells what their failures came from)
+                result = replace(result, resource_type=kind)
             _report(result, result.sources, fmt, report_file, store_dir, history_kept,
                     _PullScope(kind, extra_filter, services_configured=not service))
     except TriageError as err:
