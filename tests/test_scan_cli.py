@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import datetime, timezone
@@ -177,6 +178,20 @@ def test_bad_input_is_counted_and_the_scan_goes_on(cli):
     assert data["entries_read"] == 13
     assert data["entries_skipped"]["count"] == 5
     assert data["entries_skipped"]["examples"][0]["location"].endswith("mixed.ndjson:2")
+
+
+def test_a_source_cut_short_is_named_in_a_warning_of_its_own(cli, tmp_path):
+    """Skipped records are summed up by the first of them: a cut behind a few bad lines would go unseen."""
+    lines = [(json.dumps({"severity": "ERROR", "textPayload": f"boom {n}"}) + "\n").encode() for n in range(3000)]
+    lines[1:1] = [b'{"severity": "ERROR", "textPay\n'] * 6
+    data = gzip.compress(b"".join(lines))
+    path = tmp_path / "cut.ndjson.gz"
+    path.write_bytes(data[: len(data) // 2])
+    result = cli("scan", "-s", path, "--no-state", "--format", "json")
+    assert result.exit_code == 0
+    assert (f"Warning: {path}: stopped reading: Compressed file ended before the end-of-stream marker was reached "
+            "(the source is cut short: whatever followed is not in this report)\n") in result.stderr
+    assert f"skipped 8 unreadable record(s); first at {path}:2: malformed JSON line" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def test_truncated_array_keeps_complete_entries(tmp_path):
     assert payloads(items) == ["boom A", "boom A"]
     [problem] = problems(items)
     assert problem.location == f"{path}:12"
-    assert "truncated" in problem.reason
+    assert "truncated" in problem.reason and problem.cut
 
 
 def test_malformed_element_in_indented_array_is_skipped(tmp_path):
@@ -265,7 +265,8 @@ def test_truncated_gzip_keeps_what_came_before_the_cut(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     items = records(path)
     assert len(payloads(items)) > 1000
-    assert problems(items)[-1].reason.startswith("stopped reading: Compressed file ended")
+    assert problems(items)[-1].reason.startswith("stopped reading: Compressed file ended") and problems(items)[-1].cut
+    assert not problems(items)[0].cut  # the line the cut broke is skipped like any malformed line
 
 
 def test_corrupt_deflate_data_is_one_problem(tmp_path):

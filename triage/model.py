@@ -71,10 +71,12 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """An input record that was skipped, with where and why."""
+    """An input record that was skipped, with where and why; ``cut`` when its source ends there, cut short (a
+    truncated array, a compressed stream that breaks off): what the source held after it is missing."""
 
     location: str
     reason: str
+    cut: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,11 +48,14 @@ class _Counters:
     timeless: int = 0  # failures a bounded window left out because they carry no readable time
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
+    cuts: list[Problem] = field(default_factory=list)  # sources that end cut short (also counted as skipped)
     outside: tuple[datetime, datetime] | None = None  # the first and last time of the entries the window left out
     inside: tuple[datetime, datetime] | None = None  # the first and last time of the entries in the window
 
     def skip(self, problem: Problem) -> None:
         self.skipped += 1
+        if problem.cut:
+            self.cuts.append(problem)
         if len(self.problems) < PROBLEMS_KEPT:
             self.problems.append(problem)
 
@@ -72,6 +75,7 @@ class _Counters:
         self.duplicates += later.duplicates
         self.timeless += later.timeless
         self.truncations += later.truncations
+        self.cuts += later.cuts
         if later.outside is not None:
             self.left_out(later.outside[0])
             self.left_out(later.outside[1])
@@ -175,6 +179,8 @@ def scan(
         entries_span=None if counters.inside is None else Window(*counters.inside),
         warnings=(
             repeated + tuple(rules.timeouts) + tuple(counters.truncations) + tuple(limit_like)
+            + tuple(f"{cut.location}: {cut.reason} (the source is cut short: whatever followed is not in this report)"
+                    for cut in counters.cuts)
             + _notes(counters, options, found.scope)
         ),
     )

@@ -62,10 +62,10 @@ def read_file(spec: str) -> RecordStream:
             if stream.peek(1) or not any(decoder.error for decoder in decoders):
                 yield from _read_stream(stream, name)
         except OSError as err:
-            yield Problem(f"{name}", f"stopped reading: {err.strerror or err}")
+            yield Problem(f"{name}", f"stopped reading: {err.strerror or err}", cut=True)
         error = next((decoder.error for decoder in decoders if decoder.error), None)
         if error is not None:
-            yield Problem(f"{name}", f"stopped reading: {error}")
+            yield Problem(f"{name}", f"stopped reading: {error}", cut=True)
 
 
 def _decoding(decoder: _Gunzip | _Utf16, decoders: list[_Gunzip | _Utf16]) -> io.BufferedReader:

@@ -227,7 +227,7 @@ def _read_list(buf: _Buffer, name: str) -> RecordStream:
     """The elements of the array whose ``[`` is at the buffer's position; leaves the buffer past its ``]``."""
     buf.advance(buf.pos + 1)  # the "["
     if not buf.skip_ws():
-        yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+        yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'", cut=True)
         return
     indent = _element_indent(buf)
     yield from _read_indented(buf, name, indent) if indent else _read_compact(buf, name)
@@ -259,7 +259,7 @@ def _read_indented(buf: _Buffer, name: str, indent: str) -> RecordStream:
             if len(buf.text) - buf.pos >= reach:
                 return _take_compact(buf, name, start_line)
             if not buf.more():
-                return Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete"), None
+                return Problem(f"{name}:{buf.line}", "truncated JSON array: the last entry is incomplete", cut=True), None
             end = buf.text.find(closer, buf.pos, buf.pos + reach)
         end += len(closer)
         return _parse(buf.text[buf.pos : end], name, start_line), end
@@ -300,7 +300,7 @@ def _take_compact(buf: _Buffer, name: str, start_line: int) -> tuple[object, int
     if resume is not None:  # a broken element of an array on one line: not the rest of the line with it
         return _unreadable(name, start_line, buf.text[buf.pos : resume]), resume
     if end == len(buf.text) and buf.eof:
-        return Problem(f"{name}:{start_line}", "truncated JSON array: the last entry is incomplete"), None
+        return Problem(f"{name}:{start_line}", "truncated JSON array: the last entry is incomplete", cut=True), None
     return _unreadable(name, start_line, raw), end
 
 
@@ -343,7 +343,7 @@ def _read_elements(buf: _Buffer, name: str, take: Callable[[int], tuple[object, 
     ``(Problem, None)`` to stop reading (at the end of the input)."""
     while True:
         if not buf.skip_ws():
-            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'")
+            yield Problem(f"{name}:{buf.line}", "truncated JSON array: no closing ']'", cut=True)
             return
         head = buf.text[buf.pos]
         if head == "]":
