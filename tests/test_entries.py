@@ -103,6 +103,27 @@ def test_json_payload_message_severity_and_traceback():
     assert entry.message.startswith("Request failed\nTraceback (most recent call last):")
 
 
+_TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle\nKeyError: \'id\''
+
+
+@pytest.mark.parametrize(
+    ("payload", "shown"),
+    [
+        ({"message": "Request failed", "exc_info": _TB}, f"Request failed\n{_TB}"),  # python-json-logger
+        ({"message": "Request failed", "stack_trace": _TB + "\n"}, f"Request failed\n{_TB}"),  # Error Reporting's
+        ({"event": "request failed", "exception": _TB}, _TB),  # structlog: no message text but the traceback
+        ({"message": "Request failed", "exc_info": True}, "Request failed"),  # a flag, no traceback
+        # the error object's exception line is not added before a traceback that ends in it
+        ({"message": "Request failed", "error": {"type": "KeyError", "value": "'id'"}, "exc_info": _TB},
+         f"Request failed\n{_TB}"),
+    ],
+)
+def test_a_traceback_beside_the_message_ends_it_and_makes_it_an_error(payload, shown):
+    entry = to_entry({**CLOUD_RUN, "jsonPayload": payload})
+    assert entry.message == shown
+    assert entry.severity is (Severity.ERROR if "Traceback" in shown else Severity.DEFAULT)
+
+
 @pytest.mark.parametrize(
     ("message", "error", "shown"),
     [

@@ -26,6 +26,10 @@ STDOUT = "projects/p/logs/run.googleapis.com%2Fstdout"
 LOUD = {
     "traceback in an INFO error object": {"severity": "INFO", "logName": STDERR, "jsonPayload": {
         "message": "request failed", "error": {"type": "ValueError", "traceback": "Traceback (most recent call last):\n  x"}}},
+    "traceback beside the message": {"logName": STDERR, "jsonPayload": {
+        "message": "request failed", "exc_info": "Traceback (most recent call last):\n  x\nValueError: bad"}},
+    "traceback without a message": {"logName": STDERR, "jsonPayload": {
+        "event": "request failed", "exception": "Traceback (most recent call last):\n  x\nValueError: bad"}},
     "error object without text": {"severity": "INFO", "jsonPayload": {"error": {"type": "KeyError", "value": "'id'"}}},
     "error object beside a text": {"severity": "INFO", "logName": STDERR, "jsonPayload": {
         "message": "request failed", "error": {"type": "KeyError", "value": "'id'", "traceback": None}}},

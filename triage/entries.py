@@ -235,6 +235,9 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
         line = exception_line(error) if isinstance(error, dict) else ""
         if line:
             return _with_traceback(line, payload)
+        tb = payload_traceback(payload)
+        if tb is not None:  # structlog's {"event": …, "exception": "Traceback …"}: the traceback tells it apart
+            return tb.rstrip()
     proto = data.get("protoPayload")
     if isinstance(proto, dict):
         status = proto.get("status")
@@ -271,7 +274,7 @@ def _with_exception(message: str, payload: Mapping) -> str:
     exception in request handler"`` with ``error: {type: KeyError, value: 'thread_id'}``) and no traceback (which
     ends in it) comes with it: which exception it was tells failures apart."""
     error = payload.get("error")
-    if not isinstance(error, dict) or (isinstance(error.get("traceback"), str) and error["traceback"].strip()):
+    if not isinstance(error, dict) or payload_traceback(payload) is not None:
         return message  # a traceback ends in that line
     line = exception_line(error)
     value = _text(error.get("value"))
@@ -286,13 +289,27 @@ def exception_line(error: Mapping[str, Any]) -> str:
     return ": ".join(part for part in (_text(error.get("type")), _text(error.get("value"))) if part)
 
 
-def _with_traceback(message: str, payload: Mapping) -> str:
-    """Append the structured error's traceback so that clustering can use its frames."""
+# Where structured loggers put a traceback beside the message: Error Reporting's ``stack_trace``,
+# python-json-logger's ``exc_info``, structlog's ``exception``.
+TRACEBACK_FIELDS = ("stack_trace", "exc_info", "exception")
+
+
+def payload_traceback(payload: Mapping) -> str | None:
+    """The traceback a JSON payload carries beside its message (its structured error's, else one of
+    :data:`TRACEBACK_FIELDS`); None when it carries none."""
     error = payload.get("error")
-    if isinstance(error, dict):
-        tb = error.get("traceback")
-        if isinstance(tb, str) and tb.strip() and tb.strip() not in message:
-            return f"{message}\n{tb.rstrip()}"
+    found = [error.get("traceback")] if isinstance(error, dict) else []
+    for tb in found + [payload.get(field) for field in TRACEBACK_FIELDS]:
+        if isinstance(tb, str) and tb.strip():
+            return tb
+    return None
+
+
+def _with_traceback(message: str, payload: Mapping) -> str:
+    """Append the payload's traceback so that clustering can use its frames (and its exception line)."""
+    tb = payload_traceback(payload)
+    if tb is not None and tb.strip() not in message:
+        return f"{message}\n{tb.rstrip()}"
     return message
 
 
