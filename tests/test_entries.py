@@ -111,7 +111,8 @@ _TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle
     [
         ({"message": "Request failed", "exc_info": _TB}, f"Request failed\n{_TB}"),  # python-json-logger
         ({"message": "Request failed", "stack_trace": _TB + "\n"}, f"Request failed\n{_TB}"),  # Error Reporting's
-        ({"event": "request failed", "exception": _TB}, _TB),  # structlog: no message text but the traceback
+        ({"event": "request failed", "exception": _TB}, f"request failed\n{_TB}"),  # structlog
+        ({"exception": _TB}, _TB),  # no message text: the traceback is the message
         ({"message": "Request failed", "exc_info": True}, "Request failed"),  # a flag, no traceback
         # the error object's exception line is not added before a traceback that ends in it
         ({"message": "Request failed", "error": {"type": "KeyError", "value": "'id'"}, "exc_info": _TB},
@@ -191,7 +192,8 @@ def test_an_application_json_line_keeps_its_own_fields_as_payload():
     )
     entry = to_entry({"msg": "slow", "severity": "WARNING", "timestamp": "2026-11-28T02:00:00Z", "trace": "t1"})
     assert (entry.message, entry.severity, entry.trace) == ("slow", Severity.WARNING, "t1")
-    assert to_entry({"event": "login", "user": 7, "severity": "ERROR"}).message == '{"event":"login","user":7}'
+    assert to_entry({"event": "login failed", "user": 7, "severity": "ERROR"}).message == "login failed"  # structlog
+    assert to_entry({"action": "login", "user": 7, "severity": "ERROR"}).message == '{"action":"login","user":7}'
 
 
 def test_an_application_json_line_has_its_agent_fields_read():

@@ -15,7 +15,7 @@ START = datetime(2026, 3, 1, 11, 0, tzinfo=timezone.utc)
 END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 WINDOW = Window(START, END)
 BOUNDS = 'timestamp>="2026-03-01T11:00:00Z" AND timestamp<"2026-03-01T12:00:00Z"'
-FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload")
+FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload", "jsonPayload.event")
 
 
 def _per_field(terms: str) -> str:

@@ -54,7 +54,7 @@ LOUD = {
     "slow request": {"severity": "INFO", "logName": REQUESTS, "httpRequest": {"status": 200, "latency": "31.5s"}},
     "snake_case dump": {"severity": "INFO", "text_payload": "fine", "log_name": STDERR},
     "audit log": {"severity": "INFO", "logName": STDERR, "protoPayload": {"status": {"message": "PERMISSION_DENIED"}}},
-    "payload without text": {"severity": "INFO", "logName": STDERR, "jsonPayload": {"event": "x"}},
+    "payload without text": {"severity": "INFO", "logName": STDERR, "jsonPayload": {"action": "x"}},
     "request summary shaped like an exception line": {
         "severity": "INFO", "logName": REQUESTS, "httpRequest": {"requestUrl": "Foo_Error: boom", "status": 200}},
     "request method shaped like an exception line": {

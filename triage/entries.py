@@ -214,12 +214,13 @@ def _read_agent_fields(payload: dict, out: dict) -> None:
 
 def message_text(data: Mapping[str, Any], payload: Mapping | None) -> str | None:
     """The record's message when it is one of its texts: ``textPayload``, else the JSON payload's
-    ``message``, ``textPayload`` or ``msg``; None when it has none (the message is then made of other fields)."""
+    ``message``, ``textPayload``, ``msg`` or ``event`` (structlog's); None when it has none (the message is then
+    made of other fields)."""
     text = data.get("textPayload")
     if isinstance(text, str) and text and not text.isspace():
         return text
     if payload is not None:
-        for key in ("message", "textPayload", "msg"):
+        for key in ("message", "textPayload", "msg", "event"):
             value = payload.get(key)
             if isinstance(value, str) and value and not value.isspace():
                 return value

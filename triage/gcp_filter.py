@@ -6,8 +6,8 @@ is half-open): without a ``timestamp`` term the client library silently adds its
 * ``severity=DEFAULT``: Cloud Run gives plain stdout/stderr lines no severity. Their level lives in the
   text (loguru ``| ERROR |``, gunicorn ``[ERROR]``), and a traceback printed line by line arrives as
   DEFAULT entries (frames, code, ``During handling …``) that are stitched back together locally.
-* entries declared below the floor whose text (``textPayload``, or a JSON payload's ``message``, ``msg`` or
-  ``textPayload``: where the local pipeline finds the message) shows an error: a traceback header, frame, code or chain line,
+* entries declared below the floor whose text (``textPayload``, or a JSON payload's ``message``, ``msg``,
+  ``textPayload`` or ``event``: where the local pipeline finds the message) shows an error: a traceback header, frame, code or chain line,
   an exception line of a usual name (``…Error``, ``…Exception``, ``…Exit`` …), or a level marker at or above the
   floor. Runtimes that tag stdout lines INFO send tracebacks that way, and the stitcher joins traceback lines
   whatever severity they declare. (An exception of another name, ``AuthFailed: …``, tagged below the floor is not
@@ -29,8 +29,10 @@ DEFAULT_WINDOW = timedelta(hours=1)
 MAX_FILTER_CHARS = 20_000  # the API's limit
 _SERVICE_LABELS = {"cloud_run_revision": ("service_name",), "cloud_run_job": ("job_name",)}
 # Where an entry's message can be (see triage.entries.message_text): a structured log's message is its JSON
-# payload's ``message``, ``msg`` or ``textPayload``. The text terms below are tested on each.
-MESSAGE_FIELDS = ("textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload")
+# payload's ``message``, ``msg``, ``textPayload`` or ``event``. The text terms below are tested on each.
+MESSAGE_FIELDS = (
+    "textPayload", "jsonPayload.message", "jsonPayload.msg", "jsonPayload.textPayload", "jsonPayload.event"
+)
 
 _TRACEBACK_TEXT = (
     "Traceback (most recent call last)",
