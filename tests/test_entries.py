@@ -398,3 +398,5 @@ def test_an_explicit_default_severity_leaves_the_payload_level_to_speak():
     assert to_entry({**record, "severity": None}).severity is Severity.ERROR
     quiet = {**record, "jsonPayload": {"message": "| ERROR | but the payload says info", "level": "info"}}
     assert to_entry(quiet).severity is Severity.INFO
+    json_logger = {**record, "jsonPayload": {"message": "disk full", "levelname": "CRITICAL"}}  # python-json-logger
+    assert to_entry(json_logger).severity is Severity.CRITICAL

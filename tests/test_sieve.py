@@ -50,6 +50,7 @@ LOUD = {
                                      "textPayload": "INFO retry failed\nTraceback (most recent call last):\n  x"},
     "SystemExit": {"logName": STDERR, "textPayload": "worker 7: SystemExit: 3"},
     "level inside the payload": {"logName": STDERR, "jsonPayload": {"message": "disk nearly full", "level": "warning"}},
+    "levelname inside the payload": {"logName": STDERR, "jsonPayload": {"message": "disk nearly full", "levelname": "WARNING"}},
     "5xx request": {"severity": "INFO", "logName": REQUESTS, "httpRequest": {"status": 503, "latency": "0.1s"}},
     "slow request": {"severity": "INFO", "logName": REQUESTS, "httpRequest": {"status": 200, "latency": "31.5s"}},
     "snake_case dump": {"severity": "INFO", "text_payload": "fine", "log_name": STDERR},

@@ -364,11 +364,12 @@ def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) ->
 
 
 def declared_level(data: Mapping[str, Any], payload: Mapping | None) -> Severity | None:
-    """The level a record declares: its own severity, else its JSON payload's ``severity`` or ``level``;
-    None when neither is there (DEFAULT when it says so)."""
+    """The level a record declares: its own severity, else its JSON payload's ``severity``, ``level`` or
+    ``levelname`` (python-json-logger's); None when none is there (DEFAULT when it says so)."""
     declared = declared_severity(data.get("severity"))
     if (declared is None or declared is _DEFAULT) and payload is not None:
-        declared = declared_severity(payload.get("severity") or payload.get("level")) or declared
+        level = payload.get("severity") or payload.get("level") or payload.get("levelname")
+        declared = declared_severity(level) or declared
     return declared
 
 
