@@ -81,6 +81,16 @@ def test_a_rescan_of_a_spike_is_a_spike_again(store):
         assert (ctx["spk"].status, ctx["spk"].baseline_rate, ctx["spk"].spike) == ("recurring", pytest.approx(1.0), True)
 
 
+def test_a_later_export_scanned_before_is_part_of_the_baseline(store):
+    """An export of day 3 recorded before one of day 2 saw other events than day 2's: not a rescan."""
+    record(store, scan_result(at(1), cluster("day", 10, at(1))))
+    record(store, scan_result(at(49), cluster("day", 50, at(49))))
+    record(store, scan_result(at(50), cluster("other", 1, at(50))))
+    day_2 = dataclasses.replace(scan_result(at(25), cluster("day", 30, at(25))), scanned_at=at(51))
+    _, ctx = record(store, day_2)
+    assert (ctx["day"].status, ctx["day"].baseline_rate, ctx["day"].spike) == ("recurring", pytest.approx(20.0), False)
+
+
 def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
     record(store, scan_result(at(1), cluster("bbb", 3, at(1))))
     record(store, scan_result(at(2), cluster("other", 1, at(2))))

@@ -82,10 +82,10 @@ def annotate(
         looked[fp] = [scan for group in scopes.values() if _takes_in(group[0], cluster, result) for scan in group]
         counts = seen.get(fp, {})
         before[fp] = {scan for scan, (_, first) in counts.items() if _earlier_event(first, cluster.first_seen)}
-        # a scan that saw it only from its first event here on saw these same events (a rescan): no baseline of them
-        base = [scan for scan in looked[fp] if scan.scan_id in before[fp] or scan.scan_id not in counts]
+        # a scan that first saw it within its span here saw these same events (a rescan): no baseline of them
+        base = [scan for scan in looked[fp] if not _rescan(counts.get(scan.scan_id), cluster)]
         events = sum(counts[scan.scan_id][0] for scan in base if scan.scan_id in counts and hours[scan.scan_id] > 0)
-        if events:
+        if events and before[fp]:
             baselines[fp] = Baseline(events, sum(hours[scan.scan_id] for scan in base))
     firsts = [c.first_seen for c in result.clusters if c.first_seen]
     lasts = [c.last_seen for c in result.clusters if c.last_seen]
@@ -186,6 +186,14 @@ def _earlier_event(seen_first: datetime | None, first_here: datetime | None) -> 
     """Whether an earlier scan that first saw a failure at ``seen_first`` saw it happen before this scan's first
     event of it; without both times, by the order the scans were recorded (yes)."""
     return seen_first is None or first_here is None or seen_first < first_here
+
+
+def _rescan(sighting: tuple[int, datetime | None] | None, cluster: Cluster) -> bool:
+    """Whether an earlier scan's ``sighting`` of ``cluster`` (count, first seen) began within the cluster's span in
+    this scan: it saw (some of) the same events."""
+    if sighting is None or sighting[1] is None or cluster.first_seen is None or cluster.last_seen is None:
+        return False
+    return cluster.first_seen <= sighting[1] <= cluster.last_seen
 
 
 def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float]:

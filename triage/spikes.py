@@ -3,10 +3,10 @@
 Method. A cluster's *rate* is its count in this scan divided by the hours the scan covers (at least one
 minute, see :func:`triage.history.covered_hours`). Its
 *baseline rate* is the sum of its counts over the earlier stored scans divided by the sum of the
-hours those scans cover (scans that overlap count twice in both sums, so the ratio stays fair; one that saw the
-cluster only from this scan's first event of it on, a rescan, is left out); a new cluster (no earlier scan saw
-it happen before this scan did) has no baseline and is never a spike. Under the baseline, the count in this
-scan is Poisson with mean ``λ = baseline_rate × hours``; the p-value is the exact upper tail ``P[X ≥ k | λ]``,
+hours those scans cover (scans that overlap count twice in both sums, so the ratio stays fair; one that first
+saw the cluster between this scan's first and last event of it, a rescan, is left out); a new cluster (no
+earlier scan saw it happen before this scan did) has no baseline and is never a spike. Under the baseline, the
+count in this scan is Poisson with mean ``λ = baseline_rate × hours``; the p-value is the exact upper tail ``P[X ≥ k | λ]``,
 summed term by term from ``k`` in log space (no normal approximation). The
 p-values of all the clusters tested in one scan are adjusted with Holm's step-down correction.
 A cluster is a spike when its adjusted p-value is at most α = 0.01, *and* it has at least 5 events,
