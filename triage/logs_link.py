@@ -2,7 +2,8 @@
 
 The query: the scan's ``resource.type`` (``cloud_run_revision`` unless ``--resource-type`` said otherwise), the
 cluster's services, and a case-insensitive text match
-(``:``) on ``textPayload`` or ``jsonPayload.message`` for the rule's literal (its longest ``contains`` item,
+(``:``) on every field a message can be in (``textPayload``, ``jsonPayload.message`` … and, for a message of
+several lines, the fields structured logs keep a traceback in) for the rule's literal (its longest ``contains`` item,
 its ``contains_any`` items, or the literal its regex requires) or, without one, a literal the log text itself
 holds: the longest literal piece of the cluster's template as its samples write it, or a traceback's exception
 type (the template of a traceback is no log text). Messages triage makes up are searched by what they stand for:
@@ -17,8 +18,8 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from .clustering import TRACEBACK_MARKER
-from .entries import EMPTY_MESSAGE, strip_log_prefix
-from .gcp_filter import quote as filter_quote, request_term, service_term
+from .entries import EMPTY_MESSAGE, TRACEBACK_FIELDS, strip_log_prefix
+from .gcp_filter import MESSAGE_FIELDS, quote as filter_quote, request_term, service_term
 from .model import DEFAULT_RESOURCE_TYPE, Cluster, Window
 from .redact import MASK
 from .rules import regex_literals
@@ -26,6 +27,8 @@ from .rules_load import latency_condition, status_ranges
 from .window import format_time
 
 CONSOLE = "https://console.cloud.google.com/logs/query"
+# Where a structured log keeps a traceback beside its message (see triage.entries.payload_traceback).
+_TRACEBACK_PATHS = ("jsonPayload.error.traceback", *(f"jsonPayload.{field}" for field in TRACEBACK_FIELDS))
 MIN_LITERAL = 4
 _PLACEHOLDER = re.compile(r"<[A-Z]+>|<\*>|" + re.escape(MASK))  # a masked secret matches no log text either
 # entries.request_summary: "GET /ws → 403 Forbidden (0.003s)", "/ws → ? (0.01s)" without method or status
@@ -44,7 +47,10 @@ def logs_query(cluster: Cluster, resource_type: str | None = DEFAULT_RESOURCE_TY
         return "\n".join(lines)
     literals = text_literals(cluster)
     if literals:
-        terms = [f"textPayload:{filter_quote(t)} OR jsonPayload.message:{filter_quote(t)}" for t in literals]
+        fields = MESSAGE_FIELDS
+        if any("\n" in sample.message for sample in cluster.samples):  # a traceback may come from a field of its own
+            fields += _TRACEBACK_PATHS
+        terms = [f"{field}:{filter_quote(t)}" for t in literals for field in fields]
         lines.append("(" + " OR ".join(terms) + ")")
     return "\n".join(lines)
 
