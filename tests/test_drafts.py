@@ -843,19 +843,27 @@ def test_a_scan_draft_names_the_region_of_its_entries(cli, tmp_path):
     assert '`git log --diff-filter=DR --name-status --oneline -- "*$(echo api.services.invoice_export | tr . /)*"`' in result.stdout
 
 
+_RESOURCES = {
+    "job": {"type": "cloud_run_job", "labels": {"job_name": "migrate-db", "project_id": "acme"}},
+    "service": {"type": "cloud_run_revision", "labels": {"service_name": "migrate-db", "project_id": "acme"}},
+    "job label only": {"labels": {"job_name": "migrate-db"}},  # a gcloud table export: a JOB_NAME column, no type
+    "none": None,  # a line that says nothing of where it came from
+}
+_EITHER = '(resource.labels.service_name="migrate-db" OR resource.labels.job_name="migrate-db")'
+
+
 @pytest.mark.parametrize(("kinds", "query"), [
-    (("cloud_run_job",), ['resource.type="cloud_run_job"', 'resource.labels.job_name="migrate-db"']),
-    (("cloud_run_job", "cloud_run_revision"),  # one failure of each: either label, any type
-     ['(resource.labels.service_name="migrate-db" OR resource.labels.job_name="migrate-db")']),
+    (("job",), ['resource.type="cloud_run_job"', 'resource.labels.job_name="migrate-db"']),
+    (("job label only",), ['resource.type="cloud_run_job"', 'resource.labels.job_name="migrate-db"']),
+    (("job", "service"), [_EITHER]),  # one failure of each: either label, any type
+    (("none", "job"), [_EITHER]),  # one of unknown type: any
 ])
 def test_the_logs_link_of_a_file_scan_asks_for_what_its_failures_came_from(cli, tmp_path, kinds, query):
-    labels = {"cloud_run_job": "job_name", "cloud_run_revision": "service_name"}
     source, state = tmp_path / "job.ndjson", tmp_path / "state"
-    source.write_text("".join(json.dumps({
-        "insertId": f"j{n}", "timestamp": f"2026-11-28T01:0{n}:00Z", "severity": "ERROR",
-        "textPayload": "alembic.util.exc.CommandError: Can't locate revision identified by 'abc123'",
-        "resource": {"type": kind, "labels": {labels[kind]: "migrate-db", "project_id": "acme"}},
-    }) + "\n" for n, kind in enumerate(kinds)))
+    records = [{"insertId": f"j{n}", "timestamp": f"2026-11-28T01:0{n}:00Z", "severity": "ERROR",
+                "textPayload": "alembic.util.exc.CommandError: Can't locate revision identified by 'abc123'",
+                **({"resource": _RESOURCES[kind]} if _RESOURCES[kind] else {})} for n, kind in enumerate(kinds)]
+    source.write_text("".join(json.dumps(record) + "\n" for record in records))
     assert cli("scan", "-s", source, "--state-dir", state).exit_code == 0
     body = cli("draft", "--all", "--state-dir", state).stdout
     logs_query_block = next(block for block in body.split("```text\n") if "(textPayload:" in block).splitlines()

@@ -160,7 +160,7 @@ def scan(
             )
     counters, failures = found.counters, found.failures
     projects = failures.projects | {project for project in map(gcp_project, options.sources) if project}  # read, quiet or not
-    kinds = failures.resource_types
+    kinds = failures.resource_types  # None for a failure whose entry does not say
     return ScanResult(
         window=options.window,
         sources=options.sources,
@@ -172,8 +172,9 @@ def scan(
         truncated=bool(counters.truncations),
         scanned_at=datetime.now(timezone.utc),
         project=next(iter(projects)) if len(projects) == 1 else None,
-        # of files, what their failures came from (Logs Explorer links): one type, else any (a live pull says its own)
-        resource_type=next(iter(kinds)) if len(kinds) == 1 else None if kinds else DEFAULT_RESOURCE_TYPE,
+        # of files, what their failures came from (Logs Explorer links): one type, else any; the default when none
+        # says (a live pull says its own)
+        resource_type=DEFAULT_RESOURCE_TYPE if kinds <= {None} else next(iter(kinds)) if len(kinds) == 1 else None,
         services=options.services,
         min_severity=options.min_severity,
         entries_span=None if counters.inside is None else Window(*counters.inside),
@@ -203,7 +204,7 @@ class Findings:
     hits: dict[tuple, tuple]
     by_signature: dict[str, Accumulator]
     projects: set[str]
-    resource_types: set[str]
+    resource_types: set[str | None]
     timeouts: dict[str, str]
 
 
@@ -295,7 +296,7 @@ class _Failures:
         self.hits: dict[tuple, tuple] = {}
         self.by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
         self.projects: set[str] = set()
-        self.resource_types: set[str] = set()  # of the failures' entries (a LogEntry's resource.type)
+        self.resource_types: set[str | None] = set()  # of the failures' entries (see _resource_kind)
         self.kept_ids: set[tuple[str, datetime | None]] | None = set() if dedupe else None
 
     def take(self, entries: list[Entry], scope: _Scope) -> None:
@@ -320,9 +321,7 @@ class _Failures:
             self.kept_ids.add(key)
         if entry.project:
             self.projects.add(entry.project)
-        resource = entry.raw.get("resource") if isinstance(entry.raw, dict) else None
-        if isinstance(resource, dict) and isinstance(resource.get("type"), str):
-            self.resource_types.add(resource["type"])
+        self.resource_types.add(_resource_kind(entry.raw))
         hit = self.rules.match(entry)
         if hit is not None:
             fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)
@@ -336,6 +335,23 @@ class _Failures:
     def clusters(self, newest_first: Mapping[str, bool]) -> list[Cluster]:
         """The clusters found; ``newest_first`` tells the sources read newest first."""
         return _rule_clusters(self.by_rule, self.hits, newest_first) + _mined_clusters(self.by_signature, newest_first)
+
+
+def _resource_kind(raw: object) -> str | None:
+    """The resource type of an entry read as ``raw``: its ``resource.type``, else a Cloud Run job's or service's by
+    the label it names (a gcloud table export has no type column); None when nothing says."""
+    resource = raw.get("resource") if isinstance(raw, dict) else None
+    if not isinstance(resource, dict):
+        return None
+    kind = resource.get("type")
+    if isinstance(kind, str) and kind:
+        return kind
+    labels = resource.get("labels")
+    if not isinstance(labels, dict):
+        return None
+    if labels.get("job_name"):
+        return "cloud_run_job"
+    return DEFAULT_RESOURCE_TYPE if labels.get("service_name") or labels.get("revision_name") else None
 
 
 def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[str, ...]:
