@@ -113,7 +113,12 @@ _TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle
         ({"message": "Request failed", "stack_trace": _TB + "\n"}, f"Request failed\n{_TB}"),  # Error Reporting's
         ({"event": "request failed", "exception": _TB}, f"request failed\n{_TB}"),  # structlog
         ({"exception": _TB}, _TB),  # no message text: the traceback is the message
+        ({"error": {"type": "KeyError", "value": "'id'"}, "exc_info": _TB}, _TB),  # ending in its exception line
+        ({"error": {"type": "KeyError", "value": "'id'", "traceback": "  File \"/app/h.py\", line 9, in handle"}},
+         "KeyError: 'id'\n  File \"/app/h.py\", line 9, in handle"),  # frames only: the exception line goes first
         ({"message": "Request failed", "exc_info": True}, "Request failed"),  # a flag, no traceback
+        ({"message": "Request failed", "stack_trace": "java.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"},
+         "Request failed\njava.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"),  # any language's
         # the error object's exception line is not added before a traceback that ends in it
         ({"message": "Request failed", "error": {"type": "KeyError", "value": "'id'"}, "exc_info": _TB},
          f"Request failed\n{_TB}"),
@@ -122,7 +127,7 @@ _TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle
 def test_a_traceback_beside_the_message_ends_it_and_makes_it_an_error(payload, shown):
     entry = to_entry({**CLOUD_RUN, "jsonPayload": payload})
     assert entry.message == shown
-    assert entry.severity is (Severity.ERROR if "Traceback" in shown else Severity.DEFAULT)
+    assert entry.severity is (Severity.ERROR if "\n" in shown else Severity.DEFAULT)
 
 
 @pytest.mark.parametrize(

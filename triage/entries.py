@@ -234,11 +234,11 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
     if payload is not None:
         error = payload.get("error")
         line = exception_line(error) if isinstance(error, dict) else ""
-        if line:
-            return _with_traceback(line, payload)
         tb = payload_traceback(payload)
-        if tb is not None:  # structlog's {"event": …, "exception": "Traceback …"}: the traceback tells it apart
-            return tb.rstrip()
+        if tb is not None:  # the traceback tells it apart; its exception line goes first unless it ends in it
+            return tb.rstrip() if line in tb else f"{line}\n{tb.rstrip()}"
+        if line:
+            return line
     proto = data.get("protoPayload")
     if isinstance(proto, dict):
         status = proto.get("status")
@@ -360,6 +360,8 @@ def _severity(data: Mapping[str, Any], payload: Mapping | None, message: str) ->
     if declared is not None and declared is not _DEFAULT:
         return declared, False
     inferred = infer_severity(message)
+    if inferred is None and payload is not None and payload_traceback(payload) is not None:
+        inferred = _ERROR  # a stack trace of any language (Java's, Go's …) in a field of its own
     return (inferred, True) if inferred is not None else (_DEFAULT, False)
 
 
