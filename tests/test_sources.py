@@ -269,6 +269,14 @@ def test_truncated_gzip_keeps_what_came_before_the_cut(tmp_path):
     assert not problems(items)[0].cut  # the line the cut broke is skipped like any malformed line
 
 
+def test_an_array_cut_with_its_gzip_stream_is_one_cut(tmp_path):
+    path = tmp_path / "t.json.gz"
+    data = gzip.compress(json.dumps([dict(ENTRY_A, textPayload=f"m{i}") for i in range(3000)], indent=2).encode())
+    path.write_bytes(data[: len(data) // 2])
+    cuts = [problem for problem in problems(records(path)) if problem.cut]
+    assert [problem.reason[:40] for problem in cuts] == ["stopped reading: Compressed file ended b"]
+
+
 def test_corrupt_deflate_data_is_one_problem(tmp_path):
     path = tmp_path / "c.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)) * 4)

@@ -60,7 +60,8 @@ def read_file(spec: str) -> RecordStream:
             if stream.peek(2)[:2] in _UTF16_BOMS:
                 stream = _decoding(_Utf16(stream), decoders)
             if stream.peek(1) or not any(decoder.error for decoder in decoders):
-                yield from _read_stream(stream, name)
+                records = _read_stream(stream, name)
+                yield from _one_cut(records, decoders) if decoders else records
         except OSError as err:
             yield Problem(f"{name}", f"stopped reading: {err.strerror or err}", cut=True)
         error = next((decoder.error for decoder in decoders if decoder.error), None)
@@ -72,6 +73,15 @@ def _decoding(decoder: _Gunzip | _Utf16, decoders: list[_Gunzip | _Utf16]) -> io
     """A buffered reader of ``decoder``, noted in ``decoders`` for the error it may end with."""
     decoders.append(decoder)
     return io.BufferedReader(decoder, buffer_size=_BUFFER)
+
+
+def _one_cut(records: RecordStream, decoders: list[_Gunzip | _Utf16]) -> RecordStream:
+    """``records``, where a cut the decoded text ends in (a JSON array without its end) is a skipped record only
+    once a decoder broke off: the decoder's own problem, which follows, names the cut and its cause."""
+    for record in records:
+        if isinstance(record, Problem) and record.cut and any(decoder.error for decoder in decoders):
+            record = Problem(record.location, record.reason)
+        yield record
 
 
 class _Gunzip(io.RawIOBase):
