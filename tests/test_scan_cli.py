@@ -180,6 +180,20 @@ def test_bad_input_is_counted_and_the_scan_goes_on(cli):
     assert data["entries_skipped"]["examples"][0]["location"].endswith("mixed.ndjson:2")
 
 
+def test_failures_exported_without_their_message_are_explained(cli, tmp_path):
+    """`gcloud logging read --format="table(timestamp,severity,textPayload)"` of structured logs: empty cells."""
+    table = tmp_path / "table.txt"
+    table.write_text("TIMESTAMP                 SEVERITY  TEXT_PAYLOAD\n"
+                     "2026-11-28T01:00:00.123Z  ERROR\n"
+                     "2026-11-28T01:00:01.123Z  ERROR     boom here\n")
+    result = cli("scan", "-s", table, "--no-state")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("Warning: 1 failure entry carries no message at all: the export left it out (a gcloud"
+                                    " table or value format shows only the columns it names")
+    empty_text = cli("scan", "-s", FIXTURES / "sample.json", "--no-state")  # an ERROR whose textPayload is ""
+    assert "(empty message)" in empty_text.stdout and "no message at all" not in empty_text.stderr
+
+
 def test_a_source_cut_short_is_named_in_a_warning_of_its_own(cli, tmp_path):
     """Skipped records are summed up by the first of them: a cut behind a few bad lines would go unseen."""
     lines = [(json.dumps({"severity": "ERROR", "textPayload": f"boom {n}"}) + "\n").encode() for n in range(3000)]
@@ -341,7 +355,7 @@ def test_a_service_filter_that_matches_nothing_is_explained(cli):
 
 
 def test_a_service_filter_that_leaves_out_a_text_exports_entries_says_so_once(cli, tmp_path, monkeypatch):
-    left_out = "Warning: --service left out 294 entries with no service name (a text export, or a resource other than a Cloud Run service, names none)\n"
+    left_out = "Warning: --service left out 294 entries with no service name (a text export, or a resource other than a Cloud Run service or job, names none)\n"
     both = ("-s", FIXTURES / "sample.table.txt", "-s", FIXTURES / "sample.json", "--no-state")
     result = cli("scan", *both, "--service", "api-backend")
     assert left_out in result.stderr and "matched no entry" not in result.stderr

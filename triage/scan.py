@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator, Mapping
 
 from . import clustering
-from .entries import parse_timestamp, service_of, strip_log_prefix, to_entry
+from .entries import EMPTY_MESSAGE, parse_timestamp, service_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, masked_first_line, rank
 from .model import DEFAULT_RESOURCE_TYPE, Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
@@ -46,6 +46,7 @@ class _Counters:
     in_window: int = 0
     duplicates: int = 0
     timeless: int = 0  # failures a bounded window left out because they carry no readable time
+    textless: int = 0  # failures whose entry holds no payload at all (an export that left the message out)
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
     cuts: list[Problem] = field(default_factory=list)  # sources that end cut short (also counted as skipped)
@@ -74,6 +75,7 @@ class _Counters:
         self.in_window += later.in_window
         self.duplicates += later.duplicates
         self.timeless += later.timeless
+        self.textless += later.textless
         self.truncations += later.truncations
         self.cuts += later.cuts
         if later.outside is not None:
@@ -321,6 +323,8 @@ class _Failures:
             self.kept_ids.add(key)
         if entry.project:
             self.projects.add(entry.project)
+        if entry.message == EMPTY_MESSAGE and isinstance(entry.raw, dict) and not entry.raw.keys() & _PAYLOADS:
+            self.counters.textless += 1
         self.resource_types.add(_resource_kind(entry.raw))
         hit = self.rules.match(entry)
         if hit is not None:
@@ -335,6 +339,10 @@ class _Failures:
     def clusters(self, newest_first: Mapping[str, bool]) -> list[Cluster]:
         """The clusters found; ``newest_first`` tells the sources read newest first."""
         return _rule_clusters(self.by_rule, self.hits, newest_first) + _mined_clusters(self.by_signature, newest_first)
+
+
+# The keys a LogEntry keeps its message in: an entry with none of them was exported without it.
+_PAYLOADS = frozenset(("textPayload", "jsonPayload", "protoPayload", "httpRequest"))
 
 
 def _resource_kind(raw: object) -> str | None:
@@ -391,7 +399,14 @@ def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[
     elif unnamed:
         notes.append(
             f"--service left out {unnamed} {_entries(unnamed)} with no service name (a text export, or a resource other"
-            " than a Cloud Run service, names none)"
+            " than a Cloud Run service or job, names none)"
+        )
+    if counters.textless:
+        notes.append(
+            f"{counters.textless} failure {_entries(counters.textless)} {'carries' if counters.textless == 1 else 'carry'}"
+            " no message at all: the export left it out"
+            " (a gcloud table or value format shows only the columns it names, and a structured log keeps its text"
+            " in jsonPayload.message); export with --format=json, or name jsonPayload.message among the columns"
         )
     return tuple(notes)
 
