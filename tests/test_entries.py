@@ -116,6 +116,11 @@ _TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle
         ({"error": {"type": "KeyError", "value": "'id'"}, "exc_info": _TB}, _TB),  # ending in its exception line
         ({"error": {"type": "KeyError", "value": "'id'", "traceback": "  File \"/app/h.py\", line 9, in handle"}},
          "KeyError: 'id'\n  File \"/app/h.py\", line 9, in handle"),  # frames only: the exception line goes first
+        ({"error": {"type": "TimeoutError", "value": "", "traceback": "  File \"/app/h.py\", line 9\n    raise TimeoutError()"}},
+         "TimeoutError\n  File \"/app/h.py\", line 9\n    raise TimeoutError()"),  # a code line is no exception line
+        ({"message": "Unhandled exception", "error": {"type": "KeyError", "value": "'id'",
+                                                      "traceback": "  File \"/app/h.py\", line 9, in handle"}},
+         "Unhandled exception\nKeyError: 'id'\n  File \"/app/h.py\", line 9, in handle"),
         ({"message": "Request failed", "exc_info": True}, "Request failed"),  # a flag, no traceback
         ({"message": "Request failed", "stack_trace": "java.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"},
          "Request failed\njava.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"),  # any language's

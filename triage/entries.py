@@ -236,7 +236,7 @@ def _message(data: Mapping[str, Any], payload: Mapping | None, http: Mapping | N
         line = exception_line(error) if isinstance(error, dict) else ""
         tb = payload_traceback(payload)
         if tb is not None:  # the traceback tells it apart; its exception line goes first unless it ends in it
-            return tb.rstrip() if line in tb else f"{line}\n{tb.rstrip()}"
+            return tb.rstrip() if not line or _ends_in(tb, line) else f"{line}\n{tb.rstrip()}"
         if line:
             return line
     proto = data.get("protoPayload")
@@ -272,16 +272,25 @@ def _compact_json(value: Any) -> str:
 
 def _with_exception(message: str, payload: Mapping) -> str:
     """Append the structured error's ``Type: value`` line when the message does not say it already (``"Unhandled
-    exception in request handler"`` with ``error: {type: KeyError, value: 'thread_id'}``) and no traceback (which
-    ends in it) comes with it: which exception it was tells failures apart."""
+    exception in request handler"`` with ``error: {type: KeyError, value: 'thread_id'}``) and no traceback that
+    ends in it comes with it: which exception it was tells failures apart."""
     error = payload.get("error")
-    if not isinstance(error, dict) or payload_traceback(payload) is not None:
-        return message  # a traceback ends in that line
+    if not isinstance(error, dict):
+        return message
     line = exception_line(error)
     value = _text(error.get("value"))
-    if not line or line in message or (value and value in message):
+    if not line or line in message or (value and value in message) or _ends_in(payload_traceback(payload), line):
         return message
     return f"{message}\n{line}"
+
+
+def _ends_in(traceback: str | None, line: str) -> bool:
+    """Whether ``traceback`` ends in the exception line ``line`` (its last line, unindented, says it: a frame's
+    indented code line ``raise TimeoutError()`` does not)."""
+    if traceback is None:
+        return False
+    last = traceback.rstrip().rsplit("\n", 1)[-1]
+    return not last[:1].isspace() and line in last
 
 
 def exception_line(error: Mapping[str, Any]) -> str:
