@@ -192,6 +192,11 @@ def test_failures_exported_without_their_message_are_explained(cli, tmp_path):
                                     " table or value format shows only the columns it names")
     empty_text = cli("scan", "-s", FIXTURES / "sample.json", "--no-state")  # an ERROR whose textPayload is ""
     assert "(empty message)" in empty_text.stdout and "no message at all" not in empty_text.stderr
+    whole = tmp_path / "whole.json"  # a LogEntry exported whole that has no payload at all
+    whole.write_text(json.dumps([{"insertId": "a1", "logName": "projects/p/logs/x", "severity": "ERROR",
+                                  "timestamp": "2026-11-28T01:00:00Z"}]))
+    no_payload = cli("scan", "-s", whole, "--no-state")
+    assert "(empty message)" in no_payload.stdout and "no message at all" not in no_payload.stderr
 
 
 def test_a_source_cut_short_is_named_in_a_warning_of_its_own(cli, tmp_path):

@@ -2,8 +2,8 @@
 
 The query: the scan's ``resource.type`` (``cloud_run_revision`` unless ``--resource-type`` said otherwise), the
 cluster's services, and a case-insensitive text match
-(``:``) on every field a message can be in (``textPayload``, ``jsonPayload.message`` … and, for a message of
-several lines, the fields structured logs keep a traceback in) for the rule's literal (its longest ``contains`` item,
+(``:``) on the text fields a message is usually in (``textPayload``, ``jsonPayload.message`` … and, for a message
+of several lines, the fields structured logs keep a traceback in) for the rule's literal (its longest ``contains`` item,
 its ``contains_any`` items, or the literal its regex requires) or, without one, a literal the log text itself
 holds: the longest literal piece of the cluster's template as its samples write it, or a traceback's exception
 type (the template of a traceback is no log text). Messages triage makes up are searched by what they stand for:

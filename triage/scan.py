@@ -46,7 +46,7 @@ class _Counters:
     in_window: int = 0
     duplicates: int = 0
     timeless: int = 0  # failures a bounded window left out because they carry no readable time
-    textless: int = 0  # failures whose entry holds no payload at all (an export that left the message out)
+    textless: int = 0  # failures whose entry was exported without its message (see _WHOLE_ENTRY_KEYS)
     problems: list[Problem] = field(default_factory=list)
     truncations: list[str] = field(default_factory=list)
     cuts: list[Problem] = field(default_factory=list)  # sources that end cut short (also counted as skipped)
@@ -323,7 +323,7 @@ class _Failures:
             self.kept_ids.add(key)
         if entry.project:
             self.projects.add(entry.project)
-        if entry.message == EMPTY_MESSAGE and isinstance(entry.raw, dict) and not entry.raw.keys() & _PAYLOADS:
+        if entry.message == EMPTY_MESSAGE and isinstance(entry.raw, dict) and not entry.raw.keys() & _WHOLE_ENTRY_KEYS:
             self.counters.textless += 1
         self.resource_types.add(_resource_kind(entry.raw))
         hit = self.rules.match(entry)
@@ -341,8 +341,9 @@ class _Failures:
         return _rule_clusters(self.by_rule, self.hits, newest_first) + _mined_clusters(self.by_signature, newest_first)
 
 
-# The keys a LogEntry keeps its message in: an entry with none of them was exported without it.
-_PAYLOADS = frozenset(("textPayload", "jsonPayload", "protoPayload", "httpRequest"))
+# A LogEntry exported whole names its log and keeps its message in one of the others: an entry with none of these
+# was exported in part (the columns of a gcloud table or value format).
+_WHOLE_ENTRY_KEYS = frozenset(("logName", "textPayload", "jsonPayload", "protoPayload", "httpRequest"))
 
 
 def _resource_kind(raw: object) -> str | None:
