@@ -122,6 +122,7 @@ _TB = 'Traceback (most recent call last):\n  File "/app/h.py", line 9, in handle
                                                       "traceback": "  File \"/app/h.py\", line 9, in handle"}},
          "Unhandled exception\nKeyError: 'id'\n  File \"/app/h.py\", line 9, in handle"),
         ({"message": "Request failed", "exc_info": True}, "Request failed"),  # a flag, no traceback
+        ({"message": f"Request failed\n{_TB}", "exc_info": _TB.replace("\n", "\r\n")}, f"Request failed\n{_TB}"),  # said
         ({"message": "Request failed", "stack_trace": "java.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"},
          "Request failed\njava.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)"),  # any language's
         # the error object's exception line is not added before a traceback that ends in it

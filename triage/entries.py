@@ -318,7 +318,7 @@ def payload_traceback(payload: Mapping) -> str | None:
 def _with_traceback(message: str, payload: Mapping) -> str:
     """Append the payload's traceback so that clustering can use its frames (and its exception line)."""
     tb = payload_traceback(payload)
-    if tb is not None and tb.strip() not in message:
+    if tb is not None and tb.strip().replace("\r\n", "\n") not in message.replace("\r\n", "\n"):
         return f"{message}\n{tb.rstrip()}"
     return message
 
