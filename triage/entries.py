@@ -308,8 +308,12 @@ def payload_traceback(payload: Mapping) -> str | None:
     """The traceback a JSON payload carries beside its message (its structured error's, else one of
     :data:`TRACEBACK_FIELDS`); None when it carries none."""
     error = payload.get("error")
-    found = [error.get("traceback")] if isinstance(error, dict) else []
-    for tb in found + [payload.get(field) for field in TRACEBACK_FIELDS]:
+    if isinstance(error, dict):
+        tb = error.get("traceback")
+        if isinstance(tb, str) and tb.strip():
+            return tb
+    for field in TRACEBACK_FIELDS:
+        tb = payload.get(field)
         if isinstance(tb, str) and tb.strip():
             return tb
     return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .entries import TRACEBACK_FIELDS, declared_level, exception_line, message_text, parse_latency, request_summary, to_int
+from .entries import declared_level, exception_line, message_text, parse_latency, payload_traceback, request_summary, to_int
 from .model import Severity
 from .rules import RuleSet
 
@@ -64,11 +64,10 @@ class Sieve:
         text = message_text(data, payload)
         if payload is not None:
             error = payload.get("error")
-            if isinstance(error, dict) and (text is None or error.get("traceback") or exception_line(error)):
-                return False  # the message may be or end in "Type: value" (an exception line), or carry a traceback
-            for field in TRACEBACK_FIELDS:
-                if payload.get(field):
-                    return False  # a traceback beside the message: the message ends in it
+            if isinstance(error, dict) and (text is None or exception_line(error)):
+                return False  # the message may be or end in "Type: value" (an exception line)
+            if payload_traceback(payload) is not None:
+                return False  # a traceback beside the message (its error's or a field of its own) ends the message
         http = data.get("httpRequest")
         if not isinstance(http, dict) or not http:
             http = None
