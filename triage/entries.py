@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from .model import Entry, Severity
+from .model import DEFAULT_RESOURCE_TYPE, Entry, Severity
 
 EMPTY_MESSAGE = "(empty message)"
 
@@ -134,6 +134,19 @@ def to_entry(data: Mapping[str, Any], location: str = "", source: str = "", posi
 def service_of(data: Mapping[str, Any]) -> str | None:
     """The service of a camelCase ``data`` as :func:`to_entry` reads it (for records not built into entries)."""
     return _service(_mapping(_mapping(data.get("resource")).get("labels")))
+
+
+def resource_type_of(data: Mapping[str, Any]) -> str | None:
+    """The resource type of a camelCase ``data``: its ``resource.type``, else a Cloud Run job's or service's by the
+    label it names (a gcloud table export has no type column); None when nothing says."""
+    resource = _mapping(data.get("resource"))
+    kind = resource.get("type")
+    if isinstance(kind, str) and kind:
+        return kind
+    labels = _mapping(resource.get("labels"))
+    if labels.get("job_name"):
+        return "cloud_run_job"
+    return DEFAULT_RESOURCE_TYPE if labels.get("service_name") or labels.get("revision_name") else None
 
 
 def _service(resource_labels: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Iterator, Mapping
 
 from . import clustering
-from .entries import EMPTY_MESSAGE, parse_timestamp, service_of, strip_log_prefix, to_entry
+from .entries import EMPTY_MESSAGE, parse_timestamp, resource_type_of, service_of, strip_log_prefix, to_entry
 from .grouping import Accumulator, masked_first_line, rank
 from .model import DEFAULT_RESOURCE_TYPE, Cluster, Entry, Problem, ScanResult, Severity, Window
 from .redact import cluster_secrets, redact_with
@@ -298,7 +298,7 @@ class _Failures:
         self.hits: dict[tuple, tuple] = {}
         self.by_signature: dict[str, Accumulator] = defaultdict(Accumulator)
         self.projects: set[str] = set()
-        self.resource_types: set[str | None] = set()  # of the failures' entries (see _resource_kind)
+        self.resource_types: set[str | None] = set()  # of the failures' entries (see entries.resource_type_of)
         self.kept_ids: set[tuple[str, datetime | None]] | None = set() if dedupe else None
 
     def take(self, entries: list[Entry], scope: _Scope) -> None:
@@ -325,7 +325,7 @@ class _Failures:
             self.projects.add(entry.project)
         if entry.message == EMPTY_MESSAGE and isinstance(entry.raw, dict) and not entry.raw.keys() & _WHOLE_ENTRY_KEYS:
             self.counters.textless += 1
-        self.resource_types.add(_resource_kind(entry.raw))
+        self.resource_types.add(resource_type_of(entry.raw) if isinstance(entry.raw, dict) else None)
         hit = self.rules.match(entry)
         if hit is not None:
             fields = tuple(hit.captures.get(name, "") for name in hit.rule.fingerprint)
@@ -344,23 +344,6 @@ class _Failures:
 # A LogEntry exported whole names its log and keeps its message in one of the others: an entry with none of these
 # was exported in part (the columns of a gcloud table or value format).
 _WHOLE_ENTRY_KEYS = frozenset(("logName", "textPayload", "jsonPayload", "protoPayload", "httpRequest"))
-
-
-def _resource_kind(raw: object) -> str | None:
-    """The resource type of an entry read as ``raw``: its ``resource.type``, else a Cloud Run job's or service's by
-    the label it names (a gcloud table export has no type column); None when nothing says."""
-    resource = raw.get("resource") if isinstance(raw, dict) else None
-    if not isinstance(resource, dict):
-        return None
-    kind = resource.get("type")
-    if isinstance(kind, str) and kind:
-        return kind
-    labels = resource.get("labels")
-    if not isinstance(labels, dict):
-        return None
-    if labels.get("job_name"):
-        return "cloud_run_job"
-    return DEFAULT_RESOURCE_TYPE if labels.get("service_name") or labels.get("revision_name") else None
 
 
 def _notes(counters: "_Counters", options: ScanOptions, scope: _Scope) -> tuple[str, ...]:
