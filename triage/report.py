@@ -186,11 +186,11 @@ def _tags(context: ClusterContext | None, escape: Callable[[str], str] = lambda 
     return " · ".join(tags)
 
 
-def _members_apart(report: ScanReport, incident: Incident) -> list[str]:
-    """``Gunicorn worker failed to boot: new · spike ×4.0``: the incident's other clusters whose history says more
-    than its root's status (another status, a spike, a linked issue), one line each."""
+def _members_apart(report: ScanReport, incident: Incident, by_fp: dict[str, Cluster]) -> list[str]:
+    """``Gunicorn worker failed to boot: new · spike ×4.0``: the incident's other clusters (``by_fp``: the scan's,
+    by fingerprint) whose history says more than its root's status (another status, a spike, a linked issue), one
+    line each."""
     status = report.context[incident.root].status
-    by_fp = {c.fingerprint: c for c in report.result.clusters}
     lines = []
     for fp in incident.clusters:
         tags = _tags(report.context.get(fp))
@@ -243,7 +243,7 @@ def _table(report: ScanReport, width: int | None, color: bool) -> str:
         tags = _tags(report.context.get(root.fingerprint))
         if tags:
             grid.add_row("status", Text(tags))
-            also = _members_apart(report, incident)
+            also = _members_apart(report, incident, by_fp)
             if also:
                 grid.add_row("also", Text("\n".join(also)))
         grid.add_row("chain", Text(printable(incident.summary)))
