@@ -437,6 +437,20 @@ def test_gh_token_is_accepted(run, fake, state, monkeypatch):
     only_issue(fake, DB)
 
 
+def test_a_blank_gh_token_leaves_github_token_in_use(run, fake, state, monkeypatch):
+    monkeypatch.setenv("GH_TOKEN", " \n")
+    record(state, cluster(DB, T0, 3))
+    assert run("--all").exit_code == 0
+    only_issue(fake, DB)
+
+
+def test_json_of_a_selection_that_matches_nothing_is_an_empty_list(run, fake, state):
+    record(state, cluster(DB, T0, 3))  # a P1 cluster
+    result = run("--min-priority", "P0", "--format", "json")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "[]\n", "Note: no cluster matched the selection.\n")
+    assert fake.requests == []
+
+
 def test_bad_api_url_is_one_line(run, fake, state, monkeypatch):
     record(state, cluster(DB, T0, 3))
     monkeypatch.setenv("GITHUB_API_URL", "ghe.example/api/v3")

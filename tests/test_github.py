@@ -165,9 +165,21 @@ def test_waits_retry_after_then_succeeds(fake):
 def test_stops_when_the_wait_exceeds_the_cap(fake):
     slept = []
     fake.fail("GET", r"/issues$", 429, headers={"Retry-After": "40"}, times=2)
-    with pytest.raises(GitHubError, match=r"rate limit .* wait 40 s, beyond the 60 s cap; try again later"):
+    with pytest.raises(GitHubError, match=r"rate limit .* wait 40 s, after 40 s of waiting on rate limits already, beyond the 60 s cap; try again later"):
         tracker(fake, slept).find_by_fingerprint("fp1")
     assert slept == [40.0]
+
+
+def test_the_cap_bounds_the_waits_of_a_whole_run_not_each_request(fake):
+    slept = []
+    t = tracker(fake, slept)
+    fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "35"})
+    t.create("First", body_for("fp1"), [])
+    fake.fail("POST", r"/issues$", 429, headers={"Retry-After": "35"})
+    with pytest.raises(GitHubError, match=r"wait 35 s, after 35 s of waiting on rate limits already, beyond the 60 s cap"):
+        t.create("Second", body_for("fp2"), [])
+    assert slept == [35.0]
+    assert [issue.title for issue in fake.issues.values()] == ["First"]
 
 
 @pytest.mark.parametrize(

@@ -165,6 +165,7 @@ class GitHubTracker(IssueTracker):
         self._pacing = pacing
         self._markers_of = markers_of
         self._notice = notice
+        self._rate_limit_waited = 0.0  # over the tracker's life: the cap bounds a whole run, not each request
         try:
             parts = urlsplit(self._base_url)
             parts.port  # noqa: B018 (raises ValueError for a port that is no number, or out of range)
@@ -339,9 +340,8 @@ class GitHubTracker(IssueTracker):
         return issues[number]
 
     def _call(self, request: Callable[[], T], action: str, *, maybe_done: str = "") -> T:
-        """Run one PyGithub request, waiting out rate limits up to the cap; map failures to GitHubError (a write
-        that may have been performed anyway says ``maybe_done``)."""
-        waited = 0.0
+        """Run one PyGithub request, waiting out rate limits while the tracker's total wait stays within the cap;
+        map failures to GitHubError (a write that may have been performed anyway says ``maybe_done``)."""
         while True:
             try:
                 return request()
@@ -352,14 +352,16 @@ class GitHubTracker(IssueTracker):
                     if err.status == 403 and "locked" in _message(err).lower():
                         raise IssueLocked(str(error)) from None
                     raise error from None
+                waited = self._rate_limit_waited
                 if waited + wait > self._pacing.rate_limit_cap_s:
+                    after = f" after {waited:.0f} s of waiting on rate limits already," if waited else ""
                     raise self._error(
-                        f"GitHub rate limit reached while trying to {action}: it asks to wait {wait:.0f} s,"
+                        f"GitHub rate limit reached while trying to {action}: it asks to wait {wait:.0f} s,{after}"
                         f" beyond the {self._pacing.rate_limit_cap_s:.0f} s cap; try again later"
                     ) from None
                 self._notice(f"GitHub rate limit: waiting {wait:.0f} s before trying to {action} again")
                 self._pacing.sleep(wait)
-                waited += wait
+                self._rate_limit_waited += wait
             except requests.RequestException as err:
                 message = f"no answer from GitHub at {self._base_url} while trying to {action} ({type(err).__name__})"
                 message += maybe_done

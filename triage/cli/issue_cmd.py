@@ -64,7 +64,8 @@ def file_issues(
         fatal("no repository given", hint="pass --repo OWNER/REPO or set github_repo in triage.toml")
     if not REPO_RE.fullmatch(repo):
         fatal(f"--repo {repo!r} is not OWNER/REPO")
-    token = (os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or "").strip()  # as gh reads them; a line end
+    # as gh reads them, GH_TOKEN first; a blank one (or a line end pasted with a token) does not count
+    token = next((value.strip() for value in map(os.environ.get, ("GH_TOKEN", "GITHUB_TOKEN")) if value and value.strip()), "")
     if not token:
         fatal("no GitHub token", hint="set GH_TOKEN or GITHUB_TOKEN to a token that can write issues")
     if not (token.isascii() and token.isprintable()) or any(char.isspace() for char in token):
@@ -83,6 +84,7 @@ def file_issues(
                 typer.echo(note, err=True)
             if not chosen.clusters:
                 typer.echo("Note: no cluster matched the selection.", err=True)
+                _print(done, fmt, dry_run)  # JSON: an empty list, as a script reading it expects
                 return
             contexts = draft_contexts(store, scan_id, result, incidents, project_of(result, project, config.project))
 
