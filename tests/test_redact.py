@@ -48,6 +48,17 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("GET /b/o?X-Goog-Credential=sa%40p.iam&X-Goog-Signature=9f8e7d6c5b4a39281706 403", "9f8e7d6c5b4a39281706"),
         ("GET /oauth/callback?state=xyz&code=4/0AX4XfWh1234567890abcdefGHIJ&scope=email 500", "4/0AX4XfWh1234567890abcdefGHIJ"),
         ("login failed: invalid password 'Zx9!Qw8@Er7#' for user ana", "Zx9!Qw8@Er7#"),
+        # header maps printed as lists of values: Go's http.Header, Java's Map, JSON
+        ("headers=map[Authorization:[Bearer 8f14e45fceea167a] User-Agent:[Go-http-client/1.1]]", "8f14e45fceea167a"),
+        ("{Authorization=[Bearer c9f0f895fb98ab91], Accept=[application/json]}", "c9f0f895fb98ab91"),
+        ('{"authorization": ["Token abc123def456"]}', "abc123def456"),
+        # camelCase names as Node prints an object; AWS's credentials file; a Ruby hash
+        ("{ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMIbPxRfiCY' }", "wJalrXUtnFEMIbPxRfiCY"),
+        ("{ clientSecret: 'Zk9xQ2abcdefgh', region: 'eu' }", "Zk9xQ2abcdefgh"),
+        ("{ refreshToken: '1//0gLkabcdefghijk' }", "1//0gLkabcdefghijk"),
+        ("{ dbPassword: 'Tr0ub4dor3xyz' }", "Tr0ub4dor3xyz"),
+        ("aws_secret_access_key = je7MtGbClwBF2Zp9Utk", "je7MtGbClwBF2Zp9Utk"),
+        ('Parameters: {"user"=>{"email"=>"a@b.c", "password"=>"CorrectHorse9Battery"}}', "CorrectHorse9Battery"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -150,6 +161,9 @@ def test_secret_is_replaced_exactly(text, expected):
         "task-runner-7f9c desk-booking-service-2024-11-28-release failed",
         "sk-learn model sk-classifier-v2 loaded",
         "deployed sk-payments-gateway-00042-x to europe-west1",
+        "cacheKey: 'users:42' missed",  # camelCase, but not a kept name
+        "    token = request.headers.get('authorization')",  # a traceback's code line
+        "{Accept=[application/json], Host=[api.example.com]}",
     ],
 )
 def test_ordinary_text_is_kept_by_the_new_forms(text):

@@ -1,6 +1,7 @@
 """Redact secrets from log text before anything is rendered.
 
-Covered: ``Bearer …`` tokens, ``Authorization: <scheme> …`` headers and ``Basic <base64>``; JWT-shaped
+Covered: ``Bearer …`` tokens, ``Authorization: <scheme> …`` headers (also a header map's list, Go's
+``Authorization:[Bearer …]``) and ``Basic <base64>``; JWT-shaped
 strings (three base64url segments, the first a JSON header ``eyJ…``; also cut after the second); PEM private
 key blocks (also over several lines, or cut before their END line); passwords in URLs (``scheme://user:pass@host``) and in
 ``curl -u user:pass``; well-known token shapes (GitHub ``ghp_…``/``github_pat_…``, Stripe ``sk_live_…``,
@@ -10,9 +11,10 @@ Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); ``Cookie:`` and
 ``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in key,
 secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``); signatures of 16+ characters after
 ``sig=``, ``signature=``, ``X-Goog-Signature:`` or ``"signature":``; bare values right after ``=``, quoted values also after `` = ``, unquoted ones after
-``password = `` and ``--password`` / ``--db-pass``, a quoted value holding a digit right after ``password``, the JSON /
-dict forms ``"token": "…"`` (also ``b'…'``), header or YAML forms ``password: …`` / ``db_password: …`` /
-``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``), and ``token: …`` /
+``password = `` (or any kept name below: ``aws_secret_access_key = …``) and ``--password`` / ``--db-pass``, a quoted value holding a digit right after ``password``, the JSON /
+dict forms ``"token": "…"`` (also ``b'…'``, and Ruby's ``"password"=>"…"``), header or YAML forms ``password: …`` / ``db_password: …`` /
+``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``, also camelCase as
+Node prints an object: ``clientSecret: '…'``, ``secretAccessKey: '…'``), and ``token: …`` /
 ``client_secret: …`` when the value looks like a secret (8+ characters, letters and digits).
 Replacements keep the name and put :data:`MASK` in place of the value.
 
@@ -42,8 +44,9 @@ _NOT_MASK = rf"(?!{re.escape(MASK)})"
 _NAME_END = r"(?:key|secret|token|passw(?:or)?d|pwd|credentials?|(?<![a-z0-9])pass)"
 # a whole name, for forms that start at a quote
 _NAME = r"(?:[\w.-]*?(?:key|secret|token|password|passwd|pwd|credentials?)|(?:[\w.-]*?[_.-])?pass)"
-# a name that says its value is kept secret ("cache key" does not)
-_KEPT_NAME = r"(?:[\w.-]*?[_.-])?(?:(?:api|access|private|secret|signing)[-_]?key|secret|token|passw(?:or)?d|pwd|credentials?)"
+# a name that says its value is kept secret ("cache key" does not), also the last word of a camelCase name
+# (clientSecret, secretAccessKey)
+_KEPT_NAME = r"(?:[\w.-]*?(?:[_.-]|(?-i:(?<=[a-z0-9])(?=[A-Z]))))?(?:(?:api|access|private|secret|signing)[-_]?key|secret|token|passw(?:or)?d|pwd|credentials?)"
 _SECRET_WORD = r"(?:secret|passw(?:or)?d|pwd)"
 _PEM_LABEL = r"[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 _NAMES = ("key", "secret", "token", "pass", "pwd", "credential")
@@ -52,7 +55,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # a PEM private key up to its END line, or (cut) as far as base64, line breaks and its headers (Proc-Type:) go
     (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s:,.-]*)", re.S), MASK),
     (("authorization",),
-     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?)(?:[a-z-]+\s+)?(?P<v>[^\s\"',;]+)"), rf"\g<1>{MASK}"),
+     # also a header map's list of values: Go's Authorization:[Bearer …], Java's Authorization=[…], JSON's ["…"]
+     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?)(?:[a-z-]+\s+)?(?P<v>[^\s\"',;\]]+)"), rf"\g<1>{MASK}"),
     (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
     # Basic dXNlcjpw… (base64 holding a digit, + / or padding: not "Basic authentication failed")
     (("basic",), re.compile(r"(?i)(\bbasic\s+)(?P<v>(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2})"), rf"\g<1>{MASK}"),
@@ -86,15 +90,16 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
      rf"\g<1>{MASK}"),
     # curl -u user:pass, curl --user=user:pass
     (("curl",), re.compile(r"""(?i)(\bcurl\b[^\n]*?\s(?:-u|--user)[\s=]*["']?[^\s:"']+:)(?P<v>[^\s"']+)"""), rf"\g<1>{MASK}"),
-    # "token": "v", 'password': 'v'  (JSON, Python dict reprs)
-    (_NAMES, re.compile(rf"""(?i)((["']){_NAME}\2\s*:\s*b?)(["'])(?P<v>(?:\\.|(?!\3).)*)\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
+    # "token": "v", 'password': 'v'  (JSON, Python dict reprs), "password"=>"v" (Ruby)
+    (_NAMES, re.compile(rf"""(?i)((["']){_NAME}\2\s*(?::|=>)\s*b?)(["'])(?P<v>(?:\\.|(?!\3).)*)\3"""), rf"\g<1>\g<3>{MASK}\g<3>"),
     # the same inside a JSON string: \"token\": \"v\"
     (_NAMES, re.compile(rf"""(?i)(\\["']{_NAME}\\["']\s*:\s*\\["'])(?P<v>.*?)(\\["'])"""), rf"\g<1>{MASK}\g<3>"),
     # password="v", api_key = 'v'
     (_NAMES, re.compile(rf"""(?i)({_NAME_END}\s*=\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>{MASK}"),
-    # PASSWORD = v (unquoted, spaced; `password = settings.PASSWORD` in a traceback's code line is kept)
-    (("secret", "pass", "pwd"),
-     re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
+    # PASSWORD = v, aws_secret_access_key = v (unquoted, spaced; `password = settings.PASSWORD` in a traceback's
+    # code line is kept)
+    (_NAMES,
+     re.compile(rf"""(?i)((?:{_SECRET_WORD}|\b{_KEPT_NAME})(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
      rf"\g<1>{MASK}"),
     # invalid password 'Zx9!Qw8@Er7#' (a quoted value with a digit right after the word: not "password 'reset'")
     (("pass", "pwd"),
