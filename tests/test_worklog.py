@@ -152,6 +152,46 @@ def test_a_write_that_fails_part_way_leaves_the_file_as_it_was(tmp_path, monkeyp
     assert not (tmp_path / "NEW.md").exists()  # a file it created is not left behind, empty
 
 
+def test_a_failed_write_keeps_what_another_run_wrote_after_this_one_found_the_file_missing(tmp_path, monkeypatch):
+    import triage.worklog
+
+    path = tmp_path / "WORKLOG.md"
+    real_open_locked = triage.worklog._open_locked
+
+    def another_run_comes_first(target):
+        Path(target).write_text("# Worklog\n## theirs\n")  # between this run's look at the path and its lock
+        monkeypatch.setattr(os, "write", _no_space)
+        return real_open_locked(target)
+
+    monkeypatch.setattr(triage.worklog, "_open_locked", another_run_comes_first)
+    with pytest.raises(TriageError, match="cannot write .*No space left on device"):
+        append_section(path, "## ours\n", "# Worklog\n")
+    monkeypatch.undo()
+    assert path.read_text() == "# Worklog\n## theirs\n"
+
+
+def _no_space(fd, data):
+    raise OSError(28, "No space left on device")
+
+
+def test_a_run_waiting_for_the_lock_of_a_file_another_run_removed_writes_to_the_path_again(tmp_path):
+    import fcntl
+    import threading
+    import time
+
+    path = tmp_path / "WORKLOG.md"
+    path.write_text("")
+    holder = os.open(path, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # a first run that will fail to write and remove the file it created
+    waiter = threading.Thread(target=append_section, args=(path, "## waiter\n", "# Worklog\n"))
+    waiter.start()
+    time.sleep(0.3)  # the waiter opens the file and waits for its lock
+    os.unlink(path)
+    os.close(holder)
+    waiter.join()
+    assert path.read_text() == "# Worklog\n## waiter\n"
+
+
 def test_append_creates_a_missing_file_with_a_heading(tmp_path):
     path = tmp_path / "WORKLOG.md"
     append_section(path, "\n## s\n", "# Worklog\n\nStarted.\n")

@@ -22,19 +22,14 @@ def append_section(path: Path, section: str, heading: str) -> None:
     part-way is cut back off. The old bytes are kept exactly; the section follows the file's line endings (CRLF if
     it uses them) and starts on a new line. A file that is not a regular file or not UTF-8 text is refused.
     """
-    created = not os.path.lexists(path) or not os.path.exists(path)  # missing, or a link to a missing file
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)  # a FIFO must not block
-    except OSError as err:
-        raise TriageError(f"cannot open {path}: {err.strerror or err}") from None
+    missing = not os.path.lexists(path) or not os.path.exists(path)  # missing, or a link to a missing file
+    fd = _open_locked(path)
     with os.fdopen(fd, "r+b", buffering=0) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise TriageError(f"{path} is not a regular file: not appending to it")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             old = handle.read()
         except OSError as err:
             raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
+        created = missing and not old  # by this run: another one that came first may have written to it
         if old.startswith(_UTF16_BOMS) or not is_utf8(old):
             raise TriageError(f"{path} is not UTF-8 text: not appending to it (convert it to UTF-8 first)")
         if not old:  # missing or empty: start with the heading
@@ -49,11 +44,33 @@ def append_section(path: Path, section: str, heading: str) -> None:
         except OSError as err:
             try:
                 os.ftruncate(fd, len(old))  # no half section (a full disk): the file as it was
-                if created:
-                    os.unlink(os.path.realpath(path))  # or as it was not
+                if created:  # or as it was not (a run waiting for the lock then opens the path again)
+                    os.unlink(os.path.realpath(path))
             except OSError:
                 pass
             raise TriageError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _open_locked(path: Path) -> int:
+    """A descriptor of the regular file at ``path`` (created if missing), exclusively locked, and still the file at
+    ``path``: a file unlinked while this run waited for its lock (a run that failed to create it) is opened again."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)  # a FIFO must not block
+        except OSError as err:
+            raise TriageError(f"cannot open {path}: {err.strerror or err}") from None
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            if regular:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_nlink:
+                    return fd
+        except OSError as err:
+            os.close(fd)
+            raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
+        os.close(fd)
+        if not regular:
+            raise TriageError(f"{path} is not a regular file: not appending to it")
 
 
 def _write_all(fd: int, data: bytes) -> None:
