@@ -51,6 +51,12 @@ def test_scan_report_snapshot():
     check_snapshot("scan_report.md", render_scan_report(result, {"a1b2c3d4e5f60718293a": "a1b2c3d4e5f60718293a.md"}))
 
 
+def test_scan_report_of_a_scan_without_clusters_says_so_instead_of_an_empty_table():
+    report = render_scan_report(dataclasses.replace(scan_result(), clusters=()))
+    assert report.endswith("→ 0 clusters\n\nNo clusters.\n")
+    assert "| Fingerprint |" not in report
+
+
 def test_a_failure_without_times_says_so_instead_of_a_blank_span():
     timeless = dataclasses.replace(unmatched_cluster(), first_seen=None, last_seen=None)
     first = render_issue(timeless, DraftContext(WINDOW)).body.split("\n", 1)[0]
@@ -418,6 +424,16 @@ def test_body_template_without_marker_is_refused(tmp_path):
     (tmp_path / "issue_body.md.j2").write_text("just {{ title }}\n", encoding="utf-8")
     with pytest.raises(TriageError, match="marker exactly once"):
         render_issue(rule_cluster(), DraftContext(WINDOW), Templates(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "text", ['{% include "issue_body.md.j2" %}\n', "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}\n"]
+)
+def test_a_template_without_end_is_a_one_line_error(tmp_path, text):
+    (tmp_path / "issue_body.md.j2").write_text(text, encoding="utf-8")
+    with pytest.raises(TriageError) as err:
+        render_issue(rule_cluster(), DraftContext(WINDOW), Templates(tmp_path))
+    assert str(err.value) == "template issue_body.md.j2: it includes itself or calls a macro without end"
 
 
 def test_syntax_error_and_missing_folder(tmp_path):

@@ -128,6 +128,8 @@ class Templates:
             raise TriageError(f"template {err.name or name} line {err.lineno}: {err.message}") from None
         except jinja2.TemplateNotFound as err:
             raise TriageError(f"template {err.name} not found") from None
+        except RecursionError:  # a template that includes itself, a macro that calls itself
+            raise TriageError(f"template {name}: it includes itself or calls a macro without end") from None
         except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AssertionError) as err:
             raise TriageError(f"template {name}: {type(err).__name__}: {err}") from None
 
