@@ -831,8 +831,16 @@ def test_a_502_of_another_shape_mid_pull_is_retried_and_keeps_the_pages_fetched(
     assert [r.data["textPayload"] for r in records] == [f"event {i}" for i in range(2100)]
 
 
-@pytest.mark.parametrize("body", [Raw(b""), [1], "ok"])
-def test_a_success_answer_that_is_no_json_object_is_one_line(body):
+@pytest.mark.parametrize(
+    "body",
+    [
+        Raw(b""), [1], "ok",
+        # a proxy's JSON with a 200 status: not a page without entries (an all-clear)
+        {"error": {"code": 407, "message": "Proxy Authentication Required"}}, {"message": "Access denied by proxy"},
+        {"entries": None}, {"entries": "oops"}, {"entries": [1, 2]}, {"entries": [], "nextPageToken": 7},
+    ],
+)
+def test_a_success_answer_that_is_no_page_of_entries_is_one_line(body):
     with FakeLogging(numbered(10)) as fake:
         fake.faults.append((200, body))
         with pytest.raises(SourceError) as caught:
@@ -1188,6 +1196,23 @@ def test_a_token_service_answer_that_is_no_oauth_json_never_shows_the_signed_ass
         assert reason == "the token service answered with an HTML page, not OAuth's JSON (a proxy's?)"
     else:
         assert reason.startswith("refused: assertion=[REDACTED]&") and len(reason) <= 111, reason
+
+
+@pytest.mark.parametrize("body", [b"<html>Proxy login</html>", b"not json", b"[]"])
+def test_a_token_service_that_answers_200_with_no_oauth_json_is_one_line(cli, https_endpoint, tmp_path, body):
+    """google.auth reads such an answer as OAuth's JSON unchecked (a TypeError deep inside it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    with _token_service(lambda form: (200, "text/html", body)) as token_url:
+        path = tmp_path / "sa.json"
+        path.write_text(json.dumps({**SERVICE_ACCOUNT, "private_key": key, "token_uri": token_url}))
+        https_endpoint.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+        result = cli("scan", "--source", "gcp:p", "--now", NOW)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        2, "", "Error: Google's token service answered with something other than OAuth's JSON (a proxy's page?)\n")
 
 
 def test_a_refresh_answered_with_an_echo_of_the_form_never_shows_the_refresh_token_or_client_secret():

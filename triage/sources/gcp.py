@@ -395,7 +395,7 @@ def _page_iterator(client: Any, request: Pull, token: str | None) -> Any:
 
 
 class NotTheApi(Exception):
-    """A 2xx answer that is no JSON object: a proxy's page, or nothing at all."""
+    """A 2xx answer that is no page of entries: a proxy's page or JSON, or nothing at all."""
 
 
 def _api_request(client: Any) -> Callable[..., Any]:
@@ -417,11 +417,23 @@ def _api_request(client: Any) -> Callable[..., Any]:
         if not 200 <= response.status_code < 300:
             raise _api_error(response, api_errors)
         payload = response.json() if response.content else None  # not JSON: requests' JSONDecodeError
-        if not isinstance(payload, dict):
+        if not isinstance(payload, dict) or not _a_page(payload):
             raise NotTheApi(type(payload).__name__)
         return payload
 
     return api_request
+
+
+def _a_page(payload: dict) -> bool:
+    """Whether a 2xx answer is a page of entries.list: its entries (objects) and next page token, or ``{}`` (a page
+    of none); not a proxy's or gateway's JSON (``{"error": …}``, ``{"message": …}``), which must not read as no
+    entries (an all-clear)."""
+    entries, token = payload.get("entries", []), payload.get("nextPageToken", "")
+    if not isinstance(entries, list) or not isinstance(token, str) or "error" in payload:
+        return False
+    if payload and "entries" not in payload and "nextPageToken" not in payload:
+        return False
+    return all(isinstance(entry, dict) for entry in entries)
 
 
 def _api_error(response: Any, api_errors: Any) -> Exception:
@@ -522,7 +534,21 @@ def _failure(err: Exception, project: str, api_url: str, api_errors: Any) -> str
         return f"Cloud Logging at {api_url} answered with something other than the API's JSON (a proxy's page?)"
     if isinstance(err, requests.RequestException):  # its text may hold the URL: only its kind is shown
         return f"the request to Cloud Logging at {api_url} failed ({type(err).__name__})"
+    if isinstance(err, (TypeError, LookupError, AttributeError, ValueError)) and _raised_in_google_auth(err):
+        # google.auth reads a 200 answer of the token service as OAuth's JSON without a check: a proxy's page
+        return "Google's token service answered with something other than OAuth's JSON (a proxy's page?)"
     raise err
+
+
+def _raised_in_google_auth(err: Exception) -> bool:
+    """Whether ``err`` was raised inside google.auth or google.oauth2 (the innermost frame of its traceback)."""
+    tb = err.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return module.startswith(("google.auth.", "google.oauth2."))
 
 
 def _describe(err: Any, project: str, api_url: str) -> str:
