@@ -2,7 +2,7 @@ import dataclasses
 import json
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -400,6 +400,13 @@ def test_logs_query_of_a_cloud_run_job_names_it_by_its_job_name():
         '(resource.labels.service_name="invoices" OR resource.labels.job_name="invoices")')
 
 
+def test_a_window_that_ends_within_a_second_is_linked_up_to_the_next_whole_second():
+    window = dataclasses.replace(WINDOW, end=datetime(2026, 3, 1, 11, 59, 59, 700000, tzinfo=timezone.utc))
+    assert logs_explorer_url(rule_cluster(), window, None).endswith("%2F2026-03-01T12:00:00Z")
+    whole = dataclasses.replace(WINDOW, end=datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    assert logs_explorer_url(rule_cluster(), whole, None).endswith("%2F2026-03-01T12:00:00Z")
+
+
 def test_open_window_falls_back_to_first_and_last_seen():
     url = logs_explorer_url(rule_cluster(), dataclasses.replace(WINDOW, start=None, end=None), None)
     assert url.endswith(";timeRange=2026-03-14T09:04:00Z%2F2026-03-14T09:43:00Z")
@@ -531,6 +538,9 @@ def test_project_of(monkeypatch):
     # the config file's project (a team default) comes after the export's own, which it may not be
     assert project_of(scanned("export.json", project="from-entries"), None, "configured") == "from-entries"
     assert project_of(scanned("gcp:acme-staging"), None, "configured") == "acme-staging"
+    # two projects pulled: which one a cluster came from is not known, so none (not the first one's)
+    assert project_of(scanned("gcp:acme-prod", "gcp:acme-staging"), None, "configured") is None
+    assert project_of(scanned("gcp:acme-prod", "export.json", "gcp:acme-prod")) == "acme-prod"
     assert project_of(scanned("export.log"), None, "configured") == "configured"
 
 

@@ -251,15 +251,16 @@ def at_or_above(cluster: Cluster, floor: str) -> bool:
 
 
 def project_of(result: ScanResult, explicit: str | None = None, configured: str | None = None) -> str | None:
-    """``explicit`` (``--project``), else the project of a ``gcp:PROJECT`` source, else the one the entries name,
+    """``explicit`` (``--project``), else the project of the ``gcp:PROJECT`` source, else the one the entries name,
     else ``configured`` (the config file's: a text export names none). Not $GOOGLE_CLOUD_PROJECT, and the config
     only last: the shell's or the team's default project need not be the export's, and the checks' commands name
-    it."""
+    it. A scan of several projects names none (the links and commands keep their placeholder): which project a
+    cluster's entries came from is not recorded."""
     if explicit:
         return explicit
-    for source in result.sources:
-        if source.startswith("gcp:") and len(source) > 4:
-            return source[4:]
+    pulled = {source[4:] for source in result.sources if source.startswith("gcp:") and len(source) > 4}
+    if pulled:
+        return pulled.pop() if len(pulled) == 1 else None
     return result.project or configured or None
 
 

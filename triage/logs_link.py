@@ -141,8 +141,9 @@ def logs_explorer_url(
     """``https://console.cloud.google.com/logs/query;query=…;timeRange=FROM%2FUNTIL?project=…``."""
     url = f"{CONSOLE};query={quote(logs_query(cluster, resource_type), safe='')}"
     span = time_range(cluster, window)
-    if span:
-        url += f";timeRange={format_time(span[0])}%2F{format_time(span[1])}"
+    if span:  # whole seconds: the end rounded up, so the window's last fraction of a second is in the link's range
+        end = span[1] + (timedelta(seconds=1) - timedelta(microseconds=span[1].microsecond)) % timedelta(seconds=1)
+        url += f";timeRange={format_time(span[0])}%2F{format_time(end)}"
     return url + (f"?project={quote(project, safe='')}" if project else "")
 
 
