@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import random
@@ -410,6 +412,9 @@ def test_max_entries_reports_truncation(cli, fake):
         assert "5 entries read" in shown.stdout and re.search(kept, " ".join(shown.stdout.split()))
         untruncated = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "-f", fmt)
         assert untruncated.exit_code == 0 and "TRUNCATED" not in untruncated.stdout
+    shown = cli("scan", "--source", "gcp:test-proj", "--since", "1h", "--now", NOW, "--max-entries", "5", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))  # CSV has no banner: a column says it on every row
+    assert rows and {row["truncated"] for row in rows} == {"1"}
 
 
 def test_a_pull_cut_by_max_entries_rates_its_failures_over_the_minutes_it_kept(cli, env, tmp_path):

@@ -244,7 +244,8 @@ def test_output_file_and_formats(cli, tmp_path):
     csv_text = cli("scan", "-s", FIXTURES / "sample.json", "--format", "csv").stdout
     assert csv_text.splitlines()[0] == (
         "fingerprint,rule,priority,priority_derived,severity,count,first_seen,last_seen,status,incident,services,"
-        "title,template")
+        "title,template,truncated")
+    assert {line.rsplit(",", 1)[1] for line in csv_text.splitlines()[1:]} == {"0"}
 
 
 def test_table_is_the_default_and_plain_when_not_a_tty(cli):

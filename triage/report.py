@@ -325,7 +325,7 @@ def _redacted(report: ScanReport) -> ScanReport:
 
 CSV_COLUMNS = (
     "fingerprint", "rule", "priority", "priority_derived", "severity", "count", "first_seen", "last_seen", "status", "incident",
-    "services", "title", "template",
+    "services", "title", "template", "truncated",  # truncated: 1 on every row of a scan cut short (counts are lower bounds)
 )
 
 
@@ -334,13 +334,14 @@ def render_csv(report: ScanReport) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     incident_of = incidents_by_cluster(report.incidents)
+    truncated = int(report.result.truncated)
     for c in report.result.clusters:
         context = report.context.get(c.fingerprint)
         services = ";".join(f"{name}:{n}" for name, n in c.services.items())
         writer.writerow(
             [c.fingerprint, c.rule_id or "", c.priority, int(c.priority_derived), c.severity.name, c.count,
              iso_z(c.first_seen) or "", iso_z(c.last_seen) or "", context.status if context else "",
-             incident_of.get(c.fingerprint, ""), csv_text(services), csv_text(c.title), csv_text(c.template)]
+             incident_of.get(c.fingerprint, ""), csv_text(services), csv_text(c.title), csv_text(c.template), truncated]
         )
     return buffer.getvalue()
 
