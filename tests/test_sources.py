@@ -90,6 +90,15 @@ def test_ndjson_bad_lines_are_counted_with_line_numbers(tmp_path):
     ]
 
 
+def test_ndjson_with_classic_mac_line_ends_is_read_line_by_line(tmp_path):
+    path = tmp_path / "n.ndjson"
+    lines = [json.dumps(ENTRY_A).encode(), b"{not json", json.dumps(ENTRY_A).encode()]
+    path.write_bytes(b"\r".join(lines) + b"\r")
+    items = records(path)
+    assert payloads(items) == ["boom A", "boom A"]
+    assert [(p.location, p.reason) for p in problems(items)] == [(f"{path}:2", "malformed JSON line")]
+
+
 def test_gzip_is_detected_by_content(tmp_path):
     path = tmp_path / "logs.data"
     path.write_bytes(gzip.compress((json.dumps(ENTRY_A) + "\n").encode()))
@@ -161,6 +170,21 @@ def test_plain_lines_join_indented_continuations_and_read_times(tmp_path):
         {"textPayload": "Traceback (most recent call last):"},  # after a warning: printed when, no one knows
     ]
     assert [p.location for p in problems(items)] == [f"{path}:4"]
+
+
+@pytest.mark.parametrize("prefix", ['["main"]', "[]", '["api", "v2"]'])
+def test_a_plain_log_whose_lines_start_with_a_json_like_prefix_is_text(tmp_path, prefix):
+    path = tmp_path / "app.log"
+    path.write_text(f"{prefix} ERROR first failure\n{prefix} ERROR second failure\n")
+    assert [r.data["textPayload"] for r in records(path)] == [
+        f"{prefix} ERROR first failure", f"{prefix} ERROR second failure"]
+
+
+@pytest.mark.parametrize("text", ['[\n  "not an entry"\n]\n', '["a",\n "b"]\n', "[]\n"])
+def test_a_json_array_that_is_no_log_is_still_read_as_one(tmp_path, text):
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    assert all(not isinstance(item, Record) for item in records(path))
 
 
 def test_only_the_traceback_of_an_error_line_takes_its_time(tmp_path):

@@ -300,14 +300,22 @@ def _is_binary(head: bytes) -> bool:
 
 
 def _is_json_array(head: bytes) -> bool:
-    """``[`` opens a JSON array (not a bracketed log prefix such as gunicorn's ``[2026-…]``)."""
-    rest = head.lstrip()[1:]
-    if not rest.split(b"\n", 1)[0].strip() or rest.lstrip()[:1] in (b"{", b"[", b"]", b'"'):
+    """``[`` opens a JSON array (not a bracketed log prefix such as gunicorn's ``[2026-…]``, ``[]`` or
+    ``["main"]`` followed by text on its line)."""
+    first = head.lstrip().split(b"\n", 1)[0]
+    rest = first[1:].strip()
+    if not rest or rest[:1] == b"{":
         return True
     try:
-        return isinstance(orjson.loads(head.lstrip().split(b"\n", 1)[0]), list)
+        return isinstance(orjson.loads(first), list)
     except orjson.JSONDecodeError:
-        return False
+        if rest[:1] not in (b"[", b"]", b'"'):
+            return False
+    try:
+        json.JSONDecoder().raw_decode(first.decode("utf-8", "replace"))
+    except ValueError:
+        return True  # an array that goes on past its first line
+    return False  # a whole array, then more on its line: a log line's prefix
 
 
 def _read_object_stream(stream: io.BufferedReader, name: str, number: int) -> RecordStream:

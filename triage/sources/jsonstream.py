@@ -377,6 +377,9 @@ def read_ndjson(lines: Iterator[bytes], name: str, first_line: int = 1) -> Recor
             raw = raw.lstrip(b"\0")  # the NUL bytes a log truncated by copytruncate while written holds
             if not raw.strip():
                 continue
+            if b"\r" in raw.rstrip(b"\r\n"):  # classic Mac OS line ends (a CR alone): lines within the line
+                yield from read_ndjson(iter(raw.split(b"\r")), name, number)
+                continue
             try:
                 value = loads(raw)
             except orjson.JSONDecodeError:
