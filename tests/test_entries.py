@@ -58,6 +58,12 @@ def test_a_cloud_run_job_entry_names_its_job_as_its_service():
         ("ERROR something exploded", Severity.ERROR),
         ("FATAL\tcannot bind :8080", Severity.CRITICAL),
         ("ERRORS were counted: 0", None),
+        # a printed error: redis-py's connection error, print(f"Error: {e}")
+        ("Error -3 connecting to 10.166.204.83:6379. Try again.", Severity.ERROR),
+        ("Error 111 connecting to localhost:6379. Connection refused.", Severity.ERROR),
+        ("Error: Service Unavailable", Severity.ERROR),
+        ("Error handling middleware installed", None),
+        ("Errors: 0", None),
         ("2026-01-01 00:00:01,123 ERROR app: boom", Severity.ERROR),  # logging's "%(asctime)s %(levelname)s"
         ("2026-01-01T00:00:01Z WARNING disk at 91%", Severity.WARNING),
         ("2026-11-30 10:00:05 -0800 ERROR app: boom", Severity.ERROR),  # logback's "%d{yyyy-MM-dd HH:mm:ss Z}"

@@ -973,3 +973,14 @@ def test_ctrl_c_is_one_line_and_exit_130(cli, monkeypatch):
     monkeypatch.setattr(triage.scan, "scan", interrupted)
     result = cli("scan", "-s", FIXTURES / "sample.json", "--no-state")
     assert (result.exit_code, result.stderr, result.stdout) == (130, "Interrupted.\n", "")
+
+
+def test_a_printed_redis_error_without_a_level_meets_its_rule_at_the_default_floor(cli, tmp_path):
+    """Cloud Run gives a plain stdout line no severity: redis-py's "Error -3 connecting to …" says it is an error."""
+    path = tmp_path / "stdout.ndjson"
+    path.write_text(json.dumps({
+        "timestamp": "2026-01-01T00:00:00Z", "textPayload": "Error -3 connecting to redis.internal:6379. Try again.",
+        "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api"}},
+    }) + "\n")
+    (cluster,) = scan_json(cli, "-s", path)["clusters"]
+    assert (cluster["rule"], cluster["priority"], cluster["severity"]) == ("redis-dns-resolution", "P0", "ERROR")

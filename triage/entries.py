@@ -70,6 +70,7 @@ _LEVEL_IN_TEXT = re.compile(
     r"|^(?P<d>DEBUG|INFO|WARNING|ERROR|CRITICAL):\s"  # uvicorn
     r"|^(?P<f>DEBUG|INFO|WARNING|ERROR|CRITICAL):[\w.-]*:"  # stdlib's default format (LEVEL:logger:message)
     r"|^(?P<g>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)[ \t]"  # a leading level word (ERROR something failed)
+    r"|^(?P<j>Error)(?::[ \t]| -?\d+ )"  # a printed error: "Error: …", redis-py's "Error -3 connecting to …"
     r"|^(?:[A-Za-z]:)?(?:<[^>\n]+>|[^\s:]+):\d+: [A-Z]\w*(?P<w>Warning): "  # Python's warnings: "path:12: RuntimeWarning: …"
     # after a leading time: logging's "%(asctime)s %(levelname)s", nginx's "2026/01/01 00:00:01 [error]"
     r"|^\[?\d{4}[-/]\d\d[-/]\d\d[T ][\d:.,]+(?:[ \t]?(?:Z|[+-]\d\d:?\d\d))?\]?[ \t]+"  # logback's "… 10:00:05 -0800"
