@@ -35,6 +35,7 @@ DEV_EXPORTS = Path(__file__).resolve().parents[2] / "shared" / "netra" / "dev"
         ("raised at jobs.py:42", "raised at jobs.py:<NUM>"),
         ("mail to ops7@example.org bounced", "mail to <EMAIL> bounced"),
         ("payload 'this value is long enough to be free text data' rejected", "payload '<STR>' rejected"),
+        ("probe failed for pg-replica-1.db.internal", "probe failed for <ID>.db.internal"),  # a dotted name by parts
     ],
 )
 def test_mask_replaces_variable_parts(message: str, masked: str) -> None:
@@ -48,6 +49,8 @@ def test_mask_replaces_variable_parts(message: str, masked: str) -> None:
         "redis.exceptions.ConnectionError: cannot reach redis.staging.internal",
         "ModuleNotFoundError: No module named 'auth_service'",
         "codec utf8 failed over ipv6",
+        "Transaction rolled back: psycopg2.errors.DeadlockDetected",
+        "Upstream call failed: (urllib3.exceptions.ReadTimeoutError)",
     ],
 )
 def test_mask_keeps_the_words_that_tell_failures_apart(message: str) -> None:
@@ -91,6 +94,34 @@ def test_traceback_template_reads_as_exception_and_frames() -> None:
 
 def test_plain_signature_is_the_masked_first_line() -> None:
     assert signature("disk 3 full\nsecond line 4") == "disk <NUM> full"
+
+
+def test_a_message_that_ends_in_an_exception_line_is_told_apart_by_its_exception() -> None:
+    """A structured error's ``Type: value`` line, added after "Unhandled exception in request handler"."""
+    assert signature("Unhandled exception in request handler\nKeyError: 'thread_id'") == (
+        "Unhandled exception in request handler → KeyError")
+    assert signature("Request failed: TimeoutError\nTimeoutError: read timed out") == "Request failed: TimeoutError"
+    assert signature("Config loaded\nport: 8080") == "Config loaded"  # a line that names no exception
+    handlers = [f"Unhandled exception in request handler\n{line}" for line in (
+        "KeyError: 'thread_id'", "TimeoutError: read timed out", "PermissionError: [Errno 13] denied",
+        "KeyError: 'user_id'")]
+    keys = group_messages(handlers)
+    assert len(set(keys)) == 3 and keys[0] == keys[3]
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        # a message's subject (its first word), exception names, dotted names, a coroutine's name
+        [f"{name} health check failed" for name in ("Redis", "PostgreSQL", "ClickHouse")],
+        [f"Request failed: {name}: upstream" for name in ("TimeoutError", "PermissionError", "KeyError")],
+        [f"Rolled back: psycopg2.errors.{name}" for name in ("DeadlockDetected", "SerializationFailure", "UniqueViolation")],
+        [f"RuntimeWarning: coroutine '{name}' was never awaited" for name in
+         ("RedisManager.connect", "ThreadService.cleanup", "AgentRegistry.register")],
+    ],
+)
+def test_mining_never_makes_a_variable_of_the_words_that_name_a_failure(variants: list[str]) -> None:
+    assert len(set(group_messages(variants))) == len(variants)
 
 
 USERS = ["alice", "bob", "carol", "dave"]

@@ -5,29 +5,36 @@ Three steps, each a pure function of its input:
 1. :func:`mask` replaces the variable parts of a message with readable placeholders (``<IP>``,
    ``<NUM>``, ``<UUID>``, ``<HEX>``, ``<TS>``, ``<DURATION>``, ``<ID>``, ``<EMAIL>``, ``<STR>``).
    Only tokens holding a digit (or ``@``) are touched, so words — class, attribute, module,
-   exception and host names — survive and keep different failures apart. Quoted free text (41+
-   characters holding whitespace) becomes ``<STR>``; a quoted single token of any length (a dotted
-   name, a dict key) is a word like any other.
+   exception and host names — survive and keep different failures apart; a dotted name is masked part
+   by part (``psycopg2.errors.DeadlockDetected`` stays, ``pg-replica-1.db.internal`` becomes
+   ``<ID>.db.internal``). Quoted free text (41+ characters holding whitespace) becomes ``<STR>``; a
+   quoted single token of any length (a dotted name, a dict key) is a word like any other.
 2. :func:`signature` is the pre-mining key of one message: for a Python traceback, the final
    exception type (on the exception line: the first unindented line after the last frame, whatever
    lines the message goes on over) plus the innermost in-app frames (file and function; never the
    exception message or line numbers, as Error Reporting and Sentry do); for an exception group's
-   traceback, the same of its leaf exception; otherwise the masked first line.
+   traceback, the same of its leaf exception; otherwise the masked first line, followed by
+   ``→ ExcType`` when the message ends in an exception line its first line does not name (a
+   structured error's ``Type: value``, added to "Unhandled exception in request handler").
 3. :func:`mine` maps the distinct signatures of a scan to :class:`Template` objects. A signature's
    *shape* is its token list where placeholders, tokens with digits, paths, booleans/nulls and
    empty brackets are ``<*>`` and a run of ``<*>`` counts as one (so value lists of any length
    match). Shapes of equal length that differ at a single position merge when at least
    ``_MIN_VARIANTS`` distinct tokens appear there and ``_MIN_CONSTANTS`` tokens stay constant
    (union-find over "shape with one hole" keys): a position seen with many values is a
-   variable (user names), one with two values stays a word (opened/closed). The partition is
-   a function of the *set* of signatures only, never of their order.
+   variable (user names), one with two values stays a word (opened/closed). Some words never
+   become variables: a message's first word (its subject: ``Redis health check failed``),
+   exception names, dotted names of three parts or more and quoted dotted names (a coroutine's).
+   The partition is a function of the *set* of signatures only, never of their order.
 
 Fingerprints hash ``RECIPE_VERSION``, the kind and the generalised shape (not the display text),
 so they are identical across runs and machines. Limit: mining only generalises a word position
 it sees vary ``_MIN_VARIANTS`` times; a window holding one or two variants of a message whose
 variable part is a plain word (say a user name) keeps that word, hence another fingerprint than
 a window holding many. Masking does most of the work so this stays rare. Bump ``RECIPE_VERSION``
-whenever the recipe changes.
+when a change would give a key that already exists another meaning; a change that only tells apart
+failures one key held keeps it, so the clusters it does not touch keep their fingerprints (and their
+filed issues).
 """
 
 from __future__ import annotations
@@ -101,6 +108,15 @@ _GROUP_SEPARATOR = re.compile(r"^[ \t]*(?P<first>\+-)?\+-{3,}(?: (?:\d+|\.\.\.) 
 _GROUP_GUTTER = re.compile(r"^(?P<indent>[ \t]*)[|+](?: |$)")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
+_EXCEPTION_NAME = r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)"
+_LAST_EXCEPTION = re.compile(rf"(?P<type>{_EXCEPTION_NAME})(?::.*)?\s*")
+# Words mining never turns into a variable, also when they hold a digit: an exception's name (KeyError:), a dotted
+# name of three parts or more (psycopg2.errors.DeadlockDetected, api.stripe.com), a quoted dotted name (a
+# coroutine's: 'Validator.check_redis')
+_NAMING_WORD = re.compile(
+    r"[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)\b"
+    r"|^[(\[]?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*){2,}[)\]:,;]*$|^['\"`]\w+(?:\.\w+)+['\"`]"
+)
 _LIBRARY_PATH = re.compile(r"site-packages|dist-packages|[/\\]lib[/\\]python\d|^<frozen |^<")
 
 
@@ -179,6 +195,8 @@ def _mask_core(core: str) -> str:
         return "".join([_mask_core(piece) if _HAS_DIGIT.search(piece) else piece for piece in pieces])
     if _WORD_WITH_VERSION.fullmatch(core):
         return core
+    if "." in core:  # a dotted name (psycopg2.errors.DeadlockDetected, pg-replica-1.db.internal): its words stay
+        return ".".join([_mask_core(piece) if _HAS_DIGIT.search(piece) else piece for piece in core.split(".")])
     return "<ID>"
 
 
@@ -188,8 +206,13 @@ def signature(message: str) -> str:
         key = _traceback_key(message)
         if key:
             return _TRACEBACK_PREFIX + key
-    first_line = message.strip().split("\n", 1)[0][:_MAX_LINE]
-    return mask(first_line)
+    first_line, newline, rest = message.strip().partition("\n")
+    masked = mask(first_line[:_MAX_LINE])
+    if newline:  # a message that ends in an exception line (a structured error's "Type: value") is told apart by it
+        found = _LAST_EXCEPTION.fullmatch(rest.rpartition("\n")[2])
+        if found and found["type"] not in first_line:
+            return f"{masked} → {found['type']}"
+    return masked
 
 
 def mine(signatures: Mapping[str, int]) -> dict[str, Template]:
@@ -376,7 +399,7 @@ def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
             shown.append(token)
             continue
         matched = _EMPTY_BRACKETS.sub(_fill_brackets, token) if len(token) > 1 else token
-        if _is_variable(matched):
+        if _is_variable(matched) and not _NAMING_WORD.search(token):
             if shape and shape[-1] == WILDCARD:
                 shown[-1] += " " + token
                 continue
@@ -416,8 +439,8 @@ def _merge(shapes: Iterable[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
     for shape in shapes:
         parent[shape] = shape
         for position, token in enumerate(shape):
-            if token != WILDCARD:
-                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)
+            if token != WILDCARD and position and not _NAMING_WORD.search(token):  # a message's first word, its
+                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)  # subject, stays too
     for key, members in holes.items():
         if _mergeable(key, members):
             for other in members[1:]:
