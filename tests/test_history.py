@@ -102,6 +102,21 @@ def test_regressed_after_a_quiet_day_only_when_scans_saw_it_absent(store):
     assert back_again["bbb"].status == "regressed"
 
 
+def test_a_scan_of_a_later_period_without_it_is_no_sign_it_had_stopped(store):
+    """Exports of days 1, 3 and 2 scanned in that order: day 3 lacks the failure, but it ran on from day 1 to
+    day 2, so on day 2 it recurs; it did not come back."""
+    def day(n: int, *clusters: Cluster, scanned: datetime) -> ScanResult:
+        whole_file = Window(None, None)  # an export read whole: it covers its failures' span
+        return dataclasses.replace(scan_result(at(24 * n), *clusters), window=whole_file, scanned_at=scanned)
+
+    record(store, day(1, cluster("xxx", 3, at(24)), cluster("yyy", 3, at(24)), scanned=at(30)))
+    record(store, day(3, cluster("yyy", 3, at(72)), scanned=at(80)))
+    _, day2 = record(store, day(2, cluster("xxx", 3, at(48)), cluster("yyy", 3, at(48)), scanned=at(81)))
+    assert day2["xxx"].status == "recurring"
+    _, day4 = record(store, day(4, cluster("xxx", 3, at(96)), scanned=at(96)))  # after day 3 saw it absent
+    assert day4["xxx"].status == "regressed"
+
+
 @pytest.mark.parametrize(
     "scope",
     [{"services": ("web",)}, {"min_severity": Severity.CRITICAL}, {"project": "another-project"}],

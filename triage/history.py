@@ -2,8 +2,8 @@
 
 Status of a cluster in a scan, against the scans recorded before it:
 
-- ``regressed``: its linked issue is closed; or it recurs (below), was absent from every scan of the 24
-  hours before this one (at least one such scan), and it is back;
+- ``regressed``: its linked issue is closed; or it recurs (below), was absent from every scan that looked at
+  the 24 hours before its first event here (at least one such scan), and it is back;
 - ``recurring``: an earlier scan saw it happen before this scan first saw it;
 - ``new``: nothing recorded saw it before its first event here. Status goes by event time, not by the order
   scans were recorded: a rescan of the same window (or an overlapping ``--since 1h`` a few minutes later) sees a
@@ -69,8 +69,7 @@ def annotate(
     # A failure another project had is new in this one: only scans of this project (or of an unknown one) count.
     same_project = {scan.scan_id for scan in earlier if _same_project(scan, result)}
     seen = _sightings(store, fingerprints, same_project)
-    hours = _scan_hours(store, earlier)
-    quiet_since = at - QUIET_BEFORE_REGRESSION
+    hours, covered = _scan_coverage(store, earlier)
     scopes: dict[tuple, list[ScanInfo]] = defaultdict(list)  # few distinct scopes, many scans
     for scan in earlier:
         scopes[(scan.services, scan.min_severity, scan.project)].append(scan)
@@ -97,9 +96,15 @@ def annotate(
     incident_of = incidents_by_cluster(link_incidents(result.clusters) if incidents is None else incidents)
     contexts = {}
     last_seen = {c.fingerprint: c.last_seen for c in result.clusters}
+    first_seen = {c.fingerprint: c.first_seen for c in result.clusters}
     for fp in fingerprints:
         issue = store.linked_issue(fp)
-        recent = {scan.scan_id for scan in looked[fp] if scan.scanned_at >= quiet_since}
+        # the scans that looked at the day before its first event here (not one of a later period, such as a newer
+        # export scanned first: it says nothing of whether the failure had stopped)
+        recent = {
+            scan.scan_id for scan in looked[fp]
+            if _looked_at_the_day_before(covered[scan.scan_id], scan.scanned_at, first_seen[fp], at)
+        }
         if _back_after_closing(issue, last_seen[fp]) or (before[fp] and recent and not recent & seen[fp].keys()):
             status = "regressed"
         else:
@@ -196,18 +201,29 @@ def _rescan(sighting: tuple[int, datetime | None] | None, cluster: Cluster) -> b
     return cluster.first_seen <= sighting[1] <= cluster.last_seen
 
 
-def _scan_hours(store: StateStore, scans: Iterable[ScanInfo]) -> dict[int, float]:
+def _scan_coverage(store: StateStore, scans: Iterable[ScanInfo]) -> tuple[dict[int, float], dict[int, Window]]:
+    """The hours each scan covers, and the span it covers (see :func:`covered_hours`; a bound may be unknown)."""
     spans = {
         scan: (first, last)
         for scan, first, last in store.db.execute(
             "SELECT scan_id, MIN(first_seen), MAX(last_seen) FROM scan_clusters GROUP BY scan_id"
         )
     }
-    hours = {}
+    hours, covered = {}, {}
     for s in scans:
-        first, last = spans.get(s.scan_id, (None, None))
-        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, time_from_text(first), time_from_text(last), live=s.live)
-    return hours
+        first, last = (time_from_text(t) for t in spans.get(s.scan_id, (None, None)))
+        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, first, last, live=s.live)
+        end = s.window.end or (s.scanned_at if s.window.start and s.live else last)
+        covered[s.scan_id] = Window(s.window.start or first, end)
+    return hours, covered
+
+
+def _looked_at_the_day_before(covered: Window, scanned_at: datetime, first_here: datetime | None, at: datetime) -> bool:
+    """Whether a scan that covered ``covered`` looked at some of the day before a failure's first event here (by
+    event time; by when it was recorded, within the day before this scan, when a time is unknown)."""
+    if first_here is None or covered.start is None or covered.end is None:
+        return scanned_at >= at - QUIET_BEFORE_REGRESSION
+    return covered.start < first_here and covered.end > first_here - QUIET_BEFORE_REGRESSION
 
 
 # --- history buckets ----------------------------------------------------------------------------------------
