@@ -408,3 +408,42 @@ def test_white_space_after_an_import_error_costs_no_timeout():
     for message in ("No module named 'billing.core'" + " " * 4000, "No module named 'billing.core'" + "\n   " * 1000):
         assert rules.match(entry(message)).rule.id == "python-module-not-found"
     assert rules.timeouts == []
+
+
+@pytest.mark.parametrize("severity", [Severity.WARNING, Severity.ERROR])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "JWT token is required for WebSocket connection",
+        "JWT token not set in request headers",
+        "OAuth state is required but was not provided by the client",
+        "client_id is required in the request body",
+        "OTEL_EXPORTER_OTLP_ENDPOINT is not set. Telemetry export disabled.",
+        "LANGSMITH_API_KEY is not set; tracing disabled",
+        "Invalid token count in prompt: 5000 > 4096",
+    ],
+)
+def test_default_pack_leaves_client_credentials_and_optional_integrations_to_no_rule(message, severity) -> None:
+    # a client that sent no token, or an optional integration the service runs without, is no outage: no rule
+    # claims it, so it is clustered on its own with a priority from its severity
+    assert load_rules().match(entry(message, severity)) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "rule_id"),
+    [
+        ("SENTRY_DSN is not set, Sentry disabled", "sentry-sdk-missing"),
+        ("GOOGLE_CLOUD_PROJECT is not set, inferring from metadata server", "config-warning"),
+        ("HF_TOKEN is not set", "config-validation-failed"),
+        ("WebSocket rejected: JWT is required", "websocket-connection-rejected"),
+        ("jose.exceptions.JWTError: Signature verification failed.", "auth-jwt-rejected"),
+        ("Could not connect to server: clickhouse.internal:8443", "clickhouse-unreachable"),
+        ("Database health: connection refused by redis at 10.0.0.3:6379", "redis-connection-refused"),
+        ("could not connect to server: Connection refused\n\tIs the server running on host \"10.0.0.5\" and "
+         "accepting TCP/IP connections on port 5432?", "postgres-unreachable"),
+        ("No module named 'uvloop'; using asyncio event loop", "optional-module-missing"),
+    ],
+)
+def test_default_pack_sends_reviewed_lines_to_the_right_rule(message: str, rule_id: str | None) -> None:
+    hit = load_rules().match(entry(message))
+    assert (hit.rule.id if hit else None) == rule_id
