@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from triage.incidents import binomial_upper_tail, incident_for, incident_id, link_incidents, short_title
+from triage.incidents import (
+    binomial_upper_tail, incident_for, incident_id, incidents_by_cluster, link_incidents, short_title,
+)
 from triage.model import Cluster, Occurrence, Rule, Severity
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
@@ -489,7 +491,8 @@ def _brute_force_precedence(
 ) -> dict[tuple[int, int], tuple[int, float, float]]:
     """The method's definition, pair by pair: B occurrences with an A occurrence at most ``lag_s`` before them
     (equal times count) on the same instance or in the same trace, the sum of the smallest such gaps, and the
-    share of B's occurrences A would precede by chance (the time A's windows cover on their instance). Without an
+    share of B's occurrences A would precede by chance (the time A's windows cover on their instance, of the time it
+    was seen: from its first occurrence of any cluster to its last, plus ``lag_s``). Without an
     instance or a trace, an occurrence's stream stands for its instance. With ``loud_only``, only A's occurrences
     at ERROR or above (an occurrence without a severity has its cluster's) precede."""
     events = [
@@ -499,8 +502,10 @@ def _brute_force_precedence(
         if _role_of(c) != "noise" else []
         for c in clusters
     ]
-    times = [t for occurrences in events for t, _, _, _ in occurrences]
-    span = max(times, default=0) - min(times, default=0) + lag_s
+
+    def seen(place: str) -> float:
+        times = [t for occurrences in events for t, i, _, _ in occurrences if i == place]
+        return max(times) - min(times) + lag_s
 
     def covered(sources: list[tuple], instance: str) -> float:
         starts = sorted(s for s, i, _, _ in sources if i == instance)
@@ -518,7 +523,7 @@ def _brute_force_precedence(
                              and ((instance and i == instance) or (trace and tr == trace))])
             ]
             if gaps:
-                chance = sum(min(covered(sources, i) / span, 1.0) for _, i, _, _ in targets if i) / len(targets)
+                chance = sum(min(covered(sources, i) / seen(i), 1.0) for _, i, _, _ in targets if i) / len(targets)
                 found[(a, b)] = (len(gaps), sum(gaps), chance)
     return found
 
@@ -565,3 +570,54 @@ def test_thousands_of_one_off_failures_link_only_the_real_cascade():
     [incident] = link_incidents(clusters)
     by_fingerprint = {c.fingerprint: c.title for c in clusters}
     assert [by_fingerprint[fp] for fp in incident.clusters] == ["import", "boot"]
+
+
+SHARED_KINDS = {
+    **KINDS,
+    "http5xx": ("Requests answered with 5xx", Severity.ERROR, "symptom"),
+    "deadlock": ("psycopg2.errors.DeadlockDetected: deadlock detected", Severity.ERROR, None),
+    "stripe": ("stripe.error.APIConnectionError: could not reach api.stripe.com", Severity.ERROR, None),
+}
+
+
+def test_a_symptom_of_two_failures_that_meet_nowhere_else_does_not_glue_them_into_one_incident():
+    """A request log (stamped when the request arrives, before the error it ends with) answers 5xx on every service:
+    deadlocks on one service and Stripe errors on another, hours later, are two incidents, each with the 5xx."""
+    events = Events()
+    for k in range(6):
+        events.add("http5xx", 200.0 * k, f"a{k % 2}", trace=f"ta{k}", revision="api-001")
+        events.add("deadlock", 200.0 * k + 0.2, f"a{k % 2}", trace=f"ta{k}", revision="api-001")
+        events.add("http5xx", 3 * 3600 + 200.0 * k, f"b{k % 2}", trace=f"tb{k}", revision="billing-001")
+        events.add("stripe", 3 * 3600 + 200.0 * k + 0.3, f"b{k % 2}", trace=f"tb{k}", revision="billing-001")
+    api, billing = incidents = link_incidents(events.clusters(SHARED_KINDS))
+    assert (api.root, api.clusters, api.instances) == ("fp-deadlock", ("fp-http5xx", "fp-deadlock"), ("a0", "a1"))
+    assert (billing.root, billing.clusters, billing.instances) == ("fp-stripe", ("fp-http5xx", "fp-stripe"), ("b0", "b1"))
+    assert (api.first_seen, api.last_seen) == (T0, T0 + timedelta(seconds=1000.2))
+    assert billing.revisions == ("billing-001",)
+    assert incidents_by_cluster(incidents)["fp-http5xx"] == api.id == incident_for("fp-http5xx", incidents).id
+
+
+def test_the_causes_of_a_shared_symptom_join_when_their_links_to_it_meet():
+    """The same two failures at the same time are one incident: the 5xx glues causes whose links to it overlap."""
+    events = Events()
+    for k in range(6):
+        for prefix, cause, gap in (("a", "deadlock", 0.2), ("b", "stripe", 0.3)):
+            events.add("http5xx", 200.0 * k, f"{prefix}{k % 2}", trace=f"t{prefix}{k}")
+            events.add(cause, 200.0 * k + gap, f"{prefix}{k % 2}", trace=f"t{prefix}{k}")
+    (incident,) = link_incidents(events.clusters(SHARED_KINDS))
+    assert (incident.root, incident.clusters) == ("fp-deadlock", ("fp-http5xx", "fp-deadlock", "fp-stripe"))
+    assert incident.instances == ("a0", "a1", "b0", "b1")
+
+
+def test_chance_is_measured_over_the_time_each_instance_was_seen_not_the_whole_scan():
+    """An exporter error every 2 s over a short-lived instance's 5 minutes covers all of its time: the failures at
+    random moments there are not its symptoms, however long other services make the scan."""
+    events, spread = Events(), random.Random(1)
+    for k in range(150):
+        events.add("redis", 1800 + 2.0 * k, "i-1")
+    for _ in range(6):
+        events.add("timeout", 1800 + spread.uniform(5, 295), "i-1")
+    assert link_incidents(events.clusters(KINDS)) == ()
+    for k in range(3):  # another service's nightly failure: the scan now spans two hours
+        events.add("boot", 3500.0 * k, "r-1", revision="reports-001")
+    assert link_incidents(events.clusters(KINDS)) == ()

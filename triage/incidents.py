@@ -20,14 +20,19 @@ joins failures together, also when its cluster holds an error elsewhere. A link
 from a ``role: symptom`` rule to a ``role: cause`` rule is turned around (a request log is stamped
 when the request arrives, before the error it ends with). Rules with ``role: noise`` never link.
 
-Each connected group of two or more clusters is an incident. Its root is the earliest cluster in
-causal order at ERROR or above, preferring rules with ``role: cause`` and avoiding
-``role: symptom``. Causal order is topological along the links; ties (and cycles) are broken by
+Each group of links joined through their clusters is an incident: two links through a cluster join when it is
+the cause end of both (the end :func:`_rank` puts first), else only when they share a place or overlap in time. So
+a symptom of several failures (the 5xx request logs of every service) glues nothing together: deadlocks on one
+service and payment errors on another hours later, each answered 5xx, are two incidents, each holding the 5xx
+cluster (which the rest of the tool counts in the first, see :func:`incidents_by_cluster`). Its root is the earliest
+cluster in causal order at ERROR or above, preferring rules with ``role: cause`` and avoiding ``role: symptom``.
+Causal order is topological along the links; ties (and cycles) are broken by
 first seen, then fingerprint. The result depends only on the set of clusters, not their order.
 
 Chance. A cluster that fires constantly on an instance precedes whatever else happens there. So the
 share that qualifies a link is raised above chance: if A's occurrences, each followed by ``lag_s``
-seconds, cover a fraction c of the scan's time on B's instances, A would precede about c of B's
+seconds, cover a fraction c of the time B's instance was seen (from its first occurrence of any cluster to its
+last, plus ``lag_s``: not the whole scan, which other services' failures stretch), A would precede about c of B's
 occurrences at random, and the link needs a share of at least ``max(min_share, c + (1 - c) * LIFT)``. And the
 link must beat chance in one of two ways: so many hits are unlikely (at most :data:`CHANCE_LEVEL` for B's
 occurrences, each preceded with probability c: a binomial tail), or B follows A much sooner than a chance hit
@@ -45,7 +50,8 @@ An incident's instances and revisions are those of the occurrences its links res
 occurrence of the source before each), not every occurrence of its clusters.
 
 Limits: precedence is correlation. Two unrelated failures interleaved on the same instances within
-``lag_s`` still link when both are rare; a burst that covers the whole scan links nothing; only
+``lag_s`` still link when both are rare; a burst that covers all the time an instance is seen links nothing;
+causes of one shared symptom at the same time on different instances make one incident; only
 the occurrences kept per cluster (the newest 2000) are compared; a stream holds all of a service's
 instances, where chance covers more of the time than on one instance; entries without an instance, a
 trace, a service and a file (results stored by an older version) cannot link.
@@ -106,7 +112,7 @@ def link_incidents(clusters: Sequence[Cluster], *, lag_s: float = 5.0, min_share
     """The incidents among ``clusters``, ordered by first seen then id."""
     ordered = sorted(clusters, key=lambda c: c.fingerprint)
     links = _oriented_links(ordered, lag_s, min_share)
-    incidents = [_incident(ordered, members, links) for members in _components(len(ordered), links) if len(members) > 1]
+    incidents = [_incident(ordered, group) for group in _components(ordered, links)]
     return tuple(sorted(incidents, key=lambda i: (_time_key(i.first_seen), i.id)))
 
 
@@ -352,17 +358,25 @@ class _Layout:
         self.owner = owner[self.rows]
         self.group = group[self.rows]
         self.groups = int(group.max()) + 1 if self.rows.size else 0
-        self.span = float(t.max()) + lag_s  # the scan's time axis, against which chance is measured
+        self.spans = self._observed(lag_s)  # per group: the time against which chance is measured
         self.lag_s = lag_s
         self.preceding_of = _Positions(np.where(preceding[self.rows], self.owner, -1))  # by cluster: where windows open
 
+    def _observed(self, lag_s: float) -> np.ndarray:
+        """Per group: the time it was seen, from its first occurrence of any cluster to its last, plus ``lag_s``
+        (a short-lived instance is not measured against the whole scan)."""
+        if not self.rows.size:
+            return np.zeros(0)
+        starts = np.searchsorted(self.group, np.arange(self.groups))
+        return np.maximum.reduceat(self.times, starts) - np.minimum.reduceat(self.times, starts) + lag_s
+
     def coverage(self, source: int) -> np.ndarray:
-        """Per group: the share of the scan's time axis that lies within ``lag_s`` after some ``source``
-        occurrence in it, i.e. the chance that ``source`` precedes an occurrence there at random."""
+        """Per group: the share of the time it was seen (see :meth:`_observed`) that lies within ``lag_s`` after some
+        ``source`` occurrence in it, i.e. the chance that ``source`` precedes an occurrence there at random."""
         covered, groups = self._covered(source)
         if not covered.size:
             return np.zeros(self.groups)
-        return np.minimum(np.bincount(groups, weights=covered, minlength=self.groups) / self.span, 1.0)
+        return np.minimum(np.bincount(groups, weights=covered, minlength=self.groups) / self.spans, 1.0)
 
     def chance_gap(self, source: int) -> float:
         """The mean gap since the latest ``source`` occurrence of a time drawn at random within its windows: over
@@ -488,8 +502,11 @@ def _strength(link: _Link, clusters: Sequence[Cluster]) -> tuple:
     return (link.mean_gap, -link.share, _time_key(source.first_seen), source.fingerprint)
 
 
-def _components(size: int, links: list[_Link]) -> list[list[int]]:
-    parent = list(range(size))
+def _components(clusters: Sequence[Cluster], links: list[_Link]) -> list[list[_Link]]:
+    """The links of each incident: two links through one cluster join when it is the cause end of both (see
+    :func:`_cause_end`), or when they share a place or overlap in time; so a cluster that is a symptom of several
+    failures (the 5xx answers of every service) does not glue together causes that meet nowhere else."""
+    parent = list(range(len(links)))
 
     def find(node: int) -> int:
         while parent[node] != node:
@@ -497,14 +514,37 @@ def _components(size: int, links: list[_Link]) -> list[list[int]]:
             node = parent[node]
         return node
 
-    for link in links:
-        a, b = find(link.source), find(link.target)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for node in range(size):
-        groups[find(node)].append(node)
+    def join(first: int, second: int) -> None:
+        a, b = find(first), find(second)
+        parent[max(a, b)] = min(a, b)
+
+    through: dict[int, list[int]] = defaultdict(list)  # cluster → the links through it
+    for number, link in enumerate(links):
+        through[link.source].append(number)
+        through[link.target].append(number)
+    for node, numbers in through.items():
+        causes = [number for number in numbers if _cause_end(links[number], clusters) == node]
+        for first, second in zip(causes, causes[1:]):
+            join(first, second)
+        for first in set(numbers) - set(causes):
+            for second in numbers:
+                if second != first and _meet(links[first], links[second]):
+                    join(first, second)
+    groups: dict[int, list[_Link]] = defaultdict(list)
+    for number, link in enumerate(links):
+        groups[find(number)].append(link)
     return list(groups.values())
+
+
+def _cause_end(link: _Link, clusters: Sequence[Cluster]) -> int:
+    """The end of a link that would rather be the root (see :func:`_rank`): its source, unless its target ranks
+    before it (the error a request log stamped at its arrival ends with)."""
+    return link.target if _rank(clusters[link.target]) < _rank(clusters[link.source]) else link.source
+
+
+def _meet(a: _Link, b: _Link) -> bool:
+    """Whether two links rest on occurrences in a common place, or over overlapping times."""
+    return bool(a.places & b.places) or (a.first_seen <= b.last_seen and b.first_seen <= a.last_seen)
 
 
 def _causal_order(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> list[int]:
@@ -542,29 +582,29 @@ def _causal_order(clusters: Sequence[Cluster], members: list[int], links: list[_
 _ROLE_RANK = {"cause": 0, None: 1, "symptom": 2, "noise": 3}
 
 
+def _rank(cluster: Cluster) -> tuple[bool, int]:
+    """Smaller is the likelier root: at ERROR or above, then ``role: cause``, no role, ``role: symptom``."""
+    return (cluster.severity < Severity.ERROR, _ROLE_RANK.get(_role(cluster), 1))
+
+
 def _root(clusters: Sequence[Cluster], order: list[int]) -> int:
-    def rank(position: int) -> tuple:
-        cluster = clusters[order[position]]
-        return (cluster.severity < Severity.ERROR, _ROLE_RANK.get(_role(cluster), 1), position)
-
-    return order[min(range(len(order)), key=rank)]
+    return order[min(range(len(order)), key=lambda position: (*_rank(clusters[order[position]]), position))]
 
 
-def _incident(clusters: Sequence[Cluster], members: list[int], links: list[_Link]) -> Incident:
-    """The incident of ``members``; its instances and revisions are those of the occurrences its links rest on, its
-    time span that of its clusters' occurrences in the places of those (a cluster's other occurrences, elsewhere,
-    may have nothing to do with it: a stray 404 of last week on another service)."""
+def _incident(clusters: Sequence[Cluster], links: list[_Link]) -> Incident:
+    """The incident of these ``links``' clusters; its instances and revisions are those of the occurrences its links
+    rest on, its time span that of its clusters' occurrences in the places of those (a cluster's other occurrences,
+    elsewhere, may have nothing to do with it: a stray 404 of last week on another service)."""
+    members = sorted({node for link in links for node in (link.source, link.target)})
     order = _causal_order(clusters, members, links)
     root = clusters[_root(clusters, order)]
     chain = [clusters[node] for node in order]
-    inside = set(members)
-    own = [link for link in links if link.source in inside]
-    places = frozenset().union(*(link.places for link in own))
+    places = frozenset().union(*(link.places for link in links))
     times = [o.timestamp for c in chain for o in c.occurrences if o.timestamp is not None and _place(o) in places]
-    times += [moment for link in own for moment in (link.first_seen, link.last_seen)]  # linked by trace alone, too
+    times += [moment for link in links for moment in (link.first_seen, link.last_seen)]  # linked by trace alone, too
     first_seen, last_seen = min(times), max(times)
-    instances = frozenset().union(*(link.instances for link in own))
-    revisions = frozenset().union(*(link.revisions for link in own))
+    instances = frozenset().union(*(link.instances for link in links))
+    revisions = frozenset().union(*(link.revisions for link in links))
     return Incident(
         id=incident_id(root.fingerprint, first_seen),
         root=root.fingerprint,
@@ -593,5 +633,10 @@ def incident_priority(incident: Incident, clusters: Mapping[str, Cluster]) -> st
 
 
 def incidents_by_cluster(incidents: Iterable[Incident]) -> Mapping[str, str]:
-    """fingerprint → incident id, for every cluster in an incident."""
-    return {fp: incident.id for incident in incidents for fp in incident.clusters}
+    """fingerprint → incident id, for every cluster in an incident; a symptom of several, the first (as
+    :func:`incident_for`)."""
+    found: dict[str, str] = {}
+    for incident in incidents:
+        for fp in incident.clusters:
+            found.setdefault(fp, incident.id)
+    return found
