@@ -60,6 +60,18 @@ def test_bad_config_is_one_line_with_the_file_name(tmp_path, text, message):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("raw", ['project = "caf\xe9"\n'.encode("latin-1"), 'project = "p"\n'.encode("utf-16")])
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path, raw):
+    (tmp_path / "triage.toml").write_bytes(raw)
+    with pytest.raises(TriageError, match=r"triage.toml: not UTF-8 text \(TOML is UTF-8: save it as UTF-8\)$"):
+        load_config(tmp_path)
+
+
+def test_a_config_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "triage.toml").write_bytes(b"\xef\xbb\xbfproject = \"acme\"\n")
+    assert load_config(tmp_path).project == "acme"
+
+
 def test_bad_pyproject_table_names_the_key_path(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.triage]\nservice = ["api"]\n')
     with pytest.raises(TriageError, match=r"pyproject.toml: unknown key tool.triage.service"):

@@ -95,3 +95,16 @@ def test_every_load_problem_is_reported_at_once(tmp_path, cli) -> None:
     scan = cli("scan", "-s", tmp_path / "none.json", "--rules", tmp_path)
     assert scan.exit_code == 2
     assert scan.stderr.endswith("(and 2 more problem(s): see `triage rules test`)\n") and scan.stderr.count("\n") == 1
+
+
+def test_rules_list_and_test_use_the_rules_of_triage_toml_as_scan_does(tmp_path, monkeypatch) -> None:
+    shutil.copy(DATA / "passing.yaml", tmp_path / "mine.yaml")
+    (tmp_path / "triage.toml").write_text('rules = ["mine.yaml"]\n')
+    monkeypatch.chdir(tmp_path)
+    listed = runner.invoke(app, ["rules", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[0] for line in listed.output.splitlines()[1:]] == [rule.id for rule in load_rules([DATA / "passing.yaml"]).rules]
+    assert runner.invoke(app, ["rules", "test"]).output == "1 rule, 3 examples: 3 passed, 0 failed\n"
+    (tmp_path / "triage.toml").write_text('rules = "mine.yaml"\n')
+    broken = runner.invoke(app, ["rules", "list"])
+    assert (broken.exit_code, broken.output) == (2, f"Error: {tmp_path / 'triage.toml'}: rules must be a list of non-empty strings\n")

@@ -430,6 +430,8 @@ def test_a_text_export_given_twice_is_read_once(cli, tmp_path, monkeypatch):
 def test_sources_without_entries_say_so(cli):
     result = cli("scan", "-s", FIXTURES / "bad" / "empty_array.json", "--no-state")
     assert result.stderr == "Note: the sources hold no entries.\n"
+    # a gcloud export of a mistyped filter is "[]": no all-clear on stdout either
+    assert result.stdout.rstrip().endswith("The sources hold no entries: nothing was checked, this is no all-clear.")
 
 
 def test_titles_show_values_that_all_events_share(cli):

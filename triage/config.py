@@ -62,9 +62,12 @@ def load_config(cwd: Path) -> Config:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML of ``path``, UTF-8 with or without a byte-order mark (Notepad writes one)."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            return tomllib.loads(handle.read().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text (TOML is UTF-8: save it as UTF-8)") from None
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"{path}: invalid TOML: {err}") from None
     except OSError as err:

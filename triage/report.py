@@ -310,7 +310,9 @@ def render_markdown(report: ScanReport) -> str:
 
 def _nothing_found(result: ScanResult) -> str:
     """What a report without clusters says: an all-clear only when the window and scope held entries."""
-    if result.entries_read and not result.entries_in_window:
+    if not result.entries_read:
+        return "The sources hold no entries: nothing was checked, this is no all-clear."
+    if not result.entries_in_window:
         read = _count(result.entries_read, "entry", "entries")
         return f"The window and scope hold none of the {read} read: nothing was checked, this is no all-clear."
     return "No failures at or above the severity floor in this window."

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import CommandGroup, app, fatal
+from . import CommandGroup, app, fail_from, fatal
 
 if TYPE_CHECKING:
     from ..rules import RuleSet
@@ -24,21 +24,26 @@ _COLUMNS = ("id", "priority", "category", "title", "file")
 
 
 def _load(paths: Optional[List[Path]]) -> "RuleSet":
-    """The rules, or every load problem on its own line (``Error: file:line rule-id: problem``) and exit 2."""
+    """The rules (without ``paths``, those of ``triage.toml``'s ``rules``, as `triage scan` loads them, else the
+    shipped pack), or every load problem on its own line (``Error: file:line rule-id: problem``) and exit 2."""
+    from ..config import load_config
+    from ..errors import TriageError
     from ..rules import RuleError, load_rules  # imported here: `triage --help` needs no rule engine
 
     try:
-        return load_rules(paths or None)
+        return load_rules(paths or list(load_config(Path.cwd()).rules) or None)
     except RuleError as err:
         for problem in err.problems[:-1]:
             typer.echo(f"Error: {problem}", err=True)
         fatal(err.problems[-1])
+    except TriageError as err:  # the config file
+        fail_from(err)
 
 
 @rules_app.command("list")
 def list_rules(
     rules: Optional[List[Path]] = typer.Option(
-        None, "--rules", metavar="PATH", help="Rule file or directory (repeatable); replaces the default pack."
+        None, "--rules", metavar="PATH", help="Rule file or directory (repeatable); replaces triage.toml's rules and the default pack."
     ),
 ) -> None:
     """Print every rule in match order: id, priority, category, title, file."""
@@ -67,7 +72,7 @@ def _shown(file: str) -> str:
 
 @rules_app.command("test")
 def test_rules(
-    paths: Optional[List[Path]] = typer.Argument(None, metavar="PATH", help="Rule files or directories (default: the shipped pack)."),
+    paths: Optional[List[Path]] = typer.Argument(None, metavar="PATH", help="Rule files or directories (default: triage.toml's rules, else the shipped pack)."),
 ) -> None:
     """Validate the rules and run every example through the whole set, in match order."""
     from ..rules import check_examples
