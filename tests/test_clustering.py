@@ -96,6 +96,22 @@ def test_plain_signature_is_the_masked_first_line() -> None:
     assert signature("disk 3 full\nsecond line 4") == "disk <NUM> full"
 
 
+def test_a_traceback_cut_at_its_start_joins_the_one_whole_traceback_it_is_the_end_of() -> None:
+    def traceback_of(*functions: str) -> str:
+        frames = "".join(f'  File "/app/api/{f}.py", line {n}, in {f}\n    {f}_next()\n' for n, f in enumerate(functions, 10))
+        return f"Traceback (most recent call last):\n{frames}TypeError: unsupported operand"
+
+    whole = traceback_of("create_order", "compute_total")
+    cut = whole.split("\n", 3)[3]  # from the innermost frame on: the export began inside it
+    assert cut.startswith('  File "/app/api/compute_total.py"')
+    keys = group_messages([whole, cut])
+    assert keys[0] == keys[1] and group_messages([cut, whole]) == keys[::-1]
+    assert mine({signature(cut): 1})[signature(cut)].text == "TypeError in api/compute_total.py:compute_total"  # alone
+    # the end of two different tracebacks: which one it was is not known
+    other = traceback_of("refund_order", "compute_total")
+    assert len(set(group_messages([whole, other, cut]))) == 3
+
+
 def test_a_message_that_ends_in_an_exception_line_is_told_apart_by_its_exception() -> None:
     """A structured error's ``Type: value`` line, added after "Unhandled exception in request handler"."""
     assert signature("Unhandled exception in request handler\nKeyError: 'thread_id'") == (

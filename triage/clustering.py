@@ -13,7 +13,10 @@ Three steps, each a pure function of its input:
    exception type (on the exception line: the first unindented line after the last frame, whatever
    lines the message goes on over) plus the innermost in-app frames (file and function; never the
    exception message or line numbers, as Error Reporting and Sentry do); for an exception group's
-   traceback, the same of its leaf exception; otherwise the masked first line, followed by
+   traceback, the same of its leaf exception; for a traceback cut at its start (frames, then an exception
+   line, no header: an export or window that begins inside it), the same of what is left, and :func:`mine`
+   gives it the template of the one whole traceback whose innermost frames those are, if there is
+   exactly one; otherwise the masked first line, followed by
    ``→ ExcType`` when the message ends in an exception line its first line does not name (a
    structured error's ``Type: value``, added to "Unhandled exception in request handler").
 3. :func:`mine` maps the distinct signatures of a scan to :class:`Template` objects. A signature's
@@ -53,6 +56,7 @@ TRACEBACK_MARKER = "Traceback (most recent call last):"
 _TRACEBACK_KIND = "traceback"
 _MESSAGE_KIND = "message"
 _TRACEBACK_PREFIX = "\u27e6traceback\u27e7 "  # cannot start a real single-line message in practice
+_HEADLESS_PREFIX = "\u27e6cut traceback\u27e7 "  # a traceback without its header: see mine()
 _TOP_FRAMES = 3
 _INCOMPLETE = "Traceback (no exception line)"
 _MAX_LINE = 2000  # a signature looks at most this far into the first line
@@ -107,6 +111,7 @@ _PLAIN_HEADER = re.compile(r"^[ \t]*Traceback \(most recent call last\):", re.M)
 _GROUP_SEPARATOR = re.compile(r"^[ \t]*(?P<first>\+-)?\+-{3,}(?: (?:\d+|\.\.\.) -{3,})?[ \t]*$")
 _GROUP_GUTTER = re.compile(r"^(?P<indent>[ \t]*)[|+](?: |$)")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in (?P<func>\S+)', re.M)
+_FRAME_START = re.compile(r'\s*File "[^"]+", line \d+, in \S+\n(?s:.)*\n[A-Za-z_]')  # frames, then an exception line
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
 _EXCEPTION_NAME = r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)"
 _LAST_EXCEPTION = re.compile(rf"(?P<type>{_EXCEPTION_NAME})(?::.*)?\s*")
@@ -206,6 +211,10 @@ def signature(message: str) -> str:
         key = _traceback_key(message)
         if key:
             return _TRACEBACK_PREFIX + key
+    elif _FRAME_START.match(message):  # a traceback whose start the export or window cut off
+        key = _section_key(f"{TRACEBACK_MARKER}\n{message}")
+        if key and not key.startswith(_INCOMPLETE):
+            return _HEADLESS_PREFIX + key
     first_line, newline, rest = message.strip().partition("\n")
     masked = mask(first_line[:_MAX_LINE])
     if newline:  # a message that ends in an exception line (a structured error's "Type: value") is told apart by it
@@ -220,10 +229,14 @@ def mine(signatures: Mapping[str, int]) -> dict[str, Template]:
     templates: dict[str, Template] = {}
     shapes: dict[tuple[str, ...], list[list[str]]] = defaultdict(list)
     sigs_of: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    headless = []
     for sig in signatures:
         if sig.startswith(_TRACEBACK_PREFIX):
             key = sig[len(_TRACEBACK_PREFIX) :]
             templates[sig] = _template(_TRACEBACK_KIND, key, key)
+            continue
+        if sig.startswith(_HEADLESS_PREFIX):
+            headless.append(sig)
             continue
         shape, shown = _shape(sig)
         shapes[shape].append(shown)
@@ -235,7 +248,17 @@ def mine(signatures: Mapping[str, int]) -> dict[str, Template]:
         for shape in group:
             for sig in sigs_of[shape]:
                 templates[sig] = template
+    for sig in headless:
+        key = sig[len(_HEADLESS_PREFIX) :]
+        whole = {t for s, t in templates.items() if s.startswith(_TRACEBACK_PREFIX) and _is_tail(key, s[len(_TRACEBACK_PREFIX) :])}
+        templates[sig] = whole.pop() if len(whole) == 1 else _template(_TRACEBACK_KIND, key, key)
     return templates
+
+
+def _is_tail(cut: str, whole: str) -> bool:
+    """Whether the key of a traceback cut at its start is that of ``whole``'s last frames (the same exception, its
+    innermost frames the same): ``E in a`` of ``E in a < b``."""
+    return whole == cut or whole.startswith(cut + " < ")
 
 
 def clear_caches() -> None:
