@@ -221,6 +221,12 @@ def test_json_contract():
                                "service": "api", "instance": "i0", "severity": "ERROR"}
 
 
+def test_a_narrow_terminal_still_gets_the_failure_column():
+    narrow = render_table(result(), width=30).splitlines()
+    assert max(map(len, narrow)) <= 60 and "FAILURE" in narrow[3]
+    assert "Missing attribute" in " ".join(narrow)
+
+
 def test_table_is_plain_80_columns_and_does_not_interpret_markup():
     text = render_table(result())
     assert "\x1b[" not in text

@@ -202,10 +202,15 @@ def _members_apart(report: ScanReport, incident: Incident, by_fp: dict[str, Clus
 _PRIORITY_STYLE = {"P0": "bold red", "P1": "red", "P2": "yellow", "P3": "dim"}
 
 
+MIN_TABLE_WIDTH = 60  # narrower, the FAILURE column would shrink to nothing: the terminal wraps lines instead
+
+
 def render_table(report: ScanReport, width: int | None = None, color: bool = False) -> str:
-    """The human view: incidents first, then the clusters outside any incident, at most ``width`` (80) columns.
+    """The human view: incidents first, then the clusters outside any incident, at most ``width`` (80) columns, and
+    at least :data:`MIN_TABLE_WIDTH`.
 
     Lines carry no trailing blanks (the text pastes cleanly into chat and tickets)."""
+    width = max(width or 80, MIN_TABLE_WIDTH)
     return "\n".join(line.rstrip() for line in _table(report, width, color).split("\n"))
 
 
