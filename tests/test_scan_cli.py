@@ -986,3 +986,21 @@ def test_a_printed_redis_error_without_a_level_meets_its_rule_at_the_default_flo
     }) + "\n")
     (cluster,) = scan_json(cli, "-s", path)["clusters"]
     assert (cluster["rule"], cluster["priority"], cluster["severity"]) == ("redis-dns-resolution", "P0", "ERROR")
+
+
+def test_the_order_of_overlapping_sources_changes_nothing(cli, tmp_path):
+    """Whole-second times: which copy of a duplicate is kept decides how its same-second ties are ordered."""
+    entries = []
+    for k in range(8):
+        for kind, text in (("cause", f"upstream ledger service unavailable at 10.0.0.{k}"), ("effect", f"failed to settle invoice {9000 + k}")):
+            entries.append({
+                "insertId": f"{kind}{k}", "timestamp": f"2026-03-01T10:{k * 5:02d}:00Z", "severity": "ERROR", "textPayload": text,
+                "labels": {"instanceId": f"i{k % 2}"},
+                "resource": {"type": "cloud_run_revision", "labels": {"service_name": "api", "project_id": "p"}},
+            })
+    whole, part = tmp_path / "b_whole.json", tmp_path / "a_part.json"
+    whole.write_text(json.dumps(entries, indent=2))  # an entry's lines order it among those of the same second
+    part.write_text(json.dumps([e for e in entries if e["insertId"].startswith("effect")], indent=2))
+    one = scan_json(cli, "--no-state", "-s", part, "-s", whole)
+    other = scan_json(cli, "--no-state", "-s", whole, "-s", part)
+    assert one["incidents"] and one["incidents"] == other["incidents"] and one["clusters"] == other["clusters"]
