@@ -316,6 +316,13 @@ def test_history_command_json_is_exact(tmp_path, store):
     }
 
 
+def test_history_command_refuses_a_blank_fingerprint(tmp_path, store):
+    record(store, scan_result(at(1.2), cluster("aaa111", 3, at(1.2))))
+    result = _cli("  ", "--state-dir", str(tmp_path))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: FINGERPRINT is blank: give a fingerprint or its start, or none for every cluster\n"
+
+
 def test_history_command_table_csv_and_prefix(tmp_path, store):
     record(store, scan_result(at(1.2), cluster("aaa111", 3, at(1.2))))
     record(store, scan_result(at(2.5), cluster("aaa111", 6, at(2.5)), cluster("bbb222", 1, at(2.5))))

@@ -31,6 +31,8 @@ def history(
     fmt = fmt.lower()
     if fmt not in HISTORY_FORMATS:
         fatal(f"unknown --format {fmt!r}: use one of {', '.join(HISTORY_FORMATS)}")
+    if fingerprint is not None and not fingerprint.strip():
+        fatal("FINGERPRINT is blank: give a fingerprint or its start, or none for every cluster")
     try:
         until = parse_time(now, "--now") if now is not None else datetime.now(timezone.utc)
         start = time_before(until, parse_duration(since, "--since"))
