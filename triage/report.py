@@ -17,7 +17,7 @@ from .history import ClusterContext
 from .incidents import Incident, incident_priority, incidents_by_cluster, short_title
 from .model import Cluster, ScanResult
 from .redact import redact, redact_cluster
-from .sources import gcp_project
+from .sources import gcp_project, is_live
 from .window import format_time, iso_z
 
 SCHEMA_VERSION = 1
@@ -315,9 +315,9 @@ def render_markdown(report: ScanReport) -> str:
 
 def _nothing_found(result: ScanResult) -> str:
     """What a report without clusters says: an all-clear only when the window and scope held entries."""
-    if not result.entries_read:
+    if not result.entries_read and not any(map(is_live, result.sources)):  # a pull asks for failures only
         return "The sources hold no entries: nothing was checked, this is no all-clear."
-    if not result.entries_in_window:
+    if result.entries_read and not result.entries_in_window:
         read = _count(result.entries_read, "entry", "entries")
         return f"The window and scope hold none of the {read} read: nothing was checked, this is no all-clear."
     return "No failures at or above the severity floor in this window."
