@@ -140,6 +140,18 @@ def test_mining_never_makes_a_variable_of_the_words_that_name_a_failure(variants
     assert len(set(group_messages(variants))) == len(variants)
 
 
+@pytest.mark.parametrize(
+    "variants",
+    [
+        [f"Timeout talking to node{n}.cluster.local" for n in range(1, 9)],  # numbered hosts
+        [f"Upload failed for user{n}.avatar.png" for n in range(1, 9)],
+        [f"{tenant} quota exceeded for plan basic" for tenant in ("acme", "globex", "initech", "umbrella")],  # not capitalised
+    ],
+)
+def test_numbered_hosts_and_a_lower_case_first_word_still_vary(variants: list[str]) -> None:
+    assert len(set(group_messages(variants))) == 1
+
+
 USERS = ["alice", "bob", "carol", "dave"]
 MESSAGES = (
     [f"[2024-05-06 07:08:{s:02d} +0000] [7] [ERROR] Worker (pid:{s + 10}) exited with code 3" for s in range(5)]

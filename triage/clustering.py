@@ -26,8 +26,9 @@ Three steps, each a pure function of its input:
    ``_MIN_VARIANTS`` distinct tokens appear there and ``_MIN_CONSTANTS`` tokens stay constant
    (union-find over "shape with one hole" keys): a position seen with many values is a
    variable (user names), one with two values stays a word (opened/closed). Some words never
-   become variables: a message's first word (its subject: ``Redis health check failed``),
-   exception names, dotted names of three parts or more and quoted dotted names (a coroutine's).
+   become variables: a message's first word when capitalised (its subject: ``Redis health check
+   failed``), exception names, dotted names of three parts or more that are class paths or hold
+   no digit (``api.stripe.com``, not ``node1.cluster.local``) and quoted dotted names (a coroutine's).
    The partition is a function of the *set* of signatures only, never of their order.
 
 Fingerprints hash ``RECIPE_VERSION``, the kind and the generalised shape (not the display text),
@@ -115,12 +116,13 @@ _FRAME_START = re.compile(r'\s*File "[^"]+", line \d+, in \S+\n(?s:.)*\n[A-Za-z_
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
 _EXCEPTION_NAME = r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)"
 _LAST_EXCEPTION = re.compile(rf"(?P<type>{_EXCEPTION_NAME})(?::.*)?\s*")
-# Words mining never turns into a variable, also when they hold a digit: an exception's name (KeyError:), a dotted
-# name of three parts or more (psycopg2.errors.DeadlockDetected, api.stripe.com), a quoted dotted name (a
-# coroutine's: 'Validator.check_redis')
+# Words mining never turns into a variable: an exception's name (KeyError:), a dotted name of three parts or more
+# that is a class path (psycopg2.errors.DeadlockDetected, also with a digit) or holds no digit (api.stripe.com; not
+# node1.cluster.local, one of numbered hosts), a quoted dotted name (a coroutine's: 'Validator.check_redis')
 _NAMING_WORD = re.compile(
     r"[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)\b"
-    r"|^[(\[]?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*){2,}[)\]:,;]*$|^['\"`]\w+(?:\.\w+)+['\"`]"
+    r"|^[(\[]?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+\.[A-Z]\w*[)\]:,;]*$"
+    r"|^[(\[]?[A-Za-z_-]+(?:\.[A-Za-z_-]+){2,}[)\]:,;]*$|^['\"`]\w+(?:\.\w+)+['\"`]"
 )
 _LIBRARY_PATH = re.compile(r"site-packages|dist-packages|[/\\]lib[/\\]python\d|^<frozen |^<")
 
@@ -462,8 +464,9 @@ def _merge(shapes: Iterable[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
     for shape in shapes:
         parent[shape] = shape
         for position, token in enumerate(shape):
-            if token != WILDCARD and position and not _NAMING_WORD.search(token):  # a message's first word, its
-                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)  # subject, stays too
+            if token != WILDCARD and (position or not token[:1].isupper()) and not _NAMING_WORD.search(token):
+                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)  # (a capitalised
+                # first word, the message's subject, stays too: "Redis health check failed")
     for key, members in holes.items():
         if _mergeable(key, members):
             for other in members[1:]:
