@@ -164,6 +164,8 @@ def test_secret_is_replaced_exactly(text, expected):
         "cacheKey: 'users:42' missed",  # camelCase, but not a kept name
         "    token = request.headers.get('authorization')",  # a traceback's code line
         "{Accept=[application/json], Host=[api.example.com]}",
+        # a kept name followed by a value that is no secret
+        "token = None", "maxToken = 4096", "csrfToken = missing", "access_token = expired",
     ],
 )
 def test_ordinary_text_is_kept_by_the_new_forms(text):
@@ -173,6 +175,9 @@ def test_ordinary_text_is_kept_by_the_new_forms(text):
 def test_masking_twice_changes_nothing():
     once = redact(f"token={JWT} api_key=abc")
     assert redact(once) == once == f"token={MASK} api_key={MASK}"
+    header_map = redact("headers map[Authorization:[Bearer 8f14e45fceea167a] Accept:[*/*]]")  # stored, then drafted
+    assert redact(header_map) == header_map == f"headers map[Authorization:[{MASK}] Accept:[*/*]]"
+    assert redact("Authorization: [] empty") == "Authorization: [] empty"
 
 
 def test_cluster_text_is_redacted_everywhere():

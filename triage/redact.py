@@ -11,7 +11,7 @@ Anthropic API keys ``sk-…``, ``sk-proj-…``, ``sk-ant-…``); ``Cookie:`` and
 ``key=``, ``secret=``, ``token=``, ``password=``, ``pass=``, ``api_key=`` and the like (any name ending in key,
 secret, token, password, passwd, pwd or credentials, e.g. ``client_secret=``); signatures of 16+ characters after
 ``sig=``, ``signature=``, ``X-Goog-Signature:`` or ``"signature":``; bare values right after ``=``, quoted values also after `` = ``, unquoted ones after
-``password = `` (or any kept name below: ``aws_secret_access_key = …``) and ``--password`` / ``--db-pass``, a quoted value holding a digit right after ``password``, the JSON /
+``password = `` (or, when the value looks like a secret, any kept name below: ``aws_secret_access_key = …``) and ``--password`` / ``--db-pass``, a quoted value holding a digit right after ``password``, the JSON /
 dict forms ``"token": "…"`` (also ``b'…'``, and Ruby's ``"password"=>"…"``), header or YAML forms ``password: …`` / ``db_password: …`` /
 ``X-Api-Key: …``, any quoted value after a secret's name and a colon (``api_key: '…'``, also camelCase as
 Node prints an object: ``clientSecret: '…'``, ``secretAccessKey: '…'``), and ``token: …`` /
@@ -56,7 +56,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s:,.-]*)", re.S), MASK),
     (("authorization",),
      # also a header map's list of values: Go's Authorization:[Bearer …], Java's Authorization=[…], JSON's ["…"]
-     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?)(?:[a-z-]+\s+)?(?P<v>[^\s\"',;\]]+)"), rf"\g<1>{MASK}"),
+     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?)(?:[a-z-]+\s+)?(?P<v>(?!\[)[^\s\"',;\]]+)"), rf"\g<1>{MASK}"),
     (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
     # Basic dXNlcjpw… (base64 holding a digit, + / or padding: not "Basic authentication failed")
     (("basic",), re.compile(r"(?i)(\bbasic\s+)(?P<v>(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2})"), rf"\g<1>{MASK}"),
@@ -96,10 +96,15 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (_NAMES, re.compile(rf"""(?i)(\\["']{_NAME}\\["']\s*:\s*\\["'])(?P<v>.*?)(\\["'])"""), rf"\g<1>{MASK}\g<3>"),
     # password="v", api_key = 'v'
     (_NAMES, re.compile(rf"""(?i)({_NAME_END}\s*=\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>{MASK}"),
-    # PASSWORD = v, aws_secret_access_key = v (unquoted, spaced; `password = settings.PASSWORD` in a traceback's
-    # code line is kept)
+    # PASSWORD = v (unquoted, spaced; `password = settings.PASSWORD` in a traceback's code line is kept)
+    (("secret", "pass", "pwd"),
+     re.compile(rf"""(?i)({_SECRET_WORD}(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
+     rf"\g<1>{MASK}"),
+    # aws_secret_access_key = v, session_token = v: after another kept name only a value that looks like a secret (8+
+    # characters, letters and digits: not "token = None", "maxToken = 4096"); the name starts a token, so that a
+    # long run of word characters is not searched again from each of its word boundaries
     (_NAMES,
-     re.compile(rf"""(?i)((?:{_SECRET_WORD}|\b{_KEPT_NAME})(?:\s+=\s*|=\s+)){_NOT_MASK}(?P<v>(?![=\s])[^\s"'&,;()\[\]{{}}.]+)(?=\.?(?:[\s,;&]|$))"""),
+     re.compile(rf"""(?i)((?<![\w.-]){_KEPT_NAME}(?:\s+=\s*|=\s+))(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{{8,}})(?![^\s"',;])"""),
      rf"\g<1>{MASK}"),
     # invalid password 'Zx9!Qw8@Er7#' (a quoted value with a digit right after the word: not "password 'reset'")
     (("pass", "pwd"),
@@ -113,7 +118,7 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
      re.compile(r"""(?i)((?:\b|_)(?:password|passwd|pwd|api[-_]?key)\s*:\s*)(?![\s\["'{]|\[REDACTED)(?P<v>[^\s"',;]+)"""),
      rf"\g<1>{MASK}"),
     # api_key: 'v', secret: "v" (YAML, log text: a quoted value is a value, prose or not)
-    (_NAMES, re.compile(rf"""(?i)(\b{_KEPT_NAME}\s*:\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>\g<2>{MASK}\g<2>"),
+    (_NAMES, re.compile(rf"""(?i)((?<![\w.-]){_KEPT_NAME}\s*:\s*)(["']){_NOT_MASK}(?P<v>(?:\\.|(?!\2).)*)\2"""), rf"\g<1>\g<2>{MASK}\g<2>"),
     # token: v, client_secret: v only when v looks like one ("token: 401 - Unauthorized" is prose)
     (("secret", "token", "credential"),
      re.compile(r"""(?i)((?:secret|token|credentials?)["']?\s*:\s*)(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{8,})(?![^\s"',;])"""),
