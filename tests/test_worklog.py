@@ -161,7 +161,7 @@ def test_a_failed_write_keeps_what_another_run_wrote_after_this_one_found_the_fi
     def another_run_comes_first(target):
         Path(target).write_text("# Worklog\n## theirs\n")  # between this run's look at the path and its lock
         monkeypatch.setattr(os, "write", _no_space)
-        return real_open_locked(target)
+        return real_open_locked(target)  # not reopened: the file it found was another run's
 
     monkeypatch.setattr(triage.worklog, "_open_locked", another_run_comes_first)
     with pytest.raises(TriageError, match="cannot write .*No space left on device"):
@@ -190,6 +190,27 @@ def test_a_run_waiting_for_the_lock_of_a_file_another_run_removed_writes_to_the_
     os.close(holder)
     waiter.join()
     assert path.read_text() == "# Worklog\n## waiter\n"
+
+
+def test_a_run_that_opened_the_path_again_and_fails_to_write_leaves_no_empty_file(tmp_path, monkeypatch):
+    import triage.worklog
+
+    path = tmp_path / "WORKLOG.md"
+    path.write_text("")  # as a first run that failed left it, before it removed it
+    real_open_locked = triage.worklog._open_locked
+
+    def removed_while_waiting(target):
+        fd, _ = real_open_locked(target)
+        os.unlink(target)
+        os.close(fd)
+        monkeypatch.setattr(os, "write", _no_space)
+        return real_open_locked(target)[0], True
+
+    monkeypatch.setattr(triage.worklog, "_open_locked", removed_while_waiting)
+    with pytest.raises(TriageError, match="cannot write .*No space left on device"):
+        append_section(path, "## ours\n", "# Worklog\n")
+    monkeypatch.undo()
+    assert not path.exists()
 
 
 def test_append_creates_a_missing_file_with_a_heading(tmp_path):

@@ -23,13 +23,13 @@ def append_section(path: Path, section: str, heading: str) -> None:
     it uses them) and starts on a new line. A file that is not a regular file or not UTF-8 text is refused.
     """
     missing = not os.path.lexists(path) or not os.path.exists(path)  # missing, or a link to a missing file
-    fd = _open_locked(path)
+    fd, reopened = _open_locked(path)
     with os.fdopen(fd, "r+b", buffering=0) as handle:
         try:
             old = handle.read()
         except OSError as err:
             raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
-        created = missing and not old  # by this run: another one that came first may have written to it
+        created = (missing or reopened) and not old  # by this run: another one that came first may have written to it
         if old.startswith(_UTF16_BOMS) or not is_utf8(old):
             raise TriageError(f"{path} is not UTF-8 text: not appending to it (convert it to UTF-8 first)")
         if not old:  # missing or empty: start with the heading
@@ -51,9 +51,11 @@ def append_section(path: Path, section: str, heading: str) -> None:
             raise TriageError(f"cannot write {path}: {err.strerror or err}") from None
 
 
-def _open_locked(path: Path) -> int:
+def _open_locked(path: Path) -> tuple[int, bool]:
     """A descriptor of the regular file at ``path`` (created if missing), exclusively locked, and still the file at
-    ``path``: a file unlinked while this run waited for its lock (a run that failed to create it) is opened again."""
+    ``path``: a file unlinked while this run waited for its lock (a run that failed to create it) is opened again;
+    and whether it was."""
+    reopened = False
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)  # a FIFO must not block
@@ -64,13 +66,14 @@ def _open_locked(path: Path) -> int:
             if regular:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if os.fstat(fd).st_nlink:
-                    return fd
+                    return fd, reopened
         except OSError as err:
             os.close(fd)
             raise TriageError(f"cannot read {path}: {err.strerror or err}") from None
         os.close(fd)
         if not regular:
             raise TriageError(f"{path} is not a regular file: not appending to it")
+        reopened = True
 
 
 def _write_all(fd: int, data: bytes) -> None:
