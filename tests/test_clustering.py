@@ -134,6 +134,9 @@ def test_a_message_that_ends_in_an_exception_line_is_told_apart_by_its_exception
         [f"Rolled back: psycopg2.errors.{name}" for name in ("DeadlockDetected", "SerializationFailure", "UniqueViolation")],
         [f"RuntimeWarning: coroutine '{name}' was never awaited" for name in
          ("RedisManager.connect", "ThreadService.cleanup", "AgentRegistry.register")],
+        [f"{name}: health check failed, marking service unready" for name in ("redis", "postgres", "clickhouse")],
+        [f"Request to {host} timed out" for host in
+         ("oauth2.googleapis.com", "s3.amazonaws.com", "ec2.amazonaws.com", "api.stripe.com", "sqs.amazonaws.com")],
     ],
 )
 def test_mining_never_makes_a_variable_of_the_words_that_name_a_failure(variants: list[str]) -> None:

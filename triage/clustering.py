@@ -26,9 +26,10 @@ Three steps, each a pure function of its input:
    ``_MIN_VARIANTS`` distinct tokens appear there and ``_MIN_CONSTANTS`` tokens stay constant
    (union-find over "shape with one hole" keys): a position seen with many values is a
    variable (user names), one with two values stays a word (opened/closed). Some words never
-   become variables: a message's first word when capitalised (its subject: ``Redis health check
-   failed``), exception names, dotted names of three parts or more that are class paths or hold
-   no digit (``api.stripe.com``, not ``node1.cluster.local``) and quoted dotted names (a coroutine's).
+   become variables: a message's first word when capitalised or ending in ``:`` (its subject:
+   ``Redis health check failed``, Go's ``redis: …``), exception names, dotted names of three parts
+   or more, in which only digits vary (``node<*>.cluster.local``), and quoted dotted names (a
+   coroutine's).
    The partition is a function of the *set* of signatures only, never of their order.
 
 Fingerprints hash ``RECIPE_VERSION``, the kind and the generalised shape (not the display text),
@@ -116,14 +117,13 @@ _FRAME_START = re.compile(r'\s*File "[^"]+", line \d+, in \S+\n(?s:.)*\n[A-Za-z_
 _EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::|$)")
 _EXCEPTION_NAME = r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)"
 _LAST_EXCEPTION = re.compile(rf"(?P<type>{_EXCEPTION_NAME})(?::.*)?\s*")
-# Words mining never turns into a variable: an exception's name (KeyError:), a dotted name of three parts or more
-# that is a class path (psycopg2.errors.DeadlockDetected, also with a digit) or holds no digit (api.stripe.com; not
-# node1.cluster.local, one of numbered hosts), a quoted dotted name (a coroutine's: 'Validator.check_redis')
-_NAMING_WORD = re.compile(
-    r"[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)\b"
-    r"|^[(\[]?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+\.[A-Z]\w*[)\]:,;]*$"
-    r"|^[(\[]?[A-Za-z_-]+(?:\.[A-Za-z_-]+){2,}[)\]:,;]*$|^['\"`]\w+(?:\.\w+)+['\"`]"
-)
+# Words mining never turns into a variable: an exception's name (KeyError:), a quoted dotted name (a coroutine's:
+# 'Validator.check_redis'), and (see _DOTTED_NAME) a dotted name of three parts or more
+_NAMING_WORD = re.compile(r"[A-Za-z](?:Error|Exception|Exit|Interrupt|Warning)\b|^['\"`]\w+(?:\.\w+)+['\"`]")
+# A dotted name of three parts or more (psycopg2.errors.DeadlockDetected, api.stripe.com, node1.cluster.local): in a
+# shape only its digits vary (node<*>.cluster.local: numbered hosts are one name, oauth2.googleapis.com another)
+_DOTTED_NAME = re.compile(r"^[(\[]?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*){2,}[)\]:,;]*$")
+_DIGITS = re.compile(r"\d+")
 _LIBRARY_PATH = re.compile(r"site-packages|dist-packages|[/\\]lib[/\\]python\d|^<frozen |^<")
 
 
@@ -423,6 +423,10 @@ def _shape(sig: str) -> tuple[tuple[str, ...], list[str]]:
             shape.append(token)
             shown.append(token)
             continue
+        if _DOTTED_NAME.match(token):
+            shape.append(_DIGITS.sub(WILDCARD, token))
+            shown.append(token)
+            continue
         matched = _EMPTY_BRACKETS.sub(_fill_brackets, token) if len(token) > 1 else token
         if _is_variable(matched) and not _NAMING_WORD.search(token):
             if shape and shape[-1] == WILDCARD:
@@ -464,9 +468,8 @@ def _merge(shapes: Iterable[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
     for shape in shapes:
         parent[shape] = shape
         for position, token in enumerate(shape):
-            if token != WILDCARD and (position or not token[:1].isupper()) and not _NAMING_WORD.search(token):
-                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)  # (a capitalised
-                # first word, the message's subject, stays too: "Redis health check failed")
+            if token != WILDCARD and not _kept_in_mining(token, position):
+                holes[shape[:position] + (WILDCARD,) + shape[position + 1 :]].append(shape)
     for key, members in holes.items():
         if _mergeable(key, members):
             for other in members[1:]:
@@ -475,6 +478,14 @@ def _merge(shapes: Iterable[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
     for shape in parent:
         groups[find(shape)].append(shape)
     return list(groups.values())
+
+
+def _kept_in_mining(token: str, position: int) -> bool:
+    """Whether a shape's token names a failure, so mining never makes it a variable: an exception's or a dotted
+    name, or a first word that is the message's subject ("Redis health check failed", Go's "redis: …")."""
+    if position == 0 and (token[:1].isupper() or token.endswith(":")):
+        return True
+    return bool(_NAMING_WORD.search(token) or _DOTTED_NAME.match(_PLACEHOLDER.sub("x", token)))  # <*>.amazonaws.com
 
 
 def _mergeable(key: tuple[str, ...], members: list[tuple[str, ...]]) -> bool:
