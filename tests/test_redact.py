@@ -59,6 +59,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
         ("{ dbPassword: 'Tr0ub4dor3xyz' }", "Tr0ub4dor3xyz"),
         ("aws_secret_access_key = je7MtGbClwBF2Zp9Utk", "je7MtGbClwBF2Zp9Utk"),
         ('Parameters: {"user"=>{"email"=>"a@b.c", "password"=>"CorrectHorse9Battery"}}', "CorrectHorse9Battery"),
+        ("Rejected session_token = f3a9c1e7b2d4: signature mismatch", "f3a9c1e7b2d4"),
+        ("GCS credentials = svc-reader:Xy12abcd9Q loaded", "Xy12abcd9Q"),
+        ("retry with api_key = AIzb!9x7Qw8Er6 failed", "AIzb!9x7Qw8Er6"),
     ],
 )
 def test_secret_is_masked(text, secret):
@@ -178,6 +181,9 @@ def test_masking_twice_changes_nothing():
     header_map = redact("headers map[Authorization:[Bearer 8f14e45fceea167a] Accept:[*/*]]")  # stored, then drafted
     assert redact(header_map) == header_map == f"headers map[Authorization:[{MASK}] Accept:[*/*]]"
     assert redact("Authorization: [] empty") == "Authorization: [] empty"
+    for header, masked in [("Authorization: Bearer abc.def", "Authorization: "), ("authorization=Token x1y2z3", "authorization="),
+                           ("Proxy-Authorization: Basic dXNlcjpwYXNz", "Proxy-Authorization: ")]:
+        assert redact(redact(header)) == redact(header) == masked + MASK
 
 
 def test_cluster_text_is_redacted_everywhere():

@@ -56,7 +56,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     (("-----begin",), re.compile(rf"-----BEGIN{_PEM_LABEL}(?:.*?-----END{_PEM_LABEL}|[\w+/=\\\s:,.-]*)", re.S), MASK),
     (("authorization",),
      # also a header map's list of values: Go's Authorization:[Bearer …], Java's Authorization=[…], JSON's ["…"]
-     re.compile(r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?)(?:[a-z-]+\s+)?(?P<v>(?!\[)[^\s\"',;\]]+)"), rf"\g<1>{MASK}"),
+     re.compile(rf"(?i)(\bauthorization\b[\"']?\s*[:=]\s*{_NOT_MASK}(?:\[\s*)?[\"']?)(?:[a-z-]+\s+)?(?P<v>(?!\[)[^\s\"',;\]]+)"),
+     rf"\g<1>{MASK}"),
     (("bearer",), re.compile(r"(?i)(\bbearer\s+)(?P<v>[a-z0-9\-._~+/]+=*)"), rf"\g<1>{MASK}"),
     # Basic dXNlcjpw… (base64 holding a digit, + / or padding: not "Basic authentication failed")
     (("basic",), re.compile(r"(?i)(\bbasic\s+)(?P<v>(?=[a-z0-9+/]*[0-9+/=])[a-z0-9+/]{8,}={0,2})"), rf"\g<1>{MASK}"),
@@ -104,7 +105,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # characters, letters and digits: not "token = None", "maxToken = 4096"); the name starts a token, so that a
     # long run of word characters is not searched again from each of its word boundaries
     (_NAMES,
-     re.compile(rf"""(?i)((?<![\w.-]){_KEPT_NAME}(?:\s+=\s*|=\s+))(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])[\w+/=.~-]{{8,}})(?![^\s"',;])"""),
+     re.compile(rf"""(?i)((?<![\w.-]){_KEPT_NAME}(?:\s+=\s*|=\s+))(?P<v>(?=[^\s"',;]*\d)(?=[^\s"',;]*[a-z])"""
+                rf"""[^\s"'&,;()\[\]{{}}]{{7,}}[^\s"'&,;()\[\]{{}}.:!?])(?=[.:!?]?(?:[\s,;&)\]}}]|$))"""),
      rf"\g<1>{MASK}"),
     # invalid password 'Zx9!Qw8@Er7#' (a quoted value with a digit right after the word: not "password 'reset'")
     (("pass", "pwd"),
