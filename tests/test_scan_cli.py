@@ -1004,3 +1004,5 @@ def test_the_order_of_overlapping_sources_changes_nothing(cli, tmp_path):
     one = scan_json(cli, "--no-state", "-s", part, "-s", whole)
     other = scan_json(cli, "--no-state", "-s", whole, "-s", part)
     assert one["incidents"] and one["incidents"] == other["incidents"] and one["clusters"] == other["clusters"]
+    spelt = scan_json(cli, "--no-state", "-s", f"{tmp_path}/./{whole.name}", "-s", part)  # "./b" sorts before "a"
+    assert spelt["incidents"] == one["incidents"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -128,6 +129,11 @@ class _Scope:
         )
 
 
+def _reading_order(spec: str) -> str:
+    """A source's place in the reading order: its absolute path (./b.json is b.json), or the spec of stdin or a pull."""
+    return spec if spec == "-" or gcp_project(spec) is not None else os.path.abspath(spec)
+
+
 def scan(
     options: ScanOptions,
     rules: RuleSet,
@@ -147,7 +153,7 @@ def scan(
     newest_first: dict[str, bool] = {}  # by source: read newest first (its direction, see triage.stitch)
     # by name: which copy of an entry overlapping sources hold is kept (and with it its source's order of entries
     # stamped with the same second) does not depend on the order the sources were given in
-    for spec in sorted(options.sources):
+    for spec in sorted(options.sources, key=_reading_order):
         stitcher = Stitcher()
         before = found.counters.read + found.counters.skipped
         alone = split_files and len(options.sources) == 1 and gcp_project(spec) is None
