@@ -250,9 +250,10 @@ def mine(signatures: Mapping[str, int]) -> dict[str, Template]:
         for shape in group:
             for sig in sigs_of[shape]:
                 templates[sig] = template
+    wholes = [(s[len(_TRACEBACK_PREFIX) :], t) for s, t in templates.items() if s.startswith(_TRACEBACK_PREFIX)]
     for sig in headless:
         key = sig[len(_HEADLESS_PREFIX) :]
-        whole = {t for s, t in templates.items() if s.startswith(_TRACEBACK_PREFIX) and _is_tail(key, s[len(_TRACEBACK_PREFIX) :])}
+        whole = {template for whole_key, template in wholes if _is_tail(key, whole_key)}
         templates[sig] = whole.pop() if len(whole) == 1 else _template(_TRACEBACK_KIND, key, key)
     return templates
 

@@ -152,11 +152,20 @@ def covered_hours(
     the oldest): it covers those."""
     if kept is not None:
         window = Window(max(filter(None, (window.start, kept.start))), min(filter(None, (window.end, kept.end))))
-    start = window.start or first
-    end = window.end or (scanned_at if window.start and live else last)
-    if start is None or end is None or end < start:
+    return _span_hours(covered_span(window, scanned_at, first, last, live=live))
+
+
+def covered_span(window: Window, scanned_at: datetime | None, first: datetime | None, last: datetime | None,
+                 *, live: bool = False) -> Window:
+    """The span a scan covers: its window; an open start falls back to its first failure, an open end to the scan
+    time for a pull given a start, else to its last failure (see the module docstring). A bound may stay unknown."""
+    return Window(window.start or first, window.end or (scanned_at if window.start and live else last))
+
+
+def _span_hours(span: Window) -> float:
+    if span.start is None or span.end is None or span.end < span.start:
         return 0.0
-    return max(end - start, MIN_COVERED).total_seconds() / 3600
+    return max(span.end - span.start, MIN_COVERED).total_seconds() / 3600
 
 
 def _earlier_scans(store: StateStore, at: datetime, scan_id: int | None) -> list[ScanInfo]:
@@ -212,9 +221,8 @@ def _scan_coverage(store: StateStore, scans: Iterable[ScanInfo]) -> tuple[dict[i
     hours, covered = {}, {}
     for s in scans:
         first, last = (time_from_text(t) for t in spans.get(s.scan_id, (None, None)))
-        hours[s.scan_id] = covered_hours(s.window, s.scanned_at, first, last, live=s.live)
-        end = s.window.end or (s.scanned_at if s.window.start and s.live else last)
-        covered[s.scan_id] = Window(s.window.start or first, end)
+        covered[s.scan_id] = covered_span(s.window, s.scanned_at, first, last, live=s.live)
+        hours[s.scan_id] = _span_hours(covered[s.scan_id])
     return hours, covered
 
 

@@ -144,14 +144,14 @@ def scan(
     """Run one scan. ``open_source(spec)`` streams the records of one ``--source`` value. With ``split_files``, a
     large NDJSON file or pretty-printed JSON array given alone is read on two cores instead (see
     :mod:`triage.split`), with the same result. A file given twice is read once (with a warning), and the result's
-    sources name it once. Sources are read in the order of their names, so the result does not depend on the
-    order they are given in."""
+    sources name it once. Sources are read in the order of their absolute paths (see :func:`_reading_order`), so
+    the result does not depend on the order they are given in."""
     sources, repeated = distinct_files(options.sources)
     options = replace(options, sources=sources)
     found = Pass(options, rules)
     limit_like = []
     newest_first: dict[str, bool] = {}  # by source: read newest first (its direction, see triage.stitch)
-    # by name: which copy of an entry overlapping sources hold is kept (and with it its source's order of entries
+    # by path: which copy of an entry overlapping sources hold is kept (and with it its source's order of entries
     # stamped with the same second) does not depend on the order the sources were given in
     for spec in sorted(options.sources, key=_reading_order):
         stitcher = Stitcher()
